@@ -1,0 +1,195 @@
+"""End-to-end campaign benchmark: N recipients on SQLite and PostgreSQL to a local SMTP sink, beside a floor.
+
+    .venv/bin/python -m bench.campaign_bench [--recipients 100000] [--connections 10] [--databases sqlite,postgresql]
+    .venv/bin/python -m bench.campaign_bench --recipients 1000000 --ingest-only     # the memory figure
+
+Prints JSON: rows ingested per second, messages sent per second, end-to-end seconds and peak RSS per database,
+and the floor: a plain aiosmtplib script sending the same number of pre-built messages over the same number of
+connections to the same sink. Each database runs in a process of its own, so its peak RSS is its own.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiosmtplib
+import psycopg
+
+POSTGRES_URL = os.environ.get("EMAILPLATFORM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+HTML = """<html><body><h1>Hello {{ first_name }},</h1>
+<p>Our autumn offer for {{ company }} in {{ city }} is ready. <a href="https://example.com/offer?c={{ company|urlencode }}">See it</a>.</p>
+<p>Kind regards,<br>The Example team</p></body></html>"""
+
+
+def write_csv(path: Path, n: int) -> None:
+    with path.open("w") as out:
+        out.write("email,first_name,company,city\n")
+        for i in range(n):
+            out.write(f"person{i}@example{i % 97}.com,Name{i},Company {i % 1000},City {i % 50}\n")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, ingest_only: bool) -> dict:
+    """One campaign, in this process, through the API and a worker, as a user's deployment would run it."""
+    from fastapi.testclient import TestClient
+
+    from emailplatform.app import create_app
+    from emailplatform.config import Settings
+    from emailplatform.jobs.worker import Worker
+    from emailplatform.migrations import upgrade
+    from emailplatform.models import Transaction
+    from emailplatform.runtime import Runtime
+    from emailplatform.tenants import service as tenant_service
+
+    workdir = Path(tempfile.mkdtemp(prefix="ep-bench-"))
+    url, drop = fresh_database(database, workdir)
+    settings = Settings(
+        database_url=url, data_dir=workdir / "data", transport="smtp", smtp_url=smtp_url, smtp_connections=connections,
+        public_url="http://bench", secret_key="bench", log_level="WARNING",
+    )
+    upgrade(settings.resolved_database_url)
+    runtime = Runtime(settings)
+    try:
+        with runtime.db.session() as session:
+            tenant = tenant_service.create_tenant(session, "bench")
+            _, key = tenant_service.create_api_key(session, tenant.id)
+        client = TestClient(create_app(runtime), base_url="http://bench", headers={"X-API-Key": key})
+        template = client.post("/api/v1/templates", json={"name": "bench", "subject": "Offer for {{ company }}", "html": HTML}).json()
+        upload = client.post("/api/v1/files/upload-url", json={"filename": "bench.csv"}).json()
+        client.put(upload["upload_url"], content=csv_path.read_bytes())
+        started = time.perf_counter()
+        accepted = client.post("/api/v1/email/campaigns", json={
+            "template_id": template["template_id"], "csv_file_url": upload["file_url"], "from": {"email": "news@example.com"},
+        }).json()
+        if ingest_only:
+            from emailplatform.campaigns import splitting
+            splitting.split_file(runtime, uuid.UUID(accepted["transaction_id"]))
+        else:
+            asyncio.run(drain(runtime, Worker))
+        ended = time.perf_counter()
+        with runtime.db.session(write=False) as session:
+            transaction = session.get(Transaction, uuid.UUID(accepted["transaction_id"]))
+            ingest_seconds = (transaction.processed_at - transaction.created_at).total_seconds()
+            result = {
+                "database": database,
+                "status": transaction.status,
+                "recipients": transaction.total_messages,
+                "ingest_rows_per_second": round(transaction.total_messages / ingest_seconds),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+            }
+            if not ingest_only:
+                send_seconds = (transaction.sent_at - transaction.processed_at).total_seconds()
+                result |= {
+                    "send_messages_per_second": round(transaction.total_messages / send_seconds),
+                    "end_to_end_seconds": round(ended - started, 2),
+                }
+        return result
+    finally:
+        runtime.close()
+        drop()
+
+
+async def drain(runtime, worker_class) -> None:
+    try:
+        await worker_class(runtime).run_until_idle()
+    finally:
+        await runtime.aclose()
+
+
+def fresh_database(database: str, workdir: Path):
+    if database == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}", lambda: None
+    name = f"emailplatform_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name, drop
+
+
+async def floor(n: int, host: str, port: int, connections: int) -> float:
+    """Messages per second of a plain script: pre-built messages, the same connections, the same sink."""
+    from email.message import EmailMessage
+
+    template = EmailMessage()
+    template["From"] = "news@example.com"
+    template["Subject"] = "Offer"
+    template.set_content("Hello, our offer is ready.")
+    template.add_alternative(HTML, subtype="html")
+    raw = template.as_bytes()
+    messages = [(f"person{i}@example.com", raw) for i in range(n)]
+
+    async def sender(share):
+        smtp = aiosmtplib.SMTP(hostname=host, port=port, start_tls=False)
+        await smtp.connect()
+        for recipient, body in share:
+            await smtp.sendmail("news@example.com", [recipient], body)
+        await smtp.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(sender(messages[i::connections]) for i in range(connections)))
+    return n / (time.perf_counter() - started)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--ingest-only", action="store_true", help="Split only: the ingest rate and its memory.")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one database in this process
+    parser.add_argument("--csv", help=argparse.SUPPRESS)
+    parser.add_argument("--smtp-url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, Path(args.csv), args.smtp_url, args.connections, args.ingest_only)))
+        return
+
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-m", "bench.smtp_sink", str(port)], stdout=subprocess.PIPE, text=True)
+    sink.stdout.readline()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            csv_path = Path(tmp) / "recipients.csv"
+            write_csv(csv_path, args.recipients)
+            report: dict = {"recipients": args.recipients, "connections": args.connections, "runs": []}
+            if not args.ingest_only:
+                rate = asyncio.run(floor(args.recipients, "127.0.0.1", port, args.connections))
+                report["floor_messages_per_second"] = round(rate)
+            for database in args.databases.split(","):
+                command = [sys.executable, "-m", "bench.campaign_bench", "--one", database, "--csv", str(csv_path),
+                           "--smtp-url", f"smtp://127.0.0.1:{port}", "--connections", str(args.connections)]
+                if args.ingest_only:
+                    command.append("--ingest-only")
+                run = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+                if not args.ingest_only:
+                    run["send_ratio_to_floor"] = round(run["send_messages_per_second"] / report["floor_messages_per_second"], 2)
+                report["runs"].append(run)
+        print(json.dumps(report, indent=2))
+    finally:
+        sink.terminate()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The FastAPI application: every domain's router, one error format, and (optionally) a worker beside it."""
+
+import asyncio
+import threading
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from emailplatform import __version__
+from emailplatform.errors import AppError
+from emailplatform.runtime import Runtime
+
+log = structlog.get_logger("emailplatform.app")
+
+
+def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> FastAPI:
+    runtime = runtime or Runtime()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        worker = WorkerThread(runtime) if with_worker else None
+        if worker:
+            worker.start()
+        yield
+        if worker:
+            worker.stop()
+
+    app = FastAPI(title="emailplatform", version=__version__, lifespan=lifespan)
+    app.state.runtime = runtime
+    _add_error_handlers(app)
+    for router in _routers():
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz():
+        return {"status": "ok"}
+
+    return app
+
+
+def _routers():
+    from emailplatform.campaigns.api import router as campaigns
+    from emailplatform.jobs.api import router as jobs
+    from emailplatform.sending.api import router as outbox
+    from emailplatform.storage.api import router as files
+    from emailplatform.templates.api import router as templates
+    from emailplatform.tenants.api import router as api_keys
+
+    return [templates, files, campaigns, outbox, jobs, api_keys]
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(_request: Request, exc: AppError):
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError):
+        details = [{"field": _field_name(e["loc"]), "reason": e["msg"]} for e in exc.errors()]
+        message = "; ".join(f"{d['field']}: {d['reason']}" for d in details)
+        body = {"code": "invalid", "message": message, "field": details[0]["field"] if details else None}
+        return JSONResponse({"error": body | {"details": details}}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception):
+        log.exception("unhandled error", path=request.url.path)
+        return JSONResponse(
+            {"error": {"code": "internal", "message": "an unexpected error; it has been logged"}}, status_code=500
+        )
+
+
+def _field_name(loc) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+class WorkerThread:
+    """The embedded deployment's worker: its own thread and event loop, so rendering never stalls the API."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.loop = asyncio.new_event_loop()
+        self.stop_event: asyncio.Event | None = None
+        self.thread = threading.Thread(target=self._main, name="emailplatform-worker", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _main(self) -> None:
+        from emailplatform.jobs.worker import Worker
+
+        asyncio.set_event_loop(self.loop)
+
+        async def run():
+            self.stop_event = asyncio.Event()
+            try:
+                await Worker(self.runtime).run(self.stop_event)
+            finally:
+                await self.runtime.aclose()
+
+        self.loop.run_until_complete(run())
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.stop_event is not None:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(timeout)

@@ -1,0 +1,130 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from emailplatform.campaigns import service, splitting
+from emailplatform.campaigns.schemas import (
+    BatchOut,
+    Campaign,
+    CampaignAccepted,
+    CampaignCreate,
+    MessageDetail,
+    MessageOut,
+    RowErrorOut,
+    Sender,
+)
+from emailplatform.deps import RuntimeDep, SessionDep
+from emailplatform.models import Batch, File, Message, MessageStatus, RowError, Transaction, TransactionStatus
+from emailplatform.pagination import Page, paginate
+from emailplatform.tenants.auth import TenantDep
+
+router = APIRouter(prefix="/api/v1/email", tags=["campaigns"])
+
+
+@router.post("/campaigns", response_model=CampaignAccepted, status_code=202)
+def create_campaign(
+    body: CampaignCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    tenant_id: TenantDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+):
+    return JSONResponse(service.create(session, runtime, tenant_id, body, idempotency_key), status_code=202)
+
+
+@router.get("/campaigns", response_model=Page[Campaign], response_model_by_alias=True)
+def list_campaigns(
+    session: SessionDep, tenant_id: TenantDep, status: TransactionStatus | None = None, limit: int = 50,
+    cursor: str | None = None,
+):
+    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id)
+    if status:
+        stmt = stmt.where(Transaction.status == status)
+    rows, next_cursor = paginate(
+        session, stmt, (Transaction.created_at, Transaction.id), cursor=cursor, limit=limit, descending=True
+    )
+    return Page(items=[_campaign(session, t, with_summary=False) for t in rows], next_cursor=next_cursor)
+
+
+@router.get("/campaigns/{transaction_id}", response_model=Campaign, response_model_by_alias=True)
+def get_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    return _campaign(session, service.get(session, tenant_id, transaction_id))
+
+
+@router.post("/campaigns/{transaction_id}/cancel", response_model=Campaign, response_model_by_alias=True)
+def cancel_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    return _campaign(session, service.cancel(session, tenant_id, transaction_id))
+
+
+@router.get("/campaigns/{transaction_id}/batches", response_model=Page[BatchOut])
+def list_batches(
+    transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
+):
+    transaction = service.get(session, tenant_id, transaction_id)
+    stmt = select(Batch).where(Batch.transaction_id == transaction.id)
+    rows, next_cursor = paginate(session, stmt, (Batch.seq,), cursor=cursor, limit=limit)
+    return Page(items=[BatchOut.model_validate(b) for b in rows], next_cursor=next_cursor)
+
+
+@router.get("/campaigns/{transaction_id}/messages", response_model=Page[MessageOut])
+def list_messages(
+    transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, status: MessageStatus | None = None,
+    limit: int = 100, cursor: str | None = None,
+):
+    transaction = service.get(session, tenant_id, transaction_id)
+    stmt = select(Message).where(Message.transaction_id == transaction.id)
+    if status:
+        stmt = stmt.where(Message.status == status)
+    rows, next_cursor = paginate(session, stmt, (Message.row_number,), cursor=cursor, limit=limit)
+    return Page(items=[MessageOut.model_validate(m) for m in rows], next_cursor=next_cursor)
+
+
+@router.get("/campaigns/{transaction_id}/errors", response_model=Page[RowErrorOut])
+def list_row_errors(
+    transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
+):
+    transaction = service.get(session, tenant_id, transaction_id)
+    stmt = select(RowError).where(RowError.transaction_id == transaction.id)
+    rows, next_cursor = paginate(session, stmt, (RowError.row_number, RowError.id), cursor=cursor, limit=limit)
+    return Page(items=[RowErrorOut.model_validate(e) for e in rows], next_cursor=next_cursor)
+
+
+@router.get("/messages/{message_id}", response_model=MessageDetail)
+def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    message = service.get_message(session, tenant_id, message_id)
+    batch = session.get(Batch, message.batch_id)
+    data = splitting.read_chunk(runtime, batch)[message.position]
+    return MessageDetail(
+        **MessageOut.model_validate(message).model_dump(), data=data, history=service.message_history(session, message)
+    )
+
+
+def _campaign(session, transaction: Transaction, with_summary: bool = True) -> Campaign:
+    file_url = session.scalar(select(File.url).where(File.id == transaction.file_id))
+    return Campaign(
+        transaction_id=transaction.id,
+        name=transaction.name,
+        status=transaction.status,
+        status_reason=transaction.status_reason,
+        template_id=transaction.template_id,
+        template_version=transaction.template_version,
+        csv_file_url=file_url,
+        sender=Sender(email=transaction.from_email, name=transaction.from_name),
+        reply_to=transaction.reply_to,
+        callback_url=transaction.callback_url,
+        send_at=transaction.send_at,
+        batch_size=transaction.batch_size,
+        total_messages=transaction.total_messages,
+        invalid_rows=transaction.invalid_rows,
+        duplicate_rows=transaction.duplicate_rows,
+        created_at=transaction.created_at,
+        updated_at=transaction.updated_at,
+        processed_at=transaction.processed_at,
+        sent_at=transaction.sent_at,
+        completed_at=transaction.completed_at,
+        cancelled_at=transaction.cancelled_at,
+        summary=service.summary(session, transaction) if with_summary else None,
+    )

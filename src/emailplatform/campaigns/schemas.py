@@ -1,0 +1,118 @@
+import uuid
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+
+class Sender(BaseModel):
+    email: EmailStr
+    name: str | None = Field(None, max_length=200)
+
+
+class Schedule(BaseModel):
+    send_at: AwareDatetime = Field(description="When to send, with a time zone, e.g. 2026-12-01T09:00:00+01:00.")
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    template_id: uuid.UUID
+    template_version: int | None = Field(None, ge=1, description="Default: the template's latest version.")
+    csv_file_url: str = Field(min_length=1, max_length=600, description="The file_url of an uploaded recipients CSV.")
+    sender: Sender = Field(alias="from")
+    reply_to: EmailStr | None = None
+    callback_url: str | None = Field(None, max_length=2000)
+    schedule: Schedule | None = None
+    batch_size: int | None = Field(None, ge=1, le=5000)
+    name: str | None = Field(None, max_length=200)
+
+
+class CampaignAccepted(BaseModel):
+    transaction_id: uuid.UUID
+    status: str
+
+
+class Summary(BaseModel):
+    total_messages: int
+    pending: int
+    sent: int
+    delivered: int
+    bounced: int
+    complained: int
+    opened: int
+    clicked: int
+    failed: int
+    suppressed: int
+    cancelled: int
+    by_status: dict[str, int]
+
+
+class Campaign(BaseModel):
+    transaction_id: uuid.UUID
+    name: str | None
+    status: str
+    status_reason: str | None
+    template_id: uuid.UUID
+    template_version: int
+    csv_file_url: str
+    sender: Sender = Field(serialization_alias="from")
+    reply_to: str | None
+    callback_url: str | None
+    send_at: datetime | None
+    batch_size: int
+    total_messages: int
+    invalid_rows: int
+    duplicate_rows: int
+    created_at: datetime
+    updated_at: datetime
+    processed_at: datetime | None
+    sent_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    summary: Summary | None = None
+
+
+class BatchOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    batch_id: uuid.UUID = Field(validation_alias="id")
+    seq: int
+    status: str
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
+
+    message_id: uuid.UUID = Field(validation_alias="id")
+    transaction_id: uuid.UUID
+    batch_id: uuid.UUID
+    row_number: int
+    email: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    type: str
+    details: dict = {}
+
+
+class MessageDetail(MessageOut):
+    data: dict[str, str] = Field(description="The placeholder data of this recipient's row.")
+    history: list[HistoryEntry]
+
+
+class RowErrorOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    row_number: int
+    email: str | None
+    reason: str

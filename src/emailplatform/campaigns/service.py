@@ -1,0 +1,237 @@
+"""Campaigns (the design documents' transactions): accept, split into batches and messages, track, cancel."""
+
+import hashlib
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from emailplatform.campaigns import recipients
+from emailplatform.campaigns.schemas import CampaignCreate
+from emailplatform.errors import Conflict, Invalid, NotFound
+from emailplatform.jobs import queue
+from emailplatform.models import (
+    UNSENT_MESSAGE_STATUSES,
+    WAITING_MESSAGE_STATUSES,
+    Batch,
+    BatchStatus,
+    Event,
+    IdempotencyKey,
+    Message,
+    MessageStatus,
+    Transaction,
+    TransactionStatus,
+    utcnow,
+)
+from emailplatform.runtime import Runtime
+from emailplatform.storage import service as file_service
+from emailplatform.templates import service as template_service
+from emailplatform.webhooks import service as webhook_service
+
+CANCELLABLE = {
+    TransactionStatus.ACCEPT,
+    TransactionStatus.PROCESSING,
+    TransactionStatus.SCHEDULED,
+    TransactionStatus.READY_TO_SEND,
+}
+STATUS_TIMESTAMPS = {
+    TransactionStatus.SENT: "sent_at",
+    TransactionStatus.COMPLETED: "completed_at",
+    TransactionStatus.CANCELLED: "cancelled_at",
+}
+SENT_OUT = {
+    MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED,
+    MessageStatus.COMPLAINED, MessageStatus.OPENED, MessageStatus.CLICKED,
+}
+DELIVERED = {MessageStatus.DELIVERED, MessageStatus.COMPLAINED, MessageStatus.OPENED, MessageStatus.CLICKED}
+
+
+def create(
+    session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: CampaignCreate, idempotency_key: str | None
+) -> dict:
+    """Accept a campaign and enqueue its split; with an Idempotency-Key, a retry gets the first answer."""
+    if idempotency_key is None:
+        return _accept(session, runtime, tenant_id, body)
+    request_hash = hashlib.sha256(body.model_dump_json(by_alias=True).encode()).hexdigest()
+    stored = _stored_answer(session, tenant_id, idempotency_key)
+    if stored is None:
+        try:
+            with session.begin_nested():
+                record = IdempotencyKey(
+                    tenant_id=tenant_id, key=idempotency_key, request_hash=request_hash, status_code=202, response={}
+                )
+                session.add(record)
+                session.flush()
+        except IntegrityError:  # the same key arrived at the same moment; its answer is committed now
+            stored = _stored_answer(session, tenant_id, idempotency_key)
+        else:
+            record.response = _accept(session, runtime, tenant_id, body)
+            return record.response
+    if stored.request_hash != request_hash:
+        raise Invalid("this Idempotency-Key was used with a different request body", field="Idempotency-Key")
+    return stored.response
+
+
+def _stored_answer(session: Session, tenant_id: uuid.UUID, key: str) -> IdempotencyKey | None:
+    return session.scalar(select(IdempotencyKey).where(IdempotencyKey.tenant_id == tenant_id, IdempotencyKey.key == key))
+
+
+def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: CampaignCreate) -> dict:
+    version = template_service.get_version(session, tenant_id, body.template_id, body.template_version)
+    file = file_service.get_by_url(session, tenant_id, body.csv_file_url, field="csv_file_url")
+    file_service.uploaded_size(runtime, file, field="csv_file_url")
+    with runtime.storage.open(file.storage_key) as stream:
+        recipients.read_header(stream, version.placeholders, field="csv_file_url")
+    if body.schedule and body.schedule.send_at <= utcnow():
+        raise Invalid("send_at is in the past; leave out schedule to send now", field="schedule.send_at")
+    if body.callback_url:
+        webhook_service.check_url(body.callback_url, runtime.settings)
+    transaction = Transaction(
+        tenant_id=tenant_id,
+        name=body.name,
+        template_id=version.template_id,
+        template_version=version.version,
+        file_id=file.id,
+        from_email=str(body.sender.email),
+        from_name=body.sender.name,
+        reply_to=str(body.reply_to) if body.reply_to else None,
+        callback_url=body.callback_url,
+        send_at=body.schedule.send_at if body.schedule else None,
+        batch_size=body.batch_size or runtime.settings.default_batch_size,
+    )
+    session.add(transaction)
+    session.flush()
+    queue.enqueue(session, "split_file", {"transaction_id": str(transaction.id)}, tenant_id=tenant_id)
+    set_status(session, transaction, TransactionStatus.ACCEPT)
+    return {"transaction_id": str(transaction.id), "status": transaction.status}
+
+
+def get(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> Transaction:
+    transaction = session.scalar(
+        select(Transaction).where(Transaction.id == transaction_id, Transaction.tenant_id == tenant_id)
+    )
+    if transaction is None:
+        raise NotFound("no such campaign", field="transaction_id")
+    return transaction
+
+
+def set_status(session: Session, transaction: Transaction, status: TransactionStatus, reason: str | None = None) -> None:
+    """Move a campaign to `status`, stamp the time, and tell its subscribers."""
+    now = utcnow()
+    transaction.status = status
+    transaction.status_reason = reason
+    transaction.updated_at = now
+    if status in STATUS_TIMESTAMPS:
+        setattr(transaction, STATUS_TIMESTAMPS[status], now)
+    session.flush()
+    webhook_service.transaction_status_changed(session, transaction, summary(session, transaction))
+
+
+def summary(session: Session, transaction: Transaction) -> dict:
+    """Message counts by status, and the cumulative counts a sender reads (an opened message was delivered)."""
+    rows = session.execute(
+        select(Message.status, func.count())
+        .where(Message.transaction_id == transaction.id)
+        .group_by(Message.status)
+    ).all()
+    by_status = {status: count for status, count in rows}
+
+    def total(statuses) -> int:
+        return sum(by_status.get(s, 0) for s in statuses)
+
+    return {
+        "total_messages": transaction.total_messages,
+        "pending": total(UNSENT_MESSAGE_STATUSES),
+        "sent": total(SENT_OUT),
+        "delivered": total(DELIVERED),
+        "bounced": total([MessageStatus.BOUNCED]),
+        "complained": total([MessageStatus.COMPLAINED]),
+        "opened": total([MessageStatus.OPENED, MessageStatus.CLICKED]),
+        "clicked": total([MessageStatus.CLICKED]),
+        "failed": total([MessageStatus.FAILED]),
+        "suppressed": total([MessageStatus.SUPPRESSED]),
+        "cancelled": total([MessageStatus.CANCELLED]),
+        "by_status": by_status,
+    }
+
+
+def cancel(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> Transaction:
+    """Stop a campaign: every message not yet handed to a transport is cancelled and never goes."""
+    transaction = get(session, tenant_id, transaction_id)
+    locked = session.execute(
+        update(Transaction)
+        .where(Transaction.id == transaction.id, Transaction.status.in_(CANCELLABLE))
+        .values(status=TransactionStatus.CANCELLED)
+    )
+    if locked.rowcount == 0:
+        session.refresh(transaction)
+        raise Conflict(f"a campaign that is {transaction.status} cannot be cancelled", field="transaction_id")
+    now = utcnow()
+    session.execute(
+        update(Message)
+        .where(Message.transaction_id == transaction.id, Message.status.in_(WAITING_MESSAGE_STATUSES))
+        .values(status=MessageStatus.CANCELLED, updated_at=now)
+    )
+    session.execute(
+        update(Batch)
+        .where(Batch.transaction_id == transaction.id, Batch.status.in_([BatchStatus.PROCESSING, BatchStatus.READY]))
+        .values(status=BatchStatus.CANCELLED, updated_at=now)
+    )
+    session.refresh(transaction)
+    set_status(session, transaction, TransactionStatus.CANCELLED, "cancelled by request")
+    return transaction
+
+
+def release(session: Session, transaction: Transaction) -> None:
+    """The send time has come: every batch gets its send job."""
+    set_status(session, transaction, TransactionStatus.READY_TO_SEND)
+    for batch_id in session.scalars(select(Batch.id).where(Batch.transaction_id == transaction.id).order_by(Batch.seq)):
+        enqueue_send(session, transaction.tenant_id, batch_id)
+
+
+def enqueue_send(session: Session, tenant_id: uuid.UUID, batch_id: uuid.UUID, run_at: datetime | None = None) -> None:
+    queue.enqueue(session, "send_batch", {"batch_id": str(batch_id)}, tenant_id=tenant_id, run_at=run_at)
+
+
+def finish_batch_if_sent(session: Session, batch: Batch) -> None:
+    """Mark the batch, then the campaign, SENT once none of their messages waits to be sent."""
+    if _has_unsent(session, Message.batch_id == batch.id):
+        return
+    session.execute(
+        update(Batch).where(Batch.id == batch.id, Batch.status == BatchStatus.READY)
+        .values(status=BatchStatus.SENT, updated_at=utcnow())
+    )
+    if _has_unsent(session, Message.transaction_id == batch.transaction_id):
+        return
+    won = session.execute(
+        update(Transaction)
+        .where(Transaction.id == batch.transaction_id, Transaction.status == TransactionStatus.READY_TO_SEND)
+        .values(status=TransactionStatus.SENT)
+    )
+    if won.rowcount:
+        transaction = session.get(Transaction, batch.transaction_id)
+        session.refresh(transaction)
+        set_status(session, transaction, TransactionStatus.SENT)
+
+
+def _has_unsent(session: Session, where) -> bool:
+    return session.scalar(select(Message.id).where(where, Message.status.in_(UNSENT_MESSAGE_STATUSES)).limit(1)) is not None
+
+
+def message_history(session: Session, message: Message) -> list[dict]:
+    history = [{"at": message.created_at, "type": "created", "details": {}}]
+    if message.sent_at:
+        history.append({"at": message.sent_at, "type": "sent", "details": {}})
+    events = session.scalars(select(Event).where(Event.message_id == message.id).order_by(Event.occurred_at, Event.id))
+    history += [{"at": e.occurred_at, "type": e.type, "details": e.details} for e in events]
+    return sorted(history, key=lambda entry: entry["at"])
+
+
+def get_message(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message:
+    message = session.scalar(select(Message).where(Message.id == message_id, Message.tenant_id == tenant_id))
+    if message is None:
+        raise NotFound("no such message", field="message_id")
+    return message
+

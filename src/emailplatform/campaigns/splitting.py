@@ -1,0 +1,218 @@
+"""The split: stream a recipients file once, write batch chunks and message rows in bulk, report bad rows.
+
+Rows are committed in groups, each group first taking the campaign's row lock (a no-op UPDATE), so a cancel
+either lands before a group (which then sees it and stops) or after it (and cancels what the group wrote).
+"""
+
+import csv
+import io
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, insert, update
+from sqlalchemy.orm import Session
+
+from emailplatform.campaigns import recipients, service
+from emailplatform.jobs import queue
+from emailplatform.models import (
+    Batch,
+    BatchStatus,
+    File,
+    Message,
+    MessageStatus,
+    RowError,
+    Transaction,
+    TransactionStatus,
+    utcnow,
+)
+from emailplatform.runtime import Runtime
+
+GROUP_ROWS = 20_000
+MESSAGE_COLUMNS = (
+    "id", "tenant_id", "transaction_id", "batch_id", "position", "row_number", "email", "status", "attempts",
+    "created_at", "updated_at",
+)
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class Split:
+    runtime: Runtime
+    transaction: Transaction
+    header: list[str]
+    message_status: MessageStatus
+    batches: list[tuple[Batch, list[recipients.Row]]] = field(default_factory=list)
+    current: list[recipients.Row] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
+    next_seq: int = 0
+    total: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+
+    def add(self, row: recipients.Row) -> None:
+        key = hash(row.email.lower())
+        if key in self.seen:
+            self.duplicates += 1
+            self._error(row.number, row.email, "a duplicate: this address is on an earlier row, and is sent once")
+            return
+        self.seen.add(key)
+        self.current.append(row)
+        if len(self.current) == self.transaction.batch_size:
+            self._close_batch()
+
+    def reject(self, number: int, email: str | None, reason: str) -> None:
+        self.invalid += 1
+        self._error(number, email, reason)
+
+    def _error(self, number: int, email: str | None, reason: str) -> None:
+        self.errors.append({"row_number": number, "email": email, "reason": reason})
+
+    def _close_batch(self) -> None:
+        if self.current:
+            batch = Batch(
+                id=uuid.uuid4(), tenant_id=self.transaction.tenant_id, transaction_id=self.transaction.id,
+                seq=self.next_seq, message_count=len(self.current), status=BatchStatus.READY,
+                storage_key=f"tenants/{self.transaction.tenant_id}/campaigns/{self.transaction.id}/batches/{self.next_seq:06d}.csv",
+            )
+            self.batches.append((batch, self.current))
+            self.next_seq += 1
+            self.current = []
+
+    @property
+    def pending_rows(self) -> int:
+        return sum(len(rows) for _, rows in self.batches) + len(self.errors)
+
+    def flush(self, final: bool = False) -> None:
+        if final:
+            self._close_batch()
+        for batch, rows in self.batches:
+            self.runtime.storage.put(batch.storage_key, chunk_csv(self.header, rows))
+        with self.runtime.db.session() as session:
+            locked = session.execute(
+                update(Transaction)
+                .where(Transaction.id == self.transaction.id, Transaction.status == TransactionStatus.PROCESSING)
+                .values(updated_at=utcnow())
+            )
+            if locked.rowcount == 0:
+                raise Cancelled()
+            self._write(session)
+        self.batches, self.errors = [], []
+
+    def _write(self, session: Session) -> None:
+        now = utcnow()
+        if self.batches:
+            session.add_all([batch for batch, _ in self.batches])
+            session.flush()
+            messages = [
+                (uuid.uuid4(), self.transaction.tenant_id, self.transaction.id, batch.id, position, row.number,
+                 row.email, self.message_status, 0, now, now)
+                for batch, rows in self.batches
+                for position, row in enumerate(rows)
+            ]
+            insert_messages(session, messages)
+            self.total += len(messages)
+        if self.errors:
+            session.execute(
+                insert(RowError),
+                [{"tenant_id": self.transaction.tenant_id, "transaction_id": self.transaction.id} | e for e in self.errors],
+            )
+        session.execute(
+            update(Transaction)
+            .where(Transaction.id == self.transaction.id)
+            .values(total_messages=self.total, invalid_rows=self.invalid, duplicate_rows=self.duplicates)
+        )
+
+
+def chunk_csv(header: list[str], rows: list[recipients.Row]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    email_index = header.index(recipients.EMAIL_COLUMN)
+    for row in rows:
+        values = list(row.values)
+        values[email_index] = row.email
+        writer.writerow(values)
+    return out.getvalue().encode()
+
+
+def read_chunk(runtime: Runtime, batch: Batch) -> list[dict[str, str]]:
+    """The placeholder data of each message of a batch, by position."""
+    with runtime.storage.open(batch.storage_key) as stream:
+        reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+        header = next(reader)
+        return [dict(zip(header, values)) for values in reader]
+
+
+def insert_messages(session: Session, rows: list[tuple]) -> None:
+    """Bulk insert: COPY on PostgreSQL (three times executemany's rate), one executemany on SQLite."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY messages ({', '.join(MESSAGE_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        session.execute(insert(Message), [dict(zip(MESSAGE_COLUMNS, row)) for row in rows])
+
+
+def start(runtime: Runtime, transaction_id: uuid.UUID) -> tuple[Transaction, File] | None:
+    """Take the campaign into PROCESSING, clearing what an interrupted earlier attempt wrote."""
+    with runtime.db.session() as session:
+        transaction = session.get(Transaction, transaction_id)
+        if transaction is None or transaction.status not in (TransactionStatus.ACCEPT, TransactionStatus.PROCESSING):
+            return None
+        for model in (Message, RowError, Batch):
+            session.execute(delete(model).where(model.transaction_id == transaction.id))
+        service.set_status(session, transaction, TransactionStatus.PROCESSING)
+        file = session.get(File, transaction.file_id)
+        return transaction, file
+
+
+def split_file(runtime: Runtime, transaction_id: uuid.UUID) -> None:
+    started = start(runtime, transaction_id)
+    if started is None:
+        return
+    transaction, file = started
+    waiting = transaction.send_at is not None and transaction.send_at > utcnow()
+    status = MessageStatus.SCHEDULED if waiting else MessageStatus.READY_TO_SEND
+    with runtime.storage.open(file.storage_key) as stream:
+        header, rows = recipients.read_rows(stream)
+        split = Split(runtime, transaction, header, status)
+        try:
+            for row in rows:
+                if isinstance(row, recipients.Row):
+                    split.add(row)
+                else:
+                    split.reject(*row)
+                if split.pending_rows >= GROUP_ROWS:
+                    split.flush()
+            split.flush(final=True)
+        except Cancelled:
+            return
+    finish(runtime, transaction_id, split.total)
+
+
+def finish(runtime: Runtime, transaction_id: uuid.UUID, total: int) -> None:
+    with runtime.db.session() as session:
+        transaction = session.get(Transaction, transaction_id)
+        if transaction.status != TransactionStatus.PROCESSING:
+            return
+        transaction.processed_at = utcnow()
+        if total == 0:
+            service.set_status(session, transaction, TransactionStatus.FAILED, "the file has no valid recipient rows")
+        elif transaction.send_at is not None and transaction.send_at > utcnow():
+            service.set_status(session, transaction, TransactionStatus.SCHEDULED)
+            schedule_release(session, transaction, transaction.send_at)
+        else:
+            service.release(session, transaction)
+
+
+def schedule_release(session: Session, transaction: Transaction, at: datetime) -> None:
+    queue.enqueue(
+        session, "release_campaign", {"transaction_id": str(transaction.id)}, tenant_id=transaction.tenant_id, run_at=at
+    )

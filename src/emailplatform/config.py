@@ -1,0 +1,82 @@
+"""Every setting, with its description and default. The README's settings table is generated from here."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EMAILPLATFORM_", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("emailplatform-data"),
+        description="Where the embedded default keeps its SQLite database, stored files and secret key.",
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy or plain URL of the database (`postgresql://user:pass@host/db`); empty: SQLite in the data dir.",
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The base URL clients reach the API at; presigned upload URLs of the local storage start with it.",
+    )
+    secret_key: str = Field(
+        "",
+        description="Key that signs upload URLs and tokens; empty: generated once and kept in the data dir.",
+    )
+    storage_backend: Literal["local", "s3"] = Field(
+        "local", description="Where files live: `local` (the data dir) or `s3`."
+    )
+    s3_bucket: str = Field("emailplatform", description="S3 bucket for files (storage backend `s3`).")
+    s3_endpoint_url: str = Field("", description="S3 endpoint for S3-compatible servers; empty: AWS.")
+    transport: Literal["capture", "smtp"] = Field(
+        "capture", description="How email leaves: `capture` (kept in storage, listed by the outbox) or `smtp`."
+    )
+    smtp_url: str = Field(
+        "smtp://127.0.0.1:25",
+        description="`smtp://user:pass@host:port` (STARTTLS when offered; `?starttls=require` to insist) or `smtps://` (implicit TLS).",
+    )
+    smtp_verify_tls: bool = Field(True, description="Verify the SMTP server's TLS certificate.")
+    smtp_ca_file: str = Field("", description="A PEM file of CA certificates to trust for SMTP TLS, beside the system's.")
+    smtp_connections: int = Field(10, ge=1, le=200, description="SMTP connections kept open per worker process.")
+    smtp_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one SMTP command.")
+    upload_max_bytes: int = Field(100 * 1024 * 1024, gt=0, description="Largest file a presigned upload accepts.")
+    upload_url_ttl_seconds: int = Field(3600, gt=0, description="How long a presigned upload URL stays valid.")
+    default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")
+    worker_concurrency: int = Field(4, ge=1, le=64, description="Jobs one worker process runs at once.")
+    job_lease_seconds: int = Field(60, ge=1, description="How long a claimed job is leased before another worker may take it.")
+    job_max_attempts: int = Field(8, ge=1, description="Attempts before a failing job is dead.")
+    job_retry_base_seconds: float = Field(5.0, gt=0, description="Delay before a failed job's second attempt; doubles each time, up to an hour.")
+    send_max_attempts: int = Field(6, ge=1, description="Attempts (SMTP 4xx answers) before a message fails.")
+    send_retry_base_seconds: float = Field(60.0, gt=0, description="First delay before a temporarily refused message is retried; doubles each time.")
+    render_timeout_ms: int = Field(200, ge=1, description="Longest one template render may take.")
+    render_max_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest output of one template render.")
+    idempotency_ttl_hours: int = Field(48, ge=24, description="How long an Idempotency-Key is remembered.")
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Webhook hosts allowed even though they resolve to private or loopback addresses (JSON list).",
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook delivery.")
+    webhook_endpoint_concurrency: int = Field(8, ge=1, description="Deliveries in flight to one webhook endpoint at once.")
+    log_level: str = Field("INFO", description="Log level.")
+    log_json: bool = Field(False, description="Log as JSON lines instead of readable text.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'emailplatform.db').resolve()}"
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+psycopg://" + url[len(plain):]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,85 @@
+"""Engines and sessions. A request, job or command opens one session and commits once, at the edge.
+
+On SQLite a writing session starts with BEGIN IMMEDIATE, so two writers queue on the lock instead
+of failing halfway; reading sessions stay deferred and never wait for a writer (WAL).
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from emailplatform.config import Settings
+
+
+@dataclass
+class Database:
+    url: str
+    writer: sessionmaker[Session]
+    reader: sessionmaker[Session]
+    engines: tuple[Engine, ...]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def dialect(self) -> str:
+        return self.engines[0].dialect.name
+
+    @contextmanager
+    def session(self, write: bool = True) -> Iterator[Session]:
+        session = (self.writer if write else self.reader)()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        for engine in self.engines:
+            engine.dispose()
+
+
+def _sqlite_engine(url: str, begin: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=60000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+def create_database(settings: Settings) -> Database:
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        writer_engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
+        reader_engine = _sqlite_engine(url, "BEGIN")
+        engines: tuple[Engine, ...] = (writer_engine, reader_engine)
+    else:
+        writer_engine = reader_engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        engines = (writer_engine,)
+    return Database(
+        url=url,
+        writer=sessionmaker(writer_engine, expire_on_commit=False),
+        reader=sessionmaker(reader_engine, expire_on_commit=False),
+        engines=engines,
+    )

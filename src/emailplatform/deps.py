@@ -1,0 +1,25 @@
+"""FastAPI dependencies every domain's routes share: the runtime and the one session of a request."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from emailplatform.runtime import Runtime
+
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request, committed once after the route returns, rolled back on any error."""
+    with get_runtime(request).db.session(write=request.method not in READ_METHODS) as session:
+        yield session
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[Session, Depends(get_session)]

@@ -1,0 +1,65 @@
+"""One error base class; every error a user can cause names the field and the reason.
+
+AppError
+├── BadRequest (400)      the request cannot be understood
+├── Unauthorized (401)    no API key, or a revoked or unknown one
+├── Forbidden (403)       a signed URL that is tampered or expired
+├── NotFound (404)        no such object for this tenant
+├── Conflict (409)        the object is not in a state that allows this
+├── Invalid (422)         a field's value is not acceptable
+└── TooLarge (413)        an upload over the size cap
+"""
+
+
+class AppError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, field: str | None = None, details: list[dict] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+    def to_dict(self) -> dict:
+        body: dict = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class BadRequest(AppError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class Invalid(AppError):
+    status_code = 422
+    code = "invalid"
+
+
+class TooLarge(AppError):
+    status_code = 413
+    code = "too_large"

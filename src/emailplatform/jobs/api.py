@@ -1,0 +1,33 @@
+from typing import Literal
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from emailplatform.deps import SessionDep
+from emailplatform.jobs import queue
+from emailplatform.jobs.schemas import JobOut
+from emailplatform.models import Job
+from emailplatform.pagination import Page, paginate
+from emailplatform.tenants.auth import TenantDep
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+
+@router.get("", response_model=Page[JobOut])
+def list_jobs(
+    session: SessionDep,
+    tenant_id: TenantDep,
+    state: Literal["queued", "running", "done", "dead"] | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+):
+    stmt = select(Job).where(Job.tenant_id == tenant_id)
+    if state:
+        stmt = stmt.where(Job.state == state)
+    rows, next_cursor = paginate(session, stmt, (Job.id,), cursor=cursor, limit=limit, descending=True)
+    return Page(items=[JobOut.model_validate(job) for job in rows], next_cursor=next_cursor)
+
+
+@router.post("/{job_id}/retry", response_model=JobOut)
+def retry_job(job_id: int, session: SessionDep, tenant_id: TenantDep):
+    return queue.retry_dead(session, job_id, tenant_id)

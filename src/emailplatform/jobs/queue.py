@@ -1,0 +1,129 @@
+"""The database is the queue: enqueue on the caller's session, claim leases in batches, retry with backoff."""
+
+import random
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from emailplatform.db import Database
+from emailplatform.errors import Conflict, NotFound
+from emailplatform.models import Job, JobState, utcnow
+
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    payload: dict
+    attempts: int
+    max_attempts: int | None
+    tenant_id: uuid.UUID | None
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict,
+    *,
+    tenant_id: uuid.UUID | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int | None = None,
+) -> Job:
+    job = Job(kind=kind, payload=payload, tenant_id=tenant_id, run_at=run_at or utcnow(), max_attempts=max_attempts)
+    session.add(job)
+    return job
+
+
+def claim(db: Database, worker_id: str, limit: int, lease_seconds: int, default_max_attempts: int) -> list[ClaimedJob]:
+    """Lease up to `limit` due jobs: queued ones whose time has come, and running ones whose lease ran out."""
+    now = utcnow()
+    due = (
+        select(Job.id)
+        .where(
+            or_(
+                and_(Job.state == JobState.QUEUED, Job.run_at <= now),
+                and_(Job.state == JobState.RUNNING, Job.locked_until < now),
+            )
+        )
+        .order_by(Job.run_at)
+        .limit(limit)
+    )
+    if not db.is_sqlite:
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        update(Job)
+        .where(Job.id.in_(due.scalar_subquery()))
+        .values(
+            state=JobState.RUNNING,
+            attempts=Job.attempts + 1,
+            locked_until=now + timedelta(seconds=lease_seconds),
+            locked_by=worker_id,
+        )
+        .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.tenant_id)
+        .execution_options(synchronize_session=False)
+    )
+    with db.session() as session:
+        rows = session.execute(stmt).all()
+        jobs = [ClaimedJob(*row) for row in rows]
+        jobs = [replace(job, max_attempts=job.max_attempts or default_max_attempts) for job in jobs]
+        overdue = [job.id for job in jobs if job.attempts > job.max_attempts]
+        if overdue:
+            _set(session, overdue, state=JobState.DEAD, last_error="its lease ran out too many times", finished_at=now)
+    return [job for job in jobs if job.attempts <= job.max_attempts]
+
+
+def extend_lease(db: Database, job_id: int, worker_id: str, lease_seconds: int) -> None:
+    with db.session() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.locked_by == worker_id, Job.state == JobState.RUNNING)
+            .values(locked_until=utcnow() + timedelta(seconds=lease_seconds))
+        )
+
+
+def complete(db: Database, job_id: int, worker_id: str) -> None:
+    with db.session() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.locked_by == worker_id)
+            .values(state=JobState.DONE, locked_until=None, finished_at=utcnow(), last_error=None)
+        )
+
+
+def fail(db: Database, job: ClaimedJob, worker_id: str, error: str, retry_base_seconds: float) -> bool:
+    """Record a failed attempt: back off and queue again, or mark the job dead. Returns True if dead."""
+    dead = job.attempts >= job.max_attempts
+    now = utcnow()
+    values: dict = {"last_error": error[:4000], "locked_until": None}
+    if dead:
+        values |= {"state": JobState.DEAD, "finished_at": now}
+    else:
+        values |= {"state": JobState.QUEUED, "run_at": now + timedelta(seconds=backoff_seconds(job.attempts, retry_base_seconds))}
+    with db.session() as session:
+        session.execute(update(Job).where(Job.id == job.id, Job.locked_by == worker_id).values(**values))
+    return dead
+
+
+def backoff_seconds(attempts: int, base_seconds: float) -> float:
+    """Exponential backoff with jitter on the upper half, so retries of many jobs spread out."""
+    ceiling = min(base_seconds * 2 ** (attempts - 1), BACKOFF_CAP_SECONDS)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def retry_dead(session: Session, job_id: int, tenant_id: uuid.UUID) -> Job:
+    job = session.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id))
+    if job is None:
+        raise NotFound("no such job", field="job_id")
+    if job.state != JobState.DEAD:
+        raise Conflict(f"only a dead job can be retried; this one is {job.state}", field="job_id")
+    job.state, job.attempts, job.run_at, job.finished_at = JobState.QUEUED, 0, utcnow(), None
+    return job
+
+
+def _set(session: Session, ids: list[int], **values) -> None:
+    session.execute(update(Job).where(Job.id.in_(ids)).values(**values))

@@ -1,0 +1,55 @@
+"""Every table. Import models from here."""
+
+from emailplatform.models.base import Base, utcnow
+from emailplatform.models.campaign import (
+    UNSENT_MESSAGE_STATUSES,
+    WAITING_MESSAGE_STATUSES,
+    Batch,
+    BatchStatus,
+    Message,
+    MessageStatus,
+    RowError,
+    Transaction,
+    TransactionStatus,
+)
+from emailplatform.models.event import Event
+from emailplatform.models.file import File
+from emailplatform.models.idempotency import IdempotencyKey
+from emailplatform.models.job import Job, JobState
+from emailplatform.models.template import Template, TemplateVersion
+from emailplatform.models.tenant import ApiKey, Tenant
+from emailplatform.models.webhook import (
+    CallbackSecret,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+)
+
+__all__ = [
+    "UNSENT_MESSAGE_STATUSES",
+    "WAITING_MESSAGE_STATUSES",
+    "ApiKey",
+    "Base",
+    "Batch",
+    "BatchStatus",
+    "Event",
+    "File",
+    "IdempotencyKey",
+    "Job",
+    "JobState",
+    "Message",
+    "MessageStatus",
+    "RowError",
+    "Template",
+    "TemplateVersion",
+    "Tenant",
+    "Transaction",
+    "TransactionStatus",
+    "utcnow",
+    "CallbackSecret",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
+]

@@ -1,0 +1,128 @@
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from emailplatform.models.base import Base, BigId, Timestamps, UUIDPrimaryKey, utcnow
+
+
+class TransactionStatus(StrEnum):
+    ACCEPT = "ACCEPT"
+    PROCESSING = "PROCESSING"
+    SCHEDULED = "SCHEDULED"
+    READY_TO_SEND = "READY_TO_SEND"
+    SENT = "SENT"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+
+class BatchStatus(StrEnum):
+    PROCESSING = "PROCESSING"
+    READY = "READY"
+    SENT = "SENT"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+class MessageStatus(StrEnum):
+    CREATED = "CREATED"
+    SCHEDULED = "SCHEDULED"
+    READY_TO_SEND = "READY_TO_SEND"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    BOUNCED = "BOUNCED"
+    COMPLAINED = "COMPLAINED"
+    OPENED = "OPENED"
+    CLICKED = "CLICKED"
+    SUPPRESSED = "SUPPRESSED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+WAITING_MESSAGE_STATUSES = (MessageStatus.CREATED, MessageStatus.SCHEDULED, MessageStatus.READY_TO_SEND)
+UNSENT_MESSAGE_STATUSES = (*WAITING_MESSAGE_STATUSES, MessageStatus.SENDING)
+
+
+class Transaction(UUIDPrimaryKey, Timestamps, Base):
+    """A campaign: one template sent to every good row of one recipients file."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (Index(None, "tenant_id", "created_at"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str | None] = mapped_column(String(200))
+    template_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("templates.id"))
+    template_version: Mapped[int]
+    file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("files.id"))
+    from_email: Mapped[str] = mapped_column(String(320))
+    from_name: Mapped[str | None] = mapped_column(String(200))
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    callback_url: Mapped[str | None] = mapped_column(String(2000))
+    send_at: Mapped[datetime | None]
+    batch_size: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20), default=TransactionStatus.ACCEPT)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    total_messages: Mapped[int] = mapped_column(default=0)
+    invalid_rows: Mapped[int] = mapped_column(default=0)
+    duplicate_rows: Mapped[int] = mapped_column(default=0)
+    processed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+
+class Batch(UUIDPrimaryKey, Timestamps, Base):
+    """A chunk of the recipients file, kept in storage, with one message per row."""
+
+    __tablename__ = "batches"
+    __table_args__ = (Index(None, "transaction_id", "seq", unique=True),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    transaction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("transactions.id"))
+    seq: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20), default=BatchStatus.PROCESSING)
+    message_count: Mapped[int]
+    storage_key: Mapped[str] = mapped_column(String(500))
+
+
+class Message(UUIDPrimaryKey, Base):
+    """One recipient of a campaign. Its placeholder data lives in the batch chunk, at `position`."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index(None, "transaction_id", "status"),
+        Index(None, "transaction_id", "row_number"),
+        Index(None, "batch_id", "status"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    transaction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("transactions.id"))
+    batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("batches.id"))
+    position: Mapped[int]
+    row_number: Mapped[int]
+    email: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    not_before: Mapped[datetime | None]  # a temporarily refused message waits until then
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class RowError(Base):
+    """A row of a recipients file that was skipped, with why."""
+
+    __tablename__ = "row_errors"
+    __table_args__ = (Index(None, "transaction_id", "row_number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    transaction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("transactions.id"))
+    row_number: Mapped[int]
+    email: Mapped[str | None] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,56 @@
+"""The outbox: what the capture transport kept, newest first, each message readable and downloadable."""
+
+import uuid
+from email.message import EmailMessage
+
+from fastapi import APIRouter, Response
+
+from emailplatform.deps import RuntimeDep
+from emailplatform.errors import NotFound
+from emailplatform.pagination import Page
+from emailplatform.runtime import Runtime
+from emailplatform.sending.schemas import OutboxHeader, OutboxMessage, OutboxMessageDetail
+from emailplatform.sending.transports import capture
+from emailplatform.tenants.auth import TenantDep
+
+router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
+
+
+@router.get("", response_model=Page[OutboxMessage])
+def list_outbox(runtime: RuntimeDep, tenant_id: TenantDep, limit: int = 50, cursor: str | None = None):
+    summaries, next_cursor = capture.list_captured(runtime.storage, tenant_id, limit=limit, cursor=cursor)
+    return Page(items=[OutboxMessage.model_validate(s) for s in summaries], next_cursor=next_cursor)
+
+
+# declared before /{message_id}, which would otherwise take "….eml" as an id and refuse it
+@router.get("/{message_id}.eml", response_class=Response, responses={200: {"content": {"message/rfc822": {}}}})
+def download_outbox_message(message_id: uuid.UUID, runtime: RuntimeDep, tenant_id: TenantDep):
+    raw = _captured(runtime, tenant_id, message_id)
+    disposition = f'attachment; filename="{message_id}.eml"'
+    return Response(raw, media_type="message/rfc822", headers={"Content-Disposition": disposition})
+
+
+@router.get("/{message_id}", response_model=OutboxMessageDetail)
+def get_outbox_message(message_id: uuid.UUID, runtime: RuntimeDep, tenant_id: TenantDep):
+    message = capture.parse_captured(_captured(runtime, tenant_id, message_id))
+    return OutboxMessageDetail(
+        message_id=message_id,
+        headers=[OutboxHeader(name=name, value=str(value)) for name, value in message.items()],
+        text=_body(message, "plain"),
+        html=_body(message, "html"),
+    )
+
+
+def _body(message: EmailMessage, subtype: str) -> str | None:
+    part = message.get_body((subtype,))
+    try:
+        return part.get_content().replace("\r\n", "\n") if part else None
+    except (LookupError, ValueError):  # a charset or encoding Python cannot read
+        return None
+
+
+def _captured(runtime: Runtime, tenant_id: uuid.UUID, message_id: uuid.UUID) -> bytes:
+    raw = capture.read_captured(runtime.storage, tenant_id, message_id)
+    if raw is None:
+        raise NotFound("no captured message with that id in this tenant's outbox", field="message_id")
+    return raw

@@ -1,0 +1,182 @@
+"""Sending one batch: claim messages a slice at a time, and for each run the named steps
+render → build → send → record. Any step can stop a message with a recorded outcome."""
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, insert, or_, select, update
+
+from emailplatform.campaigns import service as campaign_service
+from emailplatform.campaigns import splitting
+from emailplatform.models import (
+    WAITING_MESSAGE_STATUSES,
+    Batch,
+    Event,
+    Message,
+    MessageStatus,
+    Transaction,
+    TransactionStatus,
+    utcnow,
+)
+from emailplatform.runtime import Runtime
+from emailplatform.sending.mime import MessageSkeleton, make_message_id
+from emailplatform.sending.transports.base import OutgoingMessage, SendResult, SendStatus
+from emailplatform.templates import rendering
+from emailplatform.templates import service as template_service
+
+SLICE = 100  # messages claimed, sent and written back together: at most this many may go twice after a crash
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: uuid.UUID
+    position: int
+    email: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message: Claimed
+    result: SendResult
+
+
+@dataclass
+class BatchPlan:
+    batch: Batch
+    transaction: Transaction
+    template: rendering.CompiledTemplate
+    skeleton: MessageSkeleton
+    data: list[dict[str, str]]
+
+
+def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
+    """What sending a batch needs, read once; None if its campaign no longer sends. Orphaned SENDING
+    messages (a worker died holding them) go back to waiting: they may go twice, never zero times."""
+    with runtime.db.session() as session:
+        batch = session.get(Batch, batch_id)
+        transaction = session.get(Transaction, batch.transaction_id) if batch else None
+        if transaction is None or transaction.status != TransactionStatus.READY_TO_SEND:
+            return None
+        session.execute(
+            update(Message)
+            .where(Message.batch_id == batch.id, Message.status == MessageStatus.SENDING)
+            .values(status=MessageStatus.READY_TO_SEND)
+        )
+        version = template_service.get_version(
+            session, transaction.tenant_id, transaction.template_id, transaction.template_version
+        )
+    return BatchPlan(
+        batch=batch,
+        transaction=transaction,
+        template=rendering.compile_version(version, runtime.settings),
+        skeleton=MessageSkeleton(transaction.from_email, transaction.from_name, transaction.reply_to),
+        data=splitting.read_chunk(runtime, batch),
+    )
+
+
+def claim(runtime: Runtime, batch_id: uuid.UUID, limit: int = SLICE) -> list[Claimed]:
+    now = utcnow()
+    due = and_(
+        Message.batch_id == batch_id,
+        Message.status.in_(WAITING_MESSAGE_STATUSES),
+        or_(Message.not_before.is_(None), Message.not_before <= now),
+    )
+    next_ids = select(Message.id).where(due).order_by(Message.position).limit(limit).scalar_subquery()
+    with runtime.db.session() as session:
+        rows = session.execute(
+            update(Message)
+            .where(Message.id.in_(next_ids), due)
+            .values(status=MessageStatus.SENDING, updated_at=now)
+            .returning(Message.id, Message.position, Message.email, Message.attempts)
+            .execution_options(synchronize_session=False)
+        ).all()
+    return [Claimed(*row) for row in rows]
+
+
+async def send_slice(runtime: Runtime, plan: BatchPlan, messages: list[Claimed]) -> list[Outcome]:
+    return await asyncio.gather(*(send_one(runtime, plan, message) for message in messages))
+
+
+async def send_one(runtime: Runtime, plan: BatchPlan, message: Claimed) -> Outcome:
+    data = plan.data[message.position] | {"email": message.email}
+    try:
+        rendered = plan.template.render(data)
+    except rendering.RenderError as exc:
+        return Outcome(message, SendResult(SendStatus.FAILED, f"the template could not be rendered: {exc}"))
+    raw = plan.skeleton.build(
+        to=message.email, subject=rendered.subject, html=rendered.html, text=rendered.text,
+        message_id=make_message_id(message.id, plan.transaction.from_email),
+    )
+    outgoing = OutgoingMessage(
+        tenant_id=plan.transaction.tenant_id, message_id=message.id, envelope_from=plan.transaction.from_email,
+        recipient=message.email, raw=raw,
+    )
+    return Outcome(message, await runtime.transport.send(outgoing))
+
+
+def record(runtime: Runtime, plan: BatchPlan, outcomes: list[Outcome]) -> None:
+    """Write a slice's outcomes back: one statement for all that were sent, one row each for the rest."""
+    settings = runtime.settings
+    now = utcnow()
+    sent = [o.message.id for o in outcomes if o.result.status == SendStatus.SENT]
+    events = []
+    with runtime.db.session() as session:
+        if sent:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_(sent), Message.status == MessageStatus.SENDING)
+                .values(status=MessageStatus.SENT, sent_at=now, updated_at=now, attempts=Message.attempts + 1,
+                        last_error=None, not_before=None)
+            )
+        for outcome in outcomes:
+            message, result = outcome.message, outcome.result
+            if result.status == SendStatus.SENT:
+                continue
+            attempts = message.attempts + 1
+            gave_up = result.status == SendStatus.FAILED or attempts >= settings.send_max_attempts
+            values = {"attempts": attempts, "last_error": result.response, "updated_at": now}
+            if gave_up:
+                values |= {"status": MessageStatus.FAILED, "not_before": None}
+            else:
+                delay = settings.send_retry_base_seconds * 2 ** (attempts - 1)
+                values |= {"status": MessageStatus.READY_TO_SEND, "not_before": now + timedelta(seconds=delay)}
+            session.execute(update(Message).where(Message.id == message.id).values(**values))
+            events.append({
+                "tenant_id": plan.transaction.tenant_id, "transaction_id": plan.transaction.id,
+                "message_id": message.id, "type": "failed" if gave_up else "deferred", "occurred_at": now,
+                "details": {"response": result.response, "attempt": attempts},
+            })
+        if events:
+            session.execute(insert(Event), events)
+
+
+def finish(runtime: Runtime, plan: BatchPlan) -> None:
+    """After a pass: come back for deferred messages when the first is due, or close the batch."""
+    with runtime.db.session() as session:
+        next_try = session.scalar(
+            select(Message.not_before)
+            .where(
+                Message.batch_id == plan.batch.id,
+                Message.status.in_(WAITING_MESSAGE_STATUSES),
+                Message.not_before.is_not(None),
+            )
+            .order_by(Message.not_before)
+            .limit(1)
+        )
+        if next_try is not None:
+            campaign_service.enqueue_send(session, plan.transaction.tenant_id, plan.batch.id, run_at=next_try)
+        else:
+            campaign_service.finish_batch_if_sent(session, plan.batch)
+
+
+async def send_batch(runtime: Runtime, batch_id: uuid.UUID) -> None:
+    plan = await asyncio.to_thread(load_plan, runtime, batch_id)
+    if plan is None:
+        return
+    while messages := await asyncio.to_thread(claim, runtime, batch_id):
+        outcomes = await send_slice(runtime, plan, messages)
+        await asyncio.to_thread(record, runtime, plan, outcomes)
+    await asyncio.to_thread(finish, runtime, plan)

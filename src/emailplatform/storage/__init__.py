@@ -1,0 +1,3 @@
+from emailplatform.storage.base import PresignedUpload, Storage, StoredFileMissing, create_storage
+
+__all__ = ["PresignedUpload", "Storage", "StoredFileMissing", "create_storage"]

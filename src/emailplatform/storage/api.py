@@ -1,0 +1,29 @@
+from fastapi import APIRouter, Request
+
+from emailplatform.deps import RuntimeDep, SessionDep
+from emailplatform.errors import NotFound
+from emailplatform.storage import service
+from emailplatform.storage.local import LocalStorage
+from emailplatform.storage.schemas import FileUpload, FileUploadRequest
+from emailplatform.tenants.auth import TenantDep
+
+router = APIRouter(tags=["files"])
+
+
+@router.post("/api/v1/files/upload-url", response_model=FileUpload, status_code=201)
+def create_file_upload(body: FileUploadRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    new = service.create_upload(session, runtime, tenant_id, "recipients", body.filename)
+    return FileUpload(
+        file_id=new.file.id, upload_url=new.upload.url, file_url=new.file.url, expires_at=new.upload.expires_at
+    )
+
+
+@router.put("/uploads/{token}", status_code=200)
+async def receive_upload(token: str, request: Request, runtime: RuntimeDep):
+    """The local storage's presigned upload URL: the signature is the authorisation, as with S3."""
+    storage = runtime.storage
+    if not isinstance(storage, LocalStorage):
+        raise NotFound("uploads go to the storage backend's own presigned URL", field="upload_url")
+    key, max_bytes = storage.check_upload_token(token)
+    size = await storage.receive_upload(key, max_bytes, request.stream())
+    return {"size": size}

@@ -1,0 +1,94 @@
+"""Files in a local directory; upload URLs signed by the app, behaving as S3 presigned URLs do."""
+
+import os
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from collections.abc import AsyncIterator
+from typing import BinaryIO
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from emailplatform.errors import Forbidden, TooLarge
+from emailplatform.models import utcnow
+from emailplatform.storage.base import PresignedUpload, StoredFileMissing
+
+UPLOAD_PATH = "/uploads/"
+
+
+class LocalStorage:
+    def __init__(self, root: Path, public_url: str, secret_key: str):
+        self.root = root.resolve()
+        self.public_url = public_url.rstrip("/")
+        self.signer = URLSafeSerializer(secret_key, salt="emailplatform.upload")
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root not in path.parents:
+            raise ValueError(f"storage key escapes the root: {key!r}")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, path)
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self._path(key).open("rb")
+        except FileNotFoundError:
+            raise StoredFileMissing(key) from None
+
+    def size(self, key: str) -> int | None:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str) -> list[str]:
+        base = self._path(prefix) if prefix else self.root
+        if not base.exists():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file())
+
+    def url_for(self, key: str) -> str:
+        return f"local://files/{key}"
+
+    def presigned_upload(self, key: str, *, max_bytes: int, ttl_seconds: int) -> PresignedUpload:
+        expires_at = utcnow() + timedelta(seconds=ttl_seconds)
+        token = self.signer.dumps({"key": key, "max": max_bytes, "exp": int(expires_at.timestamp())})
+        return PresignedUpload(url=f"{self.public_url}{UPLOAD_PATH}{token}", expires_at=expires_at)
+
+    def check_upload_token(self, token: str) -> tuple[str, int]:
+        """The key and size cap a signed upload URL grants; a 4xx error if it is tampered or expired."""
+        try:
+            claims = self.signer.loads(token)
+        except BadSignature:
+            raise Forbidden("the upload URL is not valid: its signature does not match", field="upload_url") from None
+        if claims["exp"] < utcnow().timestamp():
+            raise Forbidden("the upload URL has expired; ask for a new one", field="upload_url")
+        return claims["key"], claims["max"]
+
+    async def receive_upload(self, key: str, max_bytes: int, chunks: AsyncIterator[bytes]) -> int:
+        """Write an uploaded stream under `key`, refusing it whole past `max_bytes`."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+            try:
+                async for chunk in chunks:
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise TooLarge(f"the file is larger than the {max_bytes} bytes allowed", field="file")
+                    tmp.write(chunk)
+            except BaseException:
+                tmp.close()
+                os.unlink(tmp.name)
+                raise
+        os.replace(tmp.name, path)
+        return written

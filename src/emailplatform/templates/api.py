@@ -1,0 +1,79 @@
+import uuid
+
+from fastapi import APIRouter
+
+from emailplatform.deps import RuntimeDep, SessionDep
+from emailplatform.pagination import Page
+from emailplatform.templates import service
+from emailplatform.templates.schemas import (
+    PreviewOut,
+    PreviewRequest,
+    TemplateConfirm,
+    TemplateCreate,
+    TemplateDetail,
+    TemplateOut,
+    TemplateUpload,
+    TemplateUploadRequest,
+    VersionCreate,
+    VersionCreated,
+    VersionOut,
+)
+from emailplatform.tenants.auth import TenantDep
+
+router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
+
+
+def _created(version) -> VersionCreated:
+    return VersionCreated(template_id=version.template_id, version=version.version, placeholders=version.placeholders)
+
+
+@router.post("/upload-url", response_model=TemplateUpload, status_code=201)
+def create_template_upload(
+    body: TemplateUploadRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep
+):
+    """Start a template: PUT its HTML to `upload_url`, then confirm it."""
+    template, upload = service.create_upload(session, runtime, tenant_id, body.name)
+    return TemplateUpload(template_id=template.id, upload_url=upload.url, expires_at=upload.expires_at)
+
+
+@router.post("/{template_id}/confirm", response_model=VersionCreated, status_code=201)
+def confirm_template_upload(
+    template_id: uuid.UUID, body: TemplateConfirm, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep
+):
+    """Check the uploaded HTML and store it, with this subject, as the template's next version."""
+    version = service.confirm_upload(session, runtime, tenant_id, template_id, body.subject, body.text)
+    return _created(version)
+
+
+@router.post("", response_model=VersionCreated, status_code=201)
+def create_template(body: TemplateCreate, session: SessionDep, tenant_id: TenantDep):
+    version = service.create(session, tenant_id, body.name, body.subject, body.html, body.text)
+    return _created(version)
+
+
+@router.get("", response_model=Page[TemplateOut])
+def list_templates(session: SessionDep, tenant_id: TenantDep, limit: int = 50, cursor: str | None = None):
+    rows, next_cursor = service.list_templates(session, tenant_id, cursor=cursor, limit=limit)
+    return Page(items=[TemplateOut.model_validate(t) for t in rows], next_cursor=next_cursor)
+
+
+@router.get("/{template_id}", response_model=TemplateDetail)
+def get_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    template = service.get(session, tenant_id, template_id)
+    versions = [VersionOut.model_validate(v) for v in service.list_versions(session, template)]
+    return TemplateDetail(**TemplateOut.model_validate(template).model_dump(), versions=versions)
+
+
+@router.put("/{template_id}", response_model=VersionCreated)
+def update_template(template_id: uuid.UUID, body: VersionCreate, session: SessionDep, tenant_id: TenantDep):
+    """Store a new version; earlier versions stay as they were."""
+    version = service.add_version(session, tenant_id, template_id, body.subject, body.html, body.text)
+    return _created(version)
+
+
+@router.post("/{template_id}/preview", response_model=PreviewOut)
+def preview_template(
+    template_id: uuid.UUID, body: PreviewRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep
+):
+    rendered = service.preview(session, runtime.settings, tenant_id, template_id, body.data, body.version)
+    return PreviewOut(subject=rendered.subject, html=rendered.html, text=rendered.text)

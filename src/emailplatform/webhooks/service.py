@@ -1,0 +1,402 @@
+"""Webhooks: tenants' endpoints, campaign callbacks, and the deliveries that carry events to them.
+
+A delivery is one event for one destination; its id is the `webhook-id` of every attempt. Each attempt is a
+`deliver_webhook` job; the delivery keeps its own schedule (RETRY_SCHEDULE_SECONDS) and re-enqueues itself.
+"""
+
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from emailplatform.config import Settings
+from emailplatform.errors import Conflict, Invalid, NotFound
+from emailplatform.jobs import queue
+from emailplatform.models import (
+    CallbackSecret,
+    Transaction,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    utcnow,
+)
+from emailplatform.pagination import paginate
+from emailplatform.webhooks import signing, ssrf
+from emailplatform.webhooks.sender import Outcome
+
+JOB_KIND = "deliver_webhook"
+TRANSACTION_STATUS_CHANGED = "transaction.status_changed"
+MESSAGE_EVENTS = ("sent", "delivered", "bounced", "complained", "opened", "clicked", "unsubscribed", "failed")
+EVENT_TYPES = (TRANSACTION_STATUS_CHANGED, *(f"message.{name}" for name in MESSAGE_EVENTS))
+# Delays before attempts 2..10 (the Standard Webhooks example schedule): about three days in all.
+RETRY_SCHEDULE_SECONDS = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+RETRY_JITTER = 0.1
+RETRY_AFTER_CAP_SECONDS = 86400.0
+BUSY_DEFER_SECONDS = 1.0
+DISABLE_AFTER_FAILING = timedelta(days=5)
+SECRET_OVERLAP = timedelta(hours=24)
+
+
+# --- URLs ------------------------------------------------------------------------------------------------
+
+
+def check_url(url: str, settings: Settings, field: str = "callback_url") -> None:
+    """Raise Invalid naming `field` unless webhooks may go to `url` (http(s), every address globally routable,
+    or a host the deployment allows)."""
+    if len(url) > 2000:
+        raise Invalid(f"{field} is longer than 2000 characters", field=field)
+    try:
+        ssrf.check_url(url, settings)
+    except ssrf.RefusedDestination as exc:
+        raise Invalid(f"{field} is refused: {exc}", field=field) from None
+
+
+# --- endpoints -------------------------------------------------------------------------------------------
+
+
+def create_endpoint(
+    session: Session, settings: Settings, tenant_id: uuid.UUID, url: str, event_types: list[str], description: str | None
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its secret, returned here and never again."""
+    check_url(url, settings, field="url")
+    endpoint = WebhookEndpoint(
+        tenant_id=tenant_id, url=url, event_types=_checked_event_types(event_types), description=description,
+        secret=signing.new_secret(),
+    )
+    session.add(endpoint)
+    session.flush()
+    return endpoint, endpoint.secret
+
+
+def list_endpoints(session: Session, tenant_id: uuid.UUID) -> list[WebhookEndpoint]:
+    stmt = select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id).order_by(WebhookEndpoint.created_at)
+    return list(session.scalars(stmt))
+
+
+def get_endpoint(session: Session, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+    endpoint = session.scalar(
+        select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.tenant_id == tenant_id)
+    )
+    if endpoint is None:
+        raise NotFound("no such webhook endpoint", field="endpoint_id")
+    return endpoint
+
+
+def update_endpoint(
+    session: Session, settings: Settings, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, changes: dict
+) -> WebhookEndpoint:
+    """Change the url, event_types, description or enabled of an endpoint; enabling it forgets why it was disabled."""
+    endpoint = get_endpoint(session, tenant_id, endpoint_id)
+    if "url" in changes:
+        check_url(changes["url"], settings, field="url")
+        endpoint.url = changes["url"]
+    if "event_types" in changes:
+        endpoint.event_types = _checked_event_types(changes["event_types"])
+    if "description" in changes:
+        endpoint.description = changes["description"]
+    if changes.get("enabled") is True and not endpoint.enabled:
+        endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at, endpoint.failing_since = True, None, None, None
+    elif changes.get("enabled") is False and endpoint.enabled:
+        _disable(endpoint, "disabled by the tenant")
+    session.flush()
+    return endpoint
+
+
+def delete_endpoint(session: Session, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> None:
+    """Delete an endpoint; its deliveries stay listed (with its URL), and pending ones end failed."""
+    endpoint = get_endpoint(session, tenant_id, endpoint_id)
+    now = utcnow()
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == WebhookDeliveryStatus.PENDING)
+        .values(status=WebhookDeliveryStatus.FAILED, last_error="the endpoint was deleted", finished_at=now)
+    )
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id).values(endpoint_id=None))
+    session.delete(endpoint)
+    session.flush()
+
+
+def rotate_endpoint_secret(session: Session, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> tuple[WebhookEndpoint, str]:
+    """A new secret, returned here and never again; the old one keeps signing beside it for 24 hours."""
+    endpoint = get_endpoint(session, tenant_id, endpoint_id)
+    return endpoint, _rotate(endpoint)
+
+
+def rotate_callback_secret(session: Session, tenant_id: uuid.UUID) -> tuple[CallbackSecret, str]:
+    """A new secret for campaign callbacks, returned here and never again (the old one signs for 24 hours more)."""
+    holder = _callback_secret(session, tenant_id)
+    return holder, _rotate(holder)
+
+
+def _rotate(holder: WebhookEndpoint | CallbackSecret) -> str:
+    holder.previous_secret, holder.previous_secret_expires_at = holder.secret, utcnow() + SECRET_OVERLAP
+    holder.secret = signing.new_secret()
+    return holder.secret
+
+
+def _callback_secret(session: Session, tenant_id: uuid.UUID) -> CallbackSecret:
+    holder = session.get(CallbackSecret, tenant_id)
+    if holder is not None:
+        return holder
+    try:
+        with session.begin_nested():
+            holder = CallbackSecret(tenant_id=tenant_id, secret=signing.new_secret())
+            session.add(holder)
+    except IntegrityError:  # another session created it at the same moment
+        holder = session.get(CallbackSecret, tenant_id, populate_existing=True)
+    return holder
+
+
+def _checked_event_types(event_types: list[str]) -> list[str]:
+    unknown = sorted(set(event_types) - set(EVENT_TYPES))
+    if unknown:
+        raise Invalid(f"unknown event types {unknown}; known: {list(EVENT_TYPES)}", field="event_types")
+    if not event_types:
+        raise Invalid("an endpoint subscribes to at least one event type", field="event_types")
+    return list(dict.fromkeys(event_types))
+
+
+def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
+    endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = False, reason, utcnow()
+
+
+# --- events: what other domains call --------------------------------------------------------------------
+
+
+def transaction_status_changed(session: Session, transaction: Transaction, summary: dict) -> None:
+    """Enqueue, on the caller's session, one delivery of the transaction's new status to its callback_url and to
+    every enabled endpoint of the tenant subscribed to transaction.status_changed."""
+    payload = {
+        "type": TRANSACTION_STATUS_CHANGED,
+        "transaction_id": str(transaction.id),
+        "status": str(transaction.status),
+        "timestamp": _iso(utcnow()),
+        "summary": summary,
+    }
+    urls = [(None, transaction.callback_url)] if transaction.callback_url else []
+    _enqueue(session, transaction.tenant_id, TRANSACTION_STATUS_CHANGED, payload, urls, transaction.id)
+
+
+def message_event(session: Session, tenant_id: uuid.UUID, event_type: str, payload: dict) -> None:
+    """Enqueue one delivery of a message event ("sent" or "message.sent", …) to every enabled endpoint of the
+    tenant subscribed to it. `payload` carries message_id, transaction_id, recipient and the event's details."""
+    event_type = event_type if event_type.startswith("message.") else f"message.{event_type}"
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown message event {event_type!r}")
+    body = {"type": event_type, "timestamp": _iso(utcnow())} | payload
+    transaction_id = payload.get("transaction_id")
+    _enqueue(session, tenant_id, event_type, body, [], uuid.UUID(str(transaction_id)) if transaction_id else None)
+
+
+def _enqueue(
+    session: Session,
+    tenant_id: uuid.UUID,
+    event_type: str,
+    payload: dict,
+    destinations: list[tuple[uuid.UUID | None, str]],
+    transaction_id: uuid.UUID | None,
+) -> None:
+    destinations = destinations + [(e.id, e.url) for e in _subscribed_endpoints(session, tenant_id, event_type)]
+    deliveries = [
+        WebhookDelivery(
+            id=uuid.uuid4(), tenant_id=tenant_id, endpoint_id=endpoint_id, transaction_id=transaction_id, url=url,
+            event_type=event_type, payload=payload, next_attempt_at=utcnow(),
+        )
+        for endpoint_id, url in destinations
+    ]
+    session.add_all(deliveries)
+    for delivery in deliveries:
+        _enqueue_attempt(session, delivery, delivery.next_attempt_at)
+
+
+def _subscribed_endpoints(session: Session, tenant_id: uuid.UUID, event_type: str) -> list[WebhookEndpoint]:
+    enabled = select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True))
+    return [endpoint for endpoint in session.scalars(enabled) if event_type in endpoint.event_types]
+
+
+def _enqueue_attempt(session: Session, delivery: WebhookDelivery, run_at: datetime, manual: bool = False) -> None:
+    job_payload = {"delivery_id": str(delivery.id)} | ({"manual": True} if manual else {})
+    queue.enqueue(session, JOB_KIND, job_payload, tenant_id=delivery.tenant_id, run_at=run_at, max_attempts=5)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+# --- deliveries -----------------------------------------------------------------------------------------
+
+
+def list_deliveries(
+    session: Session,
+    tenant_id: uuid.UUID,
+    *,
+    status: str | None = None,
+    endpoint_id: uuid.UUID | None = None,
+    transaction_id: uuid.UUID | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[WebhookDelivery], dict[uuid.UUID, list[WebhookAttempt]], str | None]:
+    """Deliveries, newest first, with every attempt of each; and the next page's cursor."""
+    stmt = select(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant_id)
+    if status:
+        stmt = stmt.where(WebhookDelivery.status == status)
+    if endpoint_id:
+        stmt = stmt.where(WebhookDelivery.endpoint_id == endpoint_id)
+    if transaction_id:
+        stmt = stmt.where(WebhookDelivery.transaction_id == transaction_id)
+    keys = (WebhookDelivery.created_at, WebhookDelivery.id)
+    deliveries, next_cursor = paginate(session, stmt, keys, cursor=cursor, limit=limit, descending=True)
+    return deliveries, _attempts_of(session, [d.id for d in deliveries]), next_cursor
+
+
+def get_delivery(
+    session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUID
+) -> tuple[WebhookDelivery, list[WebhookAttempt]]:
+    delivery = _tenant_delivery(session, tenant_id, delivery_id)
+    return delivery, _attempts_of(session, [delivery.id]).get(delivery.id, [])
+
+
+def retry_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:
+    """Send a finished delivery once more, with the same webhook-id."""
+    delivery = _tenant_delivery(session, tenant_id, delivery_id)
+    if delivery.status == WebhookDeliveryStatus.PENDING:
+        raise Conflict("this delivery is still pending; it will be attempted on its schedule", field="delivery_id")
+    if delivery.endpoint_id is not None:
+        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
+        if endpoint is not None and not endpoint.enabled:
+            raise Conflict(f"the endpoint is disabled ({endpoint.disabled_reason}); enable it first", field="delivery_id")
+    delivery.status, delivery.next_attempt_at, delivery.finished_at = WebhookDeliveryStatus.PENDING, utcnow(), None
+    _enqueue_attempt(session, delivery, delivery.next_attempt_at, manual=True)
+    session.flush()
+    return delivery
+
+
+def _tenant_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:
+    delivery = session.scalar(
+        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.tenant_id == tenant_id)
+    )
+    if delivery is None:
+        raise NotFound("no such webhook delivery", field="delivery_id")
+    return delivery
+
+
+def _attempts_of(session: Session, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[WebhookAttempt]]:
+    result: dict[uuid.UUID, list[WebhookAttempt]] = {delivery_id: [] for delivery_id in delivery_ids}
+    if delivery_ids:
+        stmt = select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(delivery_ids)).order_by(WebhookAttempt.id)
+        for attempt in session.scalars(stmt):
+            result[attempt.delivery_id].append(attempt)
+    return result
+
+
+# --- attempts: what the deliver_webhook job does around the HTTP request ---------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedAttempt:
+    delivery_id: uuid.UUID
+    destination: str  # what the per-destination concurrency bound counts
+    url: str
+    body: bytes
+    signing_secrets: list[str]  # newest first
+
+    def headers(self, sent_at: datetime) -> dict[str, str]:
+        return signing.signature_headers(str(self.delivery_id), sent_at, self.body, self.signing_secrets)
+
+
+def plan_attempt(session: Session, delivery_id: uuid.UUID) -> PlannedAttempt | None:
+    """What to send for a pending delivery; None when there is nothing to send (it ended, or its endpoint is
+    disabled or gone, which ends it failed)."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.status != WebhookDeliveryStatus.PENDING:
+        return None
+    if delivery.endpoint_id is None:
+        holder: WebhookEndpoint | CallbackSecret = _callback_secret(session, delivery.tenant_id)
+        destination = f"callback:{delivery.url}"
+    else:
+        holder = session.get(WebhookEndpoint, delivery.endpoint_id)
+        if not holder.enabled:
+            _finish(delivery, WebhookDeliveryStatus.FAILED, f"the endpoint is disabled: {holder.disabled_reason}")
+            return None
+        destination = f"endpoint:{holder.id}"
+    return PlannedAttempt(delivery.id, destination, delivery.url, _body(delivery.payload), _valid_secrets(holder))
+
+
+def defer_attempt(session: Session, plan: PlannedAttempt) -> None:
+    """The destination has all its deliveries in flight: try again a moment later, without an attempt."""
+    delivery = session.get(WebhookDelivery, plan.delivery_id)
+    delivery.next_attempt_at = utcnow() + timedelta(seconds=BUSY_DEFER_SECONDS)
+    _enqueue_attempt(session, delivery, delivery.next_attempt_at)
+
+
+def record_attempt(
+    session: Session, plan: PlannedAttempt, headers: dict[str, str], outcome: Outcome, *, manual: bool = False
+) -> WebhookDelivery:
+    """Log the attempt; then the delivery succeeds, is scheduled again, or fails; and its endpoint's health."""
+    delivery = session.get(WebhookDelivery, plan.delivery_id)
+    delivery.attempts += 1
+    session.add(
+        WebhookAttempt(
+            delivery_id=delivery.id, tenant_id=delivery.tenant_id, number=delivery.attempts, request_url=plan.url,
+            request_headers=headers, status_code=outcome.status_code, response_excerpt=outcome.response_excerpt,
+            latency_ms=outcome.latency_ms, error=outcome.error,
+        )
+    )
+    delivery.last_status_code = outcome.status_code
+    endpoint = session.get(WebhookEndpoint, delivery.endpoint_id) if delivery.endpoint_id else None
+    if outcome.succeeded:
+        _finish(delivery, WebhookDeliveryStatus.SUCCEEDED, None)
+        if endpoint is not None:
+            endpoint.failing_since = None
+        return delivery
+    error = outcome.error or f"answered HTTP {outcome.status_code}"
+    if endpoint is not None:
+        _note_failure(endpoint, outcome)
+    delay = None if manual or (endpoint is not None and not endpoint.enabled) else _next_delay(delivery.attempts, outcome)
+    if delay is None:
+        _finish(delivery, WebhookDeliveryStatus.FAILED, error)
+    else:
+        delivery.last_error, delivery.next_attempt_at = error, utcnow() + timedelta(seconds=delay)
+        _enqueue_attempt(session, delivery, delivery.next_attempt_at)
+    return delivery
+
+
+def _note_failure(endpoint: WebhookEndpoint, outcome: Outcome) -> None:
+    now = utcnow()
+    endpoint.failing_since = endpoint.failing_since or now
+    if outcome.status_code == 410:
+        _disable(endpoint, "the endpoint answered 410 Gone")
+    elif endpoint.enabled and now - endpoint.failing_since >= DISABLE_AFTER_FAILING:
+        _disable(endpoint, f"every delivery has failed since {_iso(endpoint.failing_since)} (5 days)")
+
+
+def _next_delay(attempts_made: int, outcome: Outcome) -> float | None:
+    """Seconds until the next attempt, None when the schedule is over."""
+    if attempts_made > len(RETRY_SCHEDULE_SECONDS):
+        return None
+    if outcome.retry_after_seconds is not None:
+        return min(max(outcome.retry_after_seconds, 1.0), RETRY_AFTER_CAP_SECONDS)
+    delay = RETRY_SCHEDULE_SECONDS[attempts_made - 1]
+    return delay * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
+
+
+def _finish(delivery: WebhookDelivery, status: WebhookDeliveryStatus, error: str | None) -> None:
+    delivery.status, delivery.last_error, delivery.next_attempt_at = status, error, None
+    delivery.finished_at = utcnow()
+
+
+def _valid_secrets(holder: WebhookEndpoint | CallbackSecret) -> list[str]:
+    expires = holder.previous_secret_expires_at
+    if holder.previous_secret and expires and expires > utcnow():
+        return [holder.secret, holder.previous_secret]
+    return [holder.secret]
+
+
+def _body(payload: dict) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()

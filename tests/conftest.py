@@ -1,0 +1,187 @@
+"""Shared fixtures: a fresh PostgreSQL database and a SQLite file per run, a real SMTP server on loopback,
+and an API client acting for a tenant of its own (so tests never see each other's objects)."""
+
+import asyncio
+import email
+import email.policy
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+from sqlalchemy import delete
+
+from emailplatform.app import create_app
+from emailplatform.config import Settings
+from emailplatform.jobs.worker import Worker
+from emailplatform.logs import configure_logging
+from emailplatform.migrations import upgrade
+from emailplatform.models import Job
+from emailplatform.runtime import Runtime
+from emailplatform.tenants import service as tenant_service
+
+POSTGRES_URL = os.environ.get("EMAILPLATFORM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PUBLIC_URL = "http://testserver"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plain_logs():
+    configure_logging(Settings(log_level="WARNING"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A database of this run's own on the real server. Unreachable PostgreSQL fails the run; it never skips."""
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is required for the tests and is not reachable at {POSTGRES_URL}: {exc}")
+    name = f"emailplatform_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    upgrade(Settings(database_url=url).resolved_database_url)
+    yield url
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'emailplatform.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    return request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "postgres_url"}[request.param])
+
+
+def make_settings(database_url: str, data_dir, **overrides) -> Settings:
+    values = dict(
+        database_url=database_url, data_dir=data_dir, public_url=PUBLIC_URL, secret_key="test-secret",
+        transport="capture", job_lease_seconds=30,
+    )
+    return Settings(**(values | overrides))
+
+
+@pytest.fixture
+def runtime(database_url, tmp_path):
+    runtime = Runtime(make_settings(database_url, tmp_path / "data"))
+    with runtime.db.session() as session:  # jobs of earlier tests are not this test's business
+        session.execute(delete(Job))
+    yield runtime
+    runtime.close()
+
+
+def run_jobs(runtime: Runtime) -> None:
+    """Run every due job until the queue is idle, as a worker process would."""
+
+    async def main():
+        try:
+            await Worker(runtime).run_until_idle()
+        finally:
+            await runtime.aclose()
+
+    asyncio.run(main())
+
+
+@dataclass
+class TenantKey:
+    tenant_id: uuid.UUID
+    name: str
+    api_key: str
+
+
+def new_tenant(runtime: Runtime) -> TenantKey:
+    with runtime.db.session() as session:
+        tenant = tenant_service.create_tenant(session, f"tenant-{uuid.uuid4().hex[:8]}")
+        _, plain = tenant_service.create_api_key(session, tenant.id)
+        return TenantKey(tenant.id, tenant.name, plain)
+
+
+@pytest.fixture
+def tenant(runtime) -> TenantKey:
+    return new_tenant(runtime)
+
+
+@pytest.fixture
+def client(runtime, tenant):
+    """An API client for a tenant of this test's own (no worker runs: tests call run_jobs)."""
+    with TestClient(create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False) as client:
+        client.headers["X-API-Key"] = tenant.api_key
+        yield client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        return email.message_from_bytes(self.raw, policy=email.policy.default)
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server on loopback that keeps what it receives and answers per recipient as told."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    received: list[ReceivedMail] = field(default_factory=list)
+    replies: dict[str, str] = field(default_factory=dict)  # recipient -> SMTP reply for RCPT, e.g. "550 5.1.1 no"
+    delay_seconds: float = 0.0  # how long DATA takes to answer: a slow server
+    on_message: Callable[[ReceivedMail], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    def by_recipient(self) -> dict[str, list[ReceivedMail]]:
+        result: dict[str, list[ReceivedMail]] = {}
+        with self.lock:
+            for mail in self.received:
+                for rcpt in mail.rcpt_tos:
+                    result.setdefault(rcpt, []).append(mail)
+        return result
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.replies.get(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        mail = ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        with self.lock:
+            self.received.append(mail)
+        if self.on_message:
+            self.on_message(mail)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_sink():
+    sink = SmtpSink(port=free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()

@@ -1,0 +1,46 @@
+"""Steps a client takes, written once for the tests: a template, an uploaded CSV, a campaign."""
+
+from fastapi.testclient import TestClient
+
+
+def create_template(client: TestClient, subject: str, html: str, text: str | None = None) -> dict:
+    body = {"name": "test template", "subject": subject, "html": html} | ({"text": text} if text is not None else {})
+    response = client.post("/api/v1/templates", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def upload_file(client: TestClient, content: bytes, filename: str = "recipients.csv") -> dict:
+    upload = client.post("/api/v1/files/upload-url", json={"filename": filename})
+    assert upload.status_code == 201, upload.text
+    put = client.put(upload.json()["upload_url"], content=content)
+    assert put.status_code == 200, put.text
+    return upload.json()
+
+
+def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
+    lines = [",".join(header)] + [",".join(row) for row in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def create_campaign(client: TestClient, template_id: str, file_url: str, **extra) -> dict:
+    body = {"template_id": template_id, "csv_file_url": file_url, "from": {"email": "news@sender.example.com", "name": "Sender"}}
+    response = client.post("/api/v1/email/campaigns", json=body | extra)
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def campaign(client: TestClient, transaction_id: str) -> dict:
+    response = client.get(f"/api/v1/email/campaigns/{transaction_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def all_pages(client: TestClient, path: str, **params) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        page = client.get(path, params=params | ({"cursor": cursor} if cursor else {})).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items

@@ -1,0 +1,83 @@
+"""The command line as a user runs it: real processes, a real database and a real SMTP server."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+EMAILPLATFORM = [sys.executable, "-m", "emailplatform.cli"]
+
+
+def cli_env(tmp_path: Path, database_url: str, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAILPLATFORM_")}
+    return env | {"EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"), "EMAILPLATFORM_DATABASE_URL": database_url} | extra
+
+
+def run_cli(args: list[str], env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(EMAILPLATFORM + args, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_send_runs_a_whole_campaign_embedded(tmp_path, smtp_sink):
+    template = tmp_path / "welcome.html"
+    template.write_text("<h1>Welcome, {{ name }}!</h1>")
+    recipients = tmp_path / "people.csv"
+    recipients.write_text("email,name\nada@example.com,Ada\ngrace@example.com,Grace\nbroken,Nobody\n")
+    env = cli_env(tmp_path, "", EMAILPLATFORM_TRANSPORT="smtp", EMAILPLATFORM_SMTP_URL=smtp_sink.url)
+
+    result = run_cli(
+        ["send", "--template", str(template), "--subject", "Hello {{ name }}", "--recipients", str(recipients),
+         "--from", "Team <team@example.com>"],
+        env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SENT" in result.stderr
+    received = smtp_sink.by_recipient()
+    assert sorted(received) == ["ada@example.com", "grace@example.com"]
+    assert received["grace@example.com"][0].message["Subject"] == "Hello Grace"
+    assert "invalid rows" in result.stderr
+
+
+def test_tenants_and_api_keys(tmp_path, postgres_url):
+    env = cli_env(tmp_path, postgres_url)
+    name = f"acme-{time.time_ns()}"
+    assert run_cli(["tenants", "create", name], env).returncode == 0
+    result = run_cli(["api-keys", "create", "--tenant", name], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("ep_")
+    missing = run_cli(["api-keys", "create", "--tenant", "no-such-tenant"], env)
+    assert missing.returncode != 0 and "no tenant named" in missing.stderr
+
+
+def test_serve_creates_the_default_tenant_and_prints_its_key_once(tmp_path):
+    port = free_port()
+    env = cli_env(tmp_path, "")
+    server = subprocess.Popen(
+        EMAILPLATFORM + ["serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        key = server.stdout.readline().strip()
+        assert key.startswith("ep_")
+        for _ in range(100):
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/email/campaigns", headers={"X-API-Key": key})
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert response.status_code == 200 and response.json()["items"] == []
+    finally:
+        server.terminate()
+        server.wait(30)
+    again = subprocess.Popen(
+        EMAILPLATFORM + ["serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(3)
+    finally:
+        again.terminate()
+        out, _ = again.communicate(timeout=30)
+    assert "ep_" not in out

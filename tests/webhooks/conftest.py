@@ -1,0 +1,36 @@
+"""Fixtures of the webhook tests: the receiver, a deployment that allows it, and the webhooks router."""
+
+import threading
+from http.server import ThreadingHTTPServer
+
+import pytest
+from tests.webhooks.webhook_helpers import Receiver, handler_for
+
+from emailplatform.webhooks.api import router as webhooks_router
+
+
+@pytest.fixture
+def receiver():
+    receiver = Receiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(receiver))
+    server.daemon_threads = True
+    receiver.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def runtime(runtime):
+    """The deployment allows the loopback receiver, as tests and the embedded default need."""
+    runtime.settings.webhook_allowed_hosts = ["127.0.0.1"]
+    return runtime
+
+
+@pytest.fixture
+def client(client):
+    if not any(getattr(route, "path", "").startswith("/api/v1/webhooks") for route in client.app.routes):
+        client.app.include_router(webhooks_router)
+    return client

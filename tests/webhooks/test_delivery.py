@@ -1,0 +1,183 @@
+"""Deliveries reach a real receiver on loopback, signed (checked with the standardwebhooks package), retried,
+logged, and never sent where they may not go. Retries are driven by making scheduled attempts due at once."""
+
+import hashlib
+import hmac
+import base64
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+from tests.webhooks.webhook_helpers import change_status, create_transaction, run_deliveries
+
+from emailplatform.models import Transaction
+from emailplatform.webhooks import service
+
+SUMMARY = {"total_messages": 2, "delivered": 1, "bounced": 0, "complained": 0, "opened": 0, "clicked": 0}
+
+
+def new_endpoint(client, url: str, event_types=("message.sent",)) -> dict:
+    response = client.post("/api/v1/webhooks/endpoints", json={"url": url, "event_types": list(event_types)})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def send_message_event(runtime, tenant, recipient="ada@example.com") -> None:
+    with runtime.db.session() as session:
+        payload = {"message_id": "m-1", "recipient": recipient, "details": {"smtp_reply": "250 ok"}}
+        service.message_event(session, tenant.tenant_id, "sent", payload)
+
+
+def only_delivery(client) -> dict:
+    items = client.get("/api/v1/webhooks/deliveries").json()["items"]
+    assert len(items) == 1
+    return items[0]
+
+
+def test_every_status_change_of_a_campaign_arrives_signed(runtime, client, tenant, receiver):
+    secret = client.post("/api/v1/webhooks/callback-secret/rotate").json()["secret"]
+    endpoint = new_endpoint(client, receiver.url.replace("/hook", "/endpoint"), ["transaction.status_changed"])
+    transaction_id = create_transaction(runtime, tenant.tenant_id, callback_url=receiver.url)
+    statuses = ["PROCESSING", "READY_TO_SEND", "SENT", "COMPLETED"]
+
+    for status in statuses:
+        change_status(runtime, transaction_id, status, SUMMARY)
+        run_deliveries(runtime)
+
+    callbacks = [r for r in receiver.received if r.path == "/hook"]
+    assert [Webhook(secret).verify(r.body, r.headers)["status"] for r in callbacks] == statuses
+    to_endpoint = [r for r in receiver.received if r.path == "/endpoint"]
+    assert [Webhook(endpoint["secret"]).verify(r.body, r.headers)["status"] for r in to_endpoint] == statuses
+    payload = callbacks[-1].json
+    assert payload["transaction_id"] == str(transaction_id)
+    assert payload["summary"] == SUMMARY and payload["timestamp"].endswith("Z")
+    expected = hmac.new(base64.b64decode(secret.removeprefix("whsec_")), callbacks[-1].body, hashlib.sha256)
+    assert callbacks[-1].headers["X-Signature"] == expected.hexdigest()
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 8  # every delivery its own id
+
+
+def test_a_receiver_failing_three_times_gets_the_delivery_on_the_fourth(runtime, client, tenant, receiver):
+    endpoint = new_endpoint(client, receiver.url)
+    receiver.fail_next = 3
+    send_message_event(runtime, tenant)
+
+    run_deliveries(runtime)
+    for _ in range(3):
+        run_deliveries(runtime, due_now=True)
+
+    assert len(receiver.received) == 4
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 1  # a receiver can deduplicate
+    event = Webhook(endpoint["secret"]).verify(receiver.received[-1].body, receiver.received[-1].headers)
+    assert event["type"] == "message.sent" and event["recipient"] == "ada@example.com"
+    delivery = only_delivery(client)
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 4
+    assert [a["status_code"] for a in delivery["attempt_log"]] == [500, 500, 500, 200]
+    assert delivery["id"] == receiver.received[0].headers["webhook-id"]
+
+
+def test_a_delivery_that_never_succeeds_ends_failed_and_can_be_sent_again(runtime, client, tenant, receiver):
+    new_endpoint(client, receiver.url)
+    receiver.status = 500
+    send_message_event(runtime, tenant)
+
+    run_deliveries(runtime)
+    for _ in range(len(service.RETRY_SCHEDULE_SECONDS) + 2):
+        run_deliveries(runtime, due_now=True)
+
+    assert len(receiver.received) == len(service.RETRY_SCHEDULE_SECONDS) + 1
+    failed = client.get("/api/v1/webhooks/deliveries", params={"status": "failed"}).json()["items"]
+    assert len(failed) == 1 and failed[0]["last_error"] == "answered HTTP 500"
+    assert len(failed[0]["attempt_log"]) == len(service.RETRY_SCHEDULE_SECONDS) + 1
+    assert failed[0]["attempt_log"][0]["response_excerpt"] == "ok"
+
+    receiver.status = 200
+    assert client.post(f"/api/v1/webhooks/deliveries/{failed[0]['id']}/retry").status_code == 202
+    run_deliveries(runtime)
+    assert only_delivery(client)["status"] == "succeeded"
+    assert receiver.received[-1].headers["webhook-id"] == failed[0]["id"]
+
+
+def test_an_endpoint_answering_410_is_disabled_and_says_why(runtime, client, tenant, receiver):
+    endpoint = new_endpoint(client, receiver.url)
+    receiver.status = 410
+    send_message_event(runtime, tenant)
+    run_deliveries(runtime)
+    send_message_event(runtime, tenant)
+    run_deliveries(runtime, due_now=True)
+
+    assert len(receiver.received) == 1
+    shown = client.get(f"/api/v1/webhooks/endpoints/{endpoint['id']}").json()
+    assert shown["enabled"] is False and "410" in shown["disabled_reason"]
+    assert only_delivery(client)["status"] == "failed"
+
+
+def test_429_retry_after_is_honoured(runtime, client, tenant, receiver):
+    new_endpoint(client, receiver.url)
+    receiver.status, receiver.extra_headers = 429, {"Retry-After": "7200"}
+    send_message_event(runtime, tenant)
+    run_deliveries(runtime)
+
+    delivery = only_delivery(client)
+    attempt = delivery["attempt_log"][0]
+    from datetime import datetime
+
+    wait = datetime.fromisoformat(delivery["next_attempt_at"]) - datetime.fromisoformat(attempt["started_at"])
+    assert delivery["status"] == "pending" and 7100 < wait.total_seconds() < 7300
+
+
+def test_redirects_are_not_followed(runtime, client, tenant, receiver):
+    new_endpoint(client, receiver.url)
+    receiver.status, receiver.extra_headers = 302, {"Location": receiver.url.replace("/hook", "/elsewhere")}
+    send_message_event(runtime, tenant)
+    run_deliveries(runtime)
+
+    assert [r.path for r in receiver.received] == ["/hook"]
+    assert only_delivery(client)["last_status_code"] == 302
+
+
+def test_a_slow_receiver_is_an_attempt_that_timed_out(runtime, client, tenant, receiver):
+    runtime.settings.webhook_timeout_seconds = 0.3
+    new_endpoint(client, receiver.url)
+    receiver.delay = 1.0
+    send_message_event(runtime, tenant)
+    run_deliveries(runtime)
+
+    delivery = only_delivery(client)
+    assert delivery["status"] == "pending"
+    assert "no answer within" in delivery["attempt_log"][0]["error"] or "Timeout" in delivery["last_error"]
+
+
+def test_nothing_is_sent_to_a_forbidden_address(runtime, client, tenant, receiver):
+    new_endpoint(client, receiver.url)
+    transaction_id = create_transaction(runtime, tenant.tenant_id, callback_url=receiver.url)
+    runtime.settings.webhook_allowed_hosts = []  # the deployment stops allowing loopback, as in production
+    send_message_event(runtime, tenant)
+    change_status(runtime, transaction_id, "PROCESSING", SUMMARY)
+    run_deliveries(runtime)
+
+    assert receiver.received == []
+    items = client.get("/api/v1/webhooks/deliveries").json()["items"]
+    assert len(items) == 2
+    for delivery in items:
+        assert "refused" in delivery["last_error"] and "loopback" in delivery["last_error"]
+
+
+def test_a_rotated_secret_signs_beside_the_old_one_for_a_day(runtime, client, tenant, receiver):
+    old = new_endpoint(client, receiver.url)["secret"]
+    rotated = client.post(f"/api/v1/webhooks/endpoints/{client.get('/api/v1/webhooks/endpoints').json()[0]['id']}/rotate-secret")
+    new = rotated.json()["secret"]
+    send_message_event(runtime, tenant)
+    run_deliveries(runtime)
+
+    request = receiver.received[0]
+    assert new != old and rotated.json()["previous_secret_expires_at"]
+    assert Webhook(new).verify(request.body, request.headers)["type"] == "message.sent"
+    assert Webhook(old).verify(request.body, request.headers)["type"] == "message.sent"
+
+
+def test_status_payload_names_the_transaction_status(runtime, tenant, receiver):
+    transaction_id = create_transaction(runtime, tenant.tenant_id, callback_url=None)
+    change_status(runtime, transaction_id, "CANCELLED", SUMMARY)  # no subscriber: nothing to do
+    run_deliveries(runtime)
+    with runtime.db.session() as session:
+        assert session.get(Transaction, transaction_id).status == "CANCELLED"
+    assert receiver.received == []
