@@ -8,11 +8,11 @@ from sqlalchemy.orm import Session
 from emailplatform.config import Settings
 from emailplatform.errors import Invalid, NotFound
 from emailplatform.models import File, Template, TemplateVersion
+from emailplatform.pagination import paginate
 from emailplatform.runtime import Runtime
 from emailplatform.storage import PresignedUpload
 from emailplatform.storage import service as storage_service
 from emailplatform.templates import plaintext, rendering
-from emailplatform.pagination import paginate
 
 MAX_SUBJECT_CHARS = 998  # the longest line RFC 5322 allows
 MAX_SOURCE_CHARS = 1_000_000
@@ -136,8 +136,8 @@ def _read_uploaded_html(runtime: Runtime, file: File) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        bad = raw[exc.start]
-        raise Invalid(f"the uploaded HTML is not UTF-8: byte {exc.start + 1} (0x{bad:02x}) cannot be decoded", field="html") from None
+        reason = f"the uploaded HTML is not UTF-8: byte {exc.start + 1} (0x{raw[exc.start]:02x}) cannot be decoded"
+        raise Invalid(reason, field="html") from None
 
 
 def _add_version(
