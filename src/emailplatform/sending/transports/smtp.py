@@ -90,6 +90,7 @@ class SmtpTransport:
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         async with self._slots_of_running_loop():
+            lost: BaseException | None = None
             for attempt in (1, 2):
                 try:
                     smtp = await self._checkout()
