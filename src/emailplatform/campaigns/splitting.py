@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, insert, update
+from uuid_utils.compat import uuid7
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import recipients, service
@@ -33,6 +34,9 @@ MESSAGE_COLUMNS = (
     "id", "tenant_id", "transaction_id", "batch_id", "position", "row_number", "email", "status", "attempts",
     "created_at", "updated_at",
 )
+
+
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 class Cancelled(Exception):
@@ -85,7 +89,7 @@ class Split:
 
     @property
     def pending_rows(self) -> int:
-        return sum(len(rows) for _, rows in self.batches) + len(self.errors)
+        return len(self.batches) * self.transaction.batch_size + len(self.current) + len(self.errors)
 
     def flush(self, final: bool = False) -> None:
         if final:
@@ -104,18 +108,10 @@ class Split:
         self.batches, self.errors = [], []
 
     def _write(self, session: Session) -> None:
-        now = utcnow()
         if self.batches:
             session.add_all([batch for batch, _ in self.batches])
             session.flush()
-            messages = [
-                (uuid.uuid4(), self.transaction.tenant_id, self.transaction.id, batch.id, position, row.number,
-                 row.email, self.message_status, 0, now, now)
-                for batch, rows in self.batches
-                for position, row in enumerate(rows)
-            ]
-            insert_messages(session, messages)
-            self.total += len(messages)
+            self.total += insert_messages(session, self.transaction, self.batches, self.message_status)
         if self.errors:
             session.execute(
                 insert(RowError),
@@ -148,16 +144,52 @@ def read_chunk(runtime: Runtime, batch: Batch) -> list[dict[str, str]]:
         return [dict(zip(header, values)) for values in reader]
 
 
-def insert_messages(session: Session, rows: list[tuple]) -> None:
-    """Bulk insert: COPY on PostgreSQL (three times executemany's rate), one executemany on SQLite."""
+def insert_messages(session: Session, transaction: Transaction, batches: list[tuple[Batch, list]], status: str) -> int:
+    """Bulk insert of the batches' messages, by the fastest path each database has: COPY on PostgreSQL,
+    the driver's executemany on SQLite (the ORM's bulk insert costs four times as much). Message ids are
+    time-ordered UUIDs (v7), so the primary key index grows at its end instead of everywhere."""
     connection = session.connection()
+    now = utcnow()
     if connection.dialect.name == "postgresql":
-        cursor = connection.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY messages ({', '.join(MESSAGE_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    else:
-        session.execute(insert(Message), [dict(zip(MESSAGE_COLUMNS, row)) for row in rows])
+        head = f"\t{transaction.tenant_id}\t{transaction.id}\t"
+        tail = f"\t{status}\t0\t{now.isoformat()}\t{now.isoformat()}\n"
+        text = "".join(
+            f"{uuid7()}{head}{batch.id}\t{position}\t{row.number}\t{_copy_escape(row.email)}{tail}"
+            for batch, rows in batches
+            for position, row in enumerate(rows)
+        )
+        with connection.connection.driver_connection.cursor().copy(
+            f"COPY messages ({', '.join(MESSAGE_COLUMNS)}) FROM STDIN"
+        ) as copy:
+            copy.write(text)
+        return sum(len(rows) for _, rows in batches)
+    bind = _sqlite_binder(connection.dialect)
+    constants = (bind("tenant_id", transaction.tenant_id), bind("transaction_id", transaction.id))
+    stamp = bind("created_at", now)
+    values = [
+        (uuid7().hex, *constants, batch_id, position, row.number, row.email, status, 0, stamp, stamp)
+        for batch, rows in batches
+        for batch_id in [bind("batch_id", batch.id)]
+        for position, row in enumerate(rows)
+    ]
+    placeholders = ", ".join("?" * len(MESSAGE_COLUMNS))
+    connection.exec_driver_sql(f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) VALUES ({placeholders})", values)
+    return len(values)
+
+
+def _sqlite_binder(dialect):
+    """How SQLite stores a value of a messages column (the column type's own conversion)."""
+    columns = Message.__table__.c
+
+    def bind(name: str, value):
+        processor = columns[name].type.bind_processor(dialect)
+        return processor(value) if processor else value
+
+    return bind
+
+
+def _copy_escape(value: str) -> str:
+    return value.translate(COPY_ESCAPES)
 
 
 def start(runtime: Runtime, transaction_id: uuid.UUID) -> tuple[Transaction, File] | None:

@@ -106,10 +106,13 @@ async def send_one(runtime: Runtime, plan: BatchPlan, message: Claimed) -> Outco
         rendered = plan.template.render(data)
     except rendering.RenderError as exc:
         return Outcome(message, SendResult(SendStatus.FAILED, f"the template could not be rendered: {exc}"))
-    raw = plan.skeleton.build(
-        to=message.email, subject=rendered.subject, html=rendered.html, text=rendered.text,
-        message_id=make_message_id(message.id, plan.transaction.from_email),
-    )
+    try:
+        raw = plan.skeleton.build(
+            to=message.email, subject=rendered.subject, html=rendered.html, text=rendered.text,
+            message_id=make_message_id(message.id, plan.transaction.from_email),
+        )
+    except ValueError as exc:
+        return Outcome(message, SendResult(SendStatus.FAILED, f"the message could not be built: {exc}"))
     outgoing = OutgoingMessage(
         tenant_id=plan.transaction.tenant_id, message_id=message.id, envelope_from=plan.transaction.from_email,
         recipient=message.email, raw=raw,
