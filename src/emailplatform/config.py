@@ -32,8 +32,9 @@ class Settings(BaseSettings):
     )
     s3_bucket: str = Field("emailplatform", description="S3 bucket for files (storage backend `s3`).")
     s3_endpoint_url: str = Field("", description="S3 endpoint for S3-compatible servers; empty: AWS.")
-    transport: Literal["capture", "smtp"] = Field(
-        "capture", description="How email leaves: `capture` (kept in storage, listed by the outbox) or `smtp`."
+    transport: Literal["capture", "smtp", "ses"] = Field(
+        "capture",
+        description="How email leaves: `capture` (kept in storage, listed by the outbox), `smtp` or `ses` (Amazon SES v2).",
     )
     smtp_url: str = Field(
         "smtp://127.0.0.1:25",
@@ -43,6 +44,23 @@ class Settings(BaseSettings):
     smtp_ca_file: str = Field("", description="A PEM file of CA certificates to trust for SMTP TLS, beside the system's.")
     smtp_connections: int = Field(10, ge=1, le=200, description="SMTP connections kept open per worker process.")
     smtp_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one SMTP command.")
+    ses_region: str = Field("us-east-1", description="AWS region of SES (credentials come from the usual AWS settings).")
+    ses_configuration_set: str = Field("", description="SES configuration set that publishes events to our SNS endpoint.")
+    ses_endpoint_url: str = Field("", description="SES endpoint for SES-compatible servers; empty: AWS.")
+    sns_cert_host_pattern: str = Field(
+        r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$",
+        description="Hosts SNS signing certificates and subscription confirmations may come from (a regular expression).",
+    )
+    bounce_domain: str = Field(
+        "", description="Domain of the VERP return path (`bounces+<id>@domain`); its MX must reach the inbound listener. Empty: the sender's domain."
+    )
+    inbound_host: str = Field("127.0.0.1", description="Address the inbound SMTP listener (bounces) binds to.")
+    inbound_port: int = Field(2525, ge=1, le=65535, description="Port of the inbound SMTP listener.")
+    tracking_url: str = Field("", description="Base URL of open, click and unsubscribe links; empty: the public URL.")
+    allow_unverified_domains: bool | None = Field(
+        None,
+        description="Send from domains that are not registered and verified. Empty: allowed on the embedded SQLite deployment only.",
+    )
     upload_max_bytes: int = Field(100 * 1024 * 1024, gt=0, description="Largest file a presigned upload accepts.")
     upload_url_ttl_seconds: int = Field(3600, gt=0, description="How long a presigned upload URL stays valid.")
     default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")

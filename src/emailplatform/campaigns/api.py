@@ -117,6 +117,7 @@ def _campaign(session, transaction: Transaction, with_summary: bool = True) -> C
         callback_url=transaction.callback_url,
         send_at=transaction.send_at,
         batch_size=transaction.batch_size,
+        tracking=transaction.tracking,
         total_messages=transaction.total_messages,
         invalid_rows=transaction.invalid_rows,
         duplicate_rows=transaction.duplicate_rows,

@@ -13,6 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from emailplatform.errors import Invalid
 
 EMAIL_COLUMN = "email"
+PROVIDED_PLACEHOLDERS = {"unsubscribe_url"}  # filled in by the platform for each message, not by the file
 CHECK_CHUNK_BYTES = 1 << 20
 
 # Plain ASCII addresses, by far the most common, are checked by this pattern; anything else by email-validator,
@@ -62,7 +63,7 @@ def read_header(binary: BinaryIO, placeholders: list[str], field: str) -> list[s
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise Invalid(f"the file names a column twice: {', '.join(duplicated)}", field=field)
-    missing = [name for name in placeholders if name not in header]
+    missing = [name for name in placeholders if name not in header and name not in PROVIDED_PLACEHOLDERS]
     if missing:
         raise Invalid(f"the template needs columns the file does not have: {', '.join(missing)}", field=field)
     if not has_rows:

@@ -24,6 +24,7 @@ class CampaignCreate(BaseModel):
     callback_url: str | None = Field(None, max_length=2000)
     schedule: Schedule | None = None
     batch_size: int | None = Field(None, ge=1, le=5000)
+    tracking: bool = Field(True, description="Count opens and clicks (an open pixel, links through a redirect).")
     name: str | None = Field(None, max_length=200)
 
 
@@ -60,6 +61,7 @@ class Campaign(BaseModel):
     callback_url: str | None
     send_at: datetime | None
     batch_size: int
+    tracking: bool
     total_messages: int
     invalid_rows: int
     duplicate_rows: int

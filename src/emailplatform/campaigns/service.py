@@ -100,6 +100,7 @@ def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: Camp
         callback_url=body.callback_url,
         send_at=body.schedule.send_at if body.schedule else None,
         batch_size=body.batch_size or runtime.settings.default_batch_size,
+        tracking=body.tracking,
     )
     session.add(transaction)
     session.flush()

@@ -16,6 +16,7 @@ from emailplatform.models.event import Event
 from emailplatform.models.file import File
 from emailplatform.models.idempotency import IdempotencyKey
 from emailplatform.models.job import Job, JobState
+from emailplatform.models.suppression import Suppression
 from emailplatform.models.template import Template, TemplateVersion
 from emailplatform.models.tenant import ApiKey, Tenant
 from emailplatform.models.webhook import (
@@ -42,6 +43,7 @@ __all__ = [
     "MessageStatus",
     "RowError",
     "Template",
+    "Suppression",
     "TemplateVersion",
     "Tenant",
     "Transaction",

@@ -64,6 +64,7 @@ class Transaction(UUIDPrimaryKey, Timestamps, Base):
     callback_url: Mapped[str | None] = mapped_column(String(2000))
     send_at: Mapped[datetime | None]
     batch_size: Mapped[int]
+    tracking: Mapped[bool] = mapped_column(default=True)
     status: Mapped[str] = mapped_column(String(20), default=TransactionStatus.ACCEPT)
     status_reason: Mapped[str | None] = mapped_column(Text)
     total_messages: Mapped[int] = mapped_column(default=0)

@@ -20,3 +20,4 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(30))
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     details: Mapped[dict] = mapped_column(default=dict)
+    dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)  # the same notification twice is one event

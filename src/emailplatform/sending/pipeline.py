@@ -10,6 +10,7 @@ from sqlalchemy import and_, insert, or_, select, update
 
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns import splitting
+from emailplatform.events import suppression
 from emailplatform.models import (
     WAITING_MESSAGE_STATUSES,
     Batch,
@@ -77,8 +78,11 @@ def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
     )
 
 
-def claim(runtime: Runtime, batch_id: uuid.UUID, limit: int = SLICE) -> list[Claimed]:
+def claim(runtime: Runtime, plan: BatchPlan, limit: int = SLICE) -> list[Claimed] | None:
+    """The next slice of due messages, now SENDING (None when none is due); suppressed recipients stop
+    here, SUPPRESSED."""
     now = utcnow()
+    batch_id = plan.batch.id
     due = and_(
         Message.batch_id == batch_id,
         Message.status.in_(WAITING_MESSAGE_STATUSES),
@@ -93,7 +97,17 @@ def claim(runtime: Runtime, batch_id: uuid.UUID, limit: int = SLICE) -> list[Cla
             .returning(Message.id, Message.position, Message.email, Message.attempts)
             .execution_options(synchronize_session=False)
         ).all()
-    return [Claimed(*row) for row in rows]
+        if not rows:
+            return None
+        claimed = [Claimed(*row) for row in rows]
+        blocked = suppression.suppressed(session, plan.transaction.tenant_id, [m.email for m in claimed])
+        if blocked:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_([m.id for m in claimed if m.email in blocked]))
+                .values(status=MessageStatus.SUPPRESSED, updated_at=now, last_error="the address is on the suppression list")
+            )
+    return [m for m in claimed if m.email not in blocked]
 
 
 async def send_slice(runtime: Runtime, plan: BatchPlan, messages: list[Claimed]) -> list[Outcome]:
@@ -179,7 +193,7 @@ async def send_batch(runtime: Runtime, batch_id: uuid.UUID) -> None:
     plan = await asyncio.to_thread(load_plan, runtime, batch_id)
     if plan is None:
         return
-    while messages := await asyncio.to_thread(claim, runtime, batch_id):
-        outcomes = await send_slice(runtime, plan, messages)
+    while (claimed := await asyncio.to_thread(claim, runtime, plan)) is not None:
+        outcomes = await send_slice(runtime, plan, claimed)
         await asyncio.to_thread(record, runtime, plan, outcomes)
     await asyncio.to_thread(finish, runtime, plan)

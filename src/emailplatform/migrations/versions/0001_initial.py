@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 11:08:18.981939
+Create Date: 2026-11-22 11:15:41.540090
 """
 from alembic import op
 import sqlalchemy as sa
@@ -92,6 +92,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_jobs_state_run_at'), ['state', 'run_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_jobs_tenant_id'), ['tenant_id'], unique=False)
 
+    op.create_table('suppressions',
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('reason', sa.String(length=30), nullable=False),
+    sa.Column('details', sa.Text(), nullable=True),
+    sa.Column('message_id', sa.Uuid(), nullable=True),
+    sa.Column('created_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_suppressions_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_suppressions')),
+    sa.UniqueConstraint('tenant_id', 'email', name=op.f('uq_suppressions_tenant_id_email'))
+    )
     op.create_table('webhook_callback_secrets',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('created_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -168,6 +180,7 @@ def upgrade() -> None:
     sa.Column('callback_url', sa.String(length=2000), nullable=True),
     sa.Column('send_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('batch_size', sa.Integer(), nullable=False),
+    sa.Column('tracking', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('status_reason', sa.Text(), nullable=True),
     sa.Column('total_messages', sa.Integer(), nullable=False),
@@ -296,10 +309,12 @@ def upgrade() -> None:
     sa.Column('type', sa.String(length=30), nullable=False),
     sa.Column('occurred_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('details', sa.JSON(), nullable=False),
+    sa.Column('dedup_key', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_events_message_id_messages')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_events_tenant_id_tenants')),
     sa.ForeignKeyConstraint(['transaction_id'], ['transactions.id'], name=op.f('fk_events_transaction_id_transactions')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_events'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_events')),
+    sa.UniqueConstraint('dedup_key', name=op.f('uq_events_dedup_key'))
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_events_message_id_occurred_at'), ['message_id', 'occurred_at'], unique=False)
@@ -356,6 +371,7 @@ def downgrade() -> None:
 
     op.drop_table('webhook_endpoints')
     op.drop_table('webhook_callback_secrets')
+    op.drop_table('suppressions')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_jobs_tenant_id'))
         batch_op.drop_index(batch_op.f('ix_jobs_state_run_at'))
