@@ -49,8 +49,9 @@ def _routers():
     from emailplatform.storage.api import router as files
     from emailplatform.templates.api import router as templates
     from emailplatform.tenants.api import router as api_keys
+    from emailplatform.webhooks.api import router as webhooks
 
-    return [templates, files, campaigns, outbox, jobs, api_keys]
+    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks]
 
 
 def _add_error_handlers(app: FastAPI) -> None:

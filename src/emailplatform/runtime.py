@@ -33,9 +33,13 @@ class Runtime:
         return create_transport(self.settings, self.storage)
 
     async def aclose(self) -> None:
+        """Close what belongs to the running event loop: the transport's connections and the webhook clients."""
+        from emailplatform.webhooks.sender import aclose_senders
+
         transport = self.__dict__.pop("transport", None)
         if transport is not None:
             await transport.close()
+        await aclose_senders()
 
     def close(self) -> None:
         if "db" in self.__dict__:

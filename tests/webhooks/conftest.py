@@ -4,9 +4,9 @@ import threading
 from http.server import ThreadingHTTPServer
 
 import pytest
-from tests.webhooks.webhook_helpers import Receiver, handler_for
 
 from emailplatform.webhooks.api import router as webhooks_router
+from tests.webhooks.webhook_helpers import Receiver, handler_for
 
 
 @pytest.fixture

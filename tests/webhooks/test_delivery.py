@@ -1,16 +1,16 @@
 """Deliveries reach a real receiver on loopback, signed (checked with the standardwebhooks package), retried,
 logged, and never sent where they may not go. Retries are driven by making scheduled attempts due at once."""
 
+import base64
 import hashlib
 import hmac
-import base64
+from datetime import datetime
 
-import pytest
 from standardwebhooks.webhooks import Webhook
-from tests.webhooks.webhook_helpers import change_status, create_transaction, run_deliveries
 
 from emailplatform.models import Transaction
 from emailplatform.webhooks import service
+from tests.webhooks.webhook_helpers import change_status, create_transaction, run_deliveries
 
 SUMMARY = {"total_messages": 2, "delivered": 1, "bounced": 0, "complained": 0, "opened": 0, "clicked": 0}
 
@@ -118,8 +118,6 @@ def test_429_retry_after_is_honoured(runtime, client, tenant, receiver):
 
     delivery = only_delivery(client)
     attempt = delivery["attempt_log"][0]
-    from datetime import datetime
-
     wait = datetime.fromisoformat(delivery["next_attempt_at"]) - datetime.fromisoformat(attempt["started_at"])
     assert delivery["status"] == "pending" and 7100 < wait.total_seconds() < 7300
 
@@ -143,7 +141,7 @@ def test_a_slow_receiver_is_an_attempt_that_timed_out(runtime, client, tenant, r
 
     delivery = only_delivery(client)
     assert delivery["status"] == "pending"
-    assert "no answer within" in delivery["attempt_log"][0]["error"] or "Timeout" in delivery["last_error"]
+    assert "no answer within" in delivery["last_error"] or "Timeout" in delivery["last_error"]
 
 
 def test_nothing_is_sent_to_a_forbidden_address(runtime, client, tenant, receiver):
@@ -162,8 +160,9 @@ def test_nothing_is_sent_to_a_forbidden_address(runtime, client, tenant, receive
 
 
 def test_a_rotated_secret_signs_beside_the_old_one_for_a_day(runtime, client, tenant, receiver):
-    old = new_endpoint(client, receiver.url)["secret"]
-    rotated = client.post(f"/api/v1/webhooks/endpoints/{client.get('/api/v1/webhooks/endpoints').json()[0]['id']}/rotate-secret")
+    endpoint = new_endpoint(client, receiver.url)
+    old = endpoint["secret"]
+    rotated = client.post(f"/api/v1/webhooks/endpoints/{endpoint['id']}/rotate-secret")
     new = rotated.json()["secret"]
     send_message_event(runtime, tenant)
     run_deliveries(runtime)

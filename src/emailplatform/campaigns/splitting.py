@@ -5,6 +5,7 @@ either lands before a group (which then sees it and stops) or after it (and canc
 """
 
 import csv
+from concurrent.futures import Future, ThreadPoolExecutor
 import io
 import uuid
 from dataclasses import dataclass, field
@@ -57,6 +58,8 @@ class Split:
     total: int = 0
     invalid: int = 0
     duplicates: int = 0
+    writer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="split-writer"))
+    pending: Future | None = None
 
     def add(self, row: recipients.Row) -> None:
         key = hash(row.email.lower())
@@ -92,9 +95,21 @@ class Split:
         return len(self.batches) * self.transaction.batch_size + len(self.current) + len(self.errors)
 
     def flush(self, final: bool = False) -> None:
+        """Hand the rows read so far to the writer thread, which stores them while the next group is read:
+        the database's own work overlaps ours. At most one group waits, so memory stays bounded."""
         if final:
             self._close_batch()
-        for batch, rows in self.batches:
+        self.total += sum(len(rows) for _, rows in self.batches)
+        group = Group(self.batches, self.errors, self.total, self.invalid, self.duplicates)
+        self.batches, self.errors = [], []
+        if self.pending is not None:
+            self.pending.result()  # re-raises the writer's Cancelled or error
+        self.pending = self.writer.submit(self._store, group)
+        if final:
+            self.pending.result()
+
+    def _store(self, group: "Group") -> None:
+        for batch, rows in group.batches:
             self.runtime.storage.put(batch.storage_key, chunk_csv(self.header, rows))
         with self.runtime.db.session() as session:
             locked = session.execute(
@@ -104,24 +119,29 @@ class Split:
             )
             if locked.rowcount == 0:
                 raise Cancelled()
-            self._write(session)
-        self.batches, self.errors = [], []
-
-    def _write(self, session: Session) -> None:
-        if self.batches:
-            session.add_all([batch for batch, _ in self.batches])
-            session.flush()
-            self.total += insert_messages(session, self.transaction, self.batches, self.message_status)
-        if self.errors:
+            if group.batches:
+                session.add_all([batch for batch, _ in group.batches])
+                session.flush()
+                insert_messages(session, self.transaction, group.batches, self.message_status)
+            if group.errors:
+                session.execute(
+                    insert(RowError),
+                    [{"tenant_id": self.transaction.tenant_id, "transaction_id": self.transaction.id} | e for e in group.errors],
+                )
             session.execute(
-                insert(RowError),
-                [{"tenant_id": self.transaction.tenant_id, "transaction_id": self.transaction.id} | e for e in self.errors],
+                update(Transaction)
+                .where(Transaction.id == self.transaction.id)
+                .values(total_messages=group.total, invalid_rows=group.invalid, duplicate_rows=group.duplicates)
             )
-        session.execute(
-            update(Transaction)
-            .where(Transaction.id == self.transaction.id)
-            .values(total_messages=self.total, invalid_rows=self.invalid, duplicate_rows=self.duplicates)
-        )
+
+
+@dataclass(frozen=True)
+class Group:
+    batches: list[tuple[Batch, list[recipients.Row]]]
+    errors: list[dict]
+    total: int
+    invalid: int
+    duplicates: int
 
 
 def chunk_csv(header: list[str], rows: list[recipients.Row]) -> bytes:
@@ -144,7 +164,7 @@ def read_chunk(runtime: Runtime, batch: Batch) -> list[dict[str, str]]:
         return [dict(zip(header, values)) for values in reader]
 
 
-def insert_messages(session: Session, transaction: Transaction, batches: list[tuple[Batch, list]], status: str) -> int:
+def insert_messages(session: Session, transaction: Transaction, batches: list[tuple[Batch, list]], status: str) -> None:
     """Bulk insert of the batches' messages, by the fastest path each database has: COPY on PostgreSQL,
     the driver's executemany on SQLite (the ORM's bulk insert costs four times as much). Message ids are
     time-ordered UUIDs (v7), so the primary key index grows at its end instead of everywhere."""
@@ -162,7 +182,7 @@ def insert_messages(session: Session, transaction: Transaction, batches: list[tu
             f"COPY messages ({', '.join(MESSAGE_COLUMNS)}) FROM STDIN"
         ) as copy:
             copy.write(text)
-        return sum(len(rows) for _, rows in batches)
+        return
     bind = _sqlite_binder(connection.dialect)
     constants = (bind("tenant_id", transaction.tenant_id), bind("transaction_id", transaction.id))
     stamp = bind("created_at", now)
@@ -174,7 +194,6 @@ def insert_messages(session: Session, transaction: Transaction, batches: list[tu
     ]
     placeholders = ", ".join("?" * len(MESSAGE_COLUMNS))
     connection.exec_driver_sql(f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) VALUES ({placeholders})", values)
-    return len(values)
 
 
 def _sqlite_binder(dialect):
@@ -226,6 +245,8 @@ def split_file(runtime: Runtime, transaction_id: uuid.UUID) -> None:
             split.flush(final=True)
         except Cancelled:
             return
+        finally:
+            split.writer.shutdown(wait=True)
     finish(runtime, transaction_id, split.total)
 
 

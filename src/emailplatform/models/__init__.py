@@ -12,6 +12,7 @@ from emailplatform.models.campaign import (
     Transaction,
     TransactionStatus,
 )
+from emailplatform.models.domain import SendingDomain
 from emailplatform.models.event import Event
 from emailplatform.models.file import File
 from emailplatform.models.idempotency import IdempotencyKey
@@ -19,6 +20,7 @@ from emailplatform.models.job import Job, JobState
 from emailplatform.models.suppression import Suppression
 from emailplatform.models.template import Template, TemplateVersion
 from emailplatform.models.tenant import ApiKey, Tenant
+from emailplatform.models.user import Role, User
 from emailplatform.models.webhook import (
     CallbackSecret,
     WebhookAttempt,
@@ -42,12 +44,15 @@ __all__ = [
     "Message",
     "MessageStatus",
     "RowError",
+    "SendingDomain",
+    "Role",
     "Template",
     "Suppression",
     "TemplateVersion",
     "Tenant",
     "Transaction",
     "TransactionStatus",
+    "User",
     "utcnow",
     "CallbackSecret",
     "WebhookAttempt",

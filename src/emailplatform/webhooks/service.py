@@ -180,6 +180,8 @@ def transaction_status_changed(session: Session, transaction: Transaction, summa
         "summary": summary,
     }
     urls = [(None, transaction.callback_url)] if transaction.callback_url else []
+    if urls:
+        _callback_secret(session, transaction.tenant_id)
     _enqueue(session, transaction.tenant_id, TRANSACTION_STATUS_CHANGED, payload, urls, transaction.id)
 
 
@@ -310,22 +312,27 @@ class PlannedAttempt:
         return signing.signature_headers(str(self.delivery_id), sent_at, self.body, self.signing_secrets)
 
 
-def plan_attempt(session: Session, delivery_id: uuid.UUID) -> PlannedAttempt | None:
-    """What to send for a pending delivery; None when there is nothing to send (it ended, or its endpoint is
-    disabled or gone, which ends it failed)."""
+def plan_attempt(session: Session, delivery_id: uuid.UUID) -> PlannedAttempt | str | None:
+    """Read-only: what to send for a pending delivery; None when it has ended; or, when it cannot be sent
+    (its endpoint disabled), the reason to end it with (see end_delivery)."""
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.status != WebhookDeliveryStatus.PENDING:
         return None
     if delivery.endpoint_id is None:
-        holder: WebhookEndpoint | CallbackSecret = _callback_secret(session, delivery.tenant_id)
+        holder: WebhookEndpoint | CallbackSecret = session.get(CallbackSecret, delivery.tenant_id)
         destination = f"callback:{delivery.url}"
     else:
         holder = session.get(WebhookEndpoint, delivery.endpoint_id)
         if not holder.enabled:
-            _finish(delivery, WebhookDeliveryStatus.FAILED, f"the endpoint is disabled: {holder.disabled_reason}")
-            return None
+            return f"the endpoint is disabled: {holder.disabled_reason}"
         destination = f"endpoint:{holder.id}"
     return PlannedAttempt(delivery.id, destination, delivery.url, _body(delivery.payload), _valid_secrets(holder))
+
+
+def end_delivery(session: Session, delivery_id: uuid.UUID, reason: str) -> None:
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery.status == WebhookDeliveryStatus.PENDING:
+        _finish(delivery, WebhookDeliveryStatus.FAILED, reason)
 
 
 def defer_attempt(session: Session, plan: PlannedAttempt) -> None:

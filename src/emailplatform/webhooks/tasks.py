@@ -12,8 +12,11 @@ from emailplatform.webhooks import sender, service
 
 async def deliver_webhook(ctx: JobContext, payload: dict) -> None:
     runtime = ctx.runtime
-    plan = await asyncio.to_thread(_plan, runtime, uuid.UUID(payload["delivery_id"]))
-    if plan is None:
+    delivery_id = uuid.UUID(payload["delivery_id"])
+    plan = await asyncio.to_thread(_plan, runtime, delivery_id)
+    if isinstance(plan, str):
+        await asyncio.to_thread(_in_session, runtime, service.end_delivery, delivery_id, plan)
+    if not isinstance(plan, service.PlannedAttempt):
         return
     webhook_sender = sender.sender_for(runtime.settings)
     if webhook_sender.is_busy(plan.destination):
@@ -26,8 +29,8 @@ async def deliver_webhook(ctx: JobContext, payload: dict) -> None:
     )
 
 
-def _plan(runtime: Runtime, delivery_id: uuid.UUID) -> service.PlannedAttempt | None:
-    with runtime.db.session() as session:
+def _plan(runtime: Runtime, delivery_id: uuid.UUID) -> service.PlannedAttempt | str | None:
+    with runtime.db.session(write=False) as session:
         return service.plan_attempt(session, delivery_id)
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 11:15:41.540090
+Create Date: 2026-11-22 11:17:39.234585
 """
 from alembic import op
 import sqlalchemy as sa
@@ -103,6 +103,18 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_suppressions_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_suppressions')),
     sa.UniqueConstraint('tenant_id', 'email', name=op.f('uq_suppressions_tenant_id_email'))
+    )
+    op.create_table('users',
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('password_hash', sa.String(length=200), nullable=False),
+    sa.Column('role', sa.String(length=10), nullable=False),
+    sa.Column('created_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_sign_in_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_users_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
+    sa.UniqueConstraint('tenant_id', 'email', name=op.f('uq_users_tenant_id_email'))
     )
     op.create_table('webhook_callback_secrets',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
@@ -371,6 +383,7 @@ def downgrade() -> None:
 
     op.drop_table('webhook_endpoints')
     op.drop_table('webhook_callback_secrets')
+    op.drop_table('users')
     op.drop_table('suppressions')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_jobs_tenant_id'))

@@ -1,0 +1,32 @@
+"""A campaign created through the API calls its callback_url back at every status change, signed."""
+
+from standardwebhooks.webhooks import Webhook
+
+from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
+from tests.webhooks.webhook_helpers import run_deliveries
+
+
+def test_a_campaigns_status_changes_reach_its_callback_url_signed(runtime, client, receiver):
+    secret = client.post("/api/v1/webhooks/callback-secret/rotate").json()["secret"]
+    template = create_template(client, "Hi", "<p>Hi {{ name }}</p>")
+    file = upload_file(client, csv_bytes(["email", "name"], [["a@example.com", "A"], ["b@example.com", "B"]]))
+    created = create_campaign(client, template["template_id"], file["file_url"], callback_url=receiver.url)
+
+    for _ in range(5):  # the pipeline's own jobs, then the callbacks they enqueued
+        run_deliveries(runtime)
+
+    events = [Webhook(secret).verify(r.body, r.headers) for r in receiver.received]
+    final = campaign(client, created["transaction_id"])["status"]
+    assert events and {e["transaction_id"] for e in events} == {created["transaction_id"]}
+    assert events[-1]["status"] == final and events[-1]["summary"]["total_messages"] == 2
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == len(events)
+
+
+def test_a_campaign_with_a_forbidden_callback_url_is_refused(runtime, client):
+    runtime.settings.webhook_allowed_hosts = []
+    template = create_template(client, "Hi", "<p>Hi</p>")
+    file = upload_file(client, csv_bytes(["email"], [["a@example.com"]]))
+    body = {"template_id": template["template_id"], "csv_file_url": file["file_url"], "from": {"email": "news@sender.example.com"},
+            "callback_url": "http://169.254.169.254/latest"}
+    response = client.post("/api/v1/email/campaigns", json=body)
+    assert response.status_code == 422 and response.json()["error"]["field"] == "callback_url"
