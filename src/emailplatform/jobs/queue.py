@@ -39,8 +39,11 @@ def enqueue(
     return job
 
 
-def claim(db: Database, worker_id: str, limit: int, lease_seconds: int, default_max_attempts: int) -> list[ClaimedJob]:
-    """Lease up to `limit` due jobs: queued ones whose time has come, and running ones whose lease ran out."""
+def claim(
+    db: Database, worker_id: str, limit: int, lease_seconds: int, default_max_attempts: int, done: list[int] = ()
+) -> list[ClaimedJob]:
+    """Lease up to `limit` due jobs: queued ones whose time has come, and running ones whose lease ran out.
+    The same transaction marks `done` the jobs this worker finished since its last claim."""
     now = utcnow()
     due = (
         select(Job.id)
@@ -68,6 +71,10 @@ def claim(db: Database, worker_id: str, limit: int, lease_seconds: int, default_
         .execution_options(synchronize_session=False)
     )
     with db.session() as session:
+        if done:
+            _mark_done(session, done, worker_id, now)
+        if limit <= 0:
+            return []
         rows = session.execute(stmt).all()
         jobs = [ClaimedJob(*row) for row in rows]
         jobs = [replace(job, max_attempts=job.max_attempts or default_max_attempts) for job in jobs]
@@ -86,13 +93,12 @@ def extend_lease(db: Database, job_id: int, worker_id: str, lease_seconds: int) 
         )
 
 
-def complete(db: Database, job_id: int, worker_id: str) -> None:
-    with db.session() as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.locked_by == worker_id)
-            .values(state=JobState.DONE, locked_until=None, finished_at=utcnow(), last_error=None)
-        )
+def _mark_done(session: Session, job_ids: list[int], worker_id: str, now: datetime) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.locked_by == worker_id)
+        .values(state=JobState.DONE, locked_until=None, finished_at=now, last_error=None)
+    )
 
 
 def fail(db: Database, job: ClaimedJob, worker_id: str, error: str, retry_base_seconds: float) -> bool:

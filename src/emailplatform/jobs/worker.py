@@ -45,6 +45,7 @@ class Worker:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.handlers = registered_handlers()
         self.running: set[asyncio.Task] = set()
+        self.done: list[int] = []  # finished jobs, marked done with the next claim: one transaction fewer a job
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", worker=self.id, concurrency=self.concurrency)
@@ -53,6 +54,7 @@ class Worker:
                 await self._idle(stop)
         if self.running:
             await asyncio.wait(self.running)
+        await self._claim(0)
         log.info("worker stopped", worker=self.id)
 
     async def run_until_idle(self) -> None:
@@ -60,6 +62,7 @@ class Worker:
         while True:
             started = await self._claim_and_start()
             if not self.running:
+                await self._claim(0)
                 return
             if not started or len(self.running) >= self.concurrency:
                 await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
@@ -73,10 +76,12 @@ class Worker:
         return len(claimed)
 
     async def _claim(self, limit: int) -> list[queue.ClaimedJob]:
-        if limit <= 0:
+        """Claim up to `limit` jobs (0: only record the finished ones)."""
+        done, self.done = self.done, []
+        if limit <= 0 and not done:
             return []
         return await asyncio.to_thread(
-            queue.claim, self.runtime.db, self.id, limit, self.lease_seconds, self.max_attempts
+            queue.claim, self.runtime.db, self.id, limit, self.lease_seconds, self.max_attempts, done
         )
 
     async def _idle(self, stop: asyncio.Event) -> None:
@@ -97,7 +102,7 @@ class Worker:
             dead = await asyncio.to_thread(queue.fail, db, job, self.id, error, self.retry_base_seconds)
             log.warning("job failed", job_id=job.id, kind=job.kind, attempt=job.attempts, dead=dead, error=error)
         else:
-            await asyncio.to_thread(queue.complete, db, job.id, self.id)
+            self.done.append(job.id)
         finally:
             heartbeat.cancel()
 
