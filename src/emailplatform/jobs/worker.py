@@ -50,7 +50,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", worker=self.id, concurrency=self.concurrency)
         while not stop.is_set():
-            if not await self._claim_and_start():
+            if self._few_slots_free() or not await self._claim_and_start():
                 await self._idle(stop)
         if self.running:
             await asyncio.wait(self.running)
@@ -64,8 +64,12 @@ class Worker:
             if not self.running:
                 await self._claim(0)
                 return
-            if not started or len(self.running) >= self.concurrency:
+            if not started or self._few_slots_free():
                 await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+
+    def _few_slots_free(self) -> bool:
+        """Claim in batches: while most slots are busy, wait for more to free up (claims cost a transaction)."""
+        return len(self.running) > self.concurrency * 3 // 4
 
     async def _claim_and_start(self) -> int:
         claimed = await self._claim(self.concurrency - len(self.running))
