@@ -71,3 +71,28 @@ def test_a_worker_killed_mid_batch_loses_nothing(client, runtime, smtp_sink, dat
     counts = Counter(rcpt for mail in smtp_sink.received for rcpt in mail.rcpt_tos)
     assert set(counts) == set(recipients)
     assert sum(counts.values()) - len(recipients) <= SLICE  # only the slice in flight may go twice
+
+
+def test_housekeeping_forgets_expired_idempotency_keys_and_old_jobs(client, runtime, tenant):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from emailplatform.models import IdempotencyKey, Job, JobState, utcnow
+
+    old = utcnow() - timedelta(days=8)
+    with runtime.db.session() as session:
+        session.add_all([
+            IdempotencyKey(tenant_id=tenant.tenant_id, key="old", request_hash="x", status_code=202, response={}, created_at=old),
+            IdempotencyKey(tenant_id=tenant.tenant_id, key="fresh", request_hash="x", status_code=202, response={}),
+            Job(kind="send_batch", payload={}, state=JobState.DONE, finished_at=old),
+            Job(kind="send_batch", payload={}, state=JobState.DEAD, finished_at=old),
+        ])
+    run_jobs(runtime)
+    with runtime.db.session(write=False) as session:
+        keys = set(session.scalars(select(IdempotencyKey.key).where(IdempotencyKey.tenant_id == tenant.tenant_id)))
+        states = dict(session.execute(select(Job.state, func.count()).where(Job.kind == "send_batch").group_by(Job.state)).all())
+        periodic = session.scalars(select(Job).where(Job.kind == "cleanup")).all()
+    assert keys == {"fresh"}
+    assert states == {JobState.DEAD: 1}
+    assert len(periodic) == 1 and periodic[0].state == JobState.QUEUED and periodic[0].run_at > utcnow()

@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from emailplatform.db import Database
@@ -82,6 +84,27 @@ def claim(
         if overdue:
             _set(session, overdue, state=JobState.DEAD, last_error="its lease ran out too many times", finished_at=now)
     return [job for job in jobs if job.attempts <= job.max_attempts]
+
+
+def ensure_periodic(db: Database, kind: str, run_at: datetime) -> None:
+    """The one row of a periodic job: created by whichever worker starts first, then rescheduled by its handler."""
+    dialect_insert = pg_insert if not db.is_sqlite else sqlite_insert
+    with db.session() as session:
+        session.execute(
+            dialect_insert(Job)
+            .values(kind=kind, unique_key=f"periodic:{kind}", payload={}, state=JobState.QUEUED, run_at=run_at,
+                    attempts=0, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["unique_key"])
+        )
+
+
+def reschedule(db: Database, job_id: int, worker_id: str, run_at: datetime) -> None:
+    with db.session() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.locked_by == worker_id)
+            .values(state=JobState.QUEUED, run_at=run_at, attempts=0, locked_until=None, last_error=None)
+        )
 
 
 def extend_lease(db: Database, job_id: int, worker_id: str, lease_seconds: int) -> None:

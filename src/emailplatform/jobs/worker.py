@@ -7,10 +7,12 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 
 from emailplatform.jobs import queue
+from emailplatform.models import utcnow
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.worker")
@@ -22,15 +24,17 @@ class JobContext:
     job: queue.ClaimedJob
 
 
-Handler = Callable[[JobContext, dict], Awaitable[None]]
+PERIODIC_KINDS = ("cleanup",)
+Handler = Callable[[JobContext, dict], Awaitable[datetime | None]]  # a periodic job answers its next run
 
 
 def registered_handlers() -> dict[str, Handler]:
     from emailplatform.campaigns import tasks as campaign_tasks
+    from emailplatform.jobs import tasks as maintenance_tasks
     from emailplatform.sending import tasks as sending_tasks
     from emailplatform.webhooks import tasks as webhook_tasks
 
-    return {**campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS}
+    return {**campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS}
 
 
 class Worker:
@@ -49,6 +53,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", worker=self.id, concurrency=self.concurrency)
+        await self._ensure_periodic()
         while not stop.is_set():
             if self._few_slots_free() or not await self._claim_and_start():
                 await self._idle(stop)
@@ -59,6 +64,7 @@ class Worker:
 
     async def run_until_idle(self) -> None:
         """Run jobs until none is due and none is running: for tests and benchmarks."""
+        await self._ensure_periodic()
         while True:
             started = await self._claim_and_start()
             if not self.running:
@@ -66,6 +72,10 @@ class Worker:
                 return
             if not started or self._few_slots_free():
                 await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _ensure_periodic(self) -> None:
+        for kind in PERIODIC_KINDS:
+            await asyncio.to_thread(queue.ensure_periodic, self.runtime.db, kind, utcnow())
 
     def _few_slots_free(self) -> bool:
         """Claim in batches: while most slots are busy, wait for more to free up (claims cost a transaction)."""
@@ -100,13 +110,16 @@ class Worker:
             handler = self.handlers.get(job.kind)
             if handler is None:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
-            await handler(JobContext(self.runtime, job), job.payload)
+            next_run = await handler(JobContext(self.runtime, job), job.payload)
         except Exception as exc:  # a job's failure is recorded, never fatal to the worker
             error = "".join(traceback.format_exception_only(exc)).strip()
             dead = await asyncio.to_thread(queue.fail, db, job, self.id, error, self.retry_base_seconds)
             log.warning("job failed", job_id=job.id, kind=job.kind, attempt=job.attempts, dead=dead, error=error)
         else:
-            self.done.append(job.id)
+            if next_run is None:
+                self.done.append(job.id)
+            else:
+                await asyncio.to_thread(queue.reschedule, db, job.id, self.id, next_run)
         finally:
             heartbeat.cancel()
 

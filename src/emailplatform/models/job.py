@@ -23,6 +23,7 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(50))
+    unique_key: Mapped[str | None] = mapped_column(String(100), unique=True)  # a periodic job is one row for good
     payload: Mapped[dict] = mapped_column(default=dict)
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id"), index=True)
     state: Mapped[str] = mapped_column(String(10), default=JobState.QUEUED)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 11:17:39.234585
+Create Date: 2026-11-22 11:23:44.509726
 """
 from alembic import op
 import sqlalchemy as sa
@@ -74,6 +74,7 @@ def upgrade() -> None:
     op.create_table('jobs',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('kind', sa.String(length=50), nullable=False),
+    sa.Column('unique_key', sa.String(length=100), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('tenant_id', sa.Uuid(), nullable=True),
     sa.Column('state', sa.String(length=10), nullable=False),
@@ -86,12 +87,29 @@ def upgrade() -> None:
     sa.Column('created_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('finished_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_jobs_tenant_id_tenants')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs')),
+    sa.UniqueConstraint('unique_key', name=op.f('uq_jobs_unique_key'))
     )
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_jobs_state_run_at'), ['state', 'run_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_jobs_tenant_id'), ['tenant_id'], unique=False)
 
+    op.create_table('sending_domains',
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('name', sa.String(length=253), nullable=False),
+    sa.Column('dkim_selector', sa.String(length=63), nullable=False),
+    sa.Column('dkim_private_key', sa.Text(), nullable=False),
+    sa.Column('dkim_public_key', sa.Text(), nullable=False),
+    sa.Column('record_checks', sa.JSON(), nullable=False),
+    sa.Column('verified_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_checked_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('created_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_sending_domains_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sending_domains')),
+    sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_sending_domains_tenant_id_name'))
+    )
     op.create_table('suppressions',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=False),
@@ -385,6 +403,7 @@ def downgrade() -> None:
     op.drop_table('webhook_callback_secrets')
     op.drop_table('users')
     op.drop_table('suppressions')
+    op.drop_table('sending_domains')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_jobs_tenant_id'))
         batch_op.drop_index(batch_op.f('ix_jobs_state_run_at'))
