@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     )
     s3_bucket: str = Field("emailplatform", description="S3 bucket for files (storage backend `s3`).")
     s3_endpoint_url: str = Field("", description="S3 endpoint for S3-compatible servers; empty: AWS.")
+    s3_region: str = Field("us-east-1", description="Region of the S3 bucket (credentials come from the usual AWS settings).")
     transport: Literal["capture", "smtp", "ses"] = Field(
         "capture",
         description="How email leaves: `capture` (kept in storage, listed by the outbox), `smtp` or `ses` (Amazon SES v2).",
