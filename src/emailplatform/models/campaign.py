@@ -91,7 +91,10 @@ class Batch(UUIDPrimaryKey, Timestamps, Base):
 
 
 class Message(UUIDPrimaryKey, Base):
-    """One recipient of a campaign. Its placeholder data lives in the batch chunk, at `position`."""
+    """One recipient of a campaign. Its placeholder data lives in the batch chunk, at `position`.
+
+    No foreign keys here: their per-row checks halve the rate of the bulk insert, and the split, which
+    writes these rows together with their batch and campaign, is the only writer."""
 
     __tablename__ = "messages"
     __table_args__ = (
@@ -100,9 +103,9 @@ class Message(UUIDPrimaryKey, Base):
         Index(None, "batch_id", "status"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
-    transaction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("transactions.id"))
-    batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("batches.id"))
+    tenant_id: Mapped[uuid.UUID]
+    transaction_id: Mapped[uuid.UUID]
+    batch_id: Mapped[uuid.UUID]
     position: Mapped[int]
     row_number: Mapped[int]
     email: Mapped[str] = mapped_column(String(320))
