@@ -1,0 +1,39 @@
+"""Nothing a user sends makes the server answer 500: every route, fed malformed input, answers a 4xx (or 2xx)."""
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+
+from emailplatform.app import create_app
+
+BAD_PATH_VALUES = ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "%00", "9" * 40, "../../etc/passwd"]
+BAD_BODIES = [b"", b"{", b"[]", b'"text"', b"null", b'{"name": 1e999}', b'{"email": {"$ne": 1}}', "{\"x\": \"\ud800\"}".encode("utf-8", "surrogatepass")]
+BAD_QUERIES = [{"limit": "-1"}, {"limit": "abc"}, {"cursor": "!!!"}, {"cursor": "W10"}, {"status": "NOPE"}, {"state": "x"}]
+
+
+def routes(app):
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+                yield method, route.path
+
+
+def fill(path: str, value: str) -> str:
+    return re.sub(r"\{[^}]+\}", value, path)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_malformed_input_never_gets_a_500(client, runtime):
+    failures = []
+    for method, path in routes(client.app):
+        for value in BAD_PATH_VALUES:
+            for body in BAD_BODIES if method in ("POST", "PUT", "PATCH") else [None]:
+                response = client.request(method, fill(path, value), content=body, headers={"Content-Type": "application/json"})
+                if response.status_code >= 500:
+                    failures.append((method, fill(path, value), body, response.status_code))
+        for query in BAD_QUERIES:
+            response = client.request(method, fill(path, BAD_PATH_VALUES[1]), params=query)
+            if response.status_code >= 500:
+                failures.append((method, path, query, response.status_code))
+    assert failures == []
