@@ -66,11 +66,12 @@ class Worker:
         """Run jobs until none is due and none is running: for tests and benchmarks."""
         await self._ensure_periodic()
         while True:
+            was_running = bool(self.running)  # a job ending during the claim may have enqueued another
             started = await self._claim_and_start()
-            if not self.running:
+            if not (started or was_running or self.running):
                 await self._claim(0)
                 return
-            if not started or self._few_slots_free():
+            if self.running and (not started or self._few_slots_free()):
                 await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
 
     async def _ensure_periodic(self) -> None:
