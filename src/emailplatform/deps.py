@@ -22,4 +22,5 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function" scope: the commit happens before the response is sent, so a 2xx means the change is stored.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
