@@ -113,3 +113,17 @@ def test_another_tenant_sees_nothing(client, runtime, template_id):
     own_template = create_template(other, "Hi", HTML)["template_id"]
     stolen = other.post("/api/v1/email/campaigns", json=campaign_body(own_template, file["file_url"]))
     assert stolen.status_code == 404 and stolen.json()["error"]["field"] == "csv_file_url"
+
+
+def test_an_unverified_sender_domain_is_refused_unless_the_deployment_allows_it(client, runtime, template_id):
+    file = upload_file(client, csv_bytes(["email", "first_name"], [["a@example.com", "A"]]))
+    runtime.settings.allow_unverified_domains = False
+    assert_refused(client, campaign_body(template_id, file["file_url"]), 422, "from.email", "POST /api/v1/domains")
+
+    runtime.settings.allow_unverified_domains = None  # the default: allowed on the embedded SQLite deployment only
+    response = client.post("/api/v1/email/campaigns", json=campaign_body(template_id, file["file_url"]))
+    if runtime.settings.is_sqlite:
+        assert response.status_code == 202
+        assert "example.com" in response.json()["warnings"][0]
+    else:
+        assert response.status_code == 422 and response.json()["error"]["field"] == "from.email"

@@ -31,6 +31,7 @@ class CampaignCreate(BaseModel):
 class CampaignAccepted(BaseModel):
     transaction_id: uuid.UUID
     status: str
+    warnings: list[str] = Field(default_factory=list, description="E.g. that the sender's domain is not verified.")
 
 
 class Summary(BaseModel):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import recipients
 from emailplatform.campaigns.schemas import CampaignCreate
+from emailplatform.domains import service as domain_service
 from emailplatform.errors import Conflict, Invalid, NotFound
 from emailplatform.jobs import queue
 from emailplatform.models import (
@@ -88,6 +89,7 @@ def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: Camp
         raise Invalid("send_at is in the past; leave out schedule to send now", field="schedule.send_at")
     if body.callback_url:
         webhook_service.check_url(body.callback_url, runtime.settings)
+    warning = domain_service.check_sender(session, tenant_id, str(body.sender.email), runtime.settings)
     transaction = Transaction(
         tenant_id=tenant_id,
         name=body.name,
@@ -106,7 +108,7 @@ def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: Camp
     session.flush()
     queue.enqueue(session, "split_file", {"transaction_id": str(transaction.id)}, tenant_id=tenant_id)
     set_status(session, transaction, TransactionStatus.ACCEPT)
-    return {"transaction_id": str(transaction.id), "status": transaction.status}
+    return {"transaction_id": str(transaction.id), "status": transaction.status, "warnings": [warning] if warning else []}
 
 
 def get(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> Transaction:

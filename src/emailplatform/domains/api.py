@@ -1,0 +1,55 @@
+import uuid
+
+import idna
+from fastapi import APIRouter
+
+from emailplatform.config import Settings
+from emailplatform.deps import RuntimeDep, SessionDep
+from emailplatform.domains import service
+from emailplatform.domains.schemas import DnsRecordOut, DomainCreate, DomainOut
+from emailplatform.models import SendingDomain
+from emailplatform.tenants.auth import TenantDep
+
+router = APIRouter(prefix="/api/v1/domains", tags=["sending domains"])
+
+
+@router.post("", response_model=DomainOut, status_code=201)
+def register_domain(body: DomainCreate, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    return _domain_out(service.register(session, tenant_id, body.name), runtime.settings)
+
+
+@router.get("", response_model=list[DomainOut])
+def list_domains(session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    return [_domain_out(domain, runtime.settings) for domain in service.list_domains(session, tenant_id)]
+
+
+@router.get("/{domain_id}", response_model=DomainOut)
+def get_domain(domain_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    return _domain_out(service.get(session, tenant_id, domain_id), runtime.settings)
+
+
+@router.delete("/{domain_id}", status_code=204)
+def delete_domain(domain_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    service.delete(session, tenant_id, domain_id)
+
+
+@router.post("/{domain_id}/verify", response_model=DomainOut)
+def verify_domain(domain_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    return _domain_out(service.verify(session, tenant_id, domain_id, runtime.settings), runtime.settings)
+
+
+def _domain_out(domain: SendingDomain, settings: Settings) -> DomainOut:
+    records = service.records(domain, settings)
+    ordered = sorted(records, key=lambda record: not record.required)
+    return DomainOut(
+        id=domain.id,
+        name=domain.name,
+        unicode_name=idna.decode(domain.name),
+        dkim_selector=domain.dkim_selector,
+        verified=domain.verified_at is not None,
+        verified_at=domain.verified_at,
+        last_checked_at=domain.last_checked_at,
+        created_at=domain.created_at,
+        problems=[record.message for record in ordered if record.message],
+        records=[DnsRecordOut(**vars(record) | {"found": list(record.found)}) for record in records],
+    )

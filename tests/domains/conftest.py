@@ -1,0 +1,35 @@
+import pytest
+from fastapi.testclient import TestClient
+
+from emailplatform.app import create_app
+from emailplatform.runtime import Runtime
+from tests.conftest import PUBLIC_URL, make_settings
+from tests.domains.dns_server import LoopbackDns
+
+SPF_INCLUDE = "spf.platform.test"
+BOUNCE_DOMAIN = "bounces.platform.test"
+
+@pytest.fixture
+def dns_server():
+    server = LoopbackDns()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def runtime(database_url, tmp_path, dns_server):
+    """The runtime of every domains test: DNS questions go to the test's own DNS server."""
+    runtime = Runtime(make_settings(
+        database_url, tmp_path / "data", bounce_domain=BOUNCE_DOMAIN, dns_nameservers=[dns_server.address],
+        spf_include=SPF_INCLUDE,
+    ))
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def client(runtime, tenant):
+    with TestClient(create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False) as client:
+        client.headers["X-API-Key"] = tenant.api_key
+        yield client
