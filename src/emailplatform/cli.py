@@ -10,14 +10,19 @@ import uvicorn
 from rich.console import Console
 
 from emailplatform.config import Settings, get_settings
+from emailplatform.events.cli import bounces_app, inbound
 from emailplatform.logs import configure_logging
 from emailplatform.runtime import Runtime
+from emailplatform.users.cli import app as users_app
 
 app = typer.Typer(help="A self-hostable email platform for B2B senders.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants: each has its own templates, campaigns and API keys.")
 keys_app = typer.Typer(help="API keys of a tenant.")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="api-keys")
+app.add_typer(bounces_app, name="bounces")
+app.add_typer(users_app, name="users")
+app.command("inbound")(inbound)
 console = Console(stderr=True)
 
 
@@ -52,8 +57,10 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve the API alone; run workers apart.")] = False,
 ):
-    """Run the API, and (unless --no-worker) a worker and the scheduler, in this one process."""
+    """Run the API, and (unless --no-worker) a worker, the scheduler and the bounce listener, in this one process."""
     from emailplatform.app import create_app
+    from emailplatform.events.inbound import start_listener
+    from emailplatform.users.service import ensure_first_user
 
     runtime = _runtime()
     _migrate(runtime)
@@ -61,8 +68,19 @@ def serve(
     if key:
         console.print("[bold]Created the tenant 'default'.[/] Its API key, shown this once:")
         print(key, flush=True)
+    first = ensure_first_user(runtime)
+    if first:
+        console.print(f"Sign in at {runtime.settings.public_url}/ as workspace 'default', {first[0]}, with the password (shown this once):")
+        print(first[1], flush=True)
     console.print(f"emailplatform on http://{host}:{port} (database: {runtime.db.dialect}, transport: {runtime.settings.transport})")
-    uvicorn.run(create_app(runtime, with_worker=not no_worker), host=host, port=port, log_level="warning")
+    listener = None if no_worker else start_listener(runtime)
+    if listener:
+        console.print(f"Bounces are received by SMTP on {runtime.settings.inbound_host}:{runtime.settings.inbound_port}")
+    try:
+        uvicorn.run(create_app(runtime, with_worker=not no_worker), host=host, port=port, log_level="warning")
+    finally:
+        if listener:
+            listener.stop()
 
 
 @app.command()

@@ -78,7 +78,7 @@ def test_messages_batches_and_history_are_visible(client, smtp_runtime):
     assert [h["type"] for h in detail["history"]] == ["created", "sent"]
 
 
-def test_smtp_4xx_is_retried_later_and_5xx_fails_that_message_only(client, smtp_runtime, smtp_sink):
+def test_smtp_4xx_is_retried_later_and_5xx_bounces_that_message_only(client, smtp_runtime, smtp_sink):
     smtp_runtime.settings.send_retry_base_seconds = 0.3
     smtp_sink.replies = {"busy@example.com": "450 4.2.1 mailbox busy", "gone@example.com": "550 5.1.1 no such user"}
     template = create_template(client, "Hi", HTML)
@@ -89,8 +89,9 @@ def test_smtp_4xx_is_retried_later_and_5xx_fails_that_message_only(client, smtp_
     run_jobs(smtp_runtime)
     by_email = {m["email"]: m for m in all_pages(client, f"/api/v1/email/campaigns/{transaction_id}/messages")}
     assert by_email["fine@example.com"]["status"] == "SENT"
-    assert by_email["gone@example.com"]["status"] == "FAILED"
+    assert by_email["gone@example.com"]["status"] == "BOUNCED"  # a 5xx while sending is a bounce
     assert "550" in by_email["gone@example.com"]["last_error"]
+    assert client.get("/api/v1/suppressions/gone@example.com").json()["reason"] == "hard_bounce"
     assert by_email["busy@example.com"]["status"] == "READY_TO_SEND"
     assert "450" in by_email["busy@example.com"]["last_error"]
     assert campaign(client, transaction_id)["status"] == "READY_TO_SEND"
@@ -102,7 +103,7 @@ def test_smtp_4xx_is_retried_later_and_5xx_fails_that_message_only(client, smtp_
         run_jobs(smtp_runtime)
     result = campaign(client, transaction_id)
     assert result["status"] == "SENT"
-    assert (result["summary"]["sent"], result["summary"]["failed"]) == (2, 1)
+    assert (result["summary"]["sent"], result["summary"]["bounced"]) == (3, 1)
     assert sorted(smtp_sink.by_recipient()) == ["busy@example.com", "fine@example.com"]
     history = client.get(f"/api/v1/email/messages/{by_email['busy@example.com']['message_id']}").json()["history"]
     types = [h["type"] for h in history]

@@ -44,6 +44,7 @@ FINAL_OUTCOMES = {
     MessageStatus.CLICKED, MessageStatus.FAILED, MessageStatus.SUPPRESSED, MessageStatus.CANCELLED,
 }
 EVENT_TYPES = {"sent", "deferred", "failed", "delivery_delayed", "unsubscribed", *EVENT_STATUS}
+WEBHOOK_TYPES = {"rejected": "failed"}  # what a subscriber hears of an event; types not subscribable stay quiet
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ def record_many(session: Session, events: list[NewEvent]) -> list[NewEvent]:
     _suppress(session, new, messages)
     for event in new:
         message = messages[event.message_id]
-        webhook_service.message_event(session, message.tenant_id, event.type, _payload(event, message))
+        webhook_type = WEBHOOK_TYPES.get(event.type, event.type)
+        if webhook_type in webhook_service.MESSAGE_EVENTS:
+            webhook_service.message_event(session, message.tenant_id, webhook_type, payload(event, message))
     for transaction_id in {messages[m].transaction_id for m in moved}:
         complete_if_done(session, transaction_id)
     return new
@@ -156,7 +159,8 @@ def complete_if_done(session: Session, transaction_id: uuid.UUID) -> None:
         campaign_service.set_status(session, transaction, TransactionStatus.COMPLETED)
 
 
-def _payload(event: NewEvent, message: Message) -> dict:
+def payload(event: NewEvent, message: Message) -> dict:
+    """What a webhook subscriber receives of a message event."""
     return {
         "message_id": str(message.id), "transaction_id": str(message.transaction_id), "recipient": message.email,
         "event": event.type, "timestamp": event.occurred_at.isoformat(), "details": event.details,

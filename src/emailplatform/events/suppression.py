@@ -1,12 +1,14 @@
-"""The suppression list: per tenant, the addresses never sent to again."""
+"""The suppression list: per tenant, the addresses never sent to again (hard bounces, complaints,
+unsubscribes, and those added by hand)."""
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from emailplatform.errors import NotFound
 from emailplatform.models import Suppression, utcnow
 
 
@@ -33,3 +35,37 @@ def suppressed(session: Session, tenant_id: uuid.UUID, emails: list[str]) -> set
         session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant_id, Suppression.email.in_(lowered)))
     )
     return {e for e in emails if e.lower() in found}
+
+
+def get(session: Session, tenant_id: uuid.UUID, email: str) -> Suppression:
+    found = session.scalar(
+        select(Suppression).where(Suppression.tenant_id == tenant_id, Suppression.email == email.lower())
+    )
+    if found is None:
+        raise NotFound(f"{email} is not on the suppression list", field="email")
+    return found
+
+
+def add_manual(
+    session: Session, tenant_id: uuid.UUID, email: str, reason: str, details: str | None = None
+) -> tuple[Suppression, bool]:
+    """Suppress an address by hand; an address already suppressed stays as it was. The entry, and
+    whether it is new."""
+    existed = bool(suppressed(session, tenant_id, [email]))
+    add(session, tenant_id, email, reason, details=details)
+    return get(session, tenant_id, email), not existed
+
+
+def remove(session: Session, tenant_id: uuid.UUID, email: str) -> None:
+    """Send to an address again."""
+    session.delete(get(session, tenant_id, email))
+    session.flush()
+
+
+def list_query(tenant_id: uuid.UUID, *, reason: str | None = None, search: str | None = None) -> Select:
+    stmt = select(Suppression).where(Suppression.tenant_id == tenant_id)
+    if reason:
+        stmt = stmt.where(Suppression.reason == reason)
+    if search:
+        stmt = stmt.where(Suppression.email.contains(search.lower(), autoescape=True))
+    return stmt

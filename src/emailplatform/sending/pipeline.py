@@ -1,20 +1,23 @@
 """Sending one batch: claim messages a slice at a time, and for each run the named steps
-render → build → send → record. Any step can stop a message with a recorded outcome."""
+suppressed? → render → build → sign → send → record. Any step can stop a message with a recorded outcome."""
 
 import asyncio
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns import splitting
-from emailplatform.events import suppression
+from emailplatform.domains import service as domain_service
+from emailplatform.events import bounces, suppression
+from emailplatform.events import service as events_service
+from emailplatform.events.service import NewEvent
 from emailplatform.models import (
     WAITING_MESSAGE_STATUSES,
     Batch,
-    Event,
     Message,
     MessageStatus,
     Transaction,
@@ -22,11 +25,14 @@ from emailplatform.models import (
     utcnow,
 )
 from emailplatform.runtime import Runtime
+from emailplatform.sending.dkim import DkimSigner
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
 from emailplatform.sending.transports.base import OutgoingMessage, SendResult, SendStatus
 from emailplatform.templates import rendering
 from emailplatform.templates import service as template_service
+from emailplatform.webhooks import service as webhook_service
 
+SMTP_PERMANENT = re.compile(r"^(5\d\d)\b")
 SLICE = 100  # messages claimed, sent and written back together: at most this many may go twice after a crash
 
 
@@ -51,6 +57,7 @@ class BatchPlan:
     template: rendering.CompiledTemplate
     skeleton: MessageSkeleton
     data: list[dict[str, str]]
+    signer: DkimSigner | None
 
 
 def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
@@ -69,12 +76,14 @@ def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
         version = template_service.get_version(
             session, transaction.tenant_id, transaction.template_id, transaction.template_version
         )
+        signer = domain_service.signer_for(session, transaction.tenant_id, transaction.from_email)
     return BatchPlan(
         batch=batch,
         transaction=transaction,
         template=rendering.compile_version(version, runtime.settings),
         skeleton=MessageSkeleton(transaction.from_email, transaction.from_name, transaction.reply_to),
         data=splitting.read_chunk(runtime, batch),
+        signer=signer,
     )
 
 
@@ -127,19 +136,22 @@ async def send_one(runtime: Runtime, plan: BatchPlan, message: Claimed) -> Outco
         )
     except ValueError as exc:
         return Outcome(message, SendResult(SendStatus.FAILED, f"the message could not be built: {exc}"))
+    if plan.signer:
+        raw = plan.signer.sign(raw)
     outgoing = OutgoingMessage(
-        tenant_id=plan.transaction.tenant_id, message_id=message.id, envelope_from=plan.transaction.from_email,
+        tenant_id=plan.transaction.tenant_id, message_id=message.id,
+        envelope_from=bounces.return_path(message.id, plan.transaction.from_email, runtime.settings),
         recipient=message.email, raw=raw,
     )
     return Outcome(message, await runtime.transport.send(outgoing))
 
 
 def record(runtime: Runtime, plan: BatchPlan, outcomes: list[Outcome]) -> None:
-    """Write a slice's outcomes back: one statement for all that were sent, one row each for the rest."""
-    settings = runtime.settings
+    """Write a slice's outcomes back: one statement for all that were sent, one row each for the rest, whose
+    events (deferred, failed, or bounced for a 5xx reply) go through the events service like any other."""
     now = utcnow()
     sent = [o.message.id for o in outcomes if o.result.status == SendStatus.SENT]
-    events = []
+    events: list[NewEvent] = []
     with runtime.db.session() as session:
         if sent:
             session.execute(
@@ -148,26 +160,43 @@ def record(runtime: Runtime, plan: BatchPlan, outcomes: list[Outcome]) -> None:
                 .values(status=MessageStatus.SENT, sent_at=now, updated_at=now, attempts=Message.attempts + 1,
                         last_error=None, not_before=None)
             )
+            _notify_sent(session, plan, [o.message for o in outcomes if o.result.status == SendStatus.SENT], now)
         for outcome in outcomes:
-            message, result = outcome.message, outcome.result
-            if result.status == SendStatus.SENT:
-                continue
-            attempts = message.attempts + 1
-            gave_up = result.status == SendStatus.FAILED or attempts >= settings.send_max_attempts
-            values = {"attempts": attempts, "last_error": result.response, "updated_at": now}
-            if gave_up:
-                values |= {"status": MessageStatus.FAILED, "not_before": None}
-            else:
-                delay = settings.send_retry_base_seconds * 2 ** (attempts - 1)
-                values |= {"status": MessageStatus.READY_TO_SEND, "not_before": now + timedelta(seconds=delay)}
-            session.execute(update(Message).where(Message.id == message.id).values(**values))
-            events.append({
-                "tenant_id": plan.transaction.tenant_id, "transaction_id": plan.transaction.id,
-                "message_id": message.id, "type": "failed" if gave_up else "deferred", "occurred_at": now,
-                "details": {"response": result.response, "attempt": attempts},
-            })
-        if events:
-            session.execute(insert(Event), events)
+            if outcome.result.status != SendStatus.SENT:
+                events.append(_record_unsent(session, runtime.settings, outcome, now))
+        events_service.record_many(session, events)
+
+
+def _record_unsent(session, settings, outcome: Outcome, now: datetime) -> NewEvent:
+    """A refused message: retried later (deferred), or given up (failed; bounced when the server said 5xx)."""
+    message, result = outcome.message, outcome.result
+    attempts = message.attempts + 1
+    gave_up = result.status == SendStatus.FAILED or attempts >= settings.send_max_attempts
+    values = {"attempts": attempts, "last_error": result.response, "updated_at": now}
+    if gave_up:
+        values |= {"status": MessageStatus.FAILED, "not_before": None}
+    else:
+        delay = settings.send_retry_base_seconds * 2 ** (attempts - 1)
+        values |= {"status": MessageStatus.READY_TO_SEND, "not_before": now + timedelta(seconds=delay)}
+    session.execute(update(Message).where(Message.id == message.id).values(**values))
+    details = {"response": result.response, "attempt": attempts}
+    smtp_reply = SMTP_PERMANENT.match(result.response or "") if result.status == SendStatus.FAILED else None
+    if smtp_reply:
+        classified = bounces.classify_reply(int(smtp_reply[1]), result.response)
+        return NewEvent(message.id, "bounced", now, classified.details() | {"source": "smtp"})
+    return NewEvent(message.id, "failed" if gave_up else "deferred", now, details)
+
+
+def _notify_sent(session, plan: BatchPlan, messages: list[Claimed], now: datetime) -> None:
+    """message.sent webhooks, for tenants that subscribe to them (one query a slice when none does)."""
+    tenant_id = plan.transaction.tenant_id
+    if not webhook_service.has_subscribers(session, tenant_id, "sent"):
+        return
+    for message in messages:
+        webhook_service.message_event(session, tenant_id, "sent", {
+            "message_id": str(message.id), "transaction_id": str(plan.transaction.id), "recipient": message.email,
+            "event": "sent", "timestamp": now.isoformat(), "details": {},
+        })
 
 
 def finish(runtime: Runtime, plan: BatchPlan) -> None:

@@ -217,6 +217,12 @@ def _enqueue(
         _enqueue_attempt(session, delivery, delivery.next_attempt_at)
 
 
+def has_subscribers(session: Session, tenant_id: uuid.UUID, event_type: str) -> bool:
+    """Whether any enabled endpoint of the tenant hears `event_type` ("sent" or "message.sent", …)."""
+    event_type = event_type if event_type.startswith("message.") else f"message.{event_type}"
+    return bool(_subscribed_endpoints(session, tenant_id, event_type))
+
+
 def _subscribed_endpoints(session: Session, tenant_id: uuid.UUID, event_type: str) -> list[WebhookEndpoint]:
     enabled = select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True))
     return [endpoint for endpoint in session.scalars(enabled) if event_type in endpoint.event_types]

@@ -1,0 +1,49 @@
+"""The suppression list by hand: list, add, look up, remove. Adding an address already on the list
+is idempotent: 200 with the entry as it was (its first reason is kept); a new entry is 201."""
+
+from fastapi import APIRouter, Response
+
+from emailplatform.deps import SessionDep
+from emailplatform.events import suppression
+from emailplatform.events.schemas import SuppressionCreate, SuppressionOut, SuppressionReason
+from emailplatform.models import Suppression
+from emailplatform.pagination import Page, paginate
+from emailplatform.tenants.auth import TenantDep
+
+router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"])
+
+
+@router.get("", response_model=Page[SuppressionOut])
+def list_suppressions(
+    session: SessionDep,
+    tenant_id: TenantDep,
+    reason: SuppressionReason | None = None,
+    q: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+):
+    """Newest first; `q` finds addresses containing it."""
+    stmt = suppression.list_query(tenant_id, reason=reason, search=q)
+    rows, next_cursor = paginate(
+        session, stmt, (Suppression.created_at, Suppression.id), cursor=cursor, limit=limit, descending=True
+    )
+    return Page(items=[SuppressionOut.model_validate(s) for s in rows], next_cursor=next_cursor)
+
+
+@router.post("", response_model=SuppressionOut, status_code=201, responses={200: {"description": "Already suppressed."}})
+def add_suppression(body: SuppressionCreate, session: SessionDep, tenant_id: TenantDep, response: Response):
+    entry, created = suppression.add_manual(session, tenant_id, body.email, body.reason, body.details)
+    if not created:
+        response.status_code = 200
+    return SuppressionOut.model_validate(entry)
+
+
+@router.get("/{email}", response_model=SuppressionOut)
+def get_suppression(email: str, session: SessionDep, tenant_id: TenantDep):
+    return SuppressionOut.model_validate(suppression.get(session, tenant_id, email))
+
+
+@router.delete("/{email}", status_code=204)
+def remove_suppression(email: str, session: SessionDep, tenant_id: TenantDep):
+    suppression.remove(session, tenant_id, email)
+    return Response(status_code=204)

@@ -1,0 +1,89 @@
+"""The inbound SMTP listener: bounces come back to `bounces+<message id>@…` and become "bounced" events.
+
+Only VERP addresses are accepted (any other recipient: 550). A mail that is no bounce (an auto-reply,
+spam, garbage) is accepted, logged and changes nothing: refusing it would only send it back again.
+"""
+
+import asyncio
+
+import structlog
+from aiosmtpd.controller import Controller
+
+from emailplatform.events import bounces
+from emailplatform.events import service as event_service
+from emailplatform.models import Message
+from emailplatform.runtime import Runtime
+
+log = structlog.get_logger("emailplatform.inbound")
+MAX_BOUNCE_BYTES = 10 * 1024 * 1024
+
+
+class BounceHandler:
+    """aiosmtpd handler: RCPT accepts VERP addresses only; DATA ingests the mail once per recipient."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if bounces.message_id_from_address(address) is None:
+            return "550 5.1.1 No such mailbox: this server only receives bounces"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        for recipient in envelope.rcpt_tos:
+            try:
+                await asyncio.to_thread(ingest, self.runtime, raw, recipient)
+            except Exception:
+                log.exception("a bounce could not be recorded; the sender will retry", recipient=recipient)
+                return "451 4.3.0 Temporary failure, please try again later"
+        return "250 OK"
+
+
+def ingest(runtime: Runtime, raw: bytes, envelope_recipient: str) -> str:
+    """Record what a mail to a VERP address says about its message; returns what was done."""
+    message_id = bounces.message_id_from_address(envelope_recipient)
+    report = bounces.parse(raw, envelope_recipient=envelope_recipient)
+    if not report.is_bounce or message_id is None:
+        log.info("inbound mail is no bounce; ignored", kind=report.kind, recipient=envelope_recipient)
+        return report.kind
+    if report.returned_message_id not in (None, message_id):
+        log.warning("bounce names another message than its return path; ignored", recipient=envelope_recipient,
+                    returned_message_id=str(report.returned_message_id))
+        return "mismatch"
+    with runtime.db.session() as session:
+        message = session.get(Message, message_id)
+        recipient = _bounced_recipient(report, message) if message else None
+        if recipient is None:
+            log.warning("bounce for no message of ours; ignored", message_id=str(message_id),
+                        found=message is not None)
+            return "unknown_message"
+        new = event_service.record(session, event_service.NewEvent(
+            message_id=message.id, type="bounced",
+            details=recipient.details() | {"source": "dsn", "recipient": recipient.email},
+            dedup_key=f"dsn:{message.id.hex}:{report.fingerprint}",
+        ))
+    log.info("bounce recorded" if new else "bounce already recorded", message_id=str(message_id),
+             hard=recipient.hard, reason=recipient.reason)
+    return "recorded" if new else "duplicate"
+
+
+def _bounced_recipient(report: bounces.BounceReport, message: Message) -> bounces.BouncedRecipient | None:
+    """The report's word on this message's recipient: by address, or the only one it names (a bounce
+    from where the address forwarded to)."""
+    by_address = {r.email: r for r in report.recipients}
+    if message.email.lower() in by_address:
+        return by_address[message.email.lower()]
+    return report.recipients[0] if len(report.recipients) == 1 else None
+
+
+def start_listener(runtime: Runtime) -> Controller:
+    """Start the listener on inbound_host:inbound_port in a thread of its own; stop it with `.stop()`."""
+    settings = runtime.settings
+    controller = Controller(
+        BounceHandler(runtime), hostname=settings.inbound_host, port=settings.inbound_port,
+        data_size_limit=MAX_BOUNCE_BYTES,
+    )
+    controller.start()
+    return controller

@@ -1,0 +1,143 @@
+"""What the platform reads from bounces of many MTAs, and how it classifies SMTP replies."""
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from emailplatform.config import Settings
+from emailplatform.events import bounces
+
+CORPUS = Path(__file__).parent / "bounces"
+OUR_ID = uuid.UUID("0123456789abcdef0123456789abcdef")
+
+# file -> (kind, [(recipient, status, smtp code, reason, hard)])
+EXPECTED = {
+    "postfix_user_unknown.eml": ("dsn", [("nobody@example.com", "5.1.1", 550, "user_unknown", True)]),
+    "postfix_domain_not_found.eml": ("dsn", [("someone@nowhere-at-all.example", "5.4.4", None, "unknown_domain", True)]),
+    "postfix_mailbox_full.eml": ("dsn", [("full@example.org", "5.2.2", 552, "mailbox_full", False)]),
+    "postfix_5_7_1_blocked.eml": ("dsn", [("buyer@corp.example.net", "5.7.1", 550, "blocked", False)]),
+    "sendmail_user_unknown.eml": ("dsn", [("jdoe@example.edu", "5.1.1", 550, "user_unknown", True)]),
+    "exim_no_such_user.eml": ("non_standard", [("info@smallshop.example", None, 550, "user_unknown", True)]),
+    "qmail_no_mailbox.eml": ("non_standard", [("olduser@oldisp.example", "5.1.1", None, "user_unknown", True)]),
+    "qmail_remote_over_quota.eml": ("non_standard", [("busy.person@bigmail.example", "5.2.2", 552, "mailbox_full", False)]),
+    "office365_recipient_not_found.eml": ("dsn", [("j.smith@contoso.example", "5.1.10", 550, "user_unknown", True)]),
+    "office365_dbeb_access_denied.eml": ("dsn", [("left.company@fabrikam.example", "5.4.1", 550, "user_unknown", True)]),
+    "gmail_no_such_user.eml": ("dsn", [("not.a.person@gmail.com", "5.1.1", 550, "user_unknown", True)]),
+    "gmail_mailbox_full.eml": ("dsn", [("hoarder@gmail.com", "5.2.2", 552, "mailbox_full", False)]),
+    "gmail_dmarc_5_7_26.eml": ("dsn", [("reader@gmail.com", "5.7.26", 550, "authentication", False)]),
+    "yahoo_no_account.eml": ("non_standard", [("ghost.user@yahoo.com", None, 554, "user_unknown", True)]),
+    "yahoo_deferred_expired.eml": ("dsn", [("fan@yahoo.com", "4.7.0", 421, "rate_limited", False)]),
+    "postfix_delayed.eml": ("delay", []),
+    "auto_reply_out_of_office.eml": ("auto_reply", []),
+    "not_a_bounce.eml": ("not_a_bounce", []),
+}
+
+
+def test_the_corpus_is_all_expected():
+    assert sorted(p.name for p in CORPUS.glob("*.eml")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_bounce_is_read_and_classified(name):
+    report = bounces.parse((CORPUS / name).read_bytes())
+    kind, expected = EXPECTED[name]
+    assert report.kind == kind
+    assert report.is_bounce == bool(expected)
+    assert [(r.email, r.status, r.smtp_code, r.reason, r.hard) for r in report.recipients] == expected
+    assert report.message_id == OUR_ID
+    for recipient in report.recipients:
+        assert recipient.diagnostic and "\n" not in recipient.diagnostic
+
+
+def test_a_multi_line_reply_reads_as_one_diagnostic():
+    (recipient,) = bounces.parse((CORPUS / "gmail_no_such_user.eml").read_bytes()).recipients
+    assert recipient.diagnostic.startswith("550 5.1.1 The email account that you tried to reach does not exist. Please try double-checking")
+    assert "550-5.1.1" not in recipient.diagnostic
+
+
+def test_the_message_comes_from_the_returned_headers_when_the_return_path_is_lost():
+    raw = (CORPUS / "sendmail_user_unknown.eml").read_bytes().replace(b"bounces+0123456789abcdef0123456789abcdef", b"postmaster")
+    report = bounces.parse(raw)
+    assert report.message_id == OUR_ID == report.returned_message_id
+
+
+def test_the_envelope_return_path_names_the_message():
+    other = uuid.uuid4()
+    report = bounces.parse((CORPUS / "qmail_no_mailbox.eml").read_bytes(), envelope_recipient=bounces.return_path(
+        other, "news@sender.example.com", Settings()))
+    assert report.message_id == other
+    assert report.returned_message_id == OUR_ID
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x00\xff garbage \r\n\r\n\x80", b"Content-Type: multipart/report; boundary=x\r\n\r\n--x\r\n"
+                                 b"Content-Type: message/delivery-status\r\n\r\nAction failed\r\n--x--",
+                                 b"Subject: hi\r\nContent-Type: text/plain; charset=nonsense\r\n\r\n\xe9\xe9"])
+def test_garbage_is_no_bounce_and_never_raises(raw):
+    report = bounces.parse(raw)
+    assert not report.is_bounce
+    assert report.message_id is None
+
+
+def test_return_path_is_verp_on_the_bounce_domain_or_the_senders():
+    message_id = uuid.uuid4()
+    assert bounces.return_path(message_id, "news@Sender.Example.com", Settings()) == f"bounces+{message_id.hex}@sender.example.com"
+    on_bounce_domain = bounces.return_path(message_id, "news@sender.example.com", Settings(bounce_domain="bounce.example.net"))
+    assert on_bounce_domain == f"bounces+{message_id.hex}@bounce.example.net"
+    assert bounces.message_id_from_address(on_bounce_domain) == message_id
+    assert bounces.message_id_from_address(f"<{on_bounce_domain.upper()}>") == message_id
+
+
+@pytest.mark.parametrize("address", ["news@sender.example.com", "bounces+xyz@example.com", "bounces+0123@example.com",
+                                     "bounces@example.com", "", "not an address", f"bounces+{'0' * 32}x@example.com"])
+def test_other_addresses_name_no_message(address):
+    assert bounces.message_id_from_address(address) is None
+
+
+@pytest.mark.parametrize(("code", "text", "reason", "hard"), [
+    (550, "5.1.1 <a@example.com>: Recipient address rejected: User unknown", "user_unknown", True),
+    (550, "Requested action not taken: mailbox unavailable", "user_unknown", True),
+    (550, "5.1.2 Host unknown (Name server: example.invalid: host not found)", "unknown_domain", True),
+    (551, "5.1.6 User has moved; please try <new@example.com>", "mailbox_moved", True),
+    (552, "5.2.2 Mailbox full", "mailbox_full", False),
+    (452, "4.2.2 The email account that you tried to reach is over quota", "mailbox_full", False),
+    (450, "4.1.1 <a@example.com>: Recipient address rejected: unverified address", "user_unknown", False),
+    (550, "5.7.1 Message rejected as spam by Content Filtering", "spam_content", False),
+    (554, "5.7.1 <a@example.com>: Relay access denied", "blocked", False),
+    (550, "5.7.1 Unfortunately, messages from [198.51.100.10] weren't sent. Part of their network is on our block list (S3150)", "blocked", False),
+    (550, "5.7.26 This message does not pass authentication checks (SPF and DKIM both do not pass)", "authentication", False),
+    (421, "4.7.28 Gmail has detected an unusual rate of unsolicited mail", "rate_limited", False),
+    (550, "5.7.1 <a@example.com>: user unknown, but you are blocked anyway", "blocked", False),
+    (554, "Transaction failed", "rejected", False),
+])
+def test_a_reply_at_sending_time_is_classified(code, text, reason, hard):
+    result = bounces.classify_reply(code, text)
+    assert (result.smtp_code, result.reason, result.hard) == (code, reason, hard)
+
+
+def emailplatform(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emailplatform.cli", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_the_cli_prints_what_it_reads_from_each_file_as_json():
+    files = [CORPUS / "postfix_user_unknown.eml", CORPUS / "postfix_5_7_1_blocked.eml", CORPUS / "not_a_bounce.eml"]
+    result = emailplatform("bounces", "parse", *map(str, files))
+    assert result.returncode == 0, result.stderr
+    printed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [p["file"] for p in printed] == list(map(str, files))
+    assert printed[0]["recipients"] == [{
+        "email": "nobody@example.com", "status": "5.1.1", "smtp_code": 550, "hard": True, "reason": "user_unknown",
+        "diagnostic": "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual mailbox table",
+    }]
+    assert printed[0]["message_id"] == str(OUR_ID)
+    assert printed[1]["recipients"][0]["hard"] is False
+    assert printed[2] == {"file": str(files[2]), "is_bounce": False, "kind": "not_a_bounce", "message_id": str(OUR_ID),
+                          "recipients": []}
+
+
+def test_the_cli_refuses_a_missing_file():
+    result = emailplatform("bounces", "parse", str(CORPUS / "missing.eml"))
+    assert result.returncode == 2 and "missing.eml" in result.stderr

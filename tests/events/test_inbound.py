@@ -1,0 +1,142 @@
+"""Bounces coming back over SMTP: the right message becomes BOUNCED, hard bounces suppress the address,
+soft ones never do, and a suppressed address is never sent to again. Bad input changes nothing."""
+
+import smtplib
+import uuid
+from pathlib import Path
+
+import pytest
+
+from emailplatform.events import bounces
+from emailplatform.events.inbound import start_listener
+from tests.conftest import free_port, new_tenant, run_jobs
+from tests.helpers import all_pages, campaign, create_campaign, create_template, csv_bytes, upload_file
+
+CORPUS = Path(__file__).parent / "bounces"
+CORPUS_ID = b"0123456789abcdef0123456789abcdef"
+RECIPIENTS = ["gone@example.com", "full@example.org", "fine@example.com"]
+
+
+@pytest.fixture
+def listener(runtime):
+    runtime.settings.inbound_port = free_port()
+    controller = start_listener(runtime)
+    yield runtime.settings
+    controller.stop()
+
+
+def send_campaign(client, runtime, emails: list[str]) -> dict[str, dict]:
+    template = create_template(client, "Hi", "<p>Hello {{ email }}</p>")
+    file = upload_file(client, csv_bytes(["email"], [[e] for e in emails]))
+    transaction_id = create_campaign(client, template["template_id"], file["file_url"])["transaction_id"]
+    run_jobs(runtime)
+    messages = all_pages(client, f"/api/v1/email/campaigns/{transaction_id}/messages")
+    return {m["email"]: m | {"transaction_id": transaction_id} for m in messages}
+
+
+def bounce_for(corpus_file: str, message: dict, corpus_recipient: str) -> bytes:
+    """A corpus bounce made about one of our messages: its id and recipient put in."""
+    raw = (CORPUS / corpus_file).read_bytes()
+    return raw.replace(CORPUS_ID, message["message_id"].replace("-", "").encode()).replace(
+        corpus_recipient.encode(), message["email"].encode()
+    )
+
+
+def deliver(settings, raw: bytes, rcpt: str) -> None:
+    """As an MTA sends a bounce: over SMTP, with the null sender, CRLF line endings."""
+    with smtplib.SMTP(settings.inbound_host, settings.inbound_port, timeout=10) as smtp:
+        smtp.sendmail("", [rcpt], raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+
+
+def verp(message: dict) -> str:
+    return f"bounces+{message['message_id'].replace('-', '')}@bounces.sender.example.com"
+
+
+def message_detail(client, message: dict) -> dict:
+    response = client.get(f"/api/v1/email/messages/{message['message_id']}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_hard_bounce_marks_the_message_and_suppresses_the_address_a_soft_one_does_not(client, runtime, listener):
+    sent = send_campaign(client, runtime, RECIPIENTS)
+    assert {m["status"] for m in sent.values()} == {"SENT"}
+    hard_dsn = bounce_for("postfix_user_unknown.eml", sent["gone@example.com"], "nobody@example.com")
+    deliver(listener, hard_dsn, verp(sent["gone@example.com"]))
+    deliver(listener, hard_dsn, verp(sent["gone@example.com"]))  # the same DSN twice is one event
+    deliver(listener, bounce_for("gmail_mailbox_full.eml", sent["full@example.org"], "hoarder@gmail.com"),
+            verp(sent["full@example.org"]))
+
+    gone = message_detail(client, sent["gone@example.com"])
+    assert gone["status"] == "BOUNCED"
+    bounced = [h for h in gone["history"] if h["type"] == "bounced"]
+    assert len(bounced) == 1
+    assert bounced[0]["details"] | {"diagnostic": None} == {
+        "hard": True, "status": "5.1.1", "smtp_code": 550, "reason": "user_unknown", "source": "dsn",
+        "recipient": "gone@example.com", "diagnostic": None,
+    }
+    assert "User unknown" in bounced[0]["details"]["diagnostic"]
+    full = message_detail(client, sent["full@example.org"])
+    assert full["status"] == "BOUNCED"
+    assert [h["details"]["reason"] for h in full["history"] if h["type"] == "bounced"] == ["mailbox_full"]
+    assert message_detail(client, sent["fine@example.com"])["status"] == "SENT"
+
+    suppressed = client.get("/api/v1/suppressions").json()["items"]
+    assert [(s["email"], s["reason"]) for s in suppressed] == [("gone@example.com", "hard_bounce")]
+    assert suppressed[0]["details"] == "user_unknown"
+    assert suppressed[0]["message_id"] == sent["gone@example.com"]["message_id"]
+    assert client.get("/api/v1/suppressions/full@example.org").status_code == 404
+
+    again = send_campaign(client, runtime, RECIPIENTS)
+    assert {e: m["status"] for e, m in again.items()} == {
+        "gone@example.com": "SUPPRESSED", "full@example.org": "SENT", "fine@example.com": "SENT"
+    }
+    outbox = all_pages(client, "/api/v1/outbox")
+    assert sorted(m["to"] for m in outbox) == sorted(RECIPIENTS + ["full@example.org", "fine@example.com"])
+    assert campaign(client, again["gone@example.com"]["transaction_id"])["summary"]["sent"] == 2
+
+
+def test_a_5_7_1_policy_block_is_soft_and_the_campaign_completes_when_all_is_final(client, runtime, listener):
+    sent = send_campaign(client, runtime, ["buyer@corp.example.net"])
+    message = sent["buyer@corp.example.net"]
+    deliver(listener, bounce_for("postfix_5_7_1_blocked.eml", message, "buyer@corp.example.net"), verp(message))
+    detail = message_detail(client, message)
+    assert detail["status"] == "BOUNCED"
+    assert [h["details"]["reason"] for h in detail["history"] if h["type"] == "bounced"] == ["blocked"]
+    assert client.get("/api/v1/suppressions").json()["items"] == []
+    assert campaign(client, message["transaction_id"])["status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize("corpus_file", ["auto_reply_out_of_office.eml", "not_a_bounce.eml", "postfix_delayed.eml"])
+def test_mail_that_is_no_bounce_changes_nothing(client, runtime, listener, corpus_file):
+    sent = send_campaign(client, runtime, ["gone@example.com"])
+    message = sent["gone@example.com"]
+    deliver(listener, bounce_for(corpus_file, message, "slow@example.com"), verp(message))
+    deliver(listener, b"\x00\xffnot even a mail\r\n", verp(message))
+    detail = message_detail(client, message)
+    assert detail["status"] == "SENT"
+    assert [h["type"] for h in detail["history"]] == ["created", "sent"]
+    assert client.get("/api/v1/suppressions").json()["items"] == []
+
+
+def test_a_bounce_for_an_unknown_message_or_another_tenants_changes_nothing(client, runtime, listener):
+    sent = send_campaign(client, runtime, ["gone@example.com"])
+    ours = sent["gone@example.com"]
+    dsn = bounce_for("postfix_user_unknown.eml", ours, "nobody@example.com")
+    deliver(listener, dsn, bounces.return_path(uuid.uuid4(), "news@sender.example.com", listener))
+
+    other = new_tenant(runtime)
+    client.headers["X-API-Key"] = other.api_key
+    theirs = send_campaign(client, runtime, ["gone@example.com"])["gone@example.com"]
+    deliver(listener, dsn, verp(theirs))  # their return path, but the returned headers name our message
+
+    assert message_detail(client, theirs)["status"] == "SENT"
+    assert client.get("/api/v1/suppressions").json()["items"] == []
+
+
+def test_only_bounce_addresses_are_accepted(listener):
+    with smtplib.SMTP(listener.inbound_host, listener.inbound_port, timeout=10) as smtp:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            smtp.sendmail("someone@example.com", ["postmaster@bounces.sender.example.com"], b"Subject: hi\r\n\r\nhi\r\n")
+    code, _ = refused.value.recipients["postmaster@bounces.sender.example.com"]
+    assert code == 550
