@@ -11,6 +11,10 @@ def create_transport(settings: Settings, storage: Storage) -> Transport:
         from emailplatform.sending.transports.smtp import SmtpTransport
 
         return SmtpTransport.from_settings(settings)
+    if settings.transport == "ses":
+        from emailplatform.sending.transports.ses import SesTransport
+
+        return SesTransport.from_settings(settings)
     from emailplatform.sending.transports.capture import CaptureTransport
 
     return CaptureTransport(storage)
