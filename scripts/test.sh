@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite, against real servers: PostgreSQL (EMAILPLATFORM_TEST_POSTGRES_URL, default
-# postgresql://postgres@127.0.0.1:5432/postgres) and SMTP servers the tests start on loopback.
+# postgresql://postgres@127.0.0.1:5432/postgres), SMTP, S3, DNS and HTTP servers the tests start on loopback,
+# and Debian's Chromium for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+perl -MMail::DKIM -e 1 2>/dev/null || missing+=(libmail-dkim-perl)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "The tests need these Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
+  fi
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from emailplatform import __version__
+from emailplatform import __version__, ui
 from emailplatform.errors import AppError
 from emailplatform.runtime import Runtime
 
@@ -34,6 +34,8 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> 
     _add_error_handlers(app)
     for router in _routers():
         app.include_router(router)
+    app.include_router(ui.router)
+    app.mount(ui.STATIC_PATH, ui.static_app, name="ui-static")
 
     @app.get("/healthz", tags=["health"])
     def healthz():
@@ -44,6 +46,9 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> 
 
 def _routers():
     from emailplatform.campaigns.api import router as campaigns
+    from emailplatform.domains.api import router as domains
+    from emailplatform.events.api import router as suppressions
+    from emailplatform.events.ses import router as ses_events
     from emailplatform.jobs.api import router as jobs
     from emailplatform.sending.api import router as outbox
     from emailplatform.storage.api import router as files
@@ -51,7 +56,7 @@ def _routers():
     from emailplatform.tenants.api import router as api_keys
     from emailplatform.webhooks.api import router as webhooks
 
-    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks]
+    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events]
 
 
 def _add_error_handlers(app: FastAPI) -> None:

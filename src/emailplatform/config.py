@@ -62,6 +62,14 @@ class Settings(BaseSettings):
         None,
         description="Send from domains that are not registered and verified. Empty: allowed on the embedded SQLite deployment only.",
     )
+    dns_nameservers: list[str] = Field(
+        default_factory=list,
+        description="DNS servers (`host`, `host:port` or `[v6]:port`) that sending-domain verification asks (JSON list); empty: the system's resolvers.",
+    )
+    spf_include: str = Field(
+        "",
+        description="The domain sending domains include in their SPF record. Empty: `amazonses.com` with the SES transport, else the bounce domain, else the public URL's host.",
+    )
     upload_max_bytes: int = Field(100 * 1024 * 1024, gt=0, description="Largest file a presigned upload accepts.")
     upload_url_ttl_seconds: int = Field(3600, gt=0, description="How long a presigned upload URL stays valid.")
     default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")

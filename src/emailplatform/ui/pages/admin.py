@@ -1,0 +1,83 @@
+"""API keys, the capture transport's outbox, and the work queue's jobs."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from emailplatform.deps import RuntimeDep
+from emailplatform.errors import NotFound
+from emailplatform.jobs import queue
+from emailplatform.models import Job, JobState
+from emailplatform.pagination import paginate
+from emailplatform.sending.transports import capture
+from emailplatform.tenants import service as tenant_service
+from emailplatform.ui.deps import Admin, DbDep, Editor, Viewer
+from emailplatform.ui.views import UiRoute, render
+
+router = APIRouter(route_class=UiRoute)
+PAGE_SIZE = 50
+
+
+@router.get("/ui/api-keys")
+def api_keys_page(request: Request, session: DbDep, me: Admin):
+    return render(request, "admin/api_keys.html", keys=tenant_service.list_api_keys(session, me.tenant_id), new_key=None)
+
+
+@router.post("/ui/api-keys")
+def create_api_key(request: Request, session: DbDep, me: Admin, name: Annotated[str, Form(min_length=1, max_length=100)]):
+    key, plain = tenant_service.create_api_key(session, me.tenant_id, name)
+    keys = tenant_service.list_api_keys(session, me.tenant_id)
+    return render(request, "admin/api_keys.html", keys=keys, new_key=(key, plain))
+
+
+@router.post("/ui/api-keys/{key_id}/revoke")
+def revoke_api_key(session: DbDep, me: Admin, key_id: uuid.UUID):
+    tenant_service.revoke_api_key(session, me.tenant_id, key_id)
+    return RedirectResponse("/ui/api-keys", status_code=303)
+
+
+@router.get("/ui/outbox")
+def outbox_page(request: Request, runtime: RuntimeDep, me: Viewer, cursor: str | None = None):
+    items, next_cursor = capture.list_captured(runtime.storage, me.tenant_id, limit=PAGE_SIZE, cursor=cursor)
+    return render(
+        request, "admin/outbox.html", items=items, next_cursor=next_cursor, transport=runtime.settings.transport
+    )
+
+
+@router.get("/ui/outbox/{message_id}")
+def outbox_message_page(request: Request, runtime: RuntimeDep, me: Viewer, message_id: uuid.UUID):
+    raw = capture.read_captured(runtime.storage, me.tenant_id, message_id)
+    if raw is None:
+        raise NotFound("this message is not in your outbox", field="message_id")
+    message = capture.parse_captured(raw)
+    return render(
+        request, "admin/outbox_message.html", message_id=message_id,
+        headers=[(name, str(value)) for name, value in message.items()],
+        html=_body(message, "html"), text=_body(message, "plain"),
+    )
+
+
+@router.get("/ui/jobs")
+def jobs_page(request: Request, session: DbDep, me: Viewer, state: str = "dead", cursor: str | None = None):
+    if state not in {s.value for s in JobState}:
+        state = JobState.DEAD
+    stmt = select(Job).where(Job.tenant_id == me.tenant_id, Job.state == state)
+    rows, next_cursor = paginate(session, stmt, (Job.id,), cursor=cursor, limit=PAGE_SIZE, descending=True)
+    return render(request, "admin/jobs.html", jobs=rows, next_cursor=next_cursor, state=state, states=list(JobState))
+
+
+@router.post("/ui/jobs/{job_id}/retry")
+def retry_job(session: DbDep, me: Editor, job_id: int):
+    queue.retry_dead(session, job_id, me.tenant_id)
+    return RedirectResponse("/ui/jobs?state=dead", status_code=303)
+
+
+def _body(message, subtype: str) -> str | None:
+    part = message.get_body((subtype,))
+    try:
+        return part.get_content() if part else None
+    except (LookupError, ValueError):  # a charset or encoding Python cannot read
+        return None

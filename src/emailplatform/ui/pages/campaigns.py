@@ -1,0 +1,279 @@
+"""Campaigns: the list, a new one (template, CSV upload and check, sender, time), and one campaign as it sends."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from emailplatform.analytics import service as analytics
+from emailplatform.campaigns import recipients, splitting
+from emailplatform.campaigns import service as campaign_service
+from emailplatform.campaigns.schemas import CampaignCreate
+from emailplatform.deps import RuntimeDep
+from emailplatform.errors import AppError, Invalid
+from emailplatform.models import Batch, Message, MessageStatus, RowError, Transaction, TransactionStatus
+from emailplatform.pagination import paginate
+from emailplatform.runtime import Runtime
+from emailplatform.storage import service as storage_service
+from emailplatform.templates import service as template_service
+from emailplatform.ui.deps import DbDep, Editor, Viewer
+from emailplatform.ui.views import UiRoute, render
+
+router = APIRouter(route_class=UiRoute)
+PAGE_SIZE = 25
+MESSAGES_PAGE = 50
+SAMPLE_ROWS = 5
+NAMED_BAD_ROWS = 20
+WORKING = {TransactionStatus.ACCEPT, TransactionStatus.PROCESSING, TransactionStatus.READY_TO_SEND}
+WAITING = {TransactionStatus.SCHEDULED, TransactionStatus.SENT}
+
+
+@router.get("/ui/campaigns")
+def list_campaigns(request: Request, session: DbDep, me: Viewer, cursor: str | None = None):
+    stmt = select(Transaction).where(Transaction.tenant_id == me.tenant_id)
+    rows, next_cursor = paginate(
+        session, stmt, (Transaction.created_at, Transaction.id), cursor=cursor, limit=PAGE_SIZE, descending=True
+    )
+    counts = analytics.counts_by_campaign(session, (c.id for c in rows))
+    return render(request, "campaigns/list.html", campaigns=[(c, counts[c.id]) for c in rows], next_cursor=next_cursor)
+
+
+@router.get("/ui/campaigns/new")
+def new_campaign_page(request: Request, session: DbDep, me: Editor, template_id: uuid.UUID | None = None):
+    last = session.scalar(
+        select(Transaction).where(Transaction.tenant_id == me.tenant_id).order_by(Transaction.created_at.desc()).limit(1)
+    )
+    values = {
+        "template_id": str(template_id or ""), "from_email": last.from_email if last else "",
+        "from_name": (last.from_name or "") if last else "", "name": "", "file_url": "", "filename": "",
+        "send_mode": "now", "send_at_local": "", "time_zone": "",
+    }
+    return _new_page(request, session, me, values, error=None)
+
+
+@router.post("/ui/campaigns/upload-url")
+def create_upload(
+    session: DbDep, runtime: RuntimeDep, me: Editor, filename: Annotated[str, Form(max_length=255)]
+):
+    """Where the browser PUTs the recipients file (with a progress bar), and the file's URL for the campaign."""
+    new = storage_service.create_upload(session, runtime, me.tenant_id, "recipients", filename)
+    return JSONResponse({"upload_url": new.upload.url, "file_url": new.file.url})
+
+
+@router.post("/ui/campaigns/check")
+def check_recipients(
+    request: Request, session: DbDep, runtime: RuntimeDep, me: Editor,
+    template_id: Annotated[str, Form()] = "", file_url: Annotated[str, Form()] = "",
+):
+    """The uploaded file's first rows, its columns matched to the template's placeholders, and its bad rows."""
+    if not template_id or not file_url:
+        return render(request, "campaigns/check.html", error=None, report=None)
+    try:
+        version = template_service.get_version(session, me.tenant_id, _uuid(template_id, "template_id"))
+        file = storage_service.get_by_url(session, me.tenant_id, file_url, field="file")
+        report = inspect_recipients(runtime, file, version.placeholders)
+    except AppError as exc:
+        return render(request, "campaigns/check.html", error=exc.message, report=None)
+    return render(request, "campaigns/check.html", error=None, report=report, placeholders=version.placeholders)
+
+
+@router.post("/ui/campaigns")
+def create_campaign(
+    request: Request,
+    session: DbDep,
+    runtime: RuntimeDep,
+    me: Editor,
+    template_id: Annotated[str, Form()],
+    file_url: Annotated[str, Form()],
+    from_email: Annotated[str, Form(max_length=320)],
+    idempotency_key: Annotated[str, Form(max_length=255)],
+    from_name: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    filename: Annotated[str, Form(max_length=255)] = "",
+    send_mode: Annotated[str, Form()] = "now",
+    send_at_local: Annotated[str, Form()] = "",
+    time_zone: Annotated[str, Form(max_length=100)] = "",
+):
+    values = {k: v for k, v in locals().items() if isinstance(v, str)}
+    try:
+        body = _campaign_body(values)
+        accepted = campaign_service.create(session, runtime, me.tenant_id, body, idempotency_key)
+    except AppError as exc:
+        session.rollback()
+        return _new_page(request, session, me, values, error=exc)
+    return RedirectResponse(f"/ui/campaigns/{accepted['transaction_id']}", status_code=303)
+
+
+@router.get("/ui/campaigns/{transaction_id}")
+def campaign_page(request: Request, session: DbDep, me: Viewer, transaction_id: uuid.UUID):
+    transaction = campaign_service.get(session, me.tenant_id, transaction_id)
+    template = template_service.get(session, me.tenant_id, transaction.template_id)
+    return render(
+        request, "campaigns/show.html", campaign=transaction, template=template, **_details(session, transaction),
+        **_progress(session, transaction), **_messages(session, transaction, q="", status="", cursor=None),
+    )
+
+
+@router.get("/ui/campaigns/{transaction_id}/progress")
+def campaign_progress(request: Request, session: DbDep, me: Viewer, transaction_id: uuid.UUID, seen: str = ""):
+    """The live part of the campaign page; when the status moved on since `seen`, the page's other parts
+    (messages, bad rows, batches) are told to refresh too."""
+    transaction = campaign_service.get(session, me.tenant_id, transaction_id)
+    response = render(request, "campaigns/progress.html", campaign=transaction, **_progress(session, transaction))
+    if seen and seen != transaction.status:
+        response.headers["HX-Trigger"] = "campaign-changed"
+    return response
+
+
+@router.get("/ui/campaigns/{transaction_id}/details")
+def campaign_details(request: Request, session: DbDep, me: Viewer, transaction_id: uuid.UUID):
+    transaction = campaign_service.get(session, me.tenant_id, transaction_id)
+    return render(request, "campaigns/details.html", campaign=transaction, **_details(session, transaction))
+
+
+@router.get("/ui/campaigns/{transaction_id}/messages")
+def campaign_messages(
+    request: Request, session: DbDep, me: Viewer, transaction_id: uuid.UUID, q: str = "", status: str = "",
+    cursor: str | None = None,
+):
+    transaction = campaign_service.get(session, me.tenant_id, transaction_id)
+    return render(
+        request, "campaigns/messages.html", campaign=transaction, **_messages(session, transaction, q, status, cursor)
+    )
+
+
+@router.post("/ui/campaigns/{transaction_id}/cancel")
+def cancel_campaign(session: DbDep, me: Editor, transaction_id: uuid.UUID):
+    campaign_service.cancel(session, me.tenant_id, transaction_id)
+    return RedirectResponse(f"/ui/campaigns/{transaction_id}", status_code=303)
+
+
+@router.get("/ui/messages/{message_id}")
+def message_page(request: Request, session: DbDep, runtime: RuntimeDep, me: Viewer, message_id: uuid.UUID):
+    message = campaign_service.get_message(session, me.tenant_id, message_id)
+    transaction = campaign_service.get(session, me.tenant_id, message.transaction_id)
+    data = splitting.read_chunk(runtime, session.get(Batch, message.batch_id))[message.position]
+    try:
+        rendered, render_error = template_service.preview(
+            session, runtime.settings, me.tenant_id, transaction.template_id, data, transaction.template_version
+        ), None
+    except AppError as exc:
+        rendered, render_error = None, exc.message
+    return render(
+        request, "campaigns/message.html", message=message, campaign=transaction, data=data, rendered=rendered,
+        render_error=render_error, history=campaign_service.message_history(session, message),
+        in_outbox=runtime.settings.transport == "capture" and message.sent_at is not None,
+    )
+
+
+def inspect_recipients(runtime: Runtime, file, placeholders: list[str]) -> dict:
+    """What a campaign would make of the file: its columns, the first good rows, the bad rows and how many
+    recipients it has (rows with a valid address), read as the campaign's split reads it."""
+    storage_service.uploaded_size(runtime, file, field="file")
+    with runtime.storage.open(file.storage_key) as stream:
+        header = recipients.read_header(stream, placeholders, field="file")
+    good, bad_count, first, bad = 0, 0, [], []
+    with runtime.storage.open(file.storage_key) as stream:
+        _, rows = recipients.read_rows(stream)
+        for row in rows:
+            if isinstance(row, recipients.Row):
+                good += 1
+                if len(first) < SAMPLE_ROWS:
+                    first.append(row)
+            else:
+                bad_count += 1
+                if len(bad) < NAMED_BAD_ROWS:
+                    bad.append(row)
+    columns = [(name, _column_use(name, placeholders)) for name in header]
+    return {"header": header, "columns": columns, "first": first, "good": good, "bad": bad, "bad_count": bad_count}
+
+
+def _column_use(name: str, placeholders: list[str]) -> str:
+    if name == recipients.EMAIL_COLUMN:
+        return "the recipient's address"
+    return f"fills {{{{ {name} }}}}" if name in placeholders else "not used by this template"
+
+
+def _campaign_body(values: dict[str, str]) -> CampaignCreate:
+    if not values["file_url"]:
+        raise Invalid("upload the recipients file first", field="file")
+    schedule = None
+    if values["send_mode"] == "later":
+        schedule = {"send_at": _local_time(values["send_at_local"], values["time_zone"])}
+    try:
+        return CampaignCreate.model_validate({
+            "template_id": _uuid(values["template_id"], "template_id"),
+            "csv_file_url": values["file_url"],
+            "from": {"email": values["from_email"], "name": values["from_name"] or None},
+            "name": values["name"] or None,
+            "schedule": schedule,
+        })
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise Invalid(f"{field}: {first['msg']}", field=field) from None
+
+
+def _local_time(local: str, zone: str) -> datetime:
+    """A date and time as the user's browser gave it, in the user's time zone."""
+    try:
+        tz = ZoneInfo(zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"{zone!r} is not a time zone this server knows", field="time_zone") from None
+    try:
+        return datetime.fromisoformat(local).replace(tzinfo=tz)
+    except ValueError:
+        raise Invalid("choose the date and time to send at", field="send_at_local") from None
+
+
+def _uuid(value: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise Invalid("choose one from the list", field=field) from None
+
+
+def _new_page(request: Request, session, me, values: dict, error: AppError | None):
+    templates, _ = template_service.list_templates(session, me.tenant_id, cursor=None, limit=200)
+    return render(
+        request, "campaigns/new.html", status_code=error.status_code if error else 200,
+        templates=[t for t in templates if t.latest_version], values=values, error=error,
+        idempotency_key=values.get("idempotency_key") or str(uuid.uuid4()),
+    )
+
+
+def _details(session, transaction: Transaction) -> dict:
+    batches, more_batches = paginate(
+        session, select(Batch).where(Batch.transaction_id == transaction.id), (Batch.seq,), cursor=None, limit=100
+    )
+    bad_rows, more_bad = paginate(
+        session, select(RowError).where(RowError.transaction_id == transaction.id), (RowError.row_number, RowError.id),
+        cursor=None, limit=100,
+    )
+    return {"batches": batches, "more_batches": more_batches, "bad_rows": bad_rows, "more_bad": more_bad}
+
+
+def _progress(session, transaction: Transaction) -> dict:
+    summary = campaign_service.summary(session, transaction)
+    counts = analytics.Counts()
+    for status, count in summary["by_status"].items():
+        counts.add(status, count)
+    poll = "1500ms" if transaction.status in WORKING else "15s" if transaction.status in WAITING else None
+    return {"summary": summary, "counts": counts, "poll": poll}
+
+
+def _messages(session, transaction: Transaction, q: str, status: str, cursor: str | None) -> dict:
+    stmt = select(Message).where(Message.transaction_id == transaction.id)
+    if status:
+        if status not in MessageStatus.__members__:
+            raise Invalid(f"{status!r} is not a message status", field="status")
+        stmt = stmt.where(Message.status == status)
+    if q.strip():
+        stmt = stmt.where(Message.email.startswith(q.strip(), autoescape=True))
+    rows, next_cursor = paginate(session, stmt, (Message.row_number,), cursor=cursor, limit=MESSAGES_PAGE)
+    return {"messages": rows, "next_cursor": next_cursor, "q": q, "status": status, "statuses": list(MessageStatus)}

@@ -1,0 +1,112 @@
+"""Templates: the list, a new one, the editor with its live preview, and the version history."""
+
+import hashlib
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+
+from emailplatform.deps import RuntimeDep
+from emailplatform.errors import AppError
+from emailplatform.models import TemplateVersion
+from emailplatform.templates import plaintext, rendering
+from emailplatform.templates import service as template_service
+from emailplatform.ui.deps import DbDep, Editor, Viewer
+from emailplatform.ui.views import UiRoute, render
+
+router = APIRouter(route_class=UiRoute)
+PAGE_SIZE = 50
+DRAFTS = uuid.UUID("5f0c6b1e-8f0e-4d1a-9a51-6d1f3c2b7a10")  # namespace of the ids drafts are cached under
+STARTER_HTML = "<p>Hello {{ first_name }},</p>\n<p>Write your message here.</p>\n"
+
+Subject = Annotated[str, Form(max_length=template_service.MAX_SUBJECT_CHARS)]
+Html = Annotated[str, Form(max_length=template_service.MAX_SOURCE_CHARS)]
+Text = Annotated[str, Form(max_length=template_service.MAX_SOURCE_CHARS)]
+
+
+@router.get("/ui/templates")
+def list_templates(request: Request, session: DbDep, me: Viewer, cursor: str | None = None):
+    rows, next_cursor = template_service.list_templates(session, me.tenant_id, cursor=cursor, limit=PAGE_SIZE)
+    return render(request, "templates/list.html", templates=rows, next_cursor=next_cursor)
+
+
+@router.get("/ui/templates/new")
+def new_template_page(request: Request, _me: Editor):
+    draft = {"name": "", "subject": "Hello {{ first_name }}", "html": STARTER_HTML, "text": ""}
+    return render(request, "templates/new.html", draft=draft, error=None)
+
+
+@router.post("/ui/templates/new")
+def create_template(
+    request: Request, session: DbDep, me: Editor, name: Annotated[str, Form(max_length=200)], subject: Subject,
+    html: Html, text: Text = "",
+):
+    try:
+        version = template_service.create(session, me.tenant_id, name, subject, html, text or None)
+    except AppError as exc:
+        session.rollback()
+        draft = {"name": name, "subject": subject, "html": html, "text": text}
+        return render(request, "templates/new.html", status_code=exc.status_code, draft=draft, error=exc)
+    return RedirectResponse(f"/ui/templates/{version.template_id}?saved={version.version}", status_code=303)
+
+
+@router.get("/ui/templates/{template_id}")
+def edit_template_page(
+    request: Request, session: DbDep, me: Viewer, template_id: uuid.UUID, version: int | None = None,
+    saved: int | None = None,
+):
+    template = template_service.get(session, me.tenant_id, template_id)
+    shown = template_service.get_version(session, me.tenant_id, template_id, version)
+    draft = {"subject": shown.subject, "html": shown.html, "text": "" if shown.text_is_generated else shown.text}
+    return render(
+        request, "templates/edit.html", template=template, shown=shown, draft=draft, error=None, saved=saved,
+        versions=list(reversed(template_service.list_versions(session, template))),
+    )
+
+
+@router.post("/ui/templates/{template_id}")
+def save_version(
+    request: Request, session: DbDep, me: Editor, template_id: uuid.UUID, subject: Subject, html: Html, text: Text = ""
+):
+    try:
+        version = template_service.add_version(session, me.tenant_id, template_id, subject, html, text or None)
+    except AppError as exc:
+        session.rollback()
+        template = template_service.get(session, me.tenant_id, template_id)
+        shown = template_service.get_version(session, me.tenant_id, template_id)
+        return render(
+            request, "templates/edit.html", status_code=exc.status_code, template=template, shown=shown,
+            draft={"subject": subject, "html": html, "text": text}, error=exc, saved=None,
+            versions=list(reversed(template_service.list_versions(session, template))),
+        )
+    return RedirectResponse(f"/ui/templates/{template_id}?saved={version.version}", status_code=303)
+
+
+@router.post("/ui/template-preview")
+async def preview(request: Request, runtime: RuntimeDep, _me: Viewer):
+    """The editor's draft rendered with sample data, for the sandboxed preview frame."""
+    form = await request.form()
+    subject, html, text = (str(form.get(part, "")) for part in ("subject", "html", "text"))
+    samples = {key.removeprefix("sample."): str(value) for key, value in form.items() if key.startswith("sample.")}
+    try:
+        names, rendered = render_draft(runtime.settings, subject, html, text, samples)
+    except AppError as exc:
+        return render(request, "templates/preview.html", error=exc.message, rendered=None, names=[])
+    return render(request, "templates/preview.html", error=None, rendered=rendered, names=names)
+
+
+def render_draft(settings, subject: str, html: str, text: str, samples: dict[str, str]):
+    """The placeholders of an unsaved draft and the draft rendered as a campaign would render it; a placeholder
+    with no sample value shows as [name]. Compiled drafts are cached by their content, like saved versions."""
+    if not subject.strip() or not html.strip():
+        raise AppError("a preview needs a subject and an HTML body")
+    text_source = text or plaintext.text_from_html(html)
+    names = rendering.placeholders({"subject": subject, "html": html, "text": text_source})
+    digest = hashlib.sha256("\0".join((subject, html, text_source)).encode()).hexdigest()
+    draft = TemplateVersion(id=uuid.uuid5(DRAFTS, digest), subject=subject, html=html, text=text_source)
+    data = {name: samples.get(name) or f"[{name}]" for name in names}
+    try:
+        return names, rendering.compile_version(draft, settings).render(data)
+    except rendering.RenderError as exc:
+        raise AppError(exc.reason) from None

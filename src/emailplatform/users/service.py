@@ -1,0 +1,116 @@
+"""People who sign in to the web UI: one tenant each, a role, a password kept as an argon2 hash."""
+
+import secrets
+import uuid
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from emailplatform.campaigns.recipients import BadRow, normalize_address
+from emailplatform.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from emailplatform.models import Role, User, utcnow
+from emailplatform.runtime import Runtime
+from emailplatform.tenants import service as tenant_service
+
+FIRST_TENANT = "default"
+FIRST_USER_EMAIL = "owner@example.com"
+MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 1000
+# What each role may do: a viewer reads, an editor also sends and changes content, an admin also manages access.
+ABILITIES = {
+    Role.OWNER: {"view", "change", "administer"},
+    Role.ADMIN: {"view", "change", "administer"},
+    Role.EDITOR: {"view", "change"},
+    Role.VIEWER: {"view"},
+}
+ABILITY_WORDS = {"change": "send or change anything", "administer": "manage API keys and users"}
+
+_hasher = PasswordHasher()
+# Verified when the email is unknown, so an unknown address takes as long to refuse as a wrong password.
+_UNKNOWN_USER_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def create_user(session: Session, tenant_id: uuid.UUID, email: str, password: str, role: str) -> User:
+    address = _address(email)
+    if role not in ABILITIES:
+        raise Invalid(f"the role must be one of: {', '.join(ABILITIES)}", field="role")
+    _check_password(password)
+    if session.scalar(select(User.id).where(User.tenant_id == tenant_id, User.email == address)):
+        raise Conflict(f"{address} has an account in this tenant already", field="email")
+    user = User(tenant_id=tenant_id, email=address, password_hash=_hasher.hash(password), role=role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, tenant_name: str, email: str, password: str) -> User:
+    """The user these credentials belong to; one Unauthorized for every wrong part, so none can be guessed apart."""
+    refused = Unauthorized("the workspace, email or password is not right", field="password")
+    tenant_id = _tenant_id(session, tenant_name)
+    user = None
+    if tenant_id is not None:
+        user = session.scalar(select(User).where(User.tenant_id == tenant_id, User.email == email.strip().lower()))
+    try:
+        _hasher.verify(user.password_hash if user else _UNKNOWN_USER_HASH, password[:MAX_PASSWORD_CHARS])
+    except (VerificationError, InvalidHashError):
+        raise refused from None
+    if user is None:
+        raise refused
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.last_sign_in_at = utcnow()
+    session.flush()
+    return user
+
+
+def get(session: Session, user_id: uuid.UUID) -> User | None:
+    return session.get(User, user_id)
+
+
+def list_users(session: Session, tenant_id: uuid.UUID) -> list[User]:
+    return list(session.scalars(select(User).where(User.tenant_id == tenant_id).order_by(User.created_at)))
+
+
+def can(user: User, ability: str) -> bool:
+    return ability in ABILITIES.get(user.role, set())
+
+
+def require(user: User, ability: str) -> None:
+    if not can(user, ability):
+        raise Forbidden(f"your role ({user.role}) cannot {ABILITY_WORDS.get(ability, ability)}", field="role")
+
+
+def ensure_first_user(runtime: Runtime) -> tuple[str, str] | None:
+    """On a tenant 'default' with no users: an owner with a random password, returned (shown this once)."""
+    with runtime.db.session() as session:
+        tenant_id = _tenant_id(session, FIRST_TENANT)
+        if tenant_id is None:
+            tenant_id = tenant_service.create_tenant(session, FIRST_TENANT).id
+        if session.scalar(select(User.id).where(User.tenant_id == tenant_id).limit(1)):
+            return None
+        password = secrets.token_urlsafe(12)
+        user = create_user(session, tenant_id, FIRST_USER_EMAIL, password, Role.OWNER)
+        return user.email, password
+
+
+def _tenant_id(session: Session, name: str) -> uuid.UUID | None:
+    try:
+        return tenant_service.get_tenant_by_name(session, name.strip()).id
+    except NotFound:
+        return None
+
+
+def _address(email: str) -> str:
+    try:
+        return normalize_address(email).lower()
+    except BadRow as exc:
+        raise Invalid(str(exc), field="email") from None
+
+
+def _check_password(password: str) -> None:
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise Invalid(
+            f"a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters", field="password"
+        )

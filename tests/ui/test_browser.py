@@ -1,0 +1,150 @@
+"""A new user's whole path in a real browser (Debian's Chromium, headless) against a real server with its worker:
+sign in, create a template, upload a CSV, send, watch the campaign finish, open a message. Screenshots of each
+main page go to test-artifacts/screenshots/."""
+
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import expect, sync_playwright
+
+from emailplatform.app import create_app
+from emailplatform.runtime import Runtime
+from tests.conftest import free_port, make_settings, new_tenant
+from tests.ui.conftest import PASSWORD, make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+RECIPIENTS = (
+    "email,first_name\n"
+    "ada@example.com,Ada\n"
+    "grace@example.com,Grace\n"
+    "not-an-address,Nobody\n"
+    "linus@example.com,Linus\n"
+)
+
+
+class Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # it runs in a thread of the test
+        pass
+
+
+@pytest.fixture
+def live_server(sqlite_url, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    runtime = Runtime(make_settings(sqlite_url, tmp_path / "data", public_url=url))
+    server = Server(uvicorn.Config(create_app(runtime, with_worker=True), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield url, runtime
+    server.should_exit = True
+    thread.join(30)
+    runtime.close()
+
+
+@pytest.fixture
+def page():
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is required: apt-get install -y chromium")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin")
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        yield page
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_new_user_sends_a_campaign_and_reads_a_message(live_server, page):
+    url, runtime = live_server
+    tenant = new_tenant(runtime)
+    user = make_user(runtime, tenant, "owner")
+
+    page.goto(url + "/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    shot(page, "01-sign-in")
+    page.get_by_label("Workspace").fill(tenant.name)
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("not right")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.get_by_text("Nothing has been sent yet")).to_be_visible()
+    shot(page, "02-dashboard-empty")
+
+    page.get_by_role("link", name="Create a template").click()
+    page.get_by_label("Name", exact=True).fill("Welcome")
+    page.get_by_label("Subject", exact=True).fill("Welcome, {{ first_name }}")
+    page.get_by_label("HTML", exact=True).fill("<h1>Hello {{ first_name }}!</h1>\n<p>Thanks for joining us.</p>")
+    preview = page.frame_locator("iframe.preview-frame")
+    expect(preview.get_by_role("heading")).to_have_text("Hello [first_name]!")
+    shot(page, "03-template-new")
+    page.get_by_role("button", name="Save template").click()
+    expect(page.get_by_role("status")).to_have_text("Saved as version 1.")
+    page.get_by_label("first_name").fill("Ada")
+    expect(preview.get_by_role("heading")).to_have_text("Hello Ada!")
+    shot(page, "04-template-edit")
+
+    page.get_by_role("link", name="Send a campaign with it").click()
+    expect(page.get_by_label("Template", exact=True)).to_have_value(re.compile(".+"))
+    page.locator("#recipients").set_input_files(
+        {"name": "recipients.csv", "mimeType": "text/csv", "buffer": RECIPIENTS.encode()}
+    )
+    send = page.get_by_role("button", name="Send to 3 recipients")
+    expect(send).to_be_enabled()
+    expect(page.locator("#check")).to_contain_text("'not-an-address' is not a valid email address")
+    expect(page.get_by_role("progressbar", name="Upload")).to_have_attribute("aria-valuenow", "100")
+    page.get_by_label("From address").fill("news@sender.example.com")
+    page.get_by_label("Campaign name").fill("Welcome wave")
+    shot(page, "05-campaign-new")
+    page.once("dialog", lambda dialog: dialog.accept())
+    send.click()
+
+    expect(page.get_by_role("heading", name="Welcome wave")).to_be_visible()
+    expect(page.locator("#progress")).to_contain_text("sent", timeout=60_000)
+    expect(page.locator("#progress")).to_contain_text("3 of 3 handled")
+    expect(page.locator("table.bad")).to_contain_text("not-an-address")
+    shot(page, "06-campaign")
+
+    page.get_by_label("Address starts with").fill("grace")
+    expect(page.locator("#messages tbody tr")).to_have_count(1)
+    page.get_by_role("link", name="grace@example.com").click()
+    expect(page.get_by_role("heading", name="grace@example.com")).to_be_visible()
+    expect(page.locator("ol.timeline")).to_contain_text("sent")
+    expect(page.frame_locator("iframe.preview-frame").get_by_role("heading")).to_have_text("Hello Grace!")
+    shot(page, "07-message")
+
+    page.get_by_role("link", name="as captured in the outbox").click()
+    expect(page.get_by_role("heading", name="Welcome, Grace")).to_be_visible()
+    page.get_by_role("link", name="Outbox").first.click()
+    expect(page.locator("table.list tbody tr")).to_have_count(3)
+    shot(page, "08-outbox")
+
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("link", name="Welcome wave")).to_be_visible()
+    shot(page, "09-dashboard")
+    page.get_by_role("link", name="Analytics").click()
+    expect(page.get_by_role("heading", name="Analytics")).to_be_visible()
+    shot(page, "10-analytics")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(url + "/ui/campaigns")
+    shot(page, "11-campaigns-phone")
