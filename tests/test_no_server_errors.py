@@ -5,7 +5,6 @@ import re
 import pytest
 from fastapi.routing import APIRoute
 
-from emailplatform.app import create_app
 
 BAD_PATH_VALUES = ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "%00", "9" * 40, "../../etc/passwd"]
 BAD_BODIES = [b"", b"{", b"[]", b'"text"', b"null", b'{"name": 1e999}', b'{"email": {"$ne": 1}}', "{\"x\": \"\ud800\"}".encode("utf-8", "surrogatepass")]

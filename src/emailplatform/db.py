@@ -9,10 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from emailplatform.config import Settings
+from emailplatform.errors import NotFound
 
 
 @dataclass
@@ -83,3 +84,12 @@ def create_database(settings: Settings) -> Database:
         reader=sessionmaker(reader_engine, expire_on_commit=False),
         engines=engines,
     )
+
+
+def get_for_tenant(session: Session, model, object_id, tenant_id, *, field: str, what: str):
+    """The tenant's object of `model` with this id; NotFound naming `field` for an unknown one or another
+    tenant's (which must look the same)."""
+    found = session.scalar(select(model).where(model.id == object_id, model.tenant_id == tenant_id))
+    if found is None:
+        raise NotFound(f"no such {what}", field=field)
+    return found

@@ -2,6 +2,7 @@
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -11,7 +12,8 @@ from sqlalchemy.orm import Session
 from emailplatform.campaigns import recipients
 from emailplatform.campaigns.schemas import CampaignCreate
 from emailplatform.domains import service as domain_service
-from emailplatform.errors import Conflict, Invalid, NotFound
+from emailplatform.db import get_for_tenant
+from emailplatform.errors import Conflict, Invalid
 from emailplatform.jobs import queue
 from emailplatform.models import (
     UNSENT_MESSAGE_STATUSES,
@@ -19,6 +21,7 @@ from emailplatform.models import (
     Batch,
     BatchStatus,
     Event,
+    File,
     IdempotencyKey,
     Message,
     MessageStatus,
@@ -112,12 +115,7 @@ def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: Camp
 
 
 def get(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> Transaction:
-    transaction = session.scalar(
-        select(Transaction).where(Transaction.id == transaction_id, Transaction.tenant_id == tenant_id)
-    )
-    if transaction is None:
-        raise NotFound("no such campaign", field="transaction_id")
-    return transaction
+    return get_for_tenant(session, Transaction, transaction_id, tenant_id, field="transaction_id", what="campaign")
 
 
 def set_status(session: Session, transaction: Transaction, status: TransactionStatus, reason: str | None = None) -> None:
@@ -233,8 +231,47 @@ def message_history(session: Session, message: Message) -> list[dict]:
 
 
 def get_message(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message:
-    message = session.scalar(select(Message).where(Message.id == message_id, Message.tenant_id == tenant_id))
-    if message is None:
-        raise NotFound("no such message", field="message_id")
-    return message
+    return get_for_tenant(session, Message, message_id, tenant_id, field="message_id", what="message")
 
+
+
+@dataclass(frozen=True)
+class RecipientsCheck:
+    """What a campaign would make of a recipients file, before it is created."""
+
+    header: list[str]
+    columns: list[tuple[str, str]]  # each column and what it is used for
+    first: list[recipients.Row]  # the first good rows
+    good: int  # recipients: rows with a valid address
+    bad: list[tuple[int, str | None, str]]  # the first bad rows: number, address, why it is skipped
+    bad_count: int
+
+
+def inspect_recipients(
+    runtime: Runtime, file: File, placeholders: list[str], *, sample_rows: int = 5, named_bad_rows: int = 20
+) -> RecipientsCheck:
+    """Read an uploaded recipients file as the campaign's split reads it: its columns matched to the template's
+    placeholders, its first good rows, its first bad rows and how many recipients it has."""
+    file_service.uploaded_size(runtime, file, field="file")
+    with runtime.storage.open(file.storage_key) as stream:
+        header = recipients.read_header(stream, placeholders, field="file")
+    good, bad_count, first, bad = 0, 0, [], []
+    with runtime.storage.open(file.storage_key) as stream:
+        _, rows = recipients.read_rows(stream)
+        for row in rows:
+            if isinstance(row, recipients.Row):
+                good += 1
+                if len(first) < sample_rows:
+                    first.append(row)
+            else:
+                bad_count += 1
+                if len(bad) < named_bad_rows:
+                    bad.append(row)
+    columns = [(name, _column_use(name, placeholders)) for name in header]
+    return RecipientsCheck(header, columns, first, good, bad, bad_count)
+
+
+def _column_use(name: str, placeholders: list[str]) -> str:
+    if name == recipients.EMAIL_COLUMN:
+        return "the recipient's address"
+    return f"fills {{{{ {name} }}}}" if name in placeholders else "not used by this template"

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from emailplatform.config import Settings
 from emailplatform.domains import dns
-from emailplatform.errors import Conflict, Invalid, NotFound
+from emailplatform.db import get_for_tenant
+from emailplatform.errors import Conflict, Invalid
 from emailplatform.models import SendingDomain, utcnow
 from emailplatform.sending.dkim import DkimSigner, generate_key
 
@@ -93,12 +94,7 @@ def list_domains(session: Session, tenant_id: uuid.UUID) -> list[SendingDomain]:
 
 
 def get(session: Session, tenant_id: uuid.UUID, domain_id: uuid.UUID) -> SendingDomain:
-    domain = session.scalar(
-        select(SendingDomain).where(SendingDomain.id == domain_id, SendingDomain.tenant_id == tenant_id)
-    )
-    if domain is None:
-        raise NotFound("no such sending domain", field="domain_id")
-    return domain
+    return get_for_tenant(session, SendingDomain, domain_id, tenant_id, field="domain_id", what="sending domain")
 
 
 def delete(session: Session, tenant_id: uuid.UUID, domain_id: uuid.UUID) -> None:

@@ -10,8 +10,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from emailplatform.db import Database
-from emailplatform.errors import Conflict, NotFound
+from emailplatform.db import Database, get_for_tenant
+from emailplatform.errors import Conflict
 from emailplatform.models import Job, JobState, utcnow
 
 BACKOFF_CAP_SECONDS = 3600.0
@@ -145,9 +145,7 @@ def backoff_seconds(attempts: int, base_seconds: float) -> float:
 
 
 def retry_dead(session: Session, job_id: int, tenant_id: uuid.UUID) -> Job:
-    job = session.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id))
-    if job is None:
-        raise NotFound("no such job", field="job_id")
+    job = get_for_tenant(session, Job, job_id, tenant_id, field="job_id", what="job")
     if job.state != JobState.DEAD:
         raise Conflict(f"only a dead job can be retried; this one is {job.state}", field="job_id")
     job.state, job.attempts, job.run_at, job.finished_at = JobState.QUEUED, 0, utcnow(), None

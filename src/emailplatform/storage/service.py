@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from emailplatform.db import get_for_tenant
 from emailplatform.errors import Invalid, NotFound
 from emailplatform.models import File
 from emailplatform.runtime import Runtime
@@ -49,10 +50,7 @@ def get_by_url(session: Session, tenant_id: uuid.UUID, url: str, field: str) -> 
 
 
 def get(session: Session, tenant_id: uuid.UUID, file_id: uuid.UUID, field: str = "file_id") -> File:
-    file = session.scalar(select(File).where(File.id == file_id, File.tenant_id == tenant_id))
-    if file is None:
-        raise NotFound("no such file", field=field)
-    return file
+    return get_for_tenant(session, File, file_id, tenant_id, field=field, what="file")
 
 
 def uploaded_size(runtime: Runtime, file: File, field: str) -> int:

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from emailplatform.db import get_for_tenant
 from emailplatform.errors import Conflict, Invalid, NotFound, Unauthorized
 from emailplatform.models import ApiKey, Tenant, utcnow
 
@@ -59,9 +60,7 @@ def list_api_keys(session: Session, tenant_id: uuid.UUID) -> list[ApiKey]:
 
 
 def revoke_api_key(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
-    key = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.tenant_id == tenant_id))
-    if key is None:
-        raise NotFound("no such API key", field="key_id")
+    key = get_for_tenant(session, ApiKey, key_id, tenant_id, field="key_id", what="API key")
     if key.revoked_at is None:
         session.execute(update(ApiKey).where(ApiKey.id == key.id).values(revoked_at=utcnow()))
         session.refresh(key)

@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from emailplatform.config import Settings
-from emailplatform.errors import Conflict, Invalid, NotFound
+from emailplatform.db import get_for_tenant
+from emailplatform.errors import Conflict, Invalid
 from emailplatform.jobs import queue
 from emailplatform.models import (
     CallbackSecret,
@@ -80,12 +81,7 @@ def list_endpoints(session: Session, tenant_id: uuid.UUID) -> list[WebhookEndpoi
 
 
 def get_endpoint(session: Session, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    endpoint = session.scalar(
-        select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.tenant_id == tenant_id)
-    )
-    if endpoint is None:
-        raise NotFound("no such webhook endpoint", field="endpoint_id")
-    return endpoint
+    return get_for_tenant(session, WebhookEndpoint, endpoint_id, tenant_id, field="endpoint_id", what="webhook endpoint")
 
 
 def update_endpoint(
@@ -286,12 +282,7 @@ def retry_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUI
 
 
 def _tenant_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:
-    delivery = session.scalar(
-        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.tenant_id == tenant_id)
-    )
-    if delivery is None:
-        raise NotFound("no such webhook delivery", field="delivery_id")
-    return delivery
+    return get_for_tenant(session, WebhookDelivery, delivery_id, tenant_id, field="delivery_id", what="webhook delivery")
 
 
 def _attempts_of(session: Session, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[WebhookAttempt]]:
