@@ -59,8 +59,11 @@ class MessageSkeleton:
         self.html_part_start = CRLF + delimiter + b"Content-Type: text/html" + part_headers
         self.end = f"\r\n--{self.boundary}--\r\n".encode("ascii")
 
-    def build(self, *, to: str, subject: str, html: str, text: str, message_id: str) -> bytes:
-        """One recipient's message as bytes, ready for SMTP DATA (before dot-stuffing)."""
+    def build(
+        self, *, to: str, subject: str, html: str, text: str, message_id: str, headers: dict[str, str] | None = None
+    ) -> bytes:
+        """One recipient's message as bytes, ready for SMTP DATA (before dot-stuffing); `headers` are this
+        message's own (List-Unsubscribe…), beside the skeleton's extra headers."""
         if "\r" in message_id or "\n" in message_id:
             raise ValueError("a Message-ID is one line")
         return b"".join((
@@ -69,6 +72,7 @@ class MessageSkeleton:
             _subject_header(subject),
             _date_header(),
             b"Message-ID: ", message_id.encode("ascii"), CRLF,
+            _extra_headers(headers) if headers else b"",
             self.top_content_type,
             self.text_part_start,
             quoted_printable(text),
@@ -99,6 +103,12 @@ def _shared_headers(from_email: str, from_name: str | None, reply_to: str | None
         if "@" not in address:
             raise ValueError(f"reply_to is not an email address: {reply_to!r}")
         lines.append(_address_header("Reply-To", name, address))
+    lines.append(_extra_headers(extra))
+    return b"".join(lines)
+
+
+def _extra_headers(extra: dict[str, str]) -> bytes:
+    lines = []
     for name, value in extra.items():
         if not HEADER_NAME.fullmatch(name) or name.lower() in OWN_HEADERS:
             raise ValueError(f"{name!r} cannot be an extra header")
