@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -72,41 +72,50 @@ def record_many(session: Session, events: list[NewEvent]) -> list[NewEvent]:
     new = _insert_new(session, events, messages)
     moved = _advance_statuses(session, new)
     _suppress(session, new, messages)
+    by_tenant_and_type: dict[tuple[uuid.UUID, str], list[dict]] = defaultdict(list)
     for event in new:
-        message = messages[event.message_id]
         webhook_type = WEBHOOK_TYPES.get(event.type, event.type)
         if webhook_type in webhook_service.MESSAGE_EVENTS:
-            webhook_service.message_event(session, message.tenant_id, webhook_type, payload(event, message))
+            message = messages[event.message_id]
+            by_tenant_and_type[message.tenant_id, webhook_type].append(payload(event, message))
+    for (tenant_id, webhook_type), payloads in by_tenant_and_type.items():
+        webhook_service.message_events(session, tenant_id, webhook_type, payloads)
     for transaction_id in {messages[m].transaction_id for m in moved}:
         complete_if_done(session, transaction_id)
     return new
 
 
-def _messages(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Message]:
+def _messages(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Row]:
     if not ids:
         return {}
-    return {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
+    columns = (Message.id, Message.tenant_id, Message.transaction_id, Message.email)
+    return {m.id: m for m in session.execute(select(*columns).where(Message.id.in_(ids)))}
 
 
-def _insert_new(session: Session, events: list[NewEvent], messages: dict[uuid.UUID, Message]) -> list[NewEvent]:
+def _insert_new(session: Session, events: list[NewEvent], messages: dict[uuid.UUID, Row]) -> list[NewEvent]:
+    """Events without a dedup key in one executemany; those with one each on its own, dropped if seen before."""
+    plain = [_row(e, messages[e.message_id]) for e in events if e.dedup_key is None]
+    if plain:
+        session.execute(insert(Event), plain)
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     new = []
     for event in events:
-        message = messages[event.message_id]
-        row = {
-            "tenant_id": message.tenant_id, "transaction_id": message.transaction_id, "message_id": message.id,
-            "type": event.type, "occurred_at": event.occurred_at, "details": event.details, "dedup_key": event.dedup_key,
-        }
-        if event.dedup_key is None:
-            session.execute(insert(Event).values(**row))
-            new.append(event)
-            continue
-        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        inserted = session.execute(
-            dialect_insert(Event).values(**row).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(Event.id)
-        ).first()
-        if inserted:
-            new.append(event)
+        if event.dedup_key is not None:
+            inserted = session.execute(
+                dialect_insert(Event).values(**_row(event, messages[event.message_id]))
+                .on_conflict_do_nothing(index_elements=["dedup_key"]).returning(Event.id)
+            ).first()
+            if not inserted:
+                continue
+        new.append(event)
     return new
+
+
+def _row(event: NewEvent, message: Row) -> dict:
+    return {
+        "tenant_id": message.tenant_id, "transaction_id": message.transaction_id, "message_id": message.id,
+        "type": event.type, "occurred_at": event.occurred_at, "details": event.details, "dedup_key": event.dedup_key,
+    }
 
 
 def _advance_statuses(session: Session, events: list[NewEvent]) -> set[uuid.UUID]:
@@ -134,7 +143,7 @@ def _advance_statuses(session: Session, events: list[NewEvent]) -> set[uuid.UUID
     return moved
 
 
-def _suppress(session: Session, events: list[NewEvent], messages: dict[uuid.UUID, Message]) -> None:
+def _suppress(session: Session, events: list[NewEvent], messages: dict[uuid.UUID, Row]) -> None:
     for event in events:
         reason = "hard_bounce" if event.hard_bounce else SUPPRESSING.get(event.type)
         if reason:

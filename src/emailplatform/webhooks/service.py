@@ -192,6 +192,21 @@ def message_event(session: Session, tenant_id: uuid.UUID, event_type: str, paylo
     _enqueue(session, tenant_id, event_type, body, [], uuid.UUID(str(transaction_id)) if transaction_id else None)
 
 
+def message_events(session: Session, tenant_id: uuid.UUID, event_type: str, payloads: list[dict]) -> None:
+    """`message_event` for many events of one type and tenant: the subscribed endpoints are looked up once."""
+    event_type = event_type if event_type.startswith("message.") else f"message.{event_type}"
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown message event {event_type!r}")
+    endpoints = [(e.id, e.url) for e in _subscribed_endpoints(session, tenant_id, event_type)]
+    if not endpoints:
+        return
+    timestamp = _iso(utcnow())
+    for payload in payloads:
+        body = {"type": event_type, "timestamp": timestamp} | payload
+        transaction_id = payload.get("transaction_id")
+        _deliver(session, tenant_id, event_type, body, endpoints, uuid.UUID(str(transaction_id)) if transaction_id else None)
+
+
 def _enqueue(
     session: Session,
     tenant_id: uuid.UUID,
@@ -201,6 +216,17 @@ def _enqueue(
     transaction_id: uuid.UUID | None,
 ) -> None:
     destinations = destinations + [(e.id, e.url) for e in _subscribed_endpoints(session, tenant_id, event_type)]
+    _deliver(session, tenant_id, event_type, payload, destinations, transaction_id)
+
+
+def _deliver(
+    session: Session,
+    tenant_id: uuid.UUID,
+    event_type: str,
+    payload: dict,
+    destinations: list[tuple[uuid.UUID | None, str]],
+    transaction_id: uuid.UUID | None,
+) -> None:
     deliveries = [
         WebhookDelivery(
             id=uuid.uuid4(), tenant_id=tenant_id, endpoint_id=endpoint_id, transaction_id=transaction_id, url=url,
