@@ -57,7 +57,7 @@ def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, inge
     url, drop = fresh_database(database, workdir)
     settings = Settings(
         database_url=url, data_dir=workdir / "data", transport="smtp", smtp_url=smtp_url, smtp_connections=connections,
-        public_url="http://bench", secret_key="bench", log_level="WARNING",
+        public_url="http://bench", secret_key="bench", log_level="WARNING", allow_unverified_domains=True,
     )
     upgrade(settings.resolved_database_url)
     runtime = Runtime(settings)
@@ -70,9 +70,11 @@ def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, inge
         upload = client.post("/api/v1/files/upload-url", json={"filename": "bench.csv"}).json()
         client.put(upload["upload_url"], content=csv_path.read_bytes())
         started = time.perf_counter()
-        accepted = client.post("/api/v1/email/campaigns", json={
+        response = client.post("/api/v1/email/campaigns", json={
             "template_id": template["template_id"], "csv_file_url": upload["file_url"], "from": {"email": "news@example.com"},
-        }).json()
+        })
+        assert response.status_code == 202, response.text
+        accepted = response.json()
         if ingest_only:
             from emailplatform.campaigns import splitting
             splitting.split_file(runtime, uuid.UUID(accepted["transaction_id"]))
@@ -182,7 +184,7 @@ def main() -> None:
                            "--smtp-url", f"smtp://127.0.0.1:{port}", "--connections", str(args.connections)]
                 if args.ingest_only:
                     command.append("--ingest-only")
-                run = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+                run = json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout)
                 if not args.ingest_only:
                     run["send_ratio_to_floor"] = round(run["send_messages_per_second"] / report["floor_messages_per_second"], 2)
                 report["runs"].append(run)

@@ -49,6 +49,7 @@ def _routers():
     from emailplatform.domains.api import router as domains
     from emailplatform.events.api import router as suppressions
     from emailplatform.events.ses import router as ses_events
+    from emailplatform.events.tracking_api import router as tracking
     from emailplatform.jobs.api import router as jobs
     from emailplatform.sending.api import router as outbox
     from emailplatform.storage.api import router as files
@@ -56,7 +57,7 @@ def _routers():
     from emailplatform.tenants.api import router as api_keys
     from emailplatform.webhooks.api import router as webhooks
 
-    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events]
+    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking]
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -1,6 +1,9 @@
 """Bounces coming back over SMTP: the right message becomes BOUNCED, hard bounces suppress the address,
 soft ones never do, and a suppressed address is never sent to again. Bad input changes nothing."""
 
+import email
+import email.policy
+import re
 import smtplib
 import uuid
 from pathlib import Path
@@ -140,3 +143,20 @@ def test_only_bounce_addresses_are_accepted(listener):
             smtp.sendmail("someone@example.com", ["postmaster@bounces.sender.example.com"], b"Subject: hi\r\n\r\nhi\r\n")
     code, _ = refused.value.recipients["postmaster@bounces.sender.example.com"]
     assert code == 550
+
+
+def test_mail_to_the_list_unsubscribe_mailto_unsubscribes_the_recipient(client, runtime, listener):
+    sent = send_campaign(client, runtime, ["reader@example.com"])
+    message = sent["reader@example.com"]
+    mail = email.message_from_bytes(
+        client.get(f"/api/v1/outbox/{message['message_id']}.eml").content, policy=email.policy.default
+    )
+    mailto = re.search(r"<mailto:([^>]+)>", mail["List-Unsubscribe"])[1]
+    deliver(listener, b"Subject: unsubscribe\r\n\r\nplease\r\n", mailto)
+
+    entry = client.get("/api/v1/suppressions/reader@example.com").json()
+    assert entry["reason"] == "unsubscribe" and entry["message_id"] == message["message_id"]
+    forged = mailto.replace("unsubscribe+", "unsubscribe+x")
+    with smtplib.SMTP(listener.inbound_host, listener.inbound_port, timeout=10) as smtp:
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            smtp.sendmail("", [forged], b"Subject: x\r\n\r\nx\r\n")

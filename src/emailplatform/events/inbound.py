@@ -1,21 +1,24 @@
-"""The inbound SMTP listener: bounces come back to `bounces+<message id>@…` and become "bounced" events.
+"""The inbound SMTP listener: bounces come back to `bounces+<message id>@…` and become "bounced" events;
+mail to a List-Unsubscribe mailto, `unsubscribe+<token>@…`, unsubscribes its message's recipient.
 
-Only VERP addresses are accepted (any other recipient: 550). A mail that is no bounce (an auto-reply,
+Only those addresses are accepted (any other recipient: 550). A mail that is no bounce (an auto-reply,
 spam, garbage) is accepted, logged and changes nothing: refusing it would only send it back again.
 """
 
 import asyncio
+import uuid
 
 import structlog
 from aiosmtpd.controller import Controller
 
-from emailplatform.events import bounces
+from emailplatform.events import bounces, tracking
 from emailplatform.events import service as event_service
 from emailplatform.models import Message
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.inbound")
 MAX_BOUNCE_BYTES = 10 * 1024 * 1024
+UNSUBSCRIBE_PREFIX = "unsubscribe+"
 
 
 class BounceHandler:
@@ -25,20 +28,41 @@ class BounceHandler:
         self.runtime = runtime
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if bounces.message_id_from_address(address) is None:
-            return "550 5.1.1 No such mailbox: this server only receives bounces"
+        if bounces.message_id_from_address(address) is None and self._unsubscribing(address) is None:
+            return "550 5.1.1 No such mailbox: this server only receives bounces and unsubscribes"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         raw = envelope.original_content or envelope.content
         for recipient in envelope.rcpt_tos:
+            unsubscribing = self._unsubscribing(recipient)
             try:
-                await asyncio.to_thread(ingest, self.runtime, raw, recipient)
+                if unsubscribing:
+                    await asyncio.to_thread(unsubscribe, self.runtime, unsubscribing)
+                else:
+                    await asyncio.to_thread(ingest, self.runtime, raw, recipient)
             except Exception:
                 log.exception("a bounce could not be recorded; the sender will retry", recipient=recipient)
                 return "451 4.3.0 Temporary failure, please try again later"
         return "250 OK"
+
+
+    def _unsubscribing(self, address: str) -> uuid.UUID | None:
+        """The message a `unsubscribe+<token>@…` address names, if its token is one of ours."""
+        local = address.rpartition("@")[0]
+        if not local.startswith(UNSUBSCRIBE_PREFIX):
+            return None
+        try:
+            return tracking.read_unsubscribe(local.removeprefix(UNSUBSCRIBE_PREFIX), self.runtime.secret_key)
+        except tracking.BadToken:
+            return None
+
+
+def unsubscribe(runtime: Runtime, message_id: uuid.UUID) -> None:
+    with runtime.db.session() as session:
+        tracking.unsubscribe(session, message_id, {"via": "mailto"})
+    log.info("unsubscribed by mail", message_id=str(message_id))
 
 
 def ingest(runtime: Runtime, raw: bytes, envelope_recipient: str) -> str:

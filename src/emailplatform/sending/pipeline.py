@@ -1,5 +1,5 @@
 """Sending one batch: claim messages a slice at a time, and for each run the named steps
-suppressed? → render → build → sign → send → record. Any step can stop a message with a recorded outcome."""
+suppressed? → render → track links → build → sign → send → record. Any step can stop a message with a recorded outcome."""
 
 import asyncio
 import re
@@ -12,7 +12,7 @@ from sqlalchemy import and_, or_, select, update
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns import splitting
 from emailplatform.domains import service as domain_service
-from emailplatform.events import bounces, suppression
+from emailplatform.events import bounces, suppression, tracking
 from emailplatform.events import service as events_service
 from emailplatform.events.service import NewEvent
 from emailplatform.models import (
@@ -58,6 +58,8 @@ class BatchPlan:
     skeleton: MessageSkeleton
     data: list[dict[str, str]]
     signer: DkimSigner | None
+    tracking_base: str
+    mailto_domain: str  # of the List-Unsubscribe mailto, which the inbound listener receives
 
 
 def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
@@ -84,6 +86,8 @@ def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
         skeleton=MessageSkeleton(transaction.from_email, transaction.from_name, transaction.reply_to),
         data=splitting.read_chunk(runtime, batch),
         signer=signer,
+        tracking_base=tracking.base_url(runtime.settings),
+        mailto_domain=runtime.settings.bounce_domain or transaction.from_email.rpartition("@")[2],
     )
 
 
@@ -124,15 +128,20 @@ async def send_slice(runtime: Runtime, plan: BatchPlan, messages: list[Claimed])
 
 
 async def send_one(runtime: Runtime, plan: BatchPlan, message: Claimed) -> Outcome:
-    data = plan.data[message.position] | {"email": message.email}
+    base, secret = plan.tracking_base, runtime.secret_key
+    unsubscribe_url = tracking.unsubscribe_url(message.id, base, secret)
+    data = plan.data[message.position] | {"email": message.email, "unsubscribe_url": unsubscribe_url}
     try:
         rendered = plan.template.render(data)
     except rendering.RenderError as exc:
         return Outcome(message, SendResult(SendStatus.FAILED, f"the template could not be rendered: {exc}"))
     try:
         raw = plan.skeleton.build(
-            to=message.email, subject=rendered.subject, html=rendered.html, text=rendered.text,
+            to=message.email, subject=rendered.subject,
+            html=tracking.decorate_html(rendered.html, message.id, base, secret, plan.transaction.tracking),
+            text=tracking.decorate_text(rendered.text, message.id, base, secret),
             message_id=make_message_id(message.id, plan.transaction.from_email),
+            headers=tracking.unsubscribe_headers(message.id, base, secret, plan.mailto_domain),
         )
     except ValueError as exc:
         return Outcome(message, SendResult(SendStatus.FAILED, f"the message could not be built: {exc}"))
