@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, insert, update
-from uuid_utils.compat import uuid7
+from uuid_utils import uuid7
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import recipients, service
