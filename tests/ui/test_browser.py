@@ -148,3 +148,63 @@ def test_a_new_user_sends_a_campaign_and_reads_a_message(live_server, page):
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(url + "/ui/campaigns")
     shot(page, "11-campaigns-phone")
+
+
+def test_the_settings_pages_in_a_browser(live_server, page):
+    url, runtime = live_server
+    runtime.settings.webhook_allowed_hosts = ["127.0.0.1"]
+    tenant = new_tenant(runtime)
+    user = make_user(runtime, tenant, "owner")
+    page.goto(url + "/ui/sign-in")
+    page.get_by_label("Workspace").fill(tenant.name)
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    page.get_by_role("link", name="Suppressions").click()
+    expect(page.get_by_text("The list is empty")).to_be_visible()
+    page.get_by_label("Email address").fill("stop@example.com")
+    page.get_by_label("Why").fill("asked by phone")
+    page.get_by_role("button", name="Suppress this address").click()
+    expect(page.get_by_role("status")).to_contain_text("stop@example.com is suppressed")
+    shot(page, "12-suppressions")
+
+    page.get_by_role("link", name="Webhooks").click()
+    expect(page.get_by_text("No webhook endpoints yet")).to_be_visible()
+    page.get_by_label("URL the events are POSTed to").fill("http://127.0.0.1:9/hooks/email")
+    page.get_by_label("message.bounced").check()
+    page.get_by_label("message.clicked").press("Space")  # a checkbox works from the keyboard
+    page.get_by_label("Description").fill("CRM")
+    page.get_by_role("button", name="Add the endpoint").click()
+    expect(page.get_by_role("status")).to_contain_text("shown this once")
+    expect(page.get_by_label("Signing secret")).to_have_value(re.compile("^whsec_"))
+    shot(page, "13-webhooks")
+    page.get_by_role("link", name="http://127.0.0.1:9/hooks/email").click()
+    expect(page.get_by_label("message.clicked")).to_be_checked()
+    shot(page, "14-webhook-endpoint")
+    page.get_by_role("link", name="← Webhooks").click()
+    page.get_by_role("link", name="Delivery log").click()
+    expect(page.get_by_text("Nothing has been delivered yet")).to_be_visible()
+    shot(page, "14-webhook-deliveries")
+
+    page.get_by_role("link", name="Domains").click()
+    expect(page.get_by_text("Unverified domains are allowed on this deployment")).to_be_visible()
+    page.get_by_label("Domain name").fill("sender.example.com")
+    page.get_by_role("button", name="Add the domain").click()
+    expect(page.get_by_role("heading", name="sender.example.com")).to_be_visible()
+    expect(page.get_by_label("dkim record name")).to_have_value(re.compile(r"\._domainkey\.sender\.example\.com$"))
+    shot(page, "15-domain")
+    page.get_by_role("link", name="← Sending domains").click()
+    expect(page.get_by_role("link", name="sender.example.com")).to_be_visible()
+    shot(page, "15-domains")
+
+    page.get_by_role("link", name="Analytics").click()
+    expect(page.get_by_role("heading", name="Bounce reasons")).to_be_visible()
+    shot(page, "16-analytics-breakdowns")
+
+    page.get_by_role("link", name="Users").click()
+    page.get_by_label("Email address").fill("colleague@example.com")
+    page.get_by_label("Role").select_option("editor")
+    page.get_by_role("button", name="Create the account").click()
+    expect(page.get_by_role("status")).to_contain_text("colleague@example.com can sign in now")
+    shot(page, "17-users")

@@ -1,8 +1,10 @@
-"""Aggregations over campaigns and their messages' statuses, for the dashboard, the analytics page and exports.
+"""Aggregations over campaigns, their messages' statuses and their events, for the dashboard, the analytics page
+and exports.
 
 Counts come from one grouped query over messages' (transaction_id, status) index for a set of campaigns found by
 the transactions' (tenant_id, created_at) index: no scan of a tenant's whole message table. A campaign's messages
-are counted on the day it was meant to go (its send time, else its creation)."""
+are counted on the day it was meant to go (its send time, else its creation). The breakdowns (bounce reasons,
+clicked links, recipient domains) cover the same campaigns: one, or those of a period."""
 
 import csv
 import io
@@ -12,15 +14,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns.service import DELIVERED, SENT_OUT
-from emailplatform.models import UNSENT_MESSAGE_STATUSES, Message, MessageStatus, Transaction, utcnow
+from emailplatform.models import UNSENT_MESSAGE_STATUSES, Event, Message, MessageStatus, Transaction, utcnow
 
 OPENED = {MessageStatus.OPENED, MessageStatus.CLICKED}
 OUTCOMES = ("sent", "delivered", "bounced", "complained", "opened", "clicked")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BREAKDOWN_ROWS = 20
+UNKNOWN_REASON = "unknown"
+BREAKDOWNS = ("bounce-reasons", "links", "domains")
+DOMAIN_OUTCOMES = ("sent", "delivered", "bounced", "opened", "clicked")
 
 
 @dataclass
@@ -100,12 +107,7 @@ def overview(session: Session, tenant_id: uuid.UUID, days: int, now: datetime | 
     """Counts of the campaigns of the last `days` days, in total and per day (UTC), oldest day first."""
     now = now or utcnow()
     first_day = (now - timedelta(days=days - 1)).date()
-    since = datetime.combine(first_day, datetime.min.time(), tzinfo=now.tzinfo)
-    campaigns = session.execute(
-        select(Transaction.id, Transaction.send_at, Transaction.created_at)
-        .where(Transaction.tenant_id == tenant_id, Transaction.created_at >= since - timedelta(days=days))
-    ).all()
-    in_window = {cid: (send_at or created).date() for cid, send_at, created in campaigns if (send_at or created) >= since}
+    in_window = campaigns_in_period(session, tenant_id, days, now)
     counts = counts_by_campaign(session, in_window)
     per_day: dict[date, Counts] = defaultdict(Counts)
     totals = Counts()
@@ -114,6 +116,19 @@ def overview(session: Session, tenant_id: uuid.UUID, days: int, now: datetime | 
         totals.merge(counts[campaign_id])
     series = [(first_day + timedelta(days=i), per_day[first_day + timedelta(days=i)]) for i in range(days)]
     return Overview(days=days, totals=totals, per_day=series, campaigns=len(in_window))
+
+
+def campaigns_in_period(
+    session: Session, tenant_id: uuid.UUID, days: int, now: datetime | None = None
+) -> dict[uuid.UUID, date]:
+    """The campaigns meant to go (send time, else creation) in the last `days` days (UTC), with that day."""
+    now = now or utcnow()
+    since = datetime.combine((now - timedelta(days=days - 1)).date(), datetime.min.time(), tzinfo=now.tzinfo)
+    campaigns = session.execute(
+        select(Transaction.id, Transaction.send_at, Transaction.created_at)
+        .where(Transaction.tenant_id == tenant_id, Transaction.created_at >= since - timedelta(days=days))
+    ).all()
+    return {cid: (send_at or created).date() for cid, send_at, created in campaigns if (send_at or created) >= since}
 
 
 def sends_today(session: Session, tenant_id: uuid.UUID, now: datetime | None = None) -> int:
@@ -146,3 +161,104 @@ def campaigns_csv(session: Session, tenant_id: uuid.UUID, days: int) -> str:
                c.total, *(getattr(c, o) for o in OUTCOMES), c.failed, *rates]
         writer.writerow([spreadsheet_safe(v) for v in row])
     return out.getvalue()
+
+
+# --- breakdowns --------------------------------------------------------------------------------------------
+
+
+# What each count of a recipient domain's row adds up: the message statuses it counts.
+_COUNTED = {
+    "pending": UNSENT_MESSAGE_STATUSES,
+    "sent": SENT_OUT,
+    "delivered": DELIVERED,
+    "bounced": {MessageStatus.BOUNCED},
+    "complained": {MessageStatus.COMPLAINED},
+    "opened": OPENED,
+    "clicked": {MessageStatus.CLICKED},
+    "failed": {MessageStatus.FAILED},
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The campaigns a breakdown covers: one campaign, or every campaign of a period."""
+
+    campaign_ids: list[uuid.UUID]
+    days: int
+    campaign: Transaction | None = None
+
+
+def scope(
+    session: Session, tenant_id: uuid.UUID, days: int, transaction_id: uuid.UUID | None = None
+) -> Scope:
+    """One campaign of the tenant (NotFound for another's), or the tenant's campaigns of the last `days` days."""
+    if transaction_id is not None:
+        campaign = campaign_service.get(session, tenant_id, transaction_id)
+        return Scope([campaign.id], days, campaign)
+    return Scope(list(campaigns_in_period(session, tenant_id, days)), days)
+
+
+def bounce_reasons(session: Session, where: Scope, limit: int | None = BREAKDOWN_ROWS) -> list[tuple[str, int]]:
+    """Bounces by their reason (the events' details["reason"]), most frequent first."""
+    reason = func.coalesce(Event.details["reason"].as_string(), UNKNOWN_REASON)
+    stmt = (
+        select(reason, func.count())
+        .where(Event.transaction_id.in_(where.campaign_ids), Event.type == "bounced")
+        .group_by(reason).order_by(func.count().desc(), reason).limit(limit)
+    )
+    return [(name, count) for name, count in session.execute(stmt)] if where.campaign_ids else []
+
+
+def top_links(session: Session, where: Scope, limit: int | None = BREAKDOWN_ROWS) -> list[tuple[str, int, int]]:
+    """Clicked links (the events' details["url"]): clicks and the messages that clicked, most clicked first."""
+    url = Event.details["url"].as_string()
+    clicks, messages = func.count(), func.count(Event.message_id.distinct())
+    stmt = (
+        select(url, clicks, messages)
+        .where(Event.transaction_id.in_(where.campaign_ids), Event.type == "clicked", url.is_not(None))
+        .group_by(url).order_by(clicks.desc(), url).limit(limit)
+    )
+    return [(link, c, m) for link, c, m in session.execute(stmt)] if where.campaign_ids else []
+
+
+def by_recipient_domain(session: Session, where: Scope, limit: int | None = BREAKDOWN_ROWS) -> list[tuple[str, Counts]]:
+    """Messages by the domain of their address (the part after @), with their counts; the biggest first."""
+    if not where.campaign_ids:
+        return []
+    domain = _domain_of(session, Message.email)
+    columns = {name: func.sum(case((Message.status.in_(statuses), 1), else_=0)) for name, statuses in _COUNTED.items()}
+    stmt = (
+        select(domain, func.count(), *columns.values())
+        .where(Message.transaction_id.in_(where.campaign_ids))
+        .group_by(domain).order_by(func.count().desc(), domain).limit(limit)
+    )
+    result = []
+    for name, total, *sums in session.execute(stmt):
+        result.append((name, Counts(total=total, **dict(zip(columns, (int(n or 0) for n in sums))))))
+    return result
+
+
+def _domain_of(session: Session, email):
+    if session.get_bind().dialect.name == "postgresql":
+        return func.split_part(email, "@", 2)
+    return func.substr(email, func.instr(email, "@") + 1)
+
+
+def breakdown_csv(session: Session, where: Scope, kind: str) -> str:
+    """One breakdown ("bounce-reasons", "links" or "domains"), every row of it, as CSV safe in a spreadsheet."""
+    if kind == "bounce-reasons":
+        header, rows = ["reason", "bounces"], bounce_reasons(session, where, limit=None)
+    elif kind == "links":
+        header, rows = ["url", "clicks", "messages_clicked"], top_links(session, where, limit=None)
+    elif kind == "domains":
+        header = ["domain", "messages", *DOMAIN_OUTCOMES]
+        rows = [[name, c.total, *(getattr(c, o) for o in DOMAIN_OUTCOMES)]
+                for name, c in by_recipient_domain(session, where, limit=None)]
+    else:
+        raise ValueError(f"unknown breakdown {kind!r}")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows([spreadsheet_safe(v) for v in row] for row in rows)
+    return out.getvalue()
+

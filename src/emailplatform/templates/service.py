@@ -1,5 +1,6 @@
 """Templates and their versions. A version is immutable; a change is a new version."""
 
+import hashlib
 import uuid
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from emailplatform.templates import plaintext, rendering
 MAX_SUBJECT_CHARS = 998  # the longest line RFC 5322 allows
 MAX_SOURCE_CHARS = 1_000_000
 UPLOAD_FILENAME = "template.html"
+DRAFTS = uuid.UUID("5f0c6b1e-8f0e-4d1a-9a51-6d1f3c2b7a10")  # namespace of the ids drafts are cached under
 
 
 def create_upload(
@@ -109,6 +111,24 @@ def preview(
     except rendering.RenderError as exc:
         field = f"data.{exc.placeholder}" if exc.placeholder else "data"
         raise Invalid(exc.reason, field=field) from None
+
+
+def preview_draft(
+    settings: Settings, subject: str, html: str, text: str, data: dict[str, str]
+) -> tuple[list[str], rendering.Rendered]:
+    """The placeholders of an unsaved draft and the draft rendered as a campaign would render it; a placeholder
+    with no value in `data` shows as [name]. Compiled drafts are cached by their content, like saved versions."""
+    if not subject.strip() or not html.strip():
+        raise Invalid("a preview needs a subject and an HTML body", field="html")
+    text_source = text or plaintext.text_from_html(html)
+    names = rendering.placeholders({"subject": subject, "html": html, "text": text_source})
+    digest = hashlib.sha256("\0".join((subject, html, text_source)).encode()).hexdigest()
+    draft = TemplateVersion(id=uuid.uuid5(DRAFTS, digest), subject=subject, html=html, text=text_source)
+    values = {name: data.get(name) or f"[{name}]" for name in names}
+    try:
+        return names, rendering.compile_version(draft, settings).render(values)
+    except rendering.RenderError as exc:
+        raise Invalid(exc.reason, field=f"data.{exc.placeholder}" if exc.placeholder else "html") from None
 
 
 def _name(name: str) -> str:

@@ -44,12 +44,13 @@ def nav_entries(request: Request) -> list[tuple[str, str]]:
     if user is None:
         return []
     entries = [("Dashboard", "/ui/"), ("Campaigns", "/ui/campaigns"), ("Templates", "/ui/templates")]
-    entries.append(("Analytics", "/ui/analytics"))
+    entries += [("Analytics", "/ui/analytics"), ("Suppressions", "/ui/suppressions"), ("Webhooks", "/ui/webhooks"),
+                ("Domains", "/ui/domains")]
     if get_runtime(request).settings.transport == "capture":
         entries.append(("Outbox", "/ui/outbox"))
     entries.append(("Jobs", "/ui/jobs"))
     if user_service.can(user, "administer"):
-        entries.append(("API keys", "/ui/api-keys"))
+        entries += [("API keys", "/ui/api-keys"), ("Users", "/ui/users")]
     return entries
 
 

@@ -11,14 +11,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from emailplatform.analytics import service as analytics
-from emailplatform.campaigns import recipients, splitting
+from emailplatform.campaigns import splitting
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns.schemas import CampaignCreate
-from emailplatform.deps import RuntimeDep
+from emailplatform.deps import RuntimeDep, get_runtime
+from emailplatform.domains import service as domain_service
 from emailplatform.errors import AppError, Invalid
 from emailplatform.models import Batch, Message, MessageStatus, RowError, Transaction, TransactionStatus
 from emailplatform.pagination import paginate
-from emailplatform.runtime import Runtime
 from emailplatform.storage import service as storage_service
 from emailplatform.templates import service as template_service
 from emailplatform.ui.deps import DbDep, Editor, Viewer
@@ -76,7 +76,9 @@ def check_recipients(
     try:
         version = template_service.get_version(session, me.tenant_id, _uuid(template_id, "template_id"))
         file = storage_service.get_by_url(session, me.tenant_id, file_url, field="file")
-        report = inspect_recipients(runtime, file, version.placeholders)
+        report = campaign_service.inspect_recipients(
+            runtime, file, version.placeholders, sample_rows=SAMPLE_ROWS, named_bad_rows=NAMED_BAD_ROWS
+        )
     except AppError as exc:
         return render(request, "campaigns/check.html", error=exc.message, report=None)
     return render(request, "campaigns/check.html", error=None, report=report, placeholders=version.placeholders)
@@ -171,34 +173,6 @@ def message_page(request: Request, session: DbDep, runtime: RuntimeDep, me: View
     )
 
 
-def inspect_recipients(runtime: Runtime, file, placeholders: list[str]) -> dict:
-    """What a campaign would make of the file: its columns, the first good rows, the bad rows and how many
-    recipients it has (rows with a valid address), read as the campaign's split reads it."""
-    storage_service.uploaded_size(runtime, file, field="file")
-    with runtime.storage.open(file.storage_key) as stream:
-        header = recipients.read_header(stream, placeholders, field="file")
-    good, bad_count, first, bad = 0, 0, [], []
-    with runtime.storage.open(file.storage_key) as stream:
-        _, rows = recipients.read_rows(stream)
-        for row in rows:
-            if isinstance(row, recipients.Row):
-                good += 1
-                if len(first) < SAMPLE_ROWS:
-                    first.append(row)
-            else:
-                bad_count += 1
-                if len(bad) < NAMED_BAD_ROWS:
-                    bad.append(row)
-    columns = [(name, _column_use(name, placeholders)) for name in header]
-    return {"header": header, "columns": columns, "first": first, "good": good, "bad": bad, "bad_count": bad_count}
-
-
-def _column_use(name: str, placeholders: list[str]) -> str:
-    if name == recipients.EMAIL_COLUMN:
-        return "the recipient's address"
-    return f"fills {{{{ {name} }}}}" if name in placeholders else "not used by this template"
-
-
 def _campaign_body(values: dict[str, str]) -> CampaignCreate:
     if not values["file_url"]:
         raise Invalid("upload the recipients file first", field="file")
@@ -244,6 +218,7 @@ def _new_page(request: Request, session, me, values: dict, error: AppError | Non
         request, "campaigns/new.html", status_code=error.status_code if error else 200,
         templates=[t for t in templates if t.latest_version], values=values, error=error,
         idempotency_key=values.get("idempotency_key") or str(uuid.uuid4()),
+        unverified_allowed=domain_service.unverified_domains_allowed(get_runtime(request).settings),
     )
 
 

@@ -1,6 +1,5 @@
 """Templates: the list, a new one, the editor with its live preview, and the version history."""
 
-import hashlib
 import uuid
 from typing import Annotated
 
@@ -9,15 +8,12 @@ from fastapi.responses import RedirectResponse
 
 from emailplatform.deps import RuntimeDep
 from emailplatform.errors import AppError
-from emailplatform.models import TemplateVersion
-from emailplatform.templates import plaintext, rendering
 from emailplatform.templates import service as template_service
 from emailplatform.ui.deps import DbDep, Editor, Viewer
 from emailplatform.ui.views import UiRoute, render
 
 router = APIRouter(route_class=UiRoute)
 PAGE_SIZE = 50
-DRAFTS = uuid.UUID("5f0c6b1e-8f0e-4d1a-9a51-6d1f3c2b7a10")  # namespace of the ids drafts are cached under
 STARTER_HTML = "<p>Hello {{ first_name }},</p>\n<p>Write your message here.</p>\n"
 
 Subject = Annotated[str, Form(max_length=template_service.MAX_SUBJECT_CHARS)]
@@ -90,23 +86,7 @@ async def preview(request: Request, runtime: RuntimeDep, _me: Viewer):
     subject, html, text = (str(form.get(part, "")) for part in ("subject", "html", "text"))
     samples = {key.removeprefix("sample."): str(value) for key, value in form.items() if key.startswith("sample.")}
     try:
-        names, rendered = render_draft(runtime.settings, subject, html, text, samples)
+        names, rendered = template_service.preview_draft(runtime.settings, subject, html, text, samples)
     except AppError as exc:
         return render(request, "templates/preview.html", error=exc.message, rendered=None, names=[])
     return render(request, "templates/preview.html", error=None, rendered=rendered, names=names)
-
-
-def render_draft(settings, subject: str, html: str, text: str, samples: dict[str, str]):
-    """The placeholders of an unsaved draft and the draft rendered as a campaign would render it; a placeholder
-    with no sample value shows as [name]. Compiled drafts are cached by their content, like saved versions."""
-    if not subject.strip() or not html.strip():
-        raise AppError("a preview needs a subject and an HTML body")
-    text_source = text or plaintext.text_from_html(html)
-    names = rendering.placeholders({"subject": subject, "html": html, "text": text_source})
-    digest = hashlib.sha256("\0".join((subject, html, text_source)).encode()).hexdigest()
-    draft = TemplateVersion(id=uuid.uuid5(DRAFTS, digest), subject=subject, html=html, text=text_source)
-    data = {name: samples.get(name) or f"[{name}]" for name in names}
-    try:
-        return names, rendering.compile_version(draft, settings).render(data)
-    except rendering.RenderError as exc:
-        raise AppError(exc.reason) from None

@@ -1,4 +1,5 @@
-// The little the pages need beyond htmx: the recipients upload (with a progress bar) and the user's time zone.
+// The little the pages need beyond htmx: the recipients upload (with a progress bar), the user's time zone,
+// questions before a form is sent, and copy buttons.
 (function () {
   "use strict";
 
@@ -81,6 +82,28 @@
       if (!confirm("Send this campaign to " + button.dataset.count + " recipients" + when + "?")) e.preventDefault();
     });
   }
+
+  // A form with data-confirm asks before it is sent; the question is data, never code.
+  document.addEventListener("submit", function (e) {
+    const ask = e.target.dataset && e.target.dataset.confirm;
+    if (ask && !confirm(ask)) e.preventDefault();
+  });
+
+  // A button with data-copy copies the value of the element it names, and says so.
+  document.addEventListener("click", function (e) {
+    const button = e.target.closest("button[data-copy]");
+    if (!button) return;
+    const source = document.getElementById(button.dataset.copy);
+    const text = source.value !== undefined ? source.value : source.textContent;
+    const done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { source.select && source.select(); });
+    } else {
+      if (source.select) source.select();
+      document.execCommand("copy");
+      done();
+    }
+  });
 
   document.addEventListener("DOMContentLoaded", setUpRecipients);
 })();
