@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns.recipients import BadRow, normalize_address
+from emailplatform.db import get_for_tenant
 from emailplatform.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from emailplatform.models import Role, User, utcnow
 from emailplatform.runtime import Runtime
@@ -34,8 +35,7 @@ _UNKNOWN_USER_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 def create_user(session: Session, tenant_id: uuid.UUID, email: str, password: str, role: str) -> User:
     address = _address(email)
-    if role not in ABILITIES:
-        raise Invalid(f"the role must be one of: {', '.join(ABILITIES)}", field="role")
+    _check_role(role)
     _check_password(password)
     if session.scalar(select(User.id).where(User.tenant_id == tenant_id, User.email == address)):
         raise Conflict(f"{address} has an account in this tenant already", field="email")
@@ -43,6 +43,44 @@ def create_user(session: Session, tenant_id: uuid.UUID, email: str, password: st
     session.add(user)
     session.flush()
     return user
+
+
+def invite(session: Session, by: User, email: str, role: str) -> tuple[User, str]:
+    """A new user of `by`'s tenant and its random password, returned to be shown this once."""
+    require(by, "administer")
+    _check_role(role)
+    if role == Role.OWNER and by.role != Role.OWNER:
+        raise Forbidden("only an owner can make another owner", field="role")
+    password = _one_time_password()
+    return create_user(session, by.tenant_id, email, password, role), password
+
+
+def change_role(session: Session, by: User, user_id: uuid.UUID, role: str) -> User:
+    require(by, "administer")
+    user = get_for_tenant(session, User, user_id, by.tenant_id, field="user_id", what="user")
+    _check_role(role)
+    if role == user.role:
+        return user
+    if Role.OWNER in (role, user.role) and by.role != Role.OWNER:
+        raise Forbidden("only an owner can grant or take away the owner role", field="role")
+    if user.role == Role.OWNER:
+        _keep_another_owner(session, user, "the workspace needs an owner: make someone else owner first", "role")
+    user.role = role
+    session.flush()
+    return user
+
+
+def remove_user(session: Session, by: User, user_id: uuid.UUID) -> None:
+    require(by, "administer")
+    user = get_for_tenant(session, User, user_id, by.tenant_id, field="user_id", what="user")
+    if user.id == by.id:
+        raise Conflict("you cannot remove yourself", field="user_id")
+    if user.role == Role.OWNER:
+        if by.role != Role.OWNER:
+            raise Forbidden("only an owner can remove an owner", field="user_id")
+        _keep_another_owner(session, user, "the workspace needs an owner: you cannot remove the last one", "user_id")
+    session.delete(user)
+    session.flush()
 
 
 def authenticate(session: Session, tenant_name: str, email: str, password: str) -> User:
@@ -90,9 +128,23 @@ def ensure_first_user(runtime: Runtime) -> tuple[str, str] | None:
             tenant_id = tenant_service.create_tenant(session, FIRST_TENANT).id
         if session.scalar(select(User.id).where(User.tenant_id == tenant_id).limit(1)):
             return None
-        password = secrets.token_urlsafe(12)
+        password = _one_time_password()
         user = create_user(session, tenant_id, FIRST_USER_EMAIL, password, Role.OWNER)
         return user.email, password
+
+
+def _keep_another_owner(session: Session, owner: User, message: str, field: str) -> None:
+    """Conflict unless the tenant has an owner besides `owner`; the owners' rows stay locked until the commit,
+    so two owners taking the role from each other at once cannot leave none."""
+    owners = session.scalars(
+        select(User.id).where(User.tenant_id == owner.tenant_id, User.role == Role.OWNER).with_for_update()
+    ).all()
+    if not set(owners) - {owner.id}:
+        raise Conflict(message, field=field)
+
+
+def _one_time_password() -> str:
+    return secrets.token_urlsafe(12)
 
 
 def _tenant_id(session: Session, name: str) -> uuid.UUID | None:
@@ -107,6 +159,11 @@ def _address(email: str) -> str:
         return normalize_address(email).lower()
     except BadRow as exc:
         raise Invalid(str(exc), field="email") from None
+
+
+def _check_role(role: str) -> None:
+    if role not in ABILITIES:
+        raise Invalid(f"the role must be one of: {', '.join(ABILITIES)}", field="role")
 
 
 def _check_password(password: str) -> None:
