@@ -77,6 +77,7 @@ def click_token(message_id: uuid.UUID, url: str, secret: str) -> str:
     return make_token(CLICK, message_id.bytes + url.encode("utf-8"), secret)
 
 
+@lru_cache(maxsize=4096)  # a message's link, text footer, header and template placeholder all carry it
 def unsubscribe_token(message_id: uuid.UUID, secret: str) -> str:
     return make_token(UNSUBSCRIBE, message_id.bytes, secret)
 

@@ -124,7 +124,16 @@ def claim(runtime: Runtime, plan: BatchPlan, limit: int = SLICE) -> list[Claimed
 
 
 async def send_slice(runtime: Runtime, plan: BatchPlan, messages: list[Claimed]) -> list[Outcome]:
-    return await asyncio.gather(*(send_one(runtime, plan, message) for message in messages))
+    """Send a slice with as many messages in flight as the transport has connections: each message is
+    rendered just before its turn, not all at once, so the event loop never stalls a whole slice long
+    while answers from the server wait."""
+    in_flight = asyncio.Semaphore(runtime.settings.smtp_connections)
+
+    async def send(message: Claimed) -> Outcome:
+        async with in_flight:
+            return await send_one(runtime, plan, message)
+
+    return await asyncio.gather(*(send(message) for message in messages))
 
 
 async def send_one(runtime: Runtime, plan: BatchPlan, message: Claimed) -> Outcome:

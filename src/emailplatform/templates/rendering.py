@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.compiler import CodeGenerator, Frame
@@ -188,21 +189,27 @@ class CompiledTemplate:
     timeout_ms: int
     max_chars: int
 
+    @cached_property
+    def globals(self) -> dict:
+        """The environment's globals as one plain dict: merged with each render's data once, not per part."""
+        return dict(self.parts[0][1].globals)
+
     def render(self, data: dict[str, str]) -> Rendered:
         budget = limits.start(self.timeout_ms, self.max_chars)
+        variables = self.globals | data
         out = {}
         for part, template in self.parts:
             try:
-                out[part] = _render_part(template, data, budget)
+                out[part] = _render_part(template, variables, budget)
             except Exception as exc:  # everything a template or its data can cause
                 raise _render_error(part, template, exc) from None
         return Rendered(subject=" ".join(out["subject"].split()), html=out["html"], text=out["text"])
 
 
-def _render_part(template: Template, data: dict[str, str], budget: limits.Budget) -> str:
+def _render_part(template: Template, variables: dict, budget: limits.Budget) -> str:
     chunks: list[str] = []
     append = chunks.append
-    for chunk in template.root_render_func(template.new_context(data)):
+    for chunk in template.root_render_func(template.new_context(variables, shared=True)):
         append(chunk)
         if len(chunks) % _CHUNKS_PER_CHECK == 0:
             budget.add_output(sum(map(len, chunks[-_CHUNKS_PER_CHECK:])))

@@ -156,12 +156,33 @@ class SmtpTransport:
 
 
 async def _transaction(smtp: aiosmtplib.SMTP, message: OutgoingMessage) -> SendResult:
-    """One MAIL/RCPT/DATA; a refused one is reset (RSET) by aiosmtplib before it raises."""
-    international = not (message.envelope_from.isascii() and message.recipient.isascii())
+    """One MAIL/RCPT/DATA; a refused one is reset (RSET). Plain ASCII envelopes, nearly all of them, skip
+    aiosmtplib's address parsing (a tenth of a message's cost): our addresses were validated long before."""
+    if not (message.envelope_from.isascii() and message.recipient.isascii()):
+        return await _international_transaction(smtp, message)
+    if smtp.is_ehlo_or_helo_needed:
+        await smtp.ehlo()
+    try:
+        for command, argument, accepted in (
+            (b"MAIL", b"FROM:<" + message.envelope_from.encode() + b">", (250,)),
+            (b"RCPT", b"TO:<" + message.recipient.encode() + b">", (250, 251)),
+        ):
+            response = await smtp.execute_command(command, argument)
+            if response.code not in accepted:
+                await _reset(smtp)
+                return _refusal(response.code, response.message)
+        response = await smtp.data(message.raw)
+    except aiosmtplib.SMTPResponseException as exc:
+        await _reset(smtp)
+        return _refusal(exc.code, exc.message)
+    return SendResult(SendStatus.SENT, response=f"250 {response.message}", provider_id=_queue_id(response.message))
+
+
+async def _international_transaction(smtp: aiosmtplib.SMTP, message: OutgoingMessage) -> SendResult:
+    """SMTPUTF8 for a non-ASCII address, through aiosmtplib's own sendmail (which resets a refused one)."""
     try:
         _, reply = await smtp.sendmail(
-            message.envelope_from, [message.recipient], message.raw,
-            mail_options=["SMTPUTF8"] if international else None,
+            message.envelope_from, [message.recipient], message.raw, mail_options=["SMTPUTF8"]
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:
         refused = exc.recipients[0]
@@ -171,6 +192,13 @@ async def _transaction(smtp: aiosmtplib.SMTP, message: OutgoingMessage) -> SendR
     except (aiosmtplib.SMTPNotSupported, ValueError) as exc:  # an address that cannot be sent to this server
         return SendResult(SendStatus.FAILED, response=_reason(exc))
     return SendResult(SendStatus.SENT, response=f"250 {reply}", provider_id=_queue_id(reply))
+
+
+async def _reset(smtp: aiosmtplib.SMTP) -> None:
+    try:
+        await smtp.rset()
+    except aiosmtplib.SMTPResponseException:
+        pass
 
 
 def _refusal(code: int, text: str) -> SendResult:
