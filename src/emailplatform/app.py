@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emailplatform import __version__, ui
 from emailplatform.errors import AppError
+from emailplatform.jobs.worker import new_event_loop as worker_loop
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.app")
@@ -95,7 +96,7 @@ class WorkerThread:
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
-        self.loop = asyncio.new_event_loop()
+        self.loop = worker_loop()
         self.stop_event: asyncio.Event | None = None
         self.thread = threading.Thread(target=self._main, name="emailplatform-worker", daemon=True)
 

@@ -86,7 +86,7 @@ def serve(
 @app.command()
 def worker():
     """Run a worker only: it takes jobs (splitting files, sending batches, scheduled sends) from the database."""
-    from emailplatform.jobs.worker import Worker
+    from emailplatform.jobs.worker import Worker, run
 
     runtime = _runtime()
 
@@ -100,7 +100,7 @@ def worker():
         finally:
             await runtime.aclose()
 
-    asyncio.run(main())
+    run(main())
 
 
 @app.command()

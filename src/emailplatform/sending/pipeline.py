@@ -33,7 +33,7 @@ from emailplatform.templates import service as template_service
 from emailplatform.webhooks import service as webhook_service
 
 SMTP_PERMANENT = re.compile(r"^(5\d\d)\b")
-SLICE = 100  # messages claimed, sent and written back together: at most this many may go twice after a crash
+SLICE = 250  # messages claimed, sent and written back together: at most this many may go twice after a crash
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,8 @@ def record(runtime: Runtime, plan: BatchPlan, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
             if outcome.result.status != SendStatus.SENT:
                 events.append(_record_unsent(session, runtime.settings, outcome, now))
-        events_service.record_many(session, events)
+        if events:
+            events_service.record_many(session, events)
 
 
 def _record_unsent(session, settings, outcome: Outcome, now: datetime) -> NewEvent:
