@@ -30,3 +30,18 @@ def test_a_campaign_with_a_forbidden_callback_url_is_refused(runtime, client):
             "callback_url": "http://169.254.169.254/latest"}
     response = client.post("/api/v1/email/campaigns", json=body)
     assert response.status_code == 422 and response.json()["error"]["field"] == "callback_url"
+
+
+def test_an_endpoint_subscribed_to_message_events_hears_each_message_sent(runtime, client, receiver):
+    created = client.post("/api/v1/webhooks/endpoints", json={"url": receiver.url, "event_types": ["message.sent"]})
+    assert created.status_code == 201, created.text
+    template = create_template(client, "Hi", "<p>Hi {{ name }}</p>")
+    rows = [["a@example.com", "A"], ["b@example.com", "B"], ["c@example.com", "C"]]
+    file = upload_file(client, csv_bytes(["email", "name"], rows))
+    transaction_id = create_campaign(client, template["template_id"], file["file_url"])["transaction_id"]
+
+    run_deliveries(runtime)
+
+    events = [Webhook(created.json()["secret"]).verify(r.body, r.headers) for r in receiver.received]
+    assert sorted(e["recipient"] for e in events) == ["a@example.com", "b@example.com", "c@example.com"]
+    assert {(e["type"], e["transaction_id"]) for e in events} == {("message.sent", transaction_id)}

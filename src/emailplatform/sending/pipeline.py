@@ -60,6 +60,7 @@ class BatchPlan:
     signer: DkimSigner | None
     tracking_base: str
     mailto_domain: str  # of the List-Unsubscribe mailto, which the inbound listener receives
+    notify_sent: bool  # some webhook endpoint of the tenant hears message.sent
 
 
 def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
@@ -79,6 +80,7 @@ def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
             session, transaction.tenant_id, transaction.template_id, transaction.template_version
         )
         signer = domain_service.signer_for(session, transaction.tenant_id, transaction.from_email)
+        notify_sent = webhook_service.has_subscribers(session, transaction.tenant_id, "sent")
     return BatchPlan(
         batch=batch,
         transaction=transaction,
@@ -88,6 +90,7 @@ def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
         signer=signer,
         tracking_base=tracking.base_url(runtime.settings),
         mailto_domain=runtime.settings.bounce_domain or transaction.from_email.rpartition("@")[2],
+        notify_sent=notify_sent,
     )
 
 
@@ -178,7 +181,8 @@ def record(runtime: Runtime, plan: BatchPlan, outcomes: list[Outcome]) -> None:
                 .values(status=MessageStatus.SENT, sent_at=now, updated_at=now, attempts=Message.attempts + 1,
                         last_error=None, not_before=None)
             )
-            _notify_sent(session, plan, [o.message for o in outcomes if o.result.status == SendStatus.SENT], now)
+            if plan.notify_sent:
+                _notify_sent(session, plan, [o.message for o in outcomes if o.result.status == SendStatus.SENT], now)
         for outcome in outcomes:
             if outcome.result.status != SendStatus.SENT:
                 events.append(_record_unsent(session, runtime.settings, outcome, now))
@@ -207,10 +211,8 @@ def _record_unsent(session, settings, outcome: Outcome, now: datetime) -> NewEve
 
 
 def _notify_sent(session, plan: BatchPlan, messages: list[Claimed], now: datetime) -> None:
-    """message.sent webhooks, for tenants that subscribe to them (one query a slice when none does)."""
+    """message.sent webhooks, for tenants that subscribe to them."""
     tenant_id = plan.transaction.tenant_id
-    if not webhook_service.has_subscribers(session, tenant_id, "sent"):
-        return
     for message in messages:
         webhook_service.message_event(session, tenant_id, "sent", {
             "message_id": str(message.id), "transaction_id": str(plan.transaction.id), "recipient": message.email,
