@@ -78,7 +78,7 @@ def list_messages(
     stmt = select(Message).where(Message.transaction_id == transaction.id)
     if status:
         stmt = stmt.where(Message.status == status)
-    rows, next_cursor = paginate(session, stmt, (Message.row_number,), cursor=cursor, limit=limit)
+    rows, next_cursor = paginate(session, stmt, (Message.id,), cursor=cursor, limit=limit)
     return Page(items=[MessageOut.model_validate(m) for m in rows], next_cursor=next_cursor)
 
 

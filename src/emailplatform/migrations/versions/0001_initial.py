@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 11:26:20.288201
+Create Date: 2026-11-22 12:13:33.304116
 """
 from alembic import op
 import sqlalchemy as sa
@@ -36,7 +36,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_messages_batch_id_status'), ['batch_id', 'status'], unique=False)
-        batch_op.create_index(batch_op.f('ix_messages_transaction_id_row_number'), ['transaction_id', 'row_number'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_transaction_id_status'), ['transaction_id', 'status'], unique=False)
 
     op.create_table('tenants',
@@ -415,7 +414,6 @@ def downgrade() -> None:
     op.drop_table('tenants')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messages_transaction_id_status'))
-        batch_op.drop_index(batch_op.f('ix_messages_transaction_id_row_number'))
         batch_op.drop_index(batch_op.f('ix_messages_batch_id_status'))
 
     op.drop_table('messages')

@@ -250,5 +250,5 @@ def _messages(session, transaction: Transaction, q: str, status: str, cursor: st
         stmt = stmt.where(Message.status == status)
     if q.strip():
         stmt = stmt.where(Message.email.startswith(q.strip(), autoescape=True))
-    rows, next_cursor = paginate(session, stmt, (Message.row_number,), cursor=cursor, limit=MESSAGES_PAGE)
+    rows, next_cursor = paginate(session, stmt, (Message.id,), cursor=cursor, limit=MESSAGES_PAGE)
     return {"messages": rows, "next_cursor": next_cursor, "q": q, "status": status, "statuses": list(MessageStatus)}
