@@ -3,9 +3,7 @@ what each record lacks."""
 
 import pytest
 
-from emailplatform.runtime import Runtime
-from tests.conftest import make_settings
-from tests.domains.dns_server import LoopbackDns
+from tests.domains.conftest import dns_server, runtime  # noqa: F401 (the domains tests' DNS server and runtime)
 from tests.domains.helpers import by_kind, publish
 from tests.helpers import create_template
 from tests.ui.conftest import make_user, sign_in
@@ -13,22 +11,6 @@ from tests.ui.conftest import make_user, sign_in
 NOTICE = "Unverified domains are allowed on this deployment"
 
 
-@pytest.fixture
-def dns_server():
-    server = LoopbackDns()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def runtime(database_url, tmp_path, dns_server):
-    runtime = Runtime(make_settings(
-        database_url, tmp_path / "data", bounce_domain="bounces.platform.test", spf_include="spf.platform.test",
-        dns_nameservers=[dns_server.address],
-    ))
-    yield runtime
-    runtime.close()
 
 
 def test_a_domain_is_added_its_records_shown_and_verified_once_published(ui_client, client, runtime, tenant, dns_server):

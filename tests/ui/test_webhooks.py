@@ -2,32 +2,14 @@
 delivery is sent again with Retry."""
 
 import re
-import threading
-from http.server import ThreadingHTTPServer
 
 import pytest
 
 from tests.ui.conftest import make_user, sign_in
-from tests.webhooks.webhook_helpers import Receiver, change_status, create_transaction, handler_for, run_deliveries
+from tests.webhooks.conftest import receiver, runtime  # noqa: F401 (the webhook tests' receiver and deployment)
+from tests.webhooks.webhook_helpers import change_status, create_transaction, run_deliveries
 
 
-@pytest.fixture
-def runtime(runtime):
-    """The deployment allows the loopback receiver, as tests and the embedded default need."""
-    runtime.settings.webhook_allowed_hosts = ["127.0.0.1"]
-    return runtime
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(receiver))
-    server.daemon_threads = True
-    receiver.port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield receiver
-    server.shutdown()
-    server.server_close()
 
 
 def create(ui_client, token: str, url: str, *event_types: str, description: str = "") -> str:

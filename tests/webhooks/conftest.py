@@ -1,11 +1,10 @@
-"""Fixtures of the webhook tests: the receiver, a deployment that allows it, and the webhooks router."""
+"""Fixtures of the webhook tests: the receiver, and a deployment that allows it."""
 
 import threading
 from http.server import ThreadingHTTPServer
 
 import pytest
 
-from emailplatform.webhooks.api import router as webhooks_router
 from tests.webhooks.webhook_helpers import Receiver, handler_for
 
 
@@ -28,9 +27,3 @@ def runtime(runtime):
     runtime.settings.webhook_allowed_hosts = ["127.0.0.1"]
     return runtime
 
-
-@pytest.fixture
-def client(client):
-    if not any(getattr(route, "path", "").startswith("/api/v1/webhooks") for route in client.app.routes):
-        client.app.include_router(webhooks_router)
-    return client

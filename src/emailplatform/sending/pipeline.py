@@ -212,12 +212,11 @@ def _record_unsent(session, settings, outcome: Outcome, now: datetime) -> NewEve
 
 def _notify_sent(session, plan: BatchPlan, messages: list[Claimed], now: datetime) -> None:
     """message.sent webhooks, for tenants that subscribe to them."""
-    tenant_id = plan.transaction.tenant_id
-    for message in messages:
-        webhook_service.message_event(session, tenant_id, "sent", {
-            "message_id": str(message.id), "transaction_id": str(plan.transaction.id), "recipient": message.email,
-            "event": "sent", "timestamp": now.isoformat(), "details": {},
-        })
+    webhook_service.message_events(session, plan.transaction.tenant_id, "sent", [
+        {"message_id": str(m.id), "transaction_id": str(plan.transaction.id), "recipient": m.email, "event": "sent",
+         "timestamp": now.isoformat(), "details": {}}
+        for m in messages
+    ])
 
 
 def finish(runtime: Runtime, plan: BatchPlan) -> None:

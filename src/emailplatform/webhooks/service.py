@@ -184,12 +184,7 @@ def transaction_status_changed(session: Session, transaction: Transaction, summa
 def message_event(session: Session, tenant_id: uuid.UUID, event_type: str, payload: dict) -> None:
     """Enqueue one delivery of a message event ("sent" or "message.sent", …) to every enabled endpoint of the
     tenant subscribed to it. `payload` carries message_id, transaction_id, recipient and the event's details."""
-    event_type = event_type if event_type.startswith("message.") else f"message.{event_type}"
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown message event {event_type!r}")
-    body = {"type": event_type, "timestamp": _iso(utcnow())} | payload
-    transaction_id = payload.get("transaction_id")
-    _enqueue(session, tenant_id, event_type, body, [], uuid.UUID(str(transaction_id)) if transaction_id else None)
+    message_events(session, tenant_id, event_type, [payload])
 
 
 def message_events(session: Session, tenant_id: uuid.UUID, event_type: str, payloads: list[dict]) -> None:
