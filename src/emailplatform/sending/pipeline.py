@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns import splitting
@@ -94,7 +95,7 @@ def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
     )
 
 
-def claim(runtime: Runtime, plan: BatchPlan, limit: int = SLICE) -> list[Claimed] | None:
+def claim(session: Session, plan: BatchPlan, limit: int = SLICE) -> list[Claimed] | None:
     """The next slice of due messages, now SENDING (None when none is due); suppressed recipients stop
     here, SUPPRESSED."""
     now = utcnow()
@@ -105,24 +106,23 @@ def claim(runtime: Runtime, plan: BatchPlan, limit: int = SLICE) -> list[Claimed
         or_(Message.not_before.is_(None), Message.not_before <= now),
     )
     next_ids = select(Message.id).where(due).order_by(Message.position).limit(limit).scalar_subquery()
-    with runtime.db.session() as session:
-        rows = session.execute(
+    rows = session.execute(
+        update(Message)
+        .where(Message.id.in_(next_ids), due)
+        .values(status=MessageStatus.SENDING, updated_at=now)
+        .returning(Message.id, Message.position, Message.email, Message.attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not rows:
+        return None
+    claimed = [Claimed(*row) for row in rows]
+    blocked = suppression.suppressed(session, plan.transaction.tenant_id, [m.email for m in claimed])
+    if blocked:
+        session.execute(
             update(Message)
-            .where(Message.id.in_(next_ids), due)
-            .values(status=MessageStatus.SENDING, updated_at=now)
-            .returning(Message.id, Message.position, Message.email, Message.attempts)
-            .execution_options(synchronize_session=False)
-        ).all()
-        if not rows:
-            return None
-        claimed = [Claimed(*row) for row in rows]
-        blocked = suppression.suppressed(session, plan.transaction.tenant_id, [m.email for m in claimed])
-        if blocked:
-            session.execute(
-                update(Message)
-                .where(Message.id.in_([m.id for m in claimed if m.email in blocked]))
-                .values(status=MessageStatus.SUPPRESSED, updated_at=now, last_error="the address is on the suppression list")
-            )
+            .where(Message.id.in_([m.id for m in claimed if m.email in blocked]))
+            .values(status=MessageStatus.SUPPRESSED, updated_at=now, last_error="the address is on the suppression list")
+        )
     return [m for m in claimed if m.email not in blocked]
 
 
@@ -167,27 +167,34 @@ async def send_one(runtime: Runtime, plan: BatchPlan, message: Claimed) -> Outco
     return Outcome(message, await runtime.transport.send(outgoing))
 
 
-def record(runtime: Runtime, plan: BatchPlan, outcomes: list[Outcome]) -> None:
+def record(session: Session, settings, plan: BatchPlan, outcomes: list[Outcome]) -> None:
     """Write a slice's outcomes back: one statement for all that were sent, one row each for the rest, whose
     events (deferred, failed, or bounced for a 5xx reply) go through the events service like any other."""
     now = utcnow()
     sent = [o.message.id for o in outcomes if o.result.status == SendStatus.SENT]
     events: list[NewEvent] = []
+    if sent:
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(sent), Message.status == MessageStatus.SENDING)
+            .values(status=MessageStatus.SENT, sent_at=now, updated_at=now, attempts=Message.attempts + 1,
+                    last_error=None, not_before=None)
+        )
+        if plan.notify_sent:
+            _notify_sent(session, plan, [o.message for o in outcomes if o.result.status == SendStatus.SENT], now)
+    for outcome in outcomes:
+        if outcome.result.status != SendStatus.SENT:
+            events.append(_record_unsent(session, settings, outcome, now))
+    if events:
+        events_service.record_many(session, events)
+
+
+def record_and_claim(runtime: Runtime, plan: BatchPlan, outcomes: list[Outcome] | None) -> list[Claimed] | None:
+    """One transaction a slice: the outcomes of the slice just sent, and the claim of the next."""
     with runtime.db.session() as session:
-        if sent:
-            session.execute(
-                update(Message)
-                .where(Message.id.in_(sent), Message.status == MessageStatus.SENDING)
-                .values(status=MessageStatus.SENT, sent_at=now, updated_at=now, attempts=Message.attempts + 1,
-                        last_error=None, not_before=None)
-            )
-            if plan.notify_sent:
-                _notify_sent(session, plan, [o.message for o in outcomes if o.result.status == SendStatus.SENT], now)
-        for outcome in outcomes:
-            if outcome.result.status != SendStatus.SENT:
-                events.append(_record_unsent(session, runtime.settings, outcome, now))
-        if events:
-            events_service.record_many(session, events)
+        if outcomes:
+            record(session, runtime.settings, plan, outcomes)
+        return claim(session, plan)
 
 
 def _record_unsent(session, settings, outcome: Outcome, now: datetime) -> NewEvent:
@@ -242,7 +249,7 @@ async def send_batch(runtime: Runtime, batch_id: uuid.UUID) -> None:
     plan = await asyncio.to_thread(load_plan, runtime, batch_id)
     if plan is None:
         return
-    while (claimed := await asyncio.to_thread(claim, runtime, plan)) is not None:
+    outcomes = None
+    while (claimed := await asyncio.to_thread(record_and_claim, runtime, plan, outcomes)) is not None:
         outcomes = await send_slice(runtime, plan, claimed)
-        await asyncio.to_thread(record, runtime, plan, outcomes)
     await asyncio.to_thread(finish, runtime, plan)
