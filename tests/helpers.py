@@ -1,4 +1,7 @@
-"""Steps a client takes, written once for the tests: a template, an uploaded CSV, a campaign."""
+"""Steps a client takes, written once for the tests: a template, an uploaded CSV, a campaign; and messages
+sent straight through a transport."""
+
+import asyncio
 
 from fastapi.testclient import TestClient
 
@@ -44,3 +47,15 @@ def all_pages(client: TestClient, path: str, **params) -> list[dict]:
         cursor = page["next_cursor"]
         if not cursor:
             return items
+
+
+def send_through(transport, messages: list) -> list:
+    """Send messages concurrently through a transport, as the pipeline does, and close it; their results."""
+
+    async def main():
+        try:
+            return await asyncio.gather(*(transport.send(m) for m in messages))
+        finally:
+            await transport.close()
+
+    return asyncio.run(main())

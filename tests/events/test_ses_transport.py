@@ -1,7 +1,6 @@
 """The SES transport against a real SES-speaking server on loopback (moto in server mode, its own process):
 what moto received is read back through its HTTP API, never through a patched client."""
 
-import asyncio
 import base64
 import json
 import os
@@ -21,7 +20,7 @@ from emailplatform.config import Settings
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
 from emailplatform.sending.transports import OutgoingMessage, SendStatus, create_transport
 from tests.conftest import free_port, run_jobs
-from tests.helpers import all_pages, campaign, create_campaign, create_template, csv_bytes, upload_file
+from tests.helpers import all_pages, campaign, create_campaign, create_template, csv_bytes, send_through, upload_file
 
 SENDER = "news@sender.example.com"  # the sender tests/helpers.py campaigns use
 CONFIGURATION_SET = "emailplatform-events"
@@ -112,15 +111,7 @@ def outgoing(recipient: str, sender: str = SENDER) -> OutgoingMessage:
 
 
 def send_all(settings: Settings, messages: list[OutgoingMessage]):
-    transport = create_transport(settings, storage=None)
-
-    async def main():
-        try:
-            return await asyncio.gather(*(transport.send(m) for m in messages))
-        finally:
-            await transport.close()
-
-    return asyncio.run(main())
+    return send_through(create_transport(settings, storage=None), messages)
 
 
 def test_each_message_goes_raw_with_the_configuration_set_and_our_id_as_a_tag(moto, verified_sender):

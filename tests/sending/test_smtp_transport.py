@@ -20,6 +20,7 @@ from emailplatform.sending.mime import MessageSkeleton, make_message_id
 from emailplatform.sending.transports import OutgoingMessage, SendStatus, create_transport
 from emailplatform.sending.transports.smtp import SmtpServer, SmtpTransport
 from tests.conftest import SmtpSink, free_port
+from tests.helpers import send_through
 
 SENDER = "news@example.com"
 
@@ -35,16 +36,6 @@ def message(recipient: str = "bob@example.org", subject: str = "Hello Zoë 🎉"
 
 def smtp_transport(url: str, **settings) -> SmtpTransport:
     return create_transport(Settings(transport="smtp", smtp_url=url, smtp_timeout_seconds=5, **settings), storage=None)
-
-
-def send_all(transport, messages):
-    async def main():
-        try:
-            return await asyncio.gather(*(transport.send(m) for m in messages))
-        finally:
-            await transport.close()
-
-    return asyncio.run(main())
 
 
 class CountingSink(SmtpSink):
@@ -86,7 +77,7 @@ def start_sink():
 
 def test_sent_message_arrives_intact(smtp_sink):
     sent = message()
-    [result] = send_all(smtp_transport(smtp_sink.url), [sent])
+    [result] = send_through(smtp_transport(smtp_sink.url), [sent])
     assert result.status == SendStatus.SENT
     assert result.response == "250 Message accepted for delivery"
     [received] = smtp_sink.received
@@ -102,7 +93,7 @@ def test_refusals_are_retry_or_failed_with_the_reply_and_the_connection_goes_on(
     sink.replies = {"later@example.org": "450 4.2.1 try later", "nobody@example.org": "550 5.1.1 no such user"}
     recipients = ["later@example.org", "nobody@example.org", "bob@example.org"]
     transport = smtp_transport(sink.url, smtp_connections=1)
-    later, nobody, bob = send_all(transport, [message(r) for r in recipients])
+    later, nobody, bob = send_through(transport, [message(r) for r in recipients])
     assert (later.status, later.response) == (SendStatus.RETRY, "450 4.2.1 try later")
     assert (nobody.status, nobody.response) == (SendStatus.FAILED, "550 5.1.1 no such user")
     assert bob.status == SendStatus.SENT
@@ -113,7 +104,7 @@ def test_refusals_are_retry_or_failed_with_the_reply_and_the_connection_goes_on(
 def test_connections_are_pooled_and_bounded(start_sink):
     sink = start_sink()
     transport = smtp_transport(sink.url, smtp_connections=3)
-    results = send_all(transport, [message(f"user{i}@example.org") for i in range(60)])
+    results = send_through(transport, [message(f"user{i}@example.org") for i in range(60)])
     assert {r.status for r in results} == {SendStatus.SENT}
     assert len(sink.received) == 60
     assert 1 <= len(sink.peers) <= 3
@@ -169,8 +160,8 @@ def test_credentials_come_percent_decoded_from_the_url(start_sink):
     sink = CountingSink(port=free_port())
     start_sink(sink, authenticator=sink.authenticate, auth_require_tls=False)
     host = sink.url.removeprefix("smtp://")
-    good = send_all(smtp_transport(f"smtp://{quote('zoë@example.com', safe='')}:{quote('p@ss:w/rd%', safe='')}@{host}"), [message()])
-    bad = send_all(smtp_transport(f"smtp://zoe:wrong@{host}"), [message()])
+    good = send_through(smtp_transport(f"smtp://{quote('zoë@example.com', safe='')}:{quote('p@ss:w/rd%', safe='')}@{host}"), [message()])
+    bad = send_through(smtp_transport(f"smtp://zoe:wrong@{host}"), [message()])
     assert good[0].status == SendStatus.SENT
     assert bad[0].status == SendStatus.RETRY and "535" in bad[0].response
     assert sink.logins[0] == ("zoë@example.com", "p@ss:w/rd%")
@@ -214,13 +205,13 @@ def certificates(tmp_path_factory):
 def test_starttls_when_the_server_offers_it(start_sink, certificates):
     ca_file, server_context = certificates
     sink = start_sink(tls_context=server_context, require_starttls=True)
-    [result] = send_all(smtp_transport(sink.url, smtp_ca_file=ca_file), [message()])
+    [result] = send_through(smtp_transport(sink.url, smtp_ca_file=ca_file), [message()])
     assert result.status == SendStatus.SENT
     assert sink.tls == [True]
 
 
 def test_starttls_required_of_a_server_that_does_not_offer_it_is_retry(smtp_sink):
-    [result] = send_all(smtp_transport(smtp_sink.url + "?starttls=require"), [message()])
+    [result] = send_through(smtp_transport(smtp_sink.url + "?starttls=require"), [message()])
     assert result.status == SendStatus.RETRY and "STARTTLS" in result.response
     assert smtp_sink.received == []
 
@@ -229,7 +220,7 @@ def test_implicit_tls(start_sink, certificates):
     ca_file, server_context = certificates
     sink = start_sink(ssl_context=server_context)
     url = sink.url.replace("smtp://", "smtps://")
-    [result] = send_all(smtp_transport(url, smtp_ca_file=ca_file), [message()])
+    [result] = send_through(smtp_transport(url, smtp_ca_file=ca_file), [message()])
     assert result.status == SendStatus.SENT
     assert sink.tls == [True]
 
@@ -237,7 +228,7 @@ def test_implicit_tls(start_sink, certificates):
 def test_a_certificate_nobody_vouches_for_is_retry(start_sink, certificates):
     _, server_context = certificates
     sink = start_sink(ssl_context=server_context)
-    [result] = send_all(smtp_transport(sink.url.replace("smtp://", "smtps://")), [message()])
+    [result] = send_through(smtp_transport(sink.url.replace("smtp://", "smtps://")), [message()])
     assert result.status == SendStatus.RETRY and "certificate" in result.response.lower()
     assert sink.received == []
 

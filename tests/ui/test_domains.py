@@ -1,8 +1,6 @@
 """The sending domains page: add one, the records to publish, and a check through (the test's own) DNS that says
 what each record lacks."""
 
-import pytest
-
 from tests.domains.conftest import dns_server, runtime  # noqa: F401 (the domains tests' DNS server and runtime)
 from tests.domains.helpers import by_kind, publish
 from tests.helpers import create_template

@@ -3,8 +3,6 @@ delivery is sent again with Retry."""
 
 import re
 
-import pytest
-
 from tests.ui.conftest import make_user, sign_in
 from tests.webhooks.conftest import receiver, runtime  # noqa: F401 (the webhook tests' receiver and deployment)
 from tests.webhooks.webhook_helpers import change_status, create_transaction, run_deliveries
