@@ -131,10 +131,6 @@ def campaigns_in_period(
     return {cid: (send_at or created).date() for cid, send_at, created in campaigns if (send_at or created) >= since}
 
 
-def sends_today(session: Session, tenant_id: uuid.UUID, now: datetime | None = None) -> int:
-    return overview(session, tenant_id, 1, now).totals.sent
-
-
 def spreadsheet_safe(value) -> str:
     """A cell a spreadsheet shows as text: one starting like a formula gets a leading quote."""
     text = "" if value is None else str(value)
