@@ -1,6 +1,7 @@
 """The command line as a user runs it: real processes, a real database and a real SMTP server."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -81,3 +82,30 @@ def test_serve_creates_the_default_tenant_and_prints_its_key_once(tmp_path):
         again.terminate()
         out, _ = again.communicate(timeout=30)
     assert "ep_" not in out
+
+
+def test_serve_on_another_port_links_there_and_runs_without_its_bounce_port(tmp_path):
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = cli_env(tmp_path, "", EMAILPLATFORM_INBOUND_PORT=str(taken.getsockname()[1]))
+        server = subprocess.Popen(
+            EMAILPLATFORM + ["serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            key = server.stdout.readline().strip()
+            for _ in range(100):
+                try:
+                    upload = httpx.post(f"http://127.0.0.1:{port}/api/v1/files/upload-url", json={"filename": "a.csv"},
+                                        headers={"X-API-Key": key})
+                    break
+                except httpx.ConnectError:
+                    time.sleep(0.1)
+            assert upload.status_code == 201
+            assert upload.json()["upload_url"].startswith(f"http://127.0.0.1:{port}/uploads/")
+        finally:
+            server.terminate()
+            _, err = server.communicate(timeout=30)
+    assert "Bounces are not received" in err

@@ -63,6 +63,8 @@ def serve(
     from emailplatform.users.service import ensure_first_user
 
     runtime = _runtime()
+    if "public_url" not in runtime.settings.model_fields_set:  # links and upload URLs point where we listen
+        runtime.settings.public_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     _migrate(runtime)
     key = ensure_default_tenant(runtime)
     if key:
@@ -73,14 +75,23 @@ def serve(
         console.print(f"Sign in at {runtime.settings.public_url}/ as workspace 'default', {first[0]}, with the password (shown this once):")
         print(first[1], flush=True)
     console.print(f"emailplatform on http://{host}:{port} (database: {runtime.db.dialect}, transport: {runtime.settings.transport})")
-    listener = None if no_worker else start_listener(runtime)
-    if listener:
-        console.print(f"Bounces are received by SMTP on {runtime.settings.inbound_host}:{runtime.settings.inbound_port}")
+    listener = None if no_worker else _start_bounce_listener(runtime, start_listener)
     try:
         uvicorn.run(create_app(runtime, with_worker=not no_worker), host=host, port=port, log_level="warning")
     finally:
         if listener:
             listener.stop()
+
+
+def _start_bounce_listener(runtime: Runtime, start_listener):
+    settings = runtime.settings
+    try:
+        listener = start_listener(runtime)
+    except OSError as exc:
+        console.print(f"[yellow]Bounces are not received: {exc}. Set EMAILPLATFORM_INBOUND_PORT to a free port.[/]")
+        return None
+    console.print(f"Bounces are received by SMTP on {settings.inbound_host}:{settings.inbound_port}")
+    return listener
 
 
 @app.command()
