@@ -175,10 +175,12 @@ def transaction_status_changed(session: Session, transaction: Transaction, summa
         "timestamp": _iso(utcnow()),
         "summary": summary,
     }
-    urls = [(None, transaction.callback_url)] if transaction.callback_url else []
-    if urls:
+    endpoints = _subscribed_endpoints(session, transaction.tenant_id, TRANSACTION_STATUS_CHANGED)
+    destinations = [(e.id, e.url) for e in endpoints]
+    if transaction.callback_url:
         _callback_secret(session, transaction.tenant_id)
-    _enqueue(session, transaction.tenant_id, TRANSACTION_STATUS_CHANGED, payload, urls, transaction.id)
+        destinations.insert(0, (None, transaction.callback_url))
+    _deliver(session, transaction.tenant_id, TRANSACTION_STATUS_CHANGED, payload, destinations, transaction.id)
 
 
 def message_event(session: Session, tenant_id: uuid.UUID, event_type: str, payload: dict) -> None:
@@ -200,18 +202,6 @@ def message_events(session: Session, tenant_id: uuid.UUID, event_type: str, payl
         body = {"type": event_type, "timestamp": timestamp} | payload
         transaction_id = payload.get("transaction_id")
         _deliver(session, tenant_id, event_type, body, endpoints, uuid.UUID(str(transaction_id)) if transaction_id else None)
-
-
-def _enqueue(
-    session: Session,
-    tenant_id: uuid.UUID,
-    event_type: str,
-    payload: dict,
-    destinations: list[tuple[uuid.UUID | None, str]],
-    transaction_id: uuid.UUID | None,
-) -> None:
-    destinations = destinations + [(e.id, e.url) for e in _subscribed_endpoints(session, tenant_id, event_type)]
-    _deliver(session, tenant_id, event_type, payload, destinations, transaction_id)
 
 
 def _deliver(
