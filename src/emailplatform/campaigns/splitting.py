@@ -1,6 +1,6 @@
 """The split: stream a recipients file once, write batch chunks and message rows in bulk, report bad rows.
 
-Rows are committed in groups, each group first taking the campaign's row lock (a no-op UPDATE), so a cancel
+Rows are committed in groups, each group first taking the campaign's row lock (updating its counts), so a cancel
 either lands before a group (which then sees it and stops) or after it (and cancels what the group wrote).
 """
 
@@ -112,10 +112,11 @@ class Split:
         for batch, rows in group.batches:
             self.runtime.storage.put(batch.storage_key, chunk_csv(self.header, rows))
         with self.runtime.db.session() as session:
-            locked = session.execute(
+            locked = session.execute(  # the progress counts, written first: the update also takes the row lock
                 update(Transaction)
                 .where(Transaction.id == self.transaction.id, Transaction.status == TransactionStatus.PROCESSING)
-                .values(updated_at=utcnow())
+                .values(total_messages=group.total, invalid_rows=group.invalid, duplicate_rows=group.duplicates,
+                        updated_at=utcnow())
             )
             if locked.rowcount == 0:
                 raise Cancelled()
@@ -128,11 +129,6 @@ class Split:
                     insert(RowError),
                     [{"tenant_id": self.transaction.tenant_id, "transaction_id": self.transaction.id} | e for e in group.errors],
                 )
-            session.execute(
-                update(Transaction)
-                .where(Transaction.id == self.transaction.id)
-                .values(total_messages=group.total, invalid_rows=group.invalid, duplicate_rows=group.duplicates)
-            )
 
 
 @dataclass(frozen=True)
