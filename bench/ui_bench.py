@@ -1,6 +1,6 @@
 """Page render times of the web UI with 100 campaigns and 1,000,000 messages in the database.
 
-    .venv/bin/python -m bench.ui_bench [--campaigns 100] [--messages-per-campaign 10000] [--database-url URL]
+    .venv/bin/python -m bench.ui_bench [--campaigns 100] [--messages-per-campaign 10000] [--domains 50] [--database-url URL]
 
 Prints JSON: each page's median and worst time over a few requests (after one warm-up), beside a floor
 measured in the same run: the same server answering /healthz, which does no work. Target: no page over 1 s.
@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from emailplatform.app import create_app
+from emailplatform.campaigns import counts
 from emailplatform.config import Settings
 from emailplatform.migrations import upgrade
 from emailplatform.models import Batch, Event, File, Message, Template, TemplateVersion, Transaction, utcnow
@@ -30,7 +31,7 @@ PASSWORD = "bench password 1"
 REPEATS = 5
 
 
-def fill(runtime: Runtime, campaigns: int, per_campaign: int) -> tuple[str, uuid.UUID]:
+def fill(runtime: Runtime, campaigns: int, per_campaign: int, domains: int) -> tuple[str, uuid.UUID]:
     now = utcnow()
     with runtime.db.session() as session:
         tenant = tenant_service.create_tenant(session, "bench")
@@ -59,11 +60,12 @@ def fill(runtime: Runtime, campaigns: int, per_campaign: int) -> tuple[str, uuid
             session.flush()
             messages = [
                 {"id": uuid.uuid4(), "tenant_id": tenant_id, "transaction_id": transaction.id, "batch_id": batch.id,
-                 "position": i, "row_number": i + 2, "email": f"user{i}@example{i % 50}.com", "status": STATUSES[i % 5],
+                 "position": i, "row_number": i + 2, "email": f"user{i}@example{i % domains}.com", "status": STATUSES[i % 5],
                  "attempts": 1, "created_at": now, "updated_at": now, "sent_at": now}
                 for i in range(per_campaign)
             ]
             session.execute(insert(Message), messages)
+            counts.record_moves(session, ((transaction.id, m["email"], None, m["status"]) for m in messages))
             session.execute(insert(Event), [
                 {"tenant_id": tenant_id, "transaction_id": transaction.id, "message_id": m["id"], "type": "clicked",
                  "occurred_at": now, "details": {"url": f"https://example.com/{i % 7}"}}
@@ -87,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--campaigns", type=int, default=100)
     parser.add_argument("--messages-per-campaign", type=int, default=10_000)
+    parser.add_argument("--domains", type=int, default=50, help="recipient domains per campaign")
     parser.add_argument("--database-url", default="", help="empty: SQLite in a temporary directory")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="ep-ui-bench-")
@@ -94,7 +97,7 @@ def main() -> None:
     settings.data_dir.mkdir(parents=True)
     upgrade(settings.resolved_database_url)
     runtime = Runtime(settings)
-    tenant, last = fill(runtime, args.campaigns, args.messages_per_campaign)
+    tenant, last = fill(runtime, args.campaigns, args.messages_per_campaign, args.domains)
     with TestClient(create_app(runtime)) as client:
         page = client.get("/ui/sign-in").text
         csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
@@ -110,6 +113,7 @@ def main() -> None:
             "database": runtime.db.dialect,
             "campaigns": args.campaigns,
             "messages": args.campaigns * args.messages_per_campaign,
+            "recipient_domains": args.domains,
             "floor_healthz": timed(client, "/healthz"),
             "pages": {name: timed(client, path) for name, path in pages.items()},
         }

@@ -1,10 +1,11 @@
 """Aggregations over campaigns, their messages' statuses and their events, for the dashboard, the analytics page
 and exports.
 
-Counts come from one grouped query over messages' (transaction_id, status) index for a set of campaigns found by
-the transactions' (tenant_id, created_at) index: no scan of a tenant's whole message table. A campaign's messages
-are counted on the day it was meant to go (its send time, else its creation). The breakdowns (bounce reasons,
-clicked links, recipient domains) cover the same campaigns: one, or those of a period."""
+Counts come from the message counts that every status change keeps (campaigns/counts.py), by campaign and by
+recipient domain, for the campaigns found by the transactions' (tenant_id, created_at) index: no query here reads
+the messages themselves. A campaign's messages are counted on the day it was meant to go (its send time, else its
+creation). The breakdowns (bounce reasons, clicked links, recipient domains) cover the same campaigns: one, or
+those of a period."""
 
 import csv
 import io
@@ -17,11 +18,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from emailplatform.campaigns import counts
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns.service import DELIVERED, SENT_OUT
-from emailplatform.models import UNSENT_MESSAGE_STATUSES, Event, Message, MessageStatus, Transaction, utcnow
+from emailplatform.models import UNSENT_MESSAGE_STATUSES, DomainMessageCount, Event, MessageCount, MessageStatus, Transaction, utcnow
 
 OPENED = {MessageStatus.OPENED, MessageStatus.CLICKED}
+PENDING = {*UNSENT_MESSAGE_STATUSES, counts.PENDING}
 OUTCOMES = ("sent", "delivered", "bounced", "complained", "opened", "clicked")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BREAKDOWN_ROWS = 20
@@ -46,7 +49,7 @@ class Counts:
 
     def add(self, status: str, count: int) -> None:
         self.total += count
-        self.pending += count if status in UNSENT_MESSAGE_STATUSES else 0
+        self.pending += count if status in PENDING else 0
         self.sent += count if status in SENT_OUT else 0
         self.delivered += count if status in DELIVERED else 0
         self.bounced += count if status == MessageStatus.BOUNCED else 0
@@ -84,9 +87,9 @@ def counts_by_campaign(session: Session, transaction_ids: Iterable[uuid.UUID]) -
     if not ids:
         return result
     rows = session.execute(
-        select(Message.transaction_id, Message.status, func.count())
-        .where(Message.transaction_id.in_(ids))
-        .group_by(Message.transaction_id, Message.status)
+        select(MessageCount.transaction_id, MessageCount.status, func.sum(MessageCount.count))
+        .where(MessageCount.transaction_id.in_(ids))
+        .group_by(MessageCount.transaction_id, MessageCount.status)
     )
     for transaction_id, status, count in rows:
         result[transaction_id].add(status, count)
@@ -164,7 +167,7 @@ def campaigns_csv(session: Session, tenant_id: uuid.UUID, days: int) -> str:
 
 # What each count of a recipient domain's row adds up: the message statuses it counts.
 _COUNTED = {
-    "pending": UNSENT_MESSAGE_STATUSES,
+    "pending": PENDING,
     "sent": SENT_OUT,
     "delivered": DELIVERED,
     "bounced": {MessageStatus.BOUNCED},
@@ -221,23 +224,20 @@ def by_recipient_domain(session: Session, where: Scope, limit: int | None = BREA
     """Messages by the domain of their address (the part after @), with their counts; the biggest first."""
     if not where.campaign_ids:
         return []
-    domain = _domain_of(session, Message.email)
-    columns = {name: func.sum(case((Message.status.in_(statuses), 1), else_=0)) for name, statuses in _COUNTED.items()}
+    counted = DomainMessageCount
+    total = func.sum(counted.count)
+    columns = {name: func.sum(case((counted.status.in_(statuses), counted.count), else_=0))
+               for name, statuses in _COUNTED.items()}
+    domain = counted.domain
     stmt = (
-        select(domain, func.count(), *columns.values())
-        .where(Message.transaction_id.in_(where.campaign_ids))
-        .group_by(domain).order_by(func.count().desc(), domain).limit(limit)
+        select(domain, total, *columns.values())
+        .where(counted.transaction_id.in_(where.campaign_ids))
+        .group_by(domain).having(total > 0).order_by(total.desc(), domain).limit(limit)
     )
     result = []
     for name, total, *sums in session.execute(stmt):
         result.append((name, Counts(total=total, **dict(zip(columns, (int(n or 0) for n in sums))))))
     return result
-
-
-def _domain_of(session: Session, email):
-    if session.get_bind().dialect.name == "postgresql":
-        return func.split_part(email, "@", 2)
-    return func.substr(email, func.instr(email, "@") + 1)
 
 
 def breakdown_csv(session: Session, where: Scope, kind: str) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from emailplatform.campaigns import recipients
+from emailplatform.campaigns import counts, recipients
 from emailplatform.campaigns.schemas import CampaignCreate
 from emailplatform.domains import service as domain_service
 from emailplatform.db import get_for_tenant
@@ -170,11 +170,14 @@ def cancel(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) ->
         session.refresh(transaction)
         raise Conflict(f"a campaign that is {transaction.status} cannot be cancelled", field="transaction_id")
     now = utcnow()
-    session.execute(
+    cancelled = session.execute(
         update(Message)
         .where(Message.transaction_id == transaction.id, Message.status.in_(WAITING_MESSAGE_STATUSES))
         .values(status=MessageStatus.CANCELLED, updated_at=now)
-    )
+        .returning(Message.email)
+        .execution_options(synchronize_session=False)
+    ).scalars()
+    counts.record_move(session, transaction.id, cancelled, counts.PENDING, MessageStatus.CANCELLED)
     session.execute(
         update(Batch)
         .where(Batch.transaction_id == transaction.id, Batch.status.in_([BatchStatus.PROCESSING, BatchStatus.READY]))

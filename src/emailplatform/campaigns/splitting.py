@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, update
 from uuid_utils import uuid7
 from sqlalchemy.orm import Session
 
-from emailplatform.campaigns import recipients, service
+from emailplatform.campaigns import counts, recipients, service
 from emailplatform.jobs import queue
 from emailplatform.models import (
     Batch,
@@ -124,6 +124,7 @@ class Split:
                 session.add_all([batch for batch, _ in group.batches])
                 session.flush()
                 insert_messages(session, self.transaction, group.batches, self.message_status)
+                counts.record_move(session, self.transaction.id, _emails(group.batches), None, self.message_status)
             if group.errors:
                 session.execute(
                     insert(RowError),
@@ -138,6 +139,10 @@ class Group:
     total: int
     invalid: int
     duplicates: int
+
+
+def _emails(batches: list[tuple[Batch, list[recipients.Row]]]):
+    return (row.email for _, rows in batches for row in rows)
 
 
 def chunk_csv(header: list[str], rows: list[recipients.Row]) -> bytes:
@@ -215,6 +220,7 @@ def start(runtime: Runtime, transaction_id: uuid.UUID) -> tuple[Transaction, Fil
             return None
         for model in (Message, RowError, Batch):
             session.execute(delete(model).where(model.transaction_id == transaction.id))
+        counts.forget(session, transaction.id)
         service.set_status(session, transaction, TransactionStatus.PROCESSING)
         file = session.get(File, transaction.file_id)
         return transaction, file

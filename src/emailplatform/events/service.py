@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from emailplatform.campaigns import counts
 from emailplatform.events import suppression
 from emailplatform.models import (
     Event,
@@ -129,17 +130,26 @@ def _advance_statuses(session: Session, events: list[NewEvent]) -> set[uuid.UUID
     for message_id, status in target.items():
         by_status[status].append(message_id)
     moved: set[uuid.UUID] = set()
+    moves: list[counts.Move] = []
     now = utcnow()
     for status, ids in by_status.items():
         behind = [s for s, rank in RANK.items() if rank < RANK[status] and rank >= RANK[MessageStatus.SENT]]
-        rows = session.execute(
-            update(Message)
+        rows = session.execute(  # the statuses they move from, locked until the counts are written
+            select(Message.id, Message.transaction_id, Message.email, Message.status)
             .where(Message.id.in_(ids), Message.status.in_(behind))
-            .values(status=status, updated_at=now)
-            .returning(Message.id)
-            .execution_options(synchronize_session=False)
-        ).scalars()
-        moved.update(rows)
+            .order_by(Message.id)
+            .with_for_update()
+        ).all()
+        if rows:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_([row.id for row in rows]))
+                .values(status=status, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        moves += [(row.transaction_id, row.email, row.status, status) for row in rows]
+        moved.update(row.id for row in rows)
+    counts.record_moves(session, moves)
     return moved
 
 

@@ -119,6 +119,29 @@ class Message(UUIDPrimaryKey, Base):
     sent_at: Mapped[datetime | None]
 
 
+class MessageCount(Base):
+    """How many of a campaign's messages are in one status, kept by every write that moves a status (see
+    campaigns/counts.py), so analytics never groups the messages themselves. The unsent statuses, which change
+    the most and mean the same to a reader, are counted together as PENDING."""
+
+    __tablename__ = "message_counts"
+
+    transaction_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int]
+
+
+class DomainMessageCount(Base):
+    """MessageCount by recipient domain as well: the results per domain."""
+
+    __tablename__ = "domain_message_counts"
+
+    transaction_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int]
+
+
 class RowError(Base):
     """A row of a recipients file that was skipped, with why."""
 

@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import service as campaign_service
-from emailplatform.campaigns import splitting
+from emailplatform.campaigns import counts, splitting
 from emailplatform.domains import service as domain_service
 from emailplatform.events import bounces, suppression, tracking
 from emailplatform.events import service as events_service
@@ -123,6 +123,8 @@ def claim(session: Session, plan: BatchPlan, limit: int = SLICE) -> list[Claimed
             .where(Message.id.in_([m.id for m in claimed if m.email in blocked]))
             .values(status=MessageStatus.SUPPRESSED, updated_at=now, last_error="the address is on the suppression list")
         )
+        emails = [m.email for m in claimed if m.email in blocked]
+        counts.record_move(session, plan.transaction.id, emails, MessageStatus.SENDING, MessageStatus.SUPPRESSED)
     return [m for m in claimed if m.email not in blocked]
 
 
@@ -174,30 +176,35 @@ def record(session: Session, settings, plan: BatchPlan, outcomes: list[Outcome])
     sent = [o.message.id for o in outcomes if o.result.status == SendStatus.SENT]
     events: list[NewEvent] = []
     if sent:
-        session.execute(
+        emails = session.execute(
             update(Message)
             .where(Message.id.in_(sent), Message.status == MessageStatus.SENDING)
             .values(status=MessageStatus.SENT, sent_at=now, updated_at=now, attempts=Message.attempts + 1,
                     last_error=None, not_before=None)
-        )
+            .returning(Message.email)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+        counts.record_move(session, plan.transaction.id, emails, MessageStatus.SENDING, MessageStatus.SENT)
         if plan.notify_sent:
             _notify_sent(session, plan, [o.message for o in outcomes if o.result.status == SendStatus.SENT], now)
     for outcome in outcomes:
         if outcome.result.status != SendStatus.SENT:
-            events.append(_record_unsent(session, settings, outcome, now))
+            events.append(_record_unsent(session, settings, plan, outcome, now))
     if events:
         events_service.record_many(session, events)
 
 
 def record_and_claim(runtime: Runtime, plan: BatchPlan, outcomes: list[Outcome] | None) -> list[Claimed] | None:
-    """One transaction a slice: the outcomes of the slice just sent, and the claim of the next."""
+    """One transaction a slice: the claim of the next slice, and the outcomes of the slice just sent. The claim
+    comes first, as in a cancel: both lock waiting messages before message counts, never the other way."""
     with runtime.db.session() as session:
+        claimed = claim(session, plan)
         if outcomes:
             record(session, runtime.settings, plan, outcomes)
-        return claim(session, plan)
+        return claimed
 
 
-def _record_unsent(session, settings, outcome: Outcome, now: datetime) -> NewEvent:
+def _record_unsent(session, settings, plan: BatchPlan, outcome: Outcome, now: datetime) -> NewEvent:
     """A refused message: retried later (deferred), or given up (failed; bounced when the server said 5xx)."""
     message, result = outcome.message, outcome.result
     attempts = message.attempts + 1
@@ -208,7 +215,11 @@ def _record_unsent(session, settings, outcome: Outcome, now: datetime) -> NewEve
     else:
         delay = settings.send_retry_base_seconds * 2 ** (attempts - 1)
         values |= {"status": MessageStatus.READY_TO_SEND, "not_before": now + timedelta(seconds=delay)}
-    session.execute(update(Message).where(Message.id == message.id).values(**values))
+    changed = session.execute(
+        update(Message).where(Message.id == message.id, Message.status == MessageStatus.SENDING).values(**values)
+    )
+    if gave_up and changed.rowcount:
+        counts.record_move(session, plan.transaction.id, [message.email], MessageStatus.SENDING, MessageStatus.FAILED)
     details = {"response": result.response, "attempt": attempts}
     smtp_reply = SMTP_PERMANENT.match(result.response or "") if result.status == SendStatus.FAILED else None
     if smtp_reply:

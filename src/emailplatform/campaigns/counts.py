@@ -1,0 +1,73 @@
+"""Message counts by campaign and status (MessageCount), and by recipient domain too (DomainMessageCount). Every write that moves a message's
+status reports the move here, in its own transaction, so the counts always add up to the messages; analytics
+reads them instead of grouping millions of messages."""
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from emailplatform.models import UNSENT_MESSAGE_STATUSES, DomainMessageCount, MessageCount
+
+PENDING = "PENDING"  # every unsent status, counted together
+
+Move = tuple[uuid.UUID, str, str | None, str]  # campaign, address, status before (None: a new message), status after
+
+
+def counted_status(status: str) -> str:
+    return PENDING if status in UNSENT_MESSAGE_STATUSES else str(status)
+
+
+def domain_of(email: str) -> str:
+    return email.rpartition("@")[2].lower()
+
+
+def record_moves(session: Session, moves: Iterable[Move]) -> None:
+    """Count messages that were created or changed status, in the caller's transaction."""
+    deltas: Counter[tuple[uuid.UUID, str, str]] = Counter()
+    for transaction_id, email, before, after in moves:
+        after = counted_status(after)
+        before = counted_status(before) if before is not None else None
+        if before == after:
+            continue
+        domain = domain_of(email)
+        if before is not None:
+            deltas[transaction_id, domain, before] -= 1
+        deltas[transaction_id, domain, after] += 1
+    _add(session, deltas)
+
+
+def record_move(
+    session: Session, transaction_id: uuid.UUID, emails: Iterable[str], before: str | None, after: str
+) -> None:
+    """`record_moves` for messages of one campaign that all moved from one status to another."""
+    record_moves(session, ((transaction_id, email, before, after) for email in emails))
+
+
+def forget(session: Session, transaction_id: uuid.UUID) -> None:
+    """The campaign's messages are being deleted: so are their counts."""
+    for model in (MessageCount, DomainMessageCount):
+        session.execute(delete(model).where(model.transaction_id == transaction_id))
+
+
+def _add(session: Session, deltas: Counter) -> None:
+    by_campaign: Counter[tuple[uuid.UUID, str]] = Counter()
+    for (transaction_id, _, status), delta in deltas.items():
+        by_campaign[transaction_id, status] += delta
+    _upsert(session, MessageCount, ("transaction_id", "status"), by_campaign)
+    _upsert(session, DomainMessageCount, ("transaction_id", "domain", "status"), deltas)
+
+
+def _upsert(session: Session, model, key: tuple[str, ...], deltas: Counter) -> None:
+    # One statement, rows in key order: concurrent writers lock the same rows in the same order, never in a cycle.
+    rows = [dict(zip(key, values)) | {"count": delta} for values, delta in sorted(deltas.items()) if delta]
+    if not rows:
+        return
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = dialect_insert(model)
+    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={"count": model.count + stmt.excluded.count})
+    session.execute(stmt, rows)
