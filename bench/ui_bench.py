@@ -1,6 +1,7 @@
 """Page render times of the web UI with 100 campaigns and 1,000,000 messages in the database.
 
-    .venv/bin/python -m bench.ui_bench [--campaigns 100] [--messages-per-campaign 10000] [--domains 50] [--database-url URL]
+    .venv/bin/python -m bench.ui_bench [--campaigns 100] [--messages-per-campaign 10000] [--domains 50]
+                                       [--database-url URL]
 
 Prints JSON: each page's median and worst time over a few requests (after one warm-up), beside a floor
 measured in the same run: the same server answering /healthz, which does no work. Target: no page over 1 s.
@@ -60,7 +61,8 @@ def fill(runtime: Runtime, campaigns: int, per_campaign: int, domains: int) -> t
             session.flush()
             messages = [
                 {"id": uuid.uuid4(), "tenant_id": tenant_id, "transaction_id": transaction.id, "batch_id": batch.id,
-                 "position": i, "row_number": i + 2, "email": f"user{i}@example{i % domains}.com", "status": STATUSES[i % 5],
+                 "position": i, "row_number": i + 2, "email": f"user{i}@example{i % domains}.com",
+                 "status": STATUSES[i % 5],
                  "attempts": 1, "created_at": now, "updated_at": now, "sent_at": now}
                 for i in range(per_campaign)
             ]

@@ -40,7 +40,8 @@ def start_campaign(client, addresses: list[str], **extra) -> uuid.UUID:
 def record(runtime, transaction_id: uuid.UUID, email: str, kind: str) -> None:
     with runtime.db.session() as session:
         message_id = session.scalar(
-            select(Message.id).where(Message.transaction_id == transaction_id, func.lower(Message.email) == email.lower())
+            select(Message.id)
+            .where(Message.transaction_id == transaction_id, func.lower(Message.email) == email.lower())
         )
         event_service.record(session, event_service.NewEvent(message_id, kind, details={"url": "https://x.example"}))
 
@@ -48,8 +49,8 @@ def record(runtime, transaction_id: uuid.UUID, email: str, kind: str) -> None:
 def counted(runtime, transaction_id: uuid.UUID) -> Counter:
     """The domain counts of a campaign; checked against its counts without domains on the way."""
     with runtime.db.session(write=False) as session:
-        by_domain = session.scalars(select(DomainMessageCount).where(DomainMessageCount.transaction_id == transaction_id))
-        by_domain = Counter({(row.domain, row.status): row.count for row in by_domain if row.count})
+        rows = session.scalars(select(DomainMessageCount).where(DomainMessageCount.transaction_id == transaction_id))
+        by_domain = Counter({(row.domain, row.status): row.count for row in rows if row.count})
         overall = session.scalars(select(MessageCount).where(MessageCount.transaction_id == transaction_id))
         assert Counter({row.status: row.count for row in overall if row.count}) == sum(
             (Counter({status: n}) for (_, status), n in by_domain.items()), Counter()
@@ -59,7 +60,8 @@ def counted(runtime, transaction_id: uuid.UUID) -> Counter:
 
 def grouped_messages(runtime, transaction_id: uuid.UUID) -> Counter:
     with runtime.db.session(write=False) as session:
-        messages = session.execute(select(Message.email, Message.status).where(Message.transaction_id == transaction_id))
+        stmt = select(Message.email, Message.status).where(Message.transaction_id == transaction_id)
+        messages = session.execute(stmt)
         return Counter((counts.domain_of(email), counts.counted_status(status)) for email, status in messages)
 
 

@@ -21,7 +21,15 @@ from sqlalchemy.orm import Session
 from emailplatform.campaigns import counts
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns.service import DELIVERED, SENT_OUT
-from emailplatform.models import UNSENT_MESSAGE_STATUSES, DomainMessageCount, Event, MessageCount, MessageStatus, Transaction, utcnow
+from emailplatform.models import (
+    UNSENT_MESSAGE_STATUSES,
+    DomainMessageCount,
+    Event,
+    MessageCount,
+    MessageStatus,
+    Transaction,
+    utcnow,
+)
 
 OPENED = {MessageStatus.OPENED, MessageStatus.CLICKED}
 PENDING = {*UNSENT_MESSAGE_STATUSES, counts.PENDING}
@@ -224,19 +232,17 @@ def by_recipient_domain(session: Session, where: Scope, limit: int | None = BREA
     """Messages by the domain of their address (the part after @), with their counts; the biggest first."""
     if not where.campaign_ids:
         return []
-    counted = DomainMessageCount
-    total = func.sum(counted.count)
-    columns = {name: func.sum(case((counted.status.in_(statuses), counted.count), else_=0))
-               for name, statuses in _COUNTED.items()}
-    domain = counted.domain
+    domain, status, count = DomainMessageCount.domain, DomainMessageCount.status, DomainMessageCount.count
+    total = func.sum(count)
+    columns = {name: func.sum(case((status.in_(statuses), count), else_=0)) for name, statuses in _COUNTED.items()}
     stmt = (
         select(domain, total, *columns.values())
-        .where(counted.transaction_id.in_(where.campaign_ids))
+        .where(DomainMessageCount.transaction_id.in_(where.campaign_ids))
         .group_by(domain).having(total > 0).order_by(total.desc(), domain).limit(limit)
     )
     result = []
-    for name, total, *sums in session.execute(stmt):
-        result.append((name, Counts(total=total, **dict(zip(columns, (int(n or 0) for n in sums))))))
+    for name, messages, *sums in session.execute(stmt):
+        result.append((name, Counts(total=messages, **dict(zip(columns, (int(n or 0) for n in sums))))))
     return result
 
 

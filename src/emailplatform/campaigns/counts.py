@@ -1,12 +1,12 @@
-"""Message counts by campaign and status (MessageCount), and by recipient domain too (DomainMessageCount). Every write that moves a message's
-status reports the move here, in its own transaction, so the counts always add up to the messages; analytics
-reads them instead of grouping millions of messages."""
+"""Message counts by campaign and status (MessageCount), and by recipient domain as well (DomainMessageCount).
+Every write that moves a message's status reports the move here, in its own transaction, so the counts always
+add up to the messages; analytics reads them instead of grouping millions of messages."""
 
 import uuid
 from collections import Counter
 from collections.abc import Iterable
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from emailplatform.models import UNSENT_MESSAGE_STATUSES, DomainMessageCount, MessageCount
 
 PENDING = "PENDING"  # every unsent status, counted together
+COUNTS_LOCK_CLASS = 0x6570  # the advisory lock space of message counts ("ep")
 
 Move = tuple[uuid.UUID, str, str | None, str]  # campaign, address, status before (None: a new message), status after
 
@@ -58,8 +59,22 @@ def _add(session: Session, deltas: Counter) -> None:
     by_campaign: Counter[tuple[uuid.UUID, str]] = Counter()
     for (transaction_id, _, status), delta in deltas.items():
         by_campaign[transaction_id, status] += delta
+    if session.get_bind().dialect.name == "postgresql":
+        _lock_campaigns(session, sorted({transaction_id for transaction_id, _ in by_campaign}))
     _upsert(session, MessageCount, ("transaction_id", "status"), by_campaign)
     _upsert(session, DomainMessageCount, ("transaction_id", "domain", "status"), deltas)
+
+
+def _lock_campaigns(session: Session, transaction_ids: list[uuid.UUID]) -> None:
+    """A transaction may write counts more than once (a slice's claim, then its outcomes), each time in key order
+    but not in one order overall; holding its campaigns' lock until commit keeps two writers from a cycle. On
+    SQLite one writer at a time needs none."""
+    for transaction_id in transaction_ids:
+        session.execute(select(func.pg_advisory_xact_lock(COUNTS_LOCK_CLASS, _lock_key(transaction_id))))
+
+
+def _lock_key(transaction_id: uuid.UUID) -> int:
+    return (transaction_id.int & 0xFFFF_FFFF) - 0x8000_0000  # a 32-bit signed key; a shared key only serialises
 
 
 def _upsert(session: Session, model, key: tuple[str, ...], deltas: Counter) -> None:
