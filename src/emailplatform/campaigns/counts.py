@@ -29,24 +29,30 @@ def domain_of(email: str) -> str:
 
 def record_moves(session: Session, moves: Iterable[Move]) -> None:
     """Count messages that were created or changed status, in the caller's transaction."""
-    deltas: Counter[tuple[uuid.UUID, str, str]] = Counter()
-    for transaction_id, email, before, after in moves:
-        after = counted_status(after)
-        before = counted_status(before) if before is not None else None
-        if before == after:
-            continue
-        domain = domain_of(email)
-        if before is not None:
-            deltas[transaction_id, domain, before] -= 1
-        deltas[transaction_id, domain, after] += 1
-    _add(session, deltas)
+    moved = Counter((transaction_id, domain_of(email), before, after) for transaction_id, email, before, after in moves)
+    _add(session, _deltas(moved))
 
 
 def record_move(
     session: Session, transaction_id: uuid.UUID, emails: Iterable[str], before: str | None, after: str
 ) -> None:
-    """`record_moves` for messages of one campaign that all moved from one status to another."""
-    record_moves(session, ((transaction_id, email, before, after) for email in emails))
+    """`record_moves` for messages of one campaign that all moved from one status to another (the split's
+    millions of new messages among them)."""
+    by_domain = Counter(map(domain_of, emails))
+    _add(session, _deltas(Counter({(transaction_id, domain, before, after): n for domain, n in by_domain.items()})))
+
+
+def _deltas(moved: Counter) -> Counter:
+    """What each count gains or loses when `moved[campaign, domain, before, after]` messages move."""
+    deltas: Counter[tuple[uuid.UUID, str, str]] = Counter()
+    for (transaction_id, domain, before, after), number in moved.items():
+        after = counted_status(after)
+        before = counted_status(before) if before is not None else None
+        if before != after:
+            if before is not None:
+                deltas[transaction_id, domain, before] -= number
+            deltas[transaction_id, domain, after] += number
+    return deltas
 
 
 def forget(session: Session, transaction_id: uuid.UUID) -> None:
