@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook delivery.")
     webhook_endpoint_concurrency: int = Field(8, ge=1, description="Deliveries in flight to one webhook endpoint at once.")
+    webhook_concurrency: int = Field(
+        128, ge=1, le=1000,
+        description="Webhook deliveries one worker process has in flight at once, beside its `worker_concurrency` other jobs.",
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(False, description="Log as JSON lines instead of readable text.")
 

@@ -1,15 +1,17 @@
 """Deliveries reach a real receiver on loopback, signed (checked with the standardwebhooks package), retried,
 logged, and never sent where they may not go. Retries are driven by making scheduled attempts due at once."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
 from datetime import datetime
 
+import pytest
 from standardwebhooks.webhooks import Webhook
 
 from emailplatform.models import Transaction
-from emailplatform.webhooks import service
+from emailplatform.webhooks import service, ssrf
 from tests.webhooks.webhook_helpers import change_status, create_transaction, run_deliveries
 
 SUMMARY = {"total_messages": 2, "delivered": 1, "bounced": 0, "complained": 0, "opened": 0, "clicked": 0}
@@ -47,6 +49,7 @@ def test_every_status_change_of_a_campaign_arrives_signed(runtime, client, tenan
     assert [Webhook(secret).verify(r.body, r.headers)["status"] for r in callbacks] == statuses
     to_endpoint = [r for r in receiver.received if r.path == "/endpoint"]
     assert [Webhook(endpoint["secret"]).verify(r.body, r.headers)["status"] for r in to_endpoint] == statuses
+    assert callbacks[-1].headers["Content-Type"] == "application/json"
     payload = callbacks[-1].json
     assert payload["transaction_id"] == str(transaction_id)
     assert payload["summary"] == SUMMARY and payload["timestamp"].endswith("Z")
@@ -61,10 +64,13 @@ def test_a_receiver_failing_three_times_gets_the_delivery_on_the_fourth(runtime,
     send_message_event(runtime, tenant)
 
     run_deliveries(runtime)
+    shown = client.get(f"/api/v1/webhooks/endpoints/{endpoint['id']}").json()
+    assert shown["failing_since"] is not None and shown["enabled"] is True
     for _ in range(3):
         run_deliveries(runtime, due_now=True)
 
     assert len(receiver.received) == 4
+    assert client.get(f"/api/v1/webhooks/endpoints/{endpoint['id']}").json()["failing_since"] is None
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1  # a receiver can deduplicate
     event = Webhook(endpoint["secret"]).verify(receiver.received[-1].body, receiver.received[-1].headers)
     assert event["type"] == "message.sent" and event["recipient"] == "ada@example.com"
@@ -159,6 +165,20 @@ def test_nothing_is_sent_to_a_forbidden_address(runtime, client, tenant, receive
         assert "refused" in delivery["last_error"] and "loopback" in delivery["last_error"]
 
 
+def test_connections_go_only_to_addresses_checked_as_they_open(runtime):
+    """The check before each request could be outrun by a name that resolves elsewhere a moment later (DNS
+    rebinding): the client's own resolver checks the addresses it connects to."""
+
+    async def addresses(host: str) -> set[str]:
+        return {result["host"] for result in await ssrf.CheckedResolver(runtime.settings).resolve(host, 80)}
+
+    runtime.settings.webhook_allowed_hosts = []
+    with pytest.raises(ssrf.RefusedDestination, match="loopback"):
+        asyncio.run(addresses("localhost"))
+    runtime.settings.webhook_allowed_hosts = ["localhost"]
+    assert asyncio.run(addresses("localhost")) <= {"127.0.0.1", "::1"}
+
+
 def test_a_rotated_secret_signs_beside_the_old_one_for_a_day(runtime, client, tenant, receiver):
     endpoint = new_endpoint(client, receiver.url)
     old = endpoint["secret"]
@@ -180,3 +200,38 @@ def test_status_payload_names_the_transaction_status(runtime, tenant, receiver):
     with runtime.db.session() as session:
         assert session.get(Transaction, transaction_id).status == "CANCELLED"
     assert receiver.received == []
+
+
+def test_a_busy_endpoint_defers_its_deliveries_without_holding_up_others(runtime, client, tenant, receiver):
+    runtime.settings.webhook_endpoint_concurrency = 1
+    receiver.delay = 2.0  # far longer than a delivery waits for a busy endpoint's slot
+    new_endpoint(client, receiver.url.replace("/hook", "/busy"), ["message.sent"])
+    new_endpoint(client, receiver.url.replace("/hook", "/other"), ["message.delivered"])
+    for number in range(3):
+        send_message_event(runtime, tenant, recipient=f"r{number}@example.com")
+    with runtime.db.session() as session:
+        payload = {"message_id": "m-2", "recipient": "x@example.com"}
+        service.message_event(session, tenant.tenant_id, "delivered", payload)
+    run_deliveries(runtime)
+
+    assert sorted(r.path for r in receiver.received) == ["/busy", "/other"]
+    items = client.get("/api/v1/webhooks/deliveries").json()["items"]
+    outcomes = sorted((d["event_type"], d["status"], d["attempts"], d["next_attempt_at"] is None) for d in items)
+    assert outcomes == [
+        ("message.delivered", "succeeded", 1, True),
+        ("message.sent", "pending", 0, False),  # deferred: tried again a moment later, with no attempt made
+        ("message.sent", "pending", 0, False),
+        ("message.sent", "succeeded", 1, True),
+    ]
+
+
+def test_deliveries_are_many_at_once_whatever_the_worker_concurrency(runtime, client, tenant, receiver):
+    runtime.settings.worker_concurrency = 1  # the slots of the other jobs: webhook deliveries have their own
+    receiver.delay = 0.5
+    new_endpoint(client, receiver.url)
+    for number in range(4):
+        send_message_event(runtime, tenant, recipient=f"r{number}@example.com")
+    run_deliveries(runtime)
+
+    assert len(receiver.received) == 4
+    assert receiver.most_at_once == 4

@@ -29,7 +29,8 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Records every request; answers `status` (after `fail_next` answers of 500), `delay` seconds late."""
+    """Records every request and the most it had in hand at once; answers `status` (after `fail_next` answers
+    of 500), `delay` seconds late."""
 
     port: int = 0
     status: int = 200
@@ -37,6 +38,8 @@ class Receiver:
     delay: float = 0.0
     extra_headers: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
+    in_hand: int = 0
+    most_at_once: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -46,10 +49,16 @@ class Receiver:
     def answer(self, request: Received) -> int:
         with self.lock:
             self.received.append(request)
+            self.in_hand += 1
+            self.most_at_once = max(self.most_at_once, self.in_hand)
             if self.fail_next:
                 self.fail_next -= 1
                 return 500
             return self.status
+
+    def answered(self) -> None:
+        with self.lock:
+            self.in_hand -= 1
 
 
 def handler_for(receiver: Receiver):
@@ -64,6 +73,7 @@ def handler_for(receiver: Receiver):
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
+            receiver.answered()
 
         def log_message(self, *args):
             pass

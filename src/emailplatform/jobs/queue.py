@@ -2,10 +2,11 @@
 
 import random
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Update, and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -15,6 +16,8 @@ from emailplatform.errors import Conflict
 from emailplatform.models import Job, JobState, utcnow
 
 BACKOFF_CAP_SECONDS = 3600.0
+
+Jobs = Job.__table__
 
 
 @dataclass(frozen=True)
@@ -42,48 +45,71 @@ def enqueue(
 
 
 def claim(
-    db: Database, worker_id: str, limit: int, lease_seconds: int, default_max_attempts: int, done: list[int] = ()
+    session: Session,
+    worker_id: str,
+    limit: int,
+    lease_seconds: int,
+    default_max_attempts: int,
+    *,
+    kinds: tuple[str, ...] = (),
+    other_kinds: bool = False,
 ) -> list[ClaimedJob]:
-    """Lease up to `limit` due jobs: queued ones whose time has come, and running ones whose lease ran out.
-    The same transaction marks `done` the jobs this worker finished since its last claim."""
+    """Lease up to `limit` due jobs, on the caller's session: queued ones whose time has come, and running ones
+    whose lease ran out; of the given `kinds` only, or (`other_kinds`) of every kind but those; of any kind when
+    `kinds` is empty."""
     now = utcnow()
+    stmt = _claim_statement(kinds, other_kinds, skip_locked=session.get_bind().dialect.name != "sqlite")
+    locked_until = now + timedelta(seconds=lease_seconds)
+    params = {"now": now, "limit": limit, "locked_until": locked_until, "worker_id": worker_id}
+    claimed = [
+        ClaimedJob(job_id, kind, payload, attempts, max_attempts or default_max_attempts, tenant_id)
+        for job_id, kind, payload, attempts, max_attempts, tenant_id in session.execute(stmt, params)
+    ]
+    overdue = [job.id for job in claimed if job.attempts > job.max_attempts]
+    if overdue:
+        _set(session, overdue, state=JobState.DEAD, last_error="its lease ran out too many times", finished_at=now)
+    return [job for job in claimed if job.attempts <= job.max_attempts]
+
+
+@cache
+def _claim_statement(kinds: tuple[str, ...], other_kinds: bool, skip_locked: bool) -> Update:
+    """The claim's UPDATE … RETURNING, built once (claims come many times a second)."""
+    now = bindparam("now")
     due = (
-        select(Job.id)
+        select(Jobs.c.id)
         .where(
             or_(
-                and_(Job.state == JobState.QUEUED, Job.run_at <= now),
-                and_(Job.state == JobState.RUNNING, Job.locked_until < now),
+                and_(Jobs.c.state == JobState.QUEUED, Jobs.c.run_at <= now),
+                and_(Jobs.c.state == JobState.RUNNING, Jobs.c.locked_until < now),
             )
         )
-        .order_by(Job.run_at)
-        .limit(limit)
+        .order_by(Jobs.c.run_at)
+        .limit(bindparam("limit"))
     )
-    if not db.is_sqlite:
+    if kinds:
+        due = due.where(Jobs.c.kind.not_in(kinds) if other_kinds else Jobs.c.kind.in_(kinds))
+    if skip_locked:
         due = due.with_for_update(skip_locked=True)
-    stmt = (
-        update(Job)
-        .where(Job.id.in_(due.scalar_subquery()))
+    return (
+        update(Jobs)
+        .where(Jobs.c.id.in_(due.scalar_subquery()))
         .values(
             state=JobState.RUNNING,
-            attempts=Job.attempts + 1,
-            locked_until=now + timedelta(seconds=lease_seconds),
-            locked_by=worker_id,
+            attempts=Jobs.c.attempts + 1,
+            locked_until=bindparam("locked_until"),
+            locked_by=bindparam("worker_id"),
         )
-        .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.tenant_id)
-        .execution_options(synchronize_session=False)
+        .returning(Jobs.c.id, Jobs.c.kind, Jobs.c.payload, Jobs.c.attempts, Jobs.c.max_attempts, Jobs.c.tenant_id)
     )
-    with db.session() as session:
-        if done:
-            _mark_done(session, done, worker_id, now)
-        if limit <= 0:
-            return []
-        rows = session.execute(stmt).all()
-        jobs = [ClaimedJob(*row) for row in rows]
-        jobs = [replace(job, max_attempts=job.max_attempts or default_max_attempts) for job in jobs]
-        overdue = [job.id for job in jobs if job.attempts > job.max_attempts]
-        if overdue:
-            _set(session, overdue, state=JobState.DEAD, last_error="its lease ran out too many times", finished_at=now)
-    return [job for job in jobs if job.attempts <= job.max_attempts]
+
+
+def mark_done(session: Session, job_ids: list[int], worker_id: str) -> None:
+    """On the caller's session: the jobs this worker finished are done."""
+    session.execute(
+        update(Jobs)
+        .where(Jobs.c.id.in_(job_ids), Jobs.c.locked_by == worker_id)
+        .values(state=JobState.DONE, locked_until=None, finished_at=utcnow(), last_error=None)
+    )
 
 
 def ensure_periodic(db: Database, kind: str, run_at: datetime) -> None:
@@ -114,14 +140,6 @@ def extend_lease(db: Database, job_id: int, worker_id: str, lease_seconds: int) 
             .where(Job.id == job_id, Job.locked_by == worker_id, Job.state == JobState.RUNNING)
             .values(locked_until=utcnow() + timedelta(seconds=lease_seconds))
         )
-
-
-def _mark_done(session: Session, job_ids: list[int], worker_id: str, now: datetime) -> None:
-    session.execute(
-        update(Job)
-        .where(Job.id.in_(job_ids), Job.locked_by == worker_id)
-        .values(state=JobState.DONE, locked_until=None, finished_at=now, last_error=None)
-    )
 
 
 def fail(db: Database, job: ClaimedJob, worker_id: str, error: str, retry_base_seconds: float) -> bool:

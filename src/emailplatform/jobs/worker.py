@@ -1,4 +1,7 @@
-"""The worker loop: claim due jobs in batches, run each as a task, heartbeat its lease, record the outcome."""
+"""The worker loop: claim due jobs in batches, run each as a task, heartbeat its lease, record the outcome.
+
+Jobs run in lanes, each with its own bound of jobs at once: webhook deliveries (network-bound, many at once)
+in one, every other kind (`worker_concurrency`) in the other, so neither kind takes the other's slots."""
 
 import asyncio
 import os
@@ -6,13 +9,16 @@ import socket
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
 import uvloop
+from sqlalchemy.orm import Session
 
+from emailplatform.config import Settings
 from emailplatform.jobs import queue
+from emailplatform.jobs.batching import batcher_for
 from emailplatform.models import utcnow
 from emailplatform.runtime import Runtime
 
@@ -49,72 +55,158 @@ def registered_handlers() -> dict[str, Handler]:
     return {**campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS}
 
 
+@dataclass
+class Lane:
+    """Jobs of `kinds` (or, `other_kinds`, of every kind but those), at most `concurrency` at once."""
+
+    concurrency: int
+    kinds: tuple[str, ...]
+    other_kinds: bool = False
+    running: set[asyncio.Task] = field(default_factory=set)
+    eager: bool = True  # claim without waiting for the poll: its last claim came back full, or a job ended since
+    claimed_at: float = 0.0  # event loop time of its last claim
+
+    def wanted(self) -> int:
+        """How many jobs to claim: none while most slots are busy (a claim costs a transaction, so claims come
+        in batches)."""
+        return 0 if len(self.running) > self.concurrency * 3 // 4 else self.concurrency - len(self.running)
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    wants: list[tuple[Lane, int]]  # how many jobs each lane wants
+    done: list[int]  # the jobs finished since the last claim
+
+
+def lanes(settings: Settings) -> list[Lane]:
+    from emailplatform.webhooks.service import JOB_KIND as WEBHOOK_KIND
+
+    return [
+        Lane(settings.worker_concurrency, (WEBHOOK_KIND,), other_kinds=True),
+        Lane(settings.webhook_concurrency, (WEBHOOK_KIND,)),
+    ]
+
+
 class Worker:
     def __init__(self, runtime: Runtime, *, poll_seconds: float = 0.25):
         settings = runtime.settings
         self.runtime = runtime
-        self.concurrency = settings.worker_concurrency
+        self.lanes = lanes(settings)
         self.lease_seconds = settings.job_lease_seconds
         self.max_attempts = settings.job_max_attempts
         self.retry_base_seconds = settings.job_retry_base_seconds
         self.poll_seconds = poll_seconds
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.handlers = registered_handlers()
-        self.running: set[asyncio.Task] = set()
         self.done: list[int] = []  # finished jobs, marked done with the next claim: one transaction fewer a job
+        self.room = asyncio.Event()  # set when a job ends and leaves its lane room to claim more
 
     async def run(self, stop: asyncio.Event) -> None:
-        log.info("worker started", worker=self.id, concurrency=self.concurrency)
+        settings = self.runtime.settings
+        log.info(
+            "worker started", worker=self.id, concurrency=settings.worker_concurrency,
+            webhook_concurrency=settings.webhook_concurrency,
+        )
         await self._ensure_periodic()
         while not stop.is_set():
-            if self._few_slots_free() or not await self._claim_and_start():
+            if not await self._claim_and_start(self._lanes_due()):
                 await self._idle(stop)
-        if self.running:
-            await asyncio.wait(self.running)
-        await self._claim(0)
+        if self._running():
+            await asyncio.wait(self._running())
+        await self._record_done()
         log.info("worker stopped", worker=self.id)
 
     async def run_until_idle(self) -> None:
         """Run jobs until none is due and none is running: for tests and benchmarks."""
         await self._ensure_periodic()
         while True:
-            was_running = bool(self.running)  # a job ending during the claim may have enqueued another
-            started = await self._claim_and_start()
-            if not (started or was_running or self.running):
-                await self._claim(0)
+            if any(lane.running for lane in self.lanes):
+                if not await self._claim_and_start(self._lanes_due()):
+                    await self._idle()
+                continue
+            # nothing runs: ask every lane, and stop when none has a job due
+            if not await self._claim_and_start([lane for lane in self.lanes if lane.wanted()]):
+                await self._record_done()
                 return
-            if self.running and (not started or self._few_slots_free()):
-                await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
 
     async def _ensure_periodic(self) -> None:
         for kind in PERIODIC_KINDS:
             await asyncio.to_thread(queue.ensure_periodic, self.runtime.db, kind, utcnow())
 
-    def _few_slots_free(self) -> bool:
-        """Claim in batches: while most slots are busy, wait for more to free up (claims cost a transaction)."""
-        return len(self.running) > self.concurrency * 3 // 4
+    def _running(self) -> set[asyncio.Task]:
+        return set().union(*(lane.running for lane in self.lanes))
 
-    async def _claim_and_start(self) -> int:
-        claimed = await self._claim(self.concurrency - len(self.running))
-        for job in claimed:
-            task = asyncio.create_task(self._run(job))
-            self.running.add(task)
-            task.add_done_callback(self.running.discard)
-        return len(claimed)
+    def _lanes_due(self) -> list[Lane]:
+        """The lanes to claim for: those with room, at once after a full claim or a job's end, else once a poll."""
+        now = asyncio.get_running_loop().time()
+        return [
+            lane for lane in self.lanes
+            if lane.wanted() and (lane.eager or now - lane.claimed_at >= self.poll_seconds)
+        ]
 
-    async def _claim(self, limit: int) -> list[queue.ClaimedJob]:
-        """Claim up to `limit` jobs (0: only record the finished ones)."""
+    async def _claim_and_start(self, lanes: list[Lane]) -> int:
+        """Claim for `lanes` and start what came; the same transaction records the finished jobs."""
+        self.room.clear()
+        if not lanes:
+            return 0
+        request = ClaimRequest([(lane, lane.wanted()) for lane in lanes], self._take_done())
+        for lane in lanes:
+            lane.eager = False
+        claims = await self._write(self._claim, request)
+        now = asyncio.get_running_loop().time()
+        for (lane, wanted), claimed in zip(request.wants, claims):
+            lane.eager, lane.claimed_at = lane.eager or len(claimed) == wanted, now
+            for job in claimed:
+                self._start(lane, job)
+        return sum(len(claimed) for claimed in claims)
+
+    def _claim(self, session: Session, requests: list[ClaimRequest]) -> list[list[list[queue.ClaimedJob]]]:
+        """For each request, the jobs each of its lanes got."""
+        answers = []
+        for request in requests:
+            if request.done:
+                queue.mark_done(session, request.done, self.id)
+            answers.append([
+                queue.claim(
+                    session, self.id, wanted, self.lease_seconds, self.max_attempts,
+                    kinds=lane.kinds, other_kinds=lane.other_kinds,
+                )
+                for lane, wanted in request.wants
+            ])
+        return answers
+
+    async def _record_done(self) -> None:
+        if self.done:
+            await self._write(self._claim, ClaimRequest([], self._take_done()))
+
+    def _take_done(self) -> list[int]:
         done, self.done = self.done, []
-        if limit <= 0 and not done:
-            return []
-        return await asyncio.to_thread(
-            queue.claim, self.runtime.db, self.id, limit, self.lease_seconds, self.max_attempts, done
-        )
+        return done
 
-    async def _idle(self, stop: asyncio.Event) -> None:
-        waiters = [asyncio.ensure_future(stop.wait()), *self.running]
+    async def _write(self, function, item):
+        """`function(session, [item, …])` in the next round of the write batcher: claims and the jobs' own
+        writes share transactions (and never wait for each other's lock on SQLite)."""
+        return await batcher_for(self.runtime.db, write=True).call(function, item)
+
+    def _start(self, lane: Lane, job: queue.ClaimedJob) -> None:
+        task = asyncio.create_task(self._run(job))
+        lane.running.add(task)
+
+        def ended(task: asyncio.Task) -> None:
+            lane.running.discard(task)
+            lane.eager = True
+            if lane.wanted():
+                self.room.set()
+
+        task.add_done_callback(ended)
+
+    async def _idle(self, stop: asyncio.Event | None = None) -> None:
+        """Until a lane has room again, a poll has passed, or the worker stops."""
+        events = [self.room, stop] if stop else [self.room]
+        waiters = [asyncio.ensure_future(event.wait()) for event in events]
         await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-        waiters[0].cancel()
+        for waiter in waiters:
+            waiter.cancel()
 
     async def _run(self, job: queue.ClaimedJob) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(job))

@@ -1,16 +1,16 @@
 """The HTTP side of a delivery: one shared client per event loop, a concurrency bound per destination,
-no redirects, a deadline, and only the start of the answer read."""
+no redirects, no cookies, a deadline, and only the start of the answer read."""
 
 import asyncio
 import time
 import weakref
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-import httpcore
-import httpx
+import aiohttp
 
 from emailplatform.config import Settings
 from emailplatform.webhooks import ssrf
@@ -18,6 +18,9 @@ from emailplatform.webhooks import ssrf
 MAX_RESPONSE_BYTES = 64 * 1024
 EXCERPT_CHARS = 1000
 USER_AGENT = "emailplatform-webhooks/1"
+# A delivery whose destination has every slot taken waits this long for one, then is deferred: a fast endpoint
+# frees a slot within milliseconds, and a slow one keeps the worker's other deliveries waiting no longer than this.
+SLOT_WAIT_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -33,76 +36,80 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over a connection pool whose every connection goes through ssrf.GuardedBackend."""
-
-    def __init__(self, settings: Settings, limits: httpx.Limits):
-        super().__init__(limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=ssrf.GuardedBackend(settings),
-        )
-
-
 class Sender:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.client = httpx.AsyncClient(
-            transport=GuardedTransport(settings, httpx.Limits(max_connections=500, max_keepalive_connections=100)),
-            timeout=httpx.Timeout(settings.webhook_timeout_seconds),
-            follow_redirects=False,
-            trust_env=False,
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=ssrf.CheckedResolver(settings), use_dns_cache=False, limit=500),
+            cookie_jar=aiohttp.DummyCookieJar(),
             headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
         )
         self.slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.webhook_endpoint_concurrency)
         )
+        self.moved_at: dict[str, float] = {}  # when a slot of the destination was last taken or given back
 
-    def is_busy(self, destination: str) -> bool:
-        return self.slots[destination].locked()
-
-    async def post(self, destination: str, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
-        """POST `body` to `url`, at most `webhook_endpoint_concurrency` at once per `destination`."""
-        async with self.slots[destination]:
-            started = time.perf_counter()
+    async def take_slot(self, destination: str) -> bool:
+        """One of the `webhook_endpoint_concurrency` slots of `destination`, waiting SLOT_WAIT_SECONDS at most
+        (not at all when its slots have all been held that long already); False when none came free.
+        Give it back with release_slot."""
+        slots, now = self.slots[destination], asyncio.get_running_loop().time()
+        if slots.locked():
+            if now - self.moved_at[destination] > SLOT_WAIT_SECONDS:
+                return False
             try:
-                async with asyncio.timeout(self.settings.webhook_timeout_seconds):
-                    await ssrf.check_url_async(url, self.settings)
-                    return await self._post(url, body, headers, started)
-            except ssrf.RefusedDestination as exc:
-                return Outcome(None, _since(started), error=f"refused: {exc}")
+                async with asyncio.timeout(SLOT_WAIT_SECONDS):
+                    await slots.acquire()
             except TimeoutError:
-                return Outcome(None, _since(started), error=f"no answer within {self.settings.webhook_timeout_seconds} s")
-            except httpx.HTTPError as exc:
-                return Outcome(None, _since(started), error=f"{type(exc).__name__}: {exc}")
+                return False
+        else:
+            await slots.acquire()
+        self.moved_at[destination] = asyncio.get_running_loop().time()
+        return True
+
+    def release_slot(self, destination: str) -> None:
+        self.slots[destination].release()
+        self.moved_at[destination] = asyncio.get_running_loop().time()
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
+        """POST `body` to `url` (the caller holds a slot of its destination), within `webhook_timeout_seconds`."""
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.settings.webhook_timeout_seconds):
+                await ssrf.check_url_async(url, self.settings)
+                return await self._post(url, body, headers, started)
+        except ssrf.RefusedDestination as exc:
+            return Outcome(None, _since(started), error=f"refused: {exc}")
+        except TimeoutError:
+            return Outcome(None, _since(started), error=f"no answer within {self.settings.webhook_timeout_seconds} s")
+        except aiohttp.ClientError as exc:
+            return Outcome(None, _since(started), error=f"{type(exc).__name__}: {exc}")
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str], started: float) -> Outcome:
-        async with self.client.stream("POST", url, content=body, headers=headers) as response:
+        async with self.session.post(url, data=body, headers=headers, allow_redirects=False) as response:
             received = bytearray()
-            async for chunk in response.aiter_bytes():
-                received += chunk
-                if len(received) >= MAX_RESPONSE_BYTES:
+            while len(received) < MAX_RESPONSE_BYTES:
+                chunk = await response.content.read(MAX_RESPONSE_BYTES - len(received))
+                if not chunk:
                     break
+                received += chunk
             return Outcome(
-                response.status_code,
+                response.status,
                 _since(started),
                 response_excerpt=received[:EXCERPT_CHARS].decode(errors="replace"),
-                retry_after_seconds=_retry_after(response) if response.status_code in (429, 503) else None,
+                retry_after_seconds=_retry_after(response.headers) if response.status in (429, 503) else None,
             )
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.session.close()
 
 
 def _since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After", "").strip()
     if not value:
         return None
     if value.isdigit():

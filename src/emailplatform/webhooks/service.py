@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -221,7 +221,7 @@ def _deliver(
     ]
     session.add_all(deliveries)
     for delivery in deliveries:
-        _enqueue_attempt(session, delivery, delivery.next_attempt_at)
+        _enqueue_attempt(session, delivery.id, tenant_id, delivery.next_attempt_at)
 
 
 def has_subscribers(session: Session, tenant_id: uuid.UUID, event_type: str) -> bool:
@@ -235,9 +235,11 @@ def _subscribed_endpoints(session: Session, tenant_id: uuid.UUID, event_type: st
     return [endpoint for endpoint in session.scalars(enabled) if event_type in endpoint.event_types]
 
 
-def _enqueue_attempt(session: Session, delivery: WebhookDelivery, run_at: datetime, manual: bool = False) -> None:
-    job_payload = {"delivery_id": str(delivery.id)} | ({"manual": True} if manual else {})
-    queue.enqueue(session, JOB_KIND, job_payload, tenant_id=delivery.tenant_id, run_at=run_at, max_attempts=5)
+def _enqueue_attempt(
+    session: Session, delivery_id: uuid.UUID, tenant_id: uuid.UUID, run_at: datetime, manual: bool = False
+) -> None:
+    job_payload = {"delivery_id": str(delivery_id)} | ({"manual": True} if manual else {})
+    queue.enqueue(session, JOB_KIND, job_payload, tenant_id=tenant_id, run_at=run_at, max_attempts=5)
 
 
 def _iso(moment: datetime) -> str:
@@ -287,7 +289,7 @@ def retry_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUI
         if endpoint is not None and not endpoint.enabled:
             raise Conflict(f"the endpoint is disabled ({endpoint.disabled_reason}); enable it first", field="delivery_id")
     delivery.status, delivery.next_attempt_at, delivery.finished_at = WebhookDeliveryStatus.PENDING, utcnow(), None
-    _enqueue_attempt(session, delivery, delivery.next_attempt_at, manual=True)
+    _enqueue_attempt(session, delivery.id, delivery.tenant_id, delivery.next_attempt_at, manual=True)
     session.flush()
     return delivery
 
@@ -306,80 +308,159 @@ def _attempts_of(session: Session, delivery_ids: list[uuid.UUID]) -> dict[uuid.U
 
 
 # --- attempts: what the deliver_webhook job does around the HTTP request ---------------------------------
+# Each function takes the items of many concurrent jobs at once (see jobs.batching) and reads and writes them
+# with a few statements in all, not a few a delivery.
+
+Deliveries = WebhookDelivery.__table__
 
 
 @dataclass(frozen=True)
 class PlannedAttempt:
     delivery_id: uuid.UUID
-    destination: str  # what the per-destination concurrency bound counts
+    tenant_id: uuid.UUID
+    endpoint_id: uuid.UUID | None  # None: a campaign callback
+    attempts: int  # made before this one
     url: str
     body: bytes
     signing_secrets: list[str]  # newest first
+
+    @property
+    def destination(self) -> str:
+        """What the per-destination concurrency bound counts."""
+        return f"endpoint:{self.endpoint_id}" if self.endpoint_id else f"callback:{self.url}"
 
     def headers(self, sent_at: datetime) -> dict[str, str]:
         return signing.signature_headers(str(self.delivery_id), sent_at, self.body, self.signing_secrets)
 
 
-def plan_attempt(session: Session, delivery_id: uuid.UUID) -> PlannedAttempt | str | None:
-    """Read-only: what to send for a pending delivery; None when it has ended; or, when it cannot be sent
-    (its endpoint disabled), the reason to end it with (see end_delivery)."""
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None or delivery.status != WebhookDeliveryStatus.PENDING:
-        return None
-    if delivery.endpoint_id is None:
-        holder: WebhookEndpoint | CallbackSecret = session.get(CallbackSecret, delivery.tenant_id)
-        destination = f"callback:{delivery.url}"
-    else:
-        holder = session.get(WebhookEndpoint, delivery.endpoint_id)
-        if not holder.enabled:
-            return f"the endpoint is disabled: {holder.disabled_reason}"
-        destination = f"endpoint:{holder.id}"
-    return PlannedAttempt(delivery.id, destination, delivery.url, _body(delivery.payload), _valid_secrets(holder))
+@dataclass(frozen=True)
+class Attempt:
+    """A request made for a planned attempt, and what came back."""
+
+    plan: PlannedAttempt
+    started_at: datetime
+    headers: dict[str, str]
+    outcome: Outcome
+    manual: bool = False
 
 
-def end_delivery(session: Session, delivery_id: uuid.UUID, reason: str) -> None:
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery.status == WebhookDeliveryStatus.PENDING:
-        _finish(delivery, WebhookDeliveryStatus.FAILED, reason)
-
-
-def defer_attempt(session: Session, plan: PlannedAttempt) -> None:
-    """The destination has all its deliveries in flight: try again a moment later, without an attempt."""
-    delivery = session.get(WebhookDelivery, plan.delivery_id)
-    delivery.next_attempt_at = utcnow() + timedelta(seconds=BUSY_DEFER_SECONDS)
-    _enqueue_attempt(session, delivery, delivery.next_attempt_at)
-
-
-def record_attempt(
-    session: Session, plan: PlannedAttempt, headers: dict[str, str], outcome: Outcome, *, manual: bool = False
-) -> WebhookDelivery:
-    """Log the attempt; then the delivery succeeds, is scheduled again, or fails; and its endpoint's health."""
-    delivery = session.get(WebhookDelivery, plan.delivery_id)
-    delivery.attempts += 1
-    session.add(
-        WebhookAttempt(
-            delivery_id=delivery.id, tenant_id=delivery.tenant_id, number=delivery.attempts, request_url=plan.url,
-            request_headers=headers, status_code=outcome.status_code, response_excerpt=outcome.response_excerpt,
-            latency_ms=outcome.latency_ms, error=outcome.error,
+def plan_attempts(session: Session, delivery_ids: list[uuid.UUID]) -> list[PlannedAttempt | str | None]:
+    """Read-only, for each delivery: what to send when it is pending; None when it has ended; or, when it cannot
+    be sent (its endpoint disabled), the reason to end it with (see end_deliveries)."""
+    endpoint, callback = WebhookEndpoint, CallbackSecret
+    stmt = (
+        select(
+            WebhookDelivery.id, WebhookDelivery.tenant_id, WebhookDelivery.status, WebhookDelivery.attempts,
+            WebhookDelivery.url, WebhookDelivery.payload, WebhookDelivery.endpoint_id, endpoint.enabled,
+            endpoint.disabled_reason,
+            func.coalesce(endpoint.secret, callback.secret).label("secret"),
+            func.coalesce(endpoint.previous_secret, callback.previous_secret).label("previous_secret"),
+            func.coalesce(endpoint.previous_secret_expires_at, callback.previous_secret_expires_at).label("expires"),
         )
+        .outerjoin(endpoint, endpoint.id == WebhookDelivery.endpoint_id)
+        .outerjoin(
+            callback, and_(WebhookDelivery.endpoint_id.is_(None), callback.tenant_id == WebhookDelivery.tenant_id)
+        )
+        .where(WebhookDelivery.id.in_(delivery_ids))
     )
-    delivery.last_status_code = outcome.status_code
-    endpoint = session.get(WebhookEndpoint, delivery.endpoint_id) if delivery.endpoint_id else None
+    rows = {row.id: row for row in session.execute(stmt)}
+    return [_plan(rows.get(delivery_id)) for delivery_id in delivery_ids]
+
+
+def _plan(row) -> PlannedAttempt | str | None:
+    if row is None or row.status != WebhookDeliveryStatus.PENDING:
+        return None
+    if row.endpoint_id is not None and not row.enabled:
+        return f"the endpoint is disabled: {row.disabled_reason}"
+    secrets = _valid_secrets(row.secret, row.previous_secret, row.expires)
+    return PlannedAttempt(row.id, row.tenant_id, row.endpoint_id, row.attempts, row.url, _body(row.payload), secrets)
+
+
+def end_deliveries(session: Session, ends: list[tuple[uuid.UUID, str]]) -> None:
+    """End each (delivery id, reason) that is still pending: failed, for that reason."""
+    now = utcnow()
+    pending = and_(Deliveries.c.id == bindparam("b_id"), Deliveries.c.status == WebhookDeliveryStatus.PENDING)
+    rows = [{"b_id": delivery_id} | _ended(WebhookDeliveryStatus.FAILED, reason, now) for delivery_id, reason in ends]
+    session.execute(update(Deliveries).where(pending), rows)
+
+
+def defer_attempts(session: Session, plans: list[PlannedAttempt]) -> None:
+    """Their destinations have all their deliveries in flight: try again a moment later, without an attempt."""
+    run_at = utcnow() + timedelta(seconds=BUSY_DEFER_SECONDS)
+    session.execute(
+        update(Deliveries).where(Deliveries.c.id == bindparam("b_id")),
+        [{"b_id": plan.delivery_id, "next_attempt_at": run_at} for plan in plans],
+    )
+    for plan in plans:
+        _enqueue_attempt(session, plan.delivery_id, plan.tenant_id, run_at)
+
+
+def record_attempts(session: Session, attempts: list[Attempt]) -> None:
+    """Log each attempt; then its delivery succeeds, is scheduled again, or fails; and its endpoint's health.
+    The attempts apply in their order, as if recorded one by one."""
+    now = utcnow()
+    counts = {attempt.plan.delivery_id: attempt.plan.attempts for attempt in attempts}
+    failing = _failing_endpoints(session, attempts)
+    logged, ended, rescheduled = [], [], []
+    for attempt in attempts:
+        counts[attempt.plan.delivery_id] += 1
+        number = counts[attempt.plan.delivery_id]
+        logged.append(_attempt_row(attempt, number))
+        changes = _delivery_changes(attempt, number, failing.get(attempt.plan.endpoint_id), now)
+        if changes["next_attempt_at"] is None:
+            ended.append(changes)
+        else:
+            rescheduled.append(changes)
+            _enqueue_attempt(session, attempt.plan.delivery_id, attempt.plan.tenant_id, changes["next_attempt_at"])
+    session.execute(insert(WebhookAttempt.__table__), logged)
+    for rows in (ended, rescheduled):
+        if rows:
+            session.execute(update(Deliveries).where(Deliveries.c.id == bindparam("b_id")), rows)
+
+
+def _delivery_changes(attempt: Attempt, number: int, endpoint: WebhookEndpoint | None, now: datetime) -> dict:
+    """What attempt `number` changes in its delivery; and in its endpoint's health, when the endpoint is given."""
+    outcome = attempt.outcome
+    changes = {"b_id": attempt.plan.delivery_id, "attempts": number, "last_status_code": outcome.status_code}
     if outcome.succeeded:
-        _finish(delivery, WebhookDeliveryStatus.SUCCEEDED, None)
         if endpoint is not None:
             endpoint.failing_since = None
-        return delivery
+        return changes | _ended(WebhookDeliveryStatus.SUCCEEDED, None, now)
     error = outcome.error or f"answered HTTP {outcome.status_code}"
     if endpoint is not None:
         _note_failure(endpoint, outcome)
-    delay = None if manual or (endpoint is not None and not endpoint.enabled) else _next_delay(delivery.attempts, outcome)
+    stopped = attempt.manual or (endpoint is not None and not endpoint.enabled)
+    delay = None if stopped else _next_delay(number, outcome)
     if delay is None:
-        _finish(delivery, WebhookDeliveryStatus.FAILED, error)
-    else:
-        delivery.last_error, delivery.next_attempt_at = error, utcnow() + timedelta(seconds=delay)
-        _enqueue_attempt(session, delivery, delivery.next_attempt_at)
-    return delivery
+        return changes | _ended(WebhookDeliveryStatus.FAILED, error, now)
+    return changes | {"last_error": error, "next_attempt_at": now + timedelta(seconds=delay)}
+
+
+def _failing_endpoints(session: Session, attempts: list[Attempt]) -> dict[uuid.UUID, WebhookEndpoint]:
+    """The endpoints with a failed attempt among these, loaded to note their health in order; those with only
+    successes are healthy again at once, in one statement."""
+    failing_ids = {attempt.plan.endpoint_id for attempt in attempts if not attempt.outcome.succeeded} - {None}
+    healthy_ids = {attempt.plan.endpoint_id for attempt in attempts} - failing_ids - {None}
+    if healthy_ids:
+        session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id.in_(healthy_ids), WebhookEndpoint.failing_since.is_not(None))
+            .values(failing_since=None)
+            .execution_options(synchronize_session=False)
+        )
+    if not failing_ids:
+        return {}
+    return {e.id: e for e in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id.in_(failing_ids)))}
+
+
+def _attempt_row(attempt: Attempt, number: int) -> dict:
+    outcome = attempt.outcome
+    return {
+        "delivery_id": attempt.plan.delivery_id, "tenant_id": attempt.plan.tenant_id, "number": number,
+        "request_url": attempt.plan.url, "request_headers": attempt.headers, "status_code": outcome.status_code,
+        "response_excerpt": outcome.response_excerpt, "latency_ms": outcome.latency_ms, "error": outcome.error,
+        "started_at": attempt.started_at,
+    }
 
 
 def _note_failure(endpoint: WebhookEndpoint, outcome: Outcome) -> None:
@@ -401,16 +482,15 @@ def _next_delay(attempts_made: int, outcome: Outcome) -> float | None:
     return delay * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
 
 
-def _finish(delivery: WebhookDelivery, status: WebhookDeliveryStatus, error: str | None) -> None:
-    delivery.status, delivery.last_error, delivery.next_attempt_at = status, error, None
-    delivery.finished_at = utcnow()
+def _ended(status: WebhookDeliveryStatus, error: str | None, now: datetime) -> dict:
+    """The changes that end a delivery."""
+    return {"status": status, "last_error": error, "next_attempt_at": None, "finished_at": now}
 
 
-def _valid_secrets(holder: WebhookEndpoint | CallbackSecret) -> list[str]:
-    expires = holder.previous_secret_expires_at
-    if holder.previous_secret and expires and expires > utcnow():
-        return [holder.secret, holder.previous_secret]
-    return [holder.secret]
+def _valid_secrets(secret: str, previous_secret: str | None, previous_expires_at: datetime | None) -> list[str]:
+    if previous_secret and previous_expires_at and previous_expires_at > utcnow():
+        return [secret, previous_secret]
+    return [secret]
 
 
 def _body(payload: dict) -> bytes:

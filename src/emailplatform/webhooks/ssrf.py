@@ -1,17 +1,17 @@
 """A webhook URL is chosen by a customer: only http(s) to globally routable addresses, unless the host is allowed.
 
 The name is resolved (A and AAAA) and every address checked, when a URL is accepted and at every delivery;
-and the connection itself goes to an address checked at connect time (GuardedBackend), so a name that
+and the connection itself goes to an address checked at connect time (CheckedResolver), so a name that
 resolves differently a moment later (DNS rebinding) cannot reach an internal address.
 """
 
 import asyncio
 import ipaddress
 import socket
-import typing
 from urllib.parse import urlsplit
 
-import httpcore
+from aiohttp import ThreadedResolver
+from aiohttp.abc import ResolveResult
 
 from emailplatform.config import Settings
 
@@ -73,16 +73,14 @@ def refusal(address: IPAddress) -> str | None:
     return None
 
 
-def check_addresses(host: str, infos: list) -> list[str]:
-    """The addresses of getaddrinfo's answer, all of them allowed; else RefusedDestination."""
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+def check_addresses(host: str, addresses: list[str]) -> None:
+    """RefusedDestination unless `host` resolved to addresses, all of them allowed."""
     if not addresses:
         raise RefusedDestination(f"{host} does not resolve to any address")
     for address in addresses:
         reason = refusal(ipaddress.ip_address(address.split("%", 1)[0]))
         if reason:
             raise RefusedDestination(f"{host} resolves to a forbidden address: {reason}")
-    return addresses
 
 
 def check_url(url: str, settings: Settings) -> None:
@@ -94,54 +92,34 @@ def check_url(url: str, settings: Settings) -> None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise RefusedDestination(f"{host} does not resolve") from None
-    check_addresses(host, infos)
+    check_addresses(host, [info[4][0] for info in infos])
 
 
-async def resolve_checked(host: str, port: int, settings: Settings) -> list[str]:
-    """The addresses to connect to for host:port, every one checked (the host itself for an allowed host)."""
+async def check_url_async(url: str, settings: Settings) -> None:
+    """check_url without blocking the event loop (an IP literal is checked too: it resolves to itself)."""
+    host, port = split_url(url)
     if is_allowed_host(host, settings):
-        return [host]
+        return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise RefusedDestination(f"{host} does not resolve") from None
-    return check_addresses(host, infos)
+    check_addresses(host, [info[4][0] for info in infos])
 
 
-async def check_url_async(url: str, settings: Settings) -> None:
-    await resolve_checked(*split_url(url), settings)
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Connects only to addresses checked at connect time. TLS (SNI, certificate) stays on the URL's name,
-    since httpcore starts TLS with the request's host, not with the address we connected to."""
+class CheckedResolver(ThreadedResolver):
+    """aiohttp's resolver, for connections: it answers only when every address is allowed, and the connection
+    goes to one of the addresses it answered. TLS (SNI, certificate) stays on the URL's name.
+    aiohttp does not ask it about IP literals: check_url_async checks those before every request."""
 
     def __init__(self, settings: Settings):
+        super().__init__()
         self.settings = settings
-        self.inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await resolve_checked(host, port, self.settings)
-        except RefusedDestination as exc:
-            raise httpcore.ConnectError(str(exc)) from None
-        error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        raise error  # type: ignore[misc]
-
-    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        raise httpcore.ConnectError("webhooks never connect to a unix socket")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> list[ResolveResult]:
+        results = await super().resolve(host, port, family)
+        if not is_allowed_host(host, self.settings):
+            check_addresses(host, [result["host"] for result in results])
+        return results
