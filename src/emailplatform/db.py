@@ -4,6 +4,7 @@ On SQLite a writing session starts with BEGIN IMMEDIATE, so two writers queue on
 of failing halfway; reading sessions stay deferred and never wait for a writer (WAL).
 """
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,20 +49,41 @@ class Database:
             engine.dispose()
 
 
-def _sqlite_engine(url: str, begin: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+SQLITE_BUSY_SECONDS = 60
+
+
+def _sqlite_engine(url: str, begin: str, writer: bool = False) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS})
+    # The writers of this process take turns on a lock, taken before BEGIN IMMEDIATE and given back as the
+    # transaction ends: a waiting writer wakes as soon as the one before it is done. Left to SQLite's busy
+    # handler, which polls with sleeps growing to 100 ms, a writer could wait for seconds while others,
+    # committing every few milliseconds, keep taking the database lock first.
+    turn = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=60000"):
+        busy = f"busy_timeout={SQLITE_BUSY_SECONDS * 1000}"
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", busy):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql(begin)
+        if writer:
+            connection.info["has_turn"] = turn.acquire(timeout=SQLITE_BUSY_SECONDS)
+        try:
+            connection.exec_driver_sql(begin)
+        except BaseException:
+            _end(connection)
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(connection):
+        if connection.info.pop("has_turn", False):
+            turn.release()
 
     return engine
 
@@ -72,7 +94,7 @@ def create_database(settings: Settings) -> Database:
         path = url.split("///", 1)[1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer_engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
+        writer_engine = _sqlite_engine(url, "BEGIN IMMEDIATE", writer=True)
         reader_engine = _sqlite_engine(url, "BEGIN")
         engines: tuple[Engine, ...] = (writer_engine, reader_engine)
     else:
