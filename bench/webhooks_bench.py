@@ -2,11 +2,13 @@
 delivery; beside a floor measured in the same run: plain aiohttp (the client the product uses) posting as many
 requests of the same size, `--concurrency` at once, to the same receiver. Prints JSON.
 
-    .venv/bin/python bench/webhooks_bench.py [--events 5000] [--concurrency 8] [--database-url URL]
+    .venv/bin/python bench/webhooks_bench.py [--events 5000] [--rate 500] [--seconds 10] [--database-url URL]
 
 The worker runs with the default settings (or the EMAILPLATFORM_ variables set), but for allowing the loopback
-receiver. The events are all created first (one commit), then the worker delivers them: the event-to-delivery
-times include the wait behind the backlog. The receiver runs in its own process (uvicorn, httptools, uvloop).
+receiver. Two phases: a backlog (`--events` created at once, then delivered: the throughput, and times that
+include the wait behind the backlog), and a steady rate (`--rate` events a second while the worker runs: the
+time from an event to its delivery when nothing waits ahead of it). The receiver runs in its own process
+(uvicorn, httptools, uvloop).
 """
 
 import argparse
@@ -82,54 +84,117 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def measure_deliveries(url: str, events: int, database_url: str, data_dir: Path) -> dict:
+def bench_runtime(url: str, database_url: str, data_dir: Path):
+    """A runtime with the default settings (but for allowing the loopback receiver) on a migrated database."""
     from emailplatform.config import Settings
-    from emailplatform.jobs.worker import Worker, run
     from emailplatform.migrations import upgrade
-    from emailplatform.models import WebhookDelivery
     from emailplatform.runtime import Runtime
-    from emailplatform.tenants import service as tenant_service
-    from emailplatform.webhooks import sender, service
 
     settings = Settings(
         database_url=database_url, data_dir=data_dir, secret_key="bench", webhook_allowed_hosts=[RECEIVER_HOST],
         log_level="WARNING",
     )
     upgrade(settings.resolved_database_url)
-    runtime = Runtime(settings)
+    return Runtime(settings)
+
+
+def new_subscriber(runtime, url: str) -> uuid.UUID:
+    """A tenant of its own (so each phase counts only its deliveries) with an endpoint hearing message.sent."""
+    from emailplatform.tenants import service as tenant_service
+    from emailplatform.webhooks import service
+
     with runtime.db.session() as session:
         tenant = tenant_service.create_tenant(session, f"bench-{uuid.uuid4().hex[:8]}")
-        service.create_endpoint(session, settings, tenant.id, url + "/hook", ["message.sent"], "bench")
+        service.create_endpoint(session, runtime.settings, tenant.id, url + "/hook", ["message.sent"], "bench")
+        return tenant.id
+
+
+def create_events(runtime, tenant_id: uuid.UUID, number: int) -> None:
+    from emailplatform.webhooks import service
+
+    payloads = [{"message_id": str(uuid.uuid4()), "recipient": "r@example.com", "details": {}} for _ in range(number)]
     with runtime.db.session() as session:
-        for number in range(events):
-            payload = {"message_id": str(uuid.uuid4()), "recipient": f"r{number}@example.com", "details": {}}
-            service.message_event(session, tenant.id, "sent", payload)
+        service.message_events(session, tenant_id, "sent", payloads)
+
+
+def delivery_times(runtime, url: str, tenant_id: uuid.UUID) -> tuple[int, dict]:
+    """How many deliveries the tenant has, and the times from their events to their arrival (ms)."""
+    from emailplatform.models import WebhookDelivery
+
     with runtime.db.session(write=False) as session:
-        deliveries = session.query(WebhookDelivery).filter_by(tenant_id=tenant.id)
+        deliveries = session.query(WebhookDelivery).filter_by(tenant_id=tenant_id)
         created = {str(d.id): d.created_at.timestamp() for d in deliveries}
-
-    async def work():
-        try:
-            await Worker(runtime).run_until_idle()
-        finally:
-            await sender.aclose_senders()
-            await runtime.aclose()
-
-    started = time.perf_counter()
-    run(work())
-    elapsed = time.perf_counter() - started
-    runtime.close()
     arrived = {key: at for key, at in arrivals(url).items() if key in created}
     latencies = [(arrived[key] - created[key]) * 1000 for key in arrived]
-    return {
+    return len(created), {
         "deliveries": len(arrived),
-        "seconds": round(elapsed, 3),
-        "per_second": round(len(arrived) / elapsed, 1),
         "event_to_delivery_ms_p50": round(statistics.median(latencies), 1),
         "event_to_delivery_ms_p99": round(percentile(latencies, 0.99), 1),
-        "webhook_concurrency": settings.webhook_concurrency,
-        "webhook_endpoint_concurrency": settings.webhook_endpoint_concurrency,
     }
+
+
+async def closing(runtime, work):
+    from emailplatform.webhooks import sender
+
+    try:
+        await work
+    finally:
+        await sender.aclose_senders()
+        await runtime.aclose()
+
+
+def measure_backlog(url: str, events: int, database_url: str, data_dir: Path) -> dict:
+    """`events` events created at once, then a worker delivers them all: the throughput."""
+    from emailplatform.jobs.worker import Worker, run
+
+    runtime = bench_runtime(url, database_url, data_dir)
+    tenant_id = new_subscriber(runtime, url)
+    create_events(runtime, tenant_id, events)
+    started = time.perf_counter()
+    run(closing(runtime, Worker(runtime).run_until_idle()))
+    elapsed = time.perf_counter() - started
+    _, times = delivery_times(runtime, url, tenant_id)
+    runtime.close()
+    return times | {
+        "seconds": round(elapsed, 3),
+        "per_second": round(times["deliveries"] / elapsed, 1),
+        "webhook_concurrency": runtime.settings.webhook_concurrency,
+        "webhook_endpoint_concurrency": runtime.settings.webhook_endpoint_concurrency,
+    }
+
+
+def measure_steady(url: str, rate: int, seconds: float, database_url: str, data_dir: Path) -> dict:
+    """Events arriving at `rate` a second for `seconds` (a commit every 20 ms) while a worker runs: the time
+    from an event to its delivery when nothing is queued behind it."""
+    from emailplatform.jobs.worker import Worker, run
+
+    runtime = bench_runtime(url, database_url, data_dir)
+    tenant_id = new_subscriber(runtime, url)
+    ticks, per_tick = int(seconds * 50), max(1, rate // 50)
+
+    def produce() -> None:
+        started = time.perf_counter()
+        for tick in range(ticks):
+            time.sleep(max(0.0, started + tick / 50 - time.perf_counter()))
+            create_events(runtime, tenant_id, per_tick)
+
+    async def steady() -> None:
+        stop = asyncio.Event()
+        worker = asyncio.create_task(Worker(runtime).run(stop))
+        await asyncio.to_thread(produce)
+        deadline = time.perf_counter() + 30
+        while time.perf_counter() < deadline:
+            total, times = await asyncio.to_thread(delivery_times, runtime, url, tenant_id)
+            if times["deliveries"] == total:
+                break
+            await asyncio.sleep(0.2)
+        stop.set()
+        await worker
+
+    run(closing(runtime, steady()))
+    _, times = delivery_times(runtime, url, tenant_id)
+    runtime.close()
+    return times | {"events_per_second": per_tick * 50, "seconds": seconds}
 
 
 def measure_floor(url: str, requests: int, concurrency: int) -> dict:
@@ -166,6 +231,8 @@ def main() -> None:
         "--concurrency", type=int, default=8,
         help="the floor's requests in flight (8: the fastest here, and the worker's bound for one endpoint)",
     )
+    parser.add_argument("--rate", type=int, default=500, help="events a second in the steady-rate phase")
+    parser.add_argument("--seconds", type=float, default=10, help="how long the steady-rate phase lasts")
     parser.add_argument("--database-url", default="", help="empty: SQLite in a temporary directory")
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -175,7 +242,8 @@ def main() -> None:
     process, url = start_receiver()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            ours = measure_deliveries(url, args.events, args.database_url, Path(tmp))
+            ours = measure_backlog(url, args.events, args.database_url, Path(tmp))
+            steady = measure_steady(url, args.rate, args.seconds, args.database_url, Path(tmp))
         floor = measure_floor(url, args.events, args.concurrency)
     finally:
         process.terminate()
@@ -186,6 +254,7 @@ def main() -> None:
         "database": "postgresql" if args.database_url else "sqlite",
         "concurrency": args.concurrency,
         "webhooks": ours,
+        "steady_rate": steady,
         "floor_plain_aiohttp": floor,
         "ratio_to_floor": round(ours["per_second"] / floor["per_second"], 3),
         "target_per_second": 1000,
