@@ -87,6 +87,7 @@ def percentile(values: list[float], fraction: float) -> float:
 def bench_runtime(url: str, database_url: str, data_dir: Path):
     """A runtime with the default settings (but for allowing the loopback receiver) on a migrated database."""
     from emailplatform.config import Settings
+    from emailplatform.logs import configure_logging
     from emailplatform.migrations import upgrade
     from emailplatform.runtime import Runtime
 
@@ -94,6 +95,7 @@ def bench_runtime(url: str, database_url: str, data_dir: Path):
         database_url=database_url, data_dir=data_dir, secret_key="bench", webhook_allowed_hosts=[RECEIVER_HOST],
         log_level="WARNING",
     )
+    configure_logging(settings)
     upgrade(settings.resolved_database_url)
     return Runtime(settings)
 
