@@ -21,6 +21,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    received_at: float = field(default_factory=time.monotonic)
+    answered_at: float | None = None
 
     @property
     def json(self) -> dict:
@@ -56,16 +58,18 @@ class Receiver:
                 return 500
             return self.status
 
-    def answered(self) -> None:
+    def answered(self, request: Received) -> None:
         with self.lock:
             self.in_hand -= 1
+            request.answered_at = time.monotonic()
 
 
 def handler_for(receiver: Receiver):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            status = receiver.answer(Received(self.path, dict(self.headers.items()), body))
+            request = Received(self.path, dict(self.headers.items()), body)
+            status = receiver.answer(request)
             time.sleep(receiver.delay)
             self.send_response(status)
             for name, value in receiver.extra_headers.items():
@@ -73,7 +77,7 @@ def handler_for(receiver: Receiver):
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
-            receiver.answered()
+            receiver.answered(request)
 
         def log_message(self, *args):
             pass
