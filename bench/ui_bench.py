@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.ui_bench [--campaigns 100] [--messages-per-campaign 10000] [--domains 50]
                                        [--database-url URL]
 
-Prints JSON: each page's median and worst time over a few requests (after one warm-up), beside a floor
-measured in the same run: the same server answering /healthz, which does no work. Target: no page over 1 s.
+The last campaign's messages are kept in the outbox, as the capture transport keeps them. Prints JSON: each
+page's median and worst time over a few requests (after one warm-up), beside a floor measured in the same run:
+the same server answering /healthz, which does no work. Target: no page over 1 s.
 """
 
 import argparse
@@ -17,6 +18,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
+from uuid_utils import uuid7
 
 from emailplatform.app import create_app
 from emailplatform.campaigns import counts
@@ -24,6 +26,8 @@ from emailplatform.config import Settings
 from emailplatform.migrations import upgrade
 from emailplatform.models import Batch, Event, File, Message, Template, TemplateVersion, Transaction, utcnow
 from emailplatform.runtime import Runtime
+from emailplatform.sending.mime import MessageSkeleton, make_message_id
+from emailplatform.sending.transports.capture import outbox_key
 from emailplatform.tenants import service as tenant_service
 from emailplatform.users import service as user_service
 
@@ -60,7 +64,7 @@ def fill(runtime: Runtime, campaigns: int, per_campaign: int, domains: int) -> t
             session.add(batch)
             session.flush()
             messages = [
-                {"id": uuid.uuid4(), "tenant_id": tenant_id, "transaction_id": transaction.id, "batch_id": batch.id,
+                {"id": uuid.UUID(str(uuid7())), "tenant_id": tenant_id, "transaction_id": transaction.id, "batch_id": batch.id,
                  "position": i, "row_number": i + 2, "email": f"user{i}@example{i % domains}.com",
                  "status": STATUSES[i % 5],
                  "attempts": 1, "created_at": now, "updated_at": now, "sent_at": now}
@@ -73,7 +77,19 @@ def fill(runtime: Runtime, campaigns: int, per_campaign: int, domains: int) -> t
                  "occurred_at": now, "details": {"url": f"https://example.com/{i % 7}"}}
                 for i, m in enumerate(messages[:200])
             ])
-    return "bench", transaction.id
+    rows = "".join(f"{m['email']},User {m['position']}\r\n" for m in messages)
+    runtime.storage.put("bench", f"email,name\r\n{rows}".encode())  # every batch's chunk
+    capture(runtime, tenant_id, messages)
+    return "bench", transaction.id, messages[-1]["id"]
+
+
+def capture(runtime: Runtime, tenant_id: uuid.UUID, messages: list[dict]) -> None:
+    """Keep the last campaign's messages in the outbox, as the capture transport does."""
+    skeleton = MessageSkeleton("news@example.com", "News", None)
+    for m in messages:
+        raw = skeleton.build(to=m["email"], subject="Hi", text="Hi there\n", html="<p>Hi there</p>",
+                             message_id=make_message_id(m["id"], "news@example.com"))
+        runtime.storage.put(outbox_key(tenant_id, m["id"]), raw)
 
 
 def timed(client: TestClient, path: str) -> dict:
@@ -99,7 +115,7 @@ def main() -> None:
     settings.data_dir.mkdir(parents=True)
     upgrade(settings.resolved_database_url)
     runtime = Runtime(settings)
-    tenant, last = fill(runtime, args.campaigns, args.messages_per_campaign, args.domains)
+    tenant, last, last_message = fill(runtime, args.campaigns, args.messages_per_campaign, args.domains)
     with TestClient(create_app(runtime)) as client:
         page = client.get("/ui/sign-in").text
         csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
@@ -108,6 +124,8 @@ def main() -> None:
         pages = {
             "dashboard": "/ui/", "campaigns": "/ui/campaigns", "campaign": f"/ui/campaigns/{last}",
             "progress": f"/ui/campaigns/{last}/progress", "message search": f"/ui/campaigns/{last}/messages?q=user9999",
+            "messages": f"/ui/campaigns/{last}/messages", "message": f"/ui/messages/{last_message}",
+            "outbox": "/ui/outbox",
             "analytics 90 days": "/ui/analytics?days=90", "campaigns CSV": "/ui/analytics/campaigns.csv?days=90",
         }
         report = {

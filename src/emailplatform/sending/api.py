@@ -5,10 +5,11 @@ from email.message import EmailMessage
 
 from fastapi import APIRouter, Response
 
-from emailplatform.deps import RuntimeDep
+from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.errors import NotFound
 from emailplatform.pagination import Page
 from emailplatform.runtime import Runtime
+from emailplatform.sending import outbox
 from emailplatform.sending.schemas import OutboxHeader, OutboxMessage, OutboxMessageDetail
 from emailplatform.sending.transports import capture
 from emailplatform.tenants.auth import TenantDep
@@ -17,8 +18,10 @@ router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
 
 
 @router.get("", response_model=Page[OutboxMessage])
-def list_outbox(runtime: RuntimeDep, tenant_id: TenantDep, limit: int = 50, cursor: str | None = None):
-    summaries, next_cursor = capture.list_captured(runtime.storage, tenant_id, limit=limit, cursor=cursor)
+def list_outbox(
+    session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep, limit: int = 50, cursor: str | None = None
+):
+    summaries, next_cursor = outbox.list_captured(session, runtime.storage, tenant_id, limit=limit, cursor=cursor)
     return Page(items=[OutboxMessage.model_validate(s) for s in summaries], next_cursor=next_cursor)
 
 

@@ -1,8 +1,7 @@
 """The embedded default's transport: every message is kept as an .eml file in storage, and the outbox
-lists them, so a campaign can be tried end to end without sending a single email."""
+lists them (sending/outbox.py), so a campaign can be tried end to end without sending a single email."""
 
 import asyncio
-import base64
 import email
 import uuid
 from dataclasses import dataclass
@@ -12,14 +11,11 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 
-from emailplatform.errors import Invalid
-from emailplatform.pagination import MAX_LIMIT
 from emailplatform.sending.transports.base import OutgoingMessage, SendResult, SendStatus
 from emailplatform.storage import Storage, StoredFileMissing
 from emailplatform.storage.local import LocalStorage
 
 HEADER_READ_LIMIT = 256 * 1024
-OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 
 
 def outbox_key(tenant_id: uuid.UUID, message_id: uuid.UUID) -> str:
@@ -57,20 +53,21 @@ class CapturedSummary:
     size: int
 
 
-def list_captured(
-    storage: Storage, tenant_id: uuid.UUID, *, limit: int, cursor: str | None
-) -> tuple[list[CapturedSummary], str | None]:
-    """A page of the tenant's captured messages, newest first, and the cursor of the next page (None on the last).
-    Reads every captured message's headers: the outbox is for trying campaigns, not for millions of messages."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise Invalid(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
-    summaries = sorted(_summaries(storage, tenant_id), key=_order, reverse=True)
-    if cursor:
-        after = _decode_cursor(cursor)
-        summaries = [s for s in summaries if _order(s) < after]
-    page = summaries[:limit]
-    next_cursor = _encode_cursor(page[-1]) if len(summaries) > limit else None
-    return page, next_cursor
+def read_summary(storage: Storage, tenant_id: uuid.UUID, message_id: uuid.UUID) -> CapturedSummary | None:
+    """The headers and size of a captured message, or None when this tenant has none with that id."""
+    key = outbox_key(tenant_id, message_id)
+    try:
+        headers = _read_headers(storage, key)
+    except StoredFileMissing:
+        return None
+    return CapturedSummary(
+        message_id=message_id,
+        to=_header(headers, "To"),
+        from_=_header(headers, "From"),
+        subject=_header(headers, "Subject"),
+        date=_date(headers),
+        size=storage.size(key) or 0,
+    )
 
 
 def read_captured(storage: Storage, tenant_id: uuid.UUID, message_id: uuid.UUID) -> bytes | None:
@@ -84,27 +81,6 @@ def read_captured(storage: Storage, tenant_id: uuid.UUID, message_id: uuid.UUID)
 
 def parse_captured(raw: bytes) -> EmailMessage:
     return email.message_from_bytes(raw, policy=policy.default)
-
-
-def _summaries(storage: Storage, tenant_id: uuid.UUID):
-    prefix = f"outbox/{tenant_id}/"
-    for key in storage.list(prefix):
-        name = key.removeprefix(prefix)
-        if not name.endswith(".eml"):
-            continue
-        try:
-            message_id = uuid.UUID(name.removesuffix(".eml"))
-            headers = _read_headers(storage, key)
-        except (ValueError, StoredFileMissing):
-            continue
-        yield CapturedSummary(
-            message_id=message_id,
-            to=_header(headers, "To"),
-            from_=_header(headers, "From"),
-            subject=_header(headers, "Subject"),
-            date=_date(headers),
-            size=storage.size(key) or 0,
-        )
 
 
 def _read_headers(storage: Storage, key: str) -> EmailMessage:
@@ -129,27 +105,6 @@ def _date(headers: EmailMessage) -> datetime | None:
         date = parsedate_to_datetime(str(value)) if value is not None else None
     except (TypeError, ValueError):
         return None
-    return _aware(date) if date else None
-
-
-def _aware(date: datetime) -> datetime:
-    """A date a message gives with no zone ("-0000") is taken as UTC."""
-    return date if date.tzinfo else date.replace(tzinfo=timezone.utc)
-
-
-def _order(summary: CapturedSummary) -> tuple[datetime, str]:
-    return (summary.date or OLDEST, str(summary.message_id))
-
-
-def _encode_cursor(summary: CapturedSummary) -> str:
-    date, message_id = _order(summary)
-    return base64.urlsafe_b64encode(f"{date.isoformat()}|{message_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        plain = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        date, message_id = plain.split("|")
-        return _aware(datetime.fromisoformat(date)), str(uuid.UUID(message_id))
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("the cursor is not one this API gave out", field="cursor") from None
+    if date and not date.tzinfo:  # a date given with no zone ("-0000") is taken as UTC
+        return date.replace(tzinfo=timezone.utc)
+    return date

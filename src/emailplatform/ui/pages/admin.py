@@ -12,6 +12,7 @@ from emailplatform.errors import NotFound
 from emailplatform.jobs import queue
 from emailplatform.models import Job, JobState
 from emailplatform.pagination import paginate
+from emailplatform.sending import outbox
 from emailplatform.sending.transports import capture
 from emailplatform.tenants import service as tenant_service
 from emailplatform.ui.deps import Admin, DbDep, Editor, Viewer
@@ -40,8 +41,8 @@ def revoke_api_key(session: DbDep, me: Admin, key_id: uuid.UUID):
 
 
 @router.get("/ui/outbox")
-def outbox_page(request: Request, runtime: RuntimeDep, me: Viewer, cursor: str | None = None):
-    items, next_cursor = capture.list_captured(runtime.storage, me.tenant_id, limit=PAGE_SIZE, cursor=cursor)
+def outbox_page(request: Request, session: DbDep, runtime: RuntimeDep, me: Viewer, cursor: str | None = None):
+    items, next_cursor = outbox.list_captured(session, runtime.storage, me.tenant_id, limit=PAGE_SIZE, cursor=cursor)
     return render(
         request, "admin/outbox.html", items=items, next_cursor=next_cursor, transport=runtime.settings.transport
     )
