@@ -113,6 +113,7 @@ def test_a_new_user_sends_a_campaign_and_reads_a_message(live_server, page):
     expect(send).to_be_enabled()
     expect(page.locator("#check")).to_contain_text("'not-an-address' is not a valid email address")
     expect(page.get_by_role("progressbar", name="Upload")).to_have_attribute("aria-valuenow", "100")
+    expect(page.locator("#upload-status")).to_have_text("Uploaded recipients.csv.")
     page.get_by_label("From address").fill("news@sender.example.com")
     page.get_by_label("Campaign name").fill("Welcome wave")
     shot(page, "05-campaign-new")

@@ -47,9 +47,12 @@
     try {
       const target = await uploadUrl(input, file);
       await put(target.upload_url, file, bar);
+      setProgress(bar, 1);
       document.getElementById("file_url").value = target.file_url;
       document.getElementById("filename").value = file.name;
       status.textContent = "Uploaded " + file.name + ". Checking it…";
+      const checked = function () { status.textContent = "Uploaded " + file.name + "."; };
+      document.getElementById("check").addEventListener("htmx:afterSwap", checked, { once: true });
       document.body.dispatchEvent(new Event("uploaded"));
     } catch (err) {
       status.textContent = "";
