@@ -103,6 +103,22 @@ def test_a_delivery_that_never_succeeds_ends_failed_and_can_be_sent_again(runtim
     assert receiver.received[-1].headers["webhook-id"] == failed[0]["id"]
 
 
+def test_a_deleted_endpoints_deliveries_end_failed_and_are_never_sent_again(runtime, client, tenant, receiver):
+    endpoint = new_endpoint(client, receiver.url)
+    receiver.status = 500
+    send_message_event(runtime, tenant)
+    run_deliveries(runtime)
+    assert client.delete(f"/api/v1/webhooks/endpoints/{endpoint['id']}").status_code == 204
+
+    delivery = only_delivery(client)
+    assert delivery["status"] == "failed" and delivery["last_error"] == "the endpoint was deleted"
+    assert delivery["callback"] is False
+    retry = client.post(f"/api/v1/webhooks/deliveries/{delivery['id']}/retry")
+    assert retry.status_code == 409 and retry.json()["error"]["field"] == "delivery_id"
+    run_deliveries(runtime, due_now=True)
+    assert len(receiver.received) == 1 and only_delivery(client)["status"] == "failed"
+
+
 def test_an_endpoint_answering_410_is_disabled_and_says_why(runtime, client, tenant, receiver):
     endpoint = new_endpoint(client, receiver.url)
     receiver.status = 410

@@ -54,6 +54,7 @@ class WebhookDelivery(UUIDPrimaryKey, Base):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
     endpoint_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
+    callback: Mapped[bool] = mapped_column(default=False)  # to a campaign's callback_url, not to an endpoint
     transaction_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("transactions.id"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
     event_type: Mapped[str] = mapped_column(String(50))

@@ -214,8 +214,8 @@ def _deliver(
 ) -> None:
     deliveries = [
         WebhookDelivery(
-            id=uuid.uuid4(), tenant_id=tenant_id, endpoint_id=endpoint_id, transaction_id=transaction_id, url=url,
-            event_type=event_type, payload=payload, next_attempt_at=utcnow(),
+            id=uuid.uuid4(), tenant_id=tenant_id, endpoint_id=endpoint_id, callback=endpoint_id is None,
+            transaction_id=transaction_id, url=url, event_type=event_type, payload=payload, next_attempt_at=utcnow(),
         )
         for endpoint_id, url in destinations
     ]
@@ -284,9 +284,11 @@ def retry_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUI
     delivery = _tenant_delivery(session, tenant_id, delivery_id)
     if delivery.status == WebhookDeliveryStatus.PENDING:
         raise Conflict("this delivery is still pending; it will be attempted on its schedule", field="delivery_id")
-    if delivery.endpoint_id is not None:
-        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-        if endpoint is not None and not endpoint.enabled:
+    if not delivery.callback:
+        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id) if delivery.endpoint_id else None
+        if endpoint is None:
+            raise Conflict("the endpoint of this delivery was deleted", field="delivery_id")
+        if not endpoint.enabled:
             raise Conflict(f"the endpoint is disabled ({endpoint.disabled_reason}); enable it first", field="delivery_id")
     delivery.status, delivery.next_attempt_at, delivery.finished_at = WebhookDeliveryStatus.PENDING, utcnow(), None
     _enqueue_attempt(session, delivery.id, delivery.tenant_id, delivery.next_attempt_at, manual=True)
@@ -351,15 +353,15 @@ def plan_attempts(session: Session, delivery_ids: list[uuid.UUID]) -> list[Plann
     stmt = (
         select(
             WebhookDelivery.id, WebhookDelivery.tenant_id, WebhookDelivery.status, WebhookDelivery.attempts,
-            WebhookDelivery.url, WebhookDelivery.payload, WebhookDelivery.endpoint_id, endpoint.enabled,
-            endpoint.disabled_reason,
+            WebhookDelivery.url, WebhookDelivery.payload, WebhookDelivery.endpoint_id, WebhookDelivery.callback,
+            endpoint.enabled, endpoint.disabled_reason,
             func.coalesce(endpoint.secret, callback.secret).label("secret"),
             func.coalesce(endpoint.previous_secret, callback.previous_secret).label("previous_secret"),
             func.coalesce(endpoint.previous_secret_expires_at, callback.previous_secret_expires_at).label("expires"),
         )
         .outerjoin(endpoint, endpoint.id == WebhookDelivery.endpoint_id)
         .outerjoin(
-            callback, and_(WebhookDelivery.endpoint_id.is_(None), callback.tenant_id == WebhookDelivery.tenant_id)
+            callback, and_(WebhookDelivery.callback.is_(True), callback.tenant_id == WebhookDelivery.tenant_id)
         )
         .where(WebhookDelivery.id.in_(delivery_ids))
     )
@@ -370,7 +372,9 @@ def plan_attempts(session: Session, delivery_ids: list[uuid.UUID]) -> list[Plann
 def _plan(row) -> PlannedAttempt | str | None:
     if row is None or row.status != WebhookDeliveryStatus.PENDING:
         return None
-    if row.endpoint_id is not None and not row.enabled:
+    if not row.callback and row.endpoint_id is None:
+        return "the endpoint was deleted"
+    if not row.callback and not row.enabled:
         return f"the endpoint is disabled: {row.disabled_reason}"
     secrets = _valid_secrets(row.secret, row.previous_secret, row.expires)
     return PlannedAttempt(row.id, row.tenant_id, row.endpoint_id, row.attempts, row.url, _body(row.payload), secrets)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 13:00:14.003306
+Create Date: 2026-12-01 18:16:23.578411
 """
 from alembic import op
 import sqlalchemy as sa
@@ -318,6 +318,7 @@ def upgrade() -> None:
     op.create_table('webhook_deliveries',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('endpoint_id', sa.Uuid(), nullable=True),
+    sa.Column('callback', sa.Boolean(), nullable=False),
     sa.Column('transaction_id', sa.Uuid(), nullable=True),
     sa.Column('url', sa.String(length=2000), nullable=False),
     sa.Column('event_type', sa.String(length=50), nullable=False),
