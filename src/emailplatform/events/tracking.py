@@ -77,7 +77,6 @@ def click_token(message_id: uuid.UUID, url: str, secret: str) -> str:
     return make_token(CLICK, message_id.bytes + url.encode("utf-8"), secret)
 
 
-@lru_cache(maxsize=4096)  # a message's link, text footer, header and template placeholder all carry it
 def unsubscribe_token(message_id: uuid.UUID, secret: str) -> str:
     return make_token(UNSUBSCRIBE, message_id.bytes, secret)
 
@@ -114,24 +113,25 @@ def base_url(settings: Settings) -> str:
     return (settings.tracking_url or settings.public_url).rstrip("/")
 
 
-def unsubscribe_url(message_id: uuid.UUID, base_url: str, secret: str) -> str:
-    """The message's unsubscribe page (GET shows a button; POST, RFC 8058 one-click, unsubscribes)."""
-    return f"{base_url}{UNSUBSCRIBE_PATH}{unsubscribe_token(message_id, secret)}"
+def unsubscribe_url(token: str, base_url: str) -> str:
+    """The unsubscribe page of a message's unsubscribe token (GET shows a button; POST, RFC 8058 one-click,
+    unsubscribes)."""
+    return f"{base_url}{UNSUBSCRIBE_PATH}{token}"
 
 
-def unsubscribe_headers(message_id: uuid.UUID, base_url: str, secret: str, mailto_domain: str) -> dict[str, str]:
+def unsubscribe_headers(token: str, base_url: str, mailto_domain: str) -> dict[str, str]:
     """`List-Unsubscribe` (https and mailto) and RFC 8058's `List-Unsubscribe-Post` for one message."""
-    token = unsubscribe_token(message_id, secret)
     return {
-        "List-Unsubscribe": f"<{base_url}{UNSUBSCRIBE_PATH}{token}>, <mailto:unsubscribe+{token}@{mailto_domain}>",
+        "List-Unsubscribe": f"<{unsubscribe_url(token, base_url)}>, <mailto:unsubscribe+{token}@{mailto_domain}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
 
 
-def decorate_html(html: str, message_id: uuid.UUID, base_url: str, secret: str, track: bool) -> str:
-    """A rendered HTML body with its unsubscribe link (a footer when the template placed none) and, when
-    tracking, every http(s) link through the click redirect and an open pixel before </body>."""
-    unsubscribe = unsubscribe_url(message_id, base_url, secret)
+def decorate_html(
+    html: str, unsubscribe: str, message_id: uuid.UUID, base_url: str, secret: str, track: bool
+) -> str:
+    """A rendered HTML body with its unsubscribe link `unsubscribe` (a footer when the template placed none)
+    and, when tracking, every http(s) link through the click redirect and an open pixel before </body>."""
     tail = "" if unsubscribe in html else _html_footer(unsubscribe)
     if track:
         html = _LINK.sub(_link_rewriter(message_id, base_url, secret), html)
@@ -142,9 +142,8 @@ def decorate_html(html: str, message_id: uuid.UUID, base_url: str, secret: str, 
     return html + tail if body_end is None else html[:body_end] + tail + html[body_end:]
 
 
-def decorate_text(text: str, message_id: uuid.UUID, base_url: str, secret: str) -> str:
-    """A rendered text body with its unsubscribe link: a footer when the template placed none."""
-    unsubscribe = unsubscribe_url(message_id, base_url, secret)
+def decorate_text(text: str, unsubscribe: str) -> str:
+    """A rendered text body with its unsubscribe link `unsubscribe`: a footer when the template placed none."""
     if unsubscribe in text:
         return text
     return f"{text.rstrip()}\n\n--\nUnsubscribe: {unsubscribe}\n"

@@ -143,7 +143,8 @@ async def send_slice(runtime: Runtime, plan: BatchPlan, messages: list[Claimed])
 
 async def send_one(runtime: Runtime, plan: BatchPlan, message: Claimed) -> Outcome:
     base, secret = plan.tracking_base, runtime.secret_key
-    unsubscribe_url = tracking.unsubscribe_url(message.id, base, secret)
+    unsubscribe_token = tracking.unsubscribe_token(message.id, secret)
+    unsubscribe_url = tracking.unsubscribe_url(unsubscribe_token, base)
     data = plan.data[message.position] | {"email": message.email, "unsubscribe_url": unsubscribe_url}
     try:
         rendered = plan.template.render(data)
@@ -152,10 +153,12 @@ async def send_one(runtime: Runtime, plan: BatchPlan, message: Claimed) -> Outco
     try:
         raw = plan.skeleton.build(
             to=message.email, subject=rendered.subject,
-            html=tracking.decorate_html(rendered.html, message.id, base, secret, plan.transaction.tracking),
-            text=tracking.decorate_text(rendered.text, message.id, base, secret),
+            html=tracking.decorate_html(
+                rendered.html, unsubscribe_url, message.id, base, secret, plan.transaction.tracking
+            ),
+            text=tracking.decorate_text(rendered.text, unsubscribe_url),
             message_id=make_message_id(message.id, plan.transaction.from_email),
-            headers=tracking.unsubscribe_headers(message.id, base, secret, plan.mailto_domain),
+            headers=tracking.unsubscribe_headers(unsubscribe_token, base, plan.mailto_domain),
         )
     except ValueError as exc:
         return Outcome(message, SendResult(SendStatus.FAILED, f"the message could not be built: {exc}"))
