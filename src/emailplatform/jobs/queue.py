@@ -124,13 +124,14 @@ def ensure_periodic(db: Database, kind: str, run_at: datetime) -> None:
         )
 
 
-def reschedule(db: Database, job_id: int, worker_id: str, run_at: datetime) -> None:
-    with db.session() as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.locked_by == worker_id)
-            .values(state=JobState.QUEUED, run_at=run_at, attempts=0, locked_until=None, last_error=None)
-        )
+def reschedule(session: Session, jobs: list[tuple[int, datetime]], worker_id: str) -> None:
+    """On the caller's session: each (job id, run_at) of this worker's is queued again, a first attempt at run_at."""
+    session.execute(
+        update(Jobs)
+        .where(Jobs.c.id == bindparam("b_id"), Jobs.c.locked_by == worker_id)
+        .values(state=JobState.QUEUED, run_at=bindparam("b_run_at"), attempts=0, locked_until=None, last_error=None),
+        [{"b_id": job_id, "b_run_at": run_at} for job_id, run_at in jobs],
+    )
 
 
 def extend_lease(db: Database, job_id: int, worker_id: str, lease_seconds: int) -> None:

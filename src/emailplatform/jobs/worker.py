@@ -43,7 +43,8 @@ def run(coroutine):
     """Run a coroutine to its end on a new event loop of the kind the worker uses."""
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(coroutine)
-Handler = Callable[[JobContext, dict], Awaitable[datetime | None]]  # a periodic job answers its next run
+# A handler may answer when to run the same job again (a periodic job, a delivery put off); None: it is done.
+Handler = Callable[[JobContext, dict], Awaitable[datetime | None]]
 
 
 def registered_handlers() -> dict[str, Handler]:
@@ -175,6 +176,9 @@ class Worker:
             ])
         return answers
 
+    def _reschedule(self, session: Session, jobs: list[tuple[int, datetime]]) -> None:
+        queue.reschedule(session, jobs, self.id)
+
     async def _record_done(self) -> None:
         if self.done:
             await self._write(self._claim, ClaimRequest([], self._take_done()))
@@ -224,7 +228,7 @@ class Worker:
             if next_run is None:
                 self.done.append(job.id)
             else:
-                await asyncio.to_thread(queue.reschedule, db, job.id, self.id, next_run)
+                await self._write(self._reschedule, (job.id, next_run))
         finally:
             heartbeat.cancel()
 
