@@ -9,9 +9,11 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
-from emailplatform.models import Transaction, WebhookEndpoint, utcnow
+from emailplatform.jobs import queue
+from emailplatform.models import Job, JobState, Transaction, WebhookDelivery, WebhookEndpoint, utcnow
 from emailplatform.webhooks import service, ssrf
 from tests.webhooks.webhook_helpers import change_status, create_transaction, run_deliveries
 
@@ -28,6 +30,12 @@ def send_message_event(runtime, tenant, recipient="ada@example.com") -> None:
     with runtime.db.session() as session:
         payload = {"message_id": "m-1", "recipient": recipient, "details": {"smtp_reply": "250 ok"}}
         service.message_event(session, tenant.tenant_id, "sent", payload)
+
+
+def jobs(runtime, tenant, condition) -> int:
+    """How many of the tenant's jobs meet `condition`."""
+    with runtime.db.session() as session:
+        return session.scalar(select(func.count()).select_from(Job).where(Job.tenant_id == tenant.tenant_id, condition))
 
 
 def only_delivery(client) -> dict:
@@ -212,6 +220,47 @@ def test_connections_go_only_to_addresses_checked_as_they_open(runtime):
     assert asyncio.run(addresses("localhost")) <= {"127.0.0.1", "::1"}
 
 
+def test_a_retry_after_that_is_no_number_is_an_ordinary_retry(runtime, client, tenant, receiver):
+    new_endpoint(client, receiver.url)
+    receiver.status, receiver.extra_headers = 429, {"Retry-After": "\u00c2\u00b2"}  # sent as UTF-8 "²"
+    send_message_event(runtime, tenant)
+    run_deliveries(runtime)
+
+    delivery = only_delivery(client)
+    assert delivery["status"] == "pending" and [a["status_code"] for a in delivery["attempt_log"]] == [429]
+    started = datetime.fromisoformat(delivery["attempt_log"][0]["started_at"])
+    assert 4 < (datetime.fromisoformat(delivery["next_attempt_at"]) - started).total_seconds() < 6  # the 5 s step
+    assert jobs(runtime, tenant, Job.state == JobState.DEAD) == 0
+
+
+def test_a_job_that_comes_twice_sends_nothing_the_second_time(runtime, client, tenant, receiver):
+    """A worker killed after an attempt was recorded, but before its job was marked done, leaves the job to be
+    claimed again when its lease runs out."""
+    new_endpoint(client, receiver.url)
+    receiver.status = 500
+    send_message_event(runtime, tenant)
+    run_deliveries(runtime)
+    delivery = only_delivery(client)
+    with runtime.db.session() as session:
+        queue.enqueue(session, service.JOB_KIND, {"delivery_id": delivery["id"], "attempts_made": 0})
+    run_deliveries(runtime)
+
+    assert len(receiver.received) == 1 and only_delivery(client)["attempts"] == 1
+
+
+def test_a_callback_url_answering_410_gets_nothing_more(runtime, tenant, receiver):
+    receiver.status = 410
+    transaction_id = create_transaction(runtime, tenant.tenant_id, callback_url=receiver.url)
+    change_status(runtime, transaction_id, "PROCESSING", SUMMARY)
+    run_deliveries(runtime)
+    run_deliveries(runtime, due_now=True)
+
+    assert len(receiver.received) == 1
+    with runtime.db.session() as session:
+        delivery = session.scalars(select(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant.tenant_id)).one()
+        assert (delivery.status, delivery.attempts, delivery.callback) == ("failed", 1, True)
+
+
 def test_a_rotated_secret_signs_beside_the_old_one_for_a_day(runtime, client, tenant, receiver):
     endpoint = new_endpoint(client, receiver.url)
     old = endpoint["secret"]
@@ -257,6 +306,7 @@ def test_a_busy_endpoint_defers_its_deliveries_without_holding_up_others(runtime
     deferred = [d for d in sent if d["status"] == "pending"]
     assert all(d["attempts"] == 0 and d["next_attempt_at"] for d in deferred)
     assert len(deferred) + len(busy) == 3
+    assert jobs(runtime, tenant, Job.kind == service.JOB_KIND) == 4  # a deferral runs its own job again later
 
 
 def test_deliveries_are_many_at_once_whatever_the_worker_concurrency(runtime, client, tenant, receiver):

@@ -17,6 +17,7 @@ FORBIDDEN_URLS = [
     "http://[::1]/hook",
     "http://[::ffff:10.0.0.1]/hook",
     "http://[fd00:ec2::254]/hook",
+    "http://[fec0::1]/hook",
     "http://192.168.1.1/hook",
     "https:///no-host",
 ]
@@ -52,7 +53,9 @@ def test_an_endpoint_is_created_with_its_secret_shown_once(client, receiver):
 def test_a_refused_url_is_a_422_naming_the_field(client):
     response = client.post("/api/v1/webhooks/endpoints", json={"url": "http://localhost/x", "event_types": ["message.sent"]})
     assert response.status_code == 422
-    assert response.json()["error"]["field"] == "url" and "loopback" in response.json()["error"]["message"]
+    message = response.json()["error"]["message"]
+    assert response.json()["error"]["field"] == "url" and "loopback" in message
+    assert "127.0.0.1" not in message and "::1" not in message  # what an internal name resolves to stays unsaid
     unknown = client.post("/api/v1/webhooks/endpoints", json={"url": "http://127.0.0.1/x", "event_types": ["nope"]})
     assert unknown.status_code == 422 and unknown.json()["error"]["field"].startswith("event_types")
 

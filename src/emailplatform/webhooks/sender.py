@@ -82,7 +82,8 @@ class Sender:
             return Outcome(None, _since(started), error=f"refused: {exc}")
         except TimeoutError:
             return Outcome(None, _since(started), error=f"no answer within {self.settings.webhook_timeout_seconds} s")
-        except aiohttp.ClientError as exc:
+        except Exception as exc:  # whatever the far end does to the client (aiohttp's errors, a header it cannot
+            # read) is this attempt's failure, not the job's: a failed job would go again unlogged
             return Outcome(None, _since(started), error=f"{type(exc).__name__}: {exc}")
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str], started: float) -> Outcome:
@@ -112,7 +113,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     value = headers.get("Retry-After", "").strip()
     if not value:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() too
         return float(value)
     try:
         return max((parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds(), 0.0)

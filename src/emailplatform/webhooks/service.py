@@ -2,6 +2,8 @@
 
 A delivery is one event for one destination; its id is the `webhook-id` of every attempt. Each attempt is a
 `deliver_webhook` job; the delivery keeps its own schedule (RETRY_SCHEDULE_SECONDS) and re-enqueues itself.
+A job names the attempts made before it, so a job that comes twice (a worker killed after the attempt was
+recorded) does nothing the second time.
 """
 
 import json
@@ -221,7 +223,7 @@ def _deliver(
     ]
     session.add_all(deliveries)
     for delivery in deliveries:
-        _enqueue_attempt(session, delivery.id, tenant_id, delivery.next_attempt_at)
+        _enqueue_attempt(session, delivery.id, tenant_id, delivery.next_attempt_at, attempts_made=0)
 
 
 def has_subscribers(session: Session, tenant_id: uuid.UUID, event_type: str) -> bool:
@@ -236,9 +238,10 @@ def _subscribed_endpoints(session: Session, tenant_id: uuid.UUID, event_type: st
 
 
 def _enqueue_attempt(
-    session: Session, delivery_id: uuid.UUID, tenant_id: uuid.UUID, run_at: datetime, manual: bool = False
+    session: Session, delivery_id: uuid.UUID, tenant_id: uuid.UUID, run_at: datetime, *, attempts_made: int,
+    manual: bool = False,
 ) -> None:
-    job_payload = {"delivery_id": str(delivery_id)} | ({"manual": True} if manual else {})
+    job_payload = {"delivery_id": str(delivery_id), "attempts_made": attempts_made} | ({"manual": True} if manual else {})
     queue.enqueue(session, JOB_KIND, job_payload, tenant_id=tenant_id, run_at=run_at, max_attempts=5)
 
 
@@ -290,9 +293,16 @@ def retry_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUI
             raise Conflict("the endpoint of this delivery was deleted", field="delivery_id")
         if not endpoint.enabled:
             raise Conflict(f"the endpoint is disabled ({endpoint.disabled_reason}); enable it first", field="delivery_id")
-    delivery.status, delivery.next_attempt_at, delivery.finished_at = WebhookDeliveryStatus.PENDING, utcnow(), None
-    _enqueue_attempt(session, delivery.id, delivery.tenant_id, delivery.next_attempt_at, manual=True)
-    session.flush()
+    now = utcnow()
+    reopened = session.execute(  # conditional: of two retries at once, one reopens it and the other is refused
+        update(Deliveries)
+        .where(Deliveries.c.id == delivery.id, Deliveries.c.status != WebhookDeliveryStatus.PENDING)
+        .values(status=WebhookDeliveryStatus.PENDING, next_attempt_at=now, finished_at=None)
+    )
+    if reopened.rowcount != 1:
+        raise Conflict("this delivery is already being sent again", field="delivery_id")
+    _enqueue_attempt(session, delivery.id, delivery.tenant_id, now, attempts_made=delivery.attempts, manual=True)
+    session.refresh(delivery)
     return delivery
 
 
@@ -346,9 +356,11 @@ class Attempt:
     manual: bool = False
 
 
-def plan_attempts(session: Session, delivery_ids: list[uuid.UUID]) -> list[PlannedAttempt | str | None]:
-    """Read-only, for each delivery: what to send when it is pending; None when it has ended; or, when it cannot
-    be sent (its endpoint disabled), the reason to end it with (see end_deliveries)."""
+def plan_attempts(session: Session, jobs: list[tuple[uuid.UUID, int | None]]) -> list[PlannedAttempt | str | None]:
+    """Read-only, for each (delivery id, attempts made before the job): what to send when it is pending and has
+    had that many attempts; None when it has ended or the job is stale; or, when it cannot be sent (its endpoint
+    disabled or deleted), the reason to end it with (see end_deliveries)."""
+    delivery_ids = [delivery_id for delivery_id, _ in jobs]
     endpoint, callback = WebhookEndpoint, CallbackSecret
     stmt = (
         select(
@@ -366,11 +378,13 @@ def plan_attempts(session: Session, delivery_ids: list[uuid.UUID]) -> list[Plann
         .where(WebhookDelivery.id.in_(delivery_ids))
     )
     rows = {row.id: row for row in session.execute(stmt)}
-    return [_plan(rows.get(delivery_id)) for delivery_id in delivery_ids]
+    return [_plan(rows.get(delivery_id), attempts_made) for delivery_id, attempts_made in jobs]
 
 
-def _plan(row) -> PlannedAttempt | str | None:
+def _plan(row, attempts_made: int | None) -> PlannedAttempt | str | None:
     if row is None or row.status != WebhookDeliveryStatus.PENDING:
+        return None
+    if attempts_made is not None and row.attempts != attempts_made:
         return None
     if not row.callback and row.endpoint_id is None:
         return "the endpoint was deleted"
@@ -386,17 +400,6 @@ def end_deliveries(session: Session, ends: list[tuple[uuid.UUID, str]]) -> None:
     pending = and_(Deliveries.c.id == bindparam("b_id"), Deliveries.c.status == WebhookDeliveryStatus.PENDING)
     rows = [{"b_id": delivery_id} | _ended(WebhookDeliveryStatus.FAILED, reason, now) for delivery_id, reason in ends]
     session.execute(update(Deliveries).where(pending), rows)
-
-
-def defer_attempts(session: Session, plans: list[PlannedAttempt]) -> None:
-    """Their destinations have all their deliveries in flight: try again a moment later, without an attempt."""
-    run_at = utcnow() + timedelta(seconds=BUSY_DEFER_SECONDS)
-    session.execute(
-        update(Deliveries).where(Deliveries.c.id == bindparam("b_id")),
-        [{"b_id": plan.delivery_id, "next_attempt_at": run_at} for plan in plans],
-    )
-    for plan in plans:
-        _enqueue_attempt(session, plan.delivery_id, plan.tenant_id, run_at)
 
 
 def record_attempts(session: Session, attempts: list[Attempt]) -> None:
@@ -415,7 +418,8 @@ def record_attempts(session: Session, attempts: list[Attempt]) -> None:
             ended.append(changes)
         else:
             rescheduled.append(changes)
-            _enqueue_attempt(session, attempt.plan.delivery_id, attempt.plan.tenant_id, changes["next_attempt_at"])
+            next_at = changes["next_attempt_at"]
+            _enqueue_attempt(session, attempt.plan.delivery_id, attempt.plan.tenant_id, next_at, attempts_made=number)
     session.execute(insert(WebhookAttempt.__table__), logged)
     for rows in (ended, rescheduled):
         if rows:
@@ -433,7 +437,7 @@ def _delivery_changes(attempt: Attempt, number: int, endpoint: WebhookEndpoint |
     error = outcome.error or f"answered HTTP {outcome.status_code}"
     if endpoint is not None:
         _note_failure(endpoint, outcome)
-    stopped = attempt.manual or (endpoint is not None and not endpoint.enabled)
+    stopped = attempt.manual or outcome.status_code == 410 or (endpoint is not None and not endpoint.enabled)
     delay = None if stopped else _next_delay(number, outcome)
     if delay is None:
         return changes | _ended(WebhookDeliveryStatus.FAILED, error, now)

@@ -31,6 +31,8 @@ REFUSED_NETWORKS = [
         "64:ff9b:1::/48",
         "2002::/16",  # 6to4
         "fc00::/7",  # unique local (AWS's IPv6 metadata, fd00:ec2::254)
+        "fec0::/10",  # site-local (deprecated, yet routed inside some networks)
+        "3fff::/20",  # documentation
         "fe80::/10",  # link-local
         "ff00::/8",  # multicast
     )
@@ -60,16 +62,17 @@ def is_allowed_host(host: str, settings: Settings) -> bool:
 
 
 def refusal(address: IPAddress) -> str | None:
-    """Why webhooks may not go to `address`, or None when it is a globally routable one."""
+    """Why webhooks may not go to `address` (what kind of address it is, never the address: a tenant must not
+    learn what internal names resolve to), or None when it is a globally routable one."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     if any(address in network for network in REFUSED_NETWORKS if network.version == address.version):
-        return f"{address} is in a reserved range"
+        return "an address of a reserved range"
     for kind in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
         if getattr(address, f"is_{kind}"):
-            return f"{address} is a {kind.replace('_', '-')} address"
+            return f"a {kind.replace('_', '-')} address"
     if not address.is_global:
-        return f"{address} is not a globally routable address"
+        return "an address that is not globally routable"
     return None
 
 
@@ -80,7 +83,7 @@ def check_addresses(host: str, addresses: list[str]) -> None:
     for address in addresses:
         reason = refusal(ipaddress.ip_address(address.split("%", 1)[0]))
         if reason:
-            raise RefusedDestination(f"{host} resolves to a forbidden address: {reason}")
+            raise RefusedDestination(f"{host} resolves to {reason}, which webhooks may not go to")
 
 
 def check_url(url: str, settings: Settings) -> None:

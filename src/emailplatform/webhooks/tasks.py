@@ -3,6 +3,7 @@ its next attempt itself); only our own failures (the database) fail the job. The
 concurrent deliveries are batched: a few statements a round, not a few a delivery."""
 
 import uuid
+from datetime import datetime, timedelta
 
 from emailplatform.jobs.batching import batcher_for
 from emailplatform.jobs.worker import JobContext
@@ -10,19 +11,20 @@ from emailplatform.models import utcnow
 from emailplatform.webhooks import sender, service
 
 
-async def deliver_webhook(ctx: JobContext, payload: dict) -> None:
+async def deliver_webhook(ctx: JobContext, payload: dict) -> datetime | None:
+    """Attempt the delivery; or, when its destination has every slot taken, run this same job again a moment
+    later, with no attempt made."""
     runtime = ctx.runtime
     delivery_id = uuid.UUID(payload["delivery_id"])
     reads, writes = batcher_for(runtime.db, write=False), batcher_for(runtime.db, write=True)
-    plan = await reads.call(service.plan_attempts, delivery_id)
+    plan = await reads.call(service.plan_attempts, (delivery_id, payload.get("attempts_made")))
     if isinstance(plan, str):
         await writes.call(service.end_deliveries, (delivery_id, plan))
     if not isinstance(plan, service.PlannedAttempt):
-        return
+        return None
     webhook_sender = sender.sender_for(runtime.settings)
     if not await webhook_sender.take_slot(plan.destination):
-        await writes.call(service.defer_attempts, plan)
-        return
+        return utcnow() + timedelta(seconds=service.BUSY_DEFER_SECONDS)
     try:
         started_at = utcnow()
         headers = plan.headers(started_at)
@@ -31,6 +33,7 @@ async def deliver_webhook(ctx: JobContext, payload: dict) -> None:
         webhook_sender.release_slot(plan.destination)
     attempt = service.Attempt(plan, started_at, headers, outcome, manual=payload.get("manual", False))
     await writes.call(service.record_attempts, attempt)
+    return None
 
 
 HANDLERS: dict = {service.JOB_KIND: deliver_webhook}
