@@ -3,6 +3,7 @@
 import csv
 import io
 
+from emailplatform.ui.deps import COOKIE
 from tests.conftest import new_tenant
 from tests.helpers import create_template
 from tests.ui.conftest import PASSWORD, csrf_of, make_user, sign_in
@@ -35,10 +36,17 @@ def test_wrong_password_is_refused_in_words(ui_client, runtime, tenant):
 
 
 def test_sign_out_ends_the_session(ui_client, runtime, tenant):
-    token = sign_in(ui_client, make_user(runtime, tenant, "viewer"))
+    user = make_user(runtime, tenant, "viewer")
+    token = sign_in(ui_client, user)
+    copied = ui_client.cookies.get(COOKIE)
     response = ui_client.post("/ui/sign-out", data={"csrf_token": token}, follow_redirects=False)
     assert response.headers["location"] == "/ui/sign-in"
     assert ui_client.get("/ui/", follow_redirects=False).status_code == 303
+    ui_client.cookies.set(COOKIE, copied)  # a copy of the cookie, kept from before
+    assert ui_client.get("/ui/", follow_redirects=False).status_code == 303
+    ui_client.cookies.clear()
+    sign_in(ui_client, user)
+    assert ui_client.get("/ui/", follow_redirects=False).status_code == 200
 
 
 def test_every_post_needs_the_csrf_token(ui_client, runtime, tenant):

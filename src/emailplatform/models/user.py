@@ -27,3 +27,5 @@ class User(UUIDPrimaryKey, Base):
     role: Mapped[str] = mapped_column(String(10), default=Role.VIEWER)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_sign_in_at: Mapped[datetime | None]
+    # The sessions a browser holds name it; signing out counts it up, which ends every session of the user.
+    session_generation: Mapped[int] = mapped_column(default=0)

@@ -1,6 +1,7 @@
 """What every page needs: the request's session, the signed-in user, and the CSRF check of every POST.
 
-The sign-in lives in a cookie signed with the runtime's secret key (itsdangerous), holding the user's id and the
+The sign-in lives in a cookie signed with the runtime's secret key (itsdangerous), holding the user's id, the
+user's session generation (signing out counts it up, so a copy of the cookie is worth nothing after) and the
 session's CSRF token; every form POST must send that token back, as a form field or an X-CSRF-Token header."""
 
 import hmac
@@ -89,7 +90,7 @@ def signed_in(request: Request, session: DbDep) -> SignedIn:
     except ValueError:
         raise SignInRequired from None
     user = user_service.get(session, user_id)
-    if user is None:
+    if user is None or data.get("generation") != user.session_generation:
         raise SignInRequired
     request.state.user = user
     return SignedIn(user, data["csrf"])

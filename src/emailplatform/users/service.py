@@ -171,3 +171,9 @@ def _check_password(password: str) -> None:
         raise Invalid(
             f"a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters", field="password"
         )
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Sign the user out everywhere: every session cookie given out before is refused from now on."""
+    user.session_generation += 1
+    session.flush()

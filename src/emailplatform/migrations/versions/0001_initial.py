@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 18:16:23.578411
+Create Date: 2026-12-01 18:27:54.485499
 """
 from alembic import op
 import sqlalchemy as sa
@@ -163,6 +163,7 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=10), nullable=False),
     sa.Column('created_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_sign_in_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('session_generation', sa.Integer(), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_users_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),

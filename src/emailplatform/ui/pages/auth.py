@@ -44,12 +44,14 @@ def sign_in(
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
     # a new CSRF token at sign-in, so a token planted before it is worth nothing after
-    deps.write_cookie(request, response, {"uid": str(user.id), "csrf": secrets.token_urlsafe(24)})
+    session_cookie = {"uid": str(user.id), "generation": user.session_generation, "csrf": secrets.token_urlsafe(24)}
+    deps.write_cookie(request, response, session_cookie)
     return response
 
 
 @router.post("/ui/sign-out")
-def sign_out(request: Request, _me: Viewer):
+def sign_out(request: Request, session: DbDep, me: Viewer):
+    user_service.end_sessions(session, me.user)
     response = RedirectResponse("/ui/sign-in", status_code=303)
     response.delete_cookie(deps.COOKIE, path="/")
     return response
