@@ -14,7 +14,8 @@ from standardwebhooks.webhooks import Webhook
 
 from emailplatform.jobs import queue
 from emailplatform.models import Job, JobState, Transaction, WebhookDelivery, WebhookEndpoint, utcnow
-from emailplatform.webhooks import service, ssrf
+from emailplatform.jobs.worker import Worker
+from emailplatform.webhooks import sender, service, ssrf
 from tests.webhooks.webhook_helpers import change_status, create_transaction, run_deliveries
 
 SUMMARY = {"total_messages": 2, "delivered": 1, "bounced": 0, "complained": 0, "opened": 0, "clicked": 0}
@@ -307,6 +308,24 @@ def test_a_busy_endpoint_defers_its_deliveries_without_holding_up_others(runtime
     assert all(d["attempts"] == 0 and d["next_attempt_at"] for d in deferred)
     assert len(deferred) + len(busy) == 3
     assert jobs(runtime, tenant, Job.kind == service.JOB_KIND) == 4  # a deferral runs its own job again later
+
+
+def test_a_worker_keeps_nothing_of_destinations_it_is_done_with(runtime, tenant, receiver):
+    for number in range(3):  # a campaign callback URL of its own each
+        transaction_id = create_transaction(runtime, tenant.tenant_id, callback_url=f"{receiver.url}?campaign={number}")
+        change_status(runtime, transaction_id, "PROCESSING", SUMMARY)
+
+    async def main():
+        try:
+            await Worker(runtime).run_until_idle()
+            webhook_sender = sender.sender_for(runtime.settings)
+            return dict(webhook_sender.slots), dict(webhook_sender.users), webhook_sender.moved_at
+        finally:
+            await sender.aclose_senders()
+            await runtime.aclose()
+
+    assert asyncio.run(main()) == ({}, {}, {})
+    assert len(receiver.received) == 3
 
 
 def test_deliveries_are_many_at_once_whatever_the_worker_concurrency(runtime, client, tenant, receiver):

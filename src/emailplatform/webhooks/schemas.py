@@ -74,7 +74,7 @@ class DeliveryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID = Field(description="The webhook-id header of every attempt.")
-    endpoint_id: uuid.UUID | None = Field(description="The endpoint; none for a campaign callback or a deleted endpoint.")
+    endpoint_id: uuid.UUID | None = Field(description="The endpoint; none for a callback or a deleted endpoint.")
     callback: bool = Field(description="Sent to a campaign's callback_url.")
     transaction_id: uuid.UUID | None
     url: str

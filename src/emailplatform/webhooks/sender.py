@@ -4,7 +4,7 @@ no redirects, no cookies, a deadline, and only the start of the answer read."""
 import asyncio
 import time
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -48,11 +48,24 @@ class Sender:
             lambda: asyncio.Semaphore(settings.webhook_endpoint_concurrency)
         )
         self.moved_at: dict[str, float] = {}  # when a slot of the destination was last taken or given back
+        # deliveries holding or waiting for a slot of each destination: at none, its state goes (a worker meets
+        # a new callback URL with every campaign that names one)
+        self.users: Counter[str] = Counter()
 
     async def take_slot(self, destination: str) -> bool:
         """One of the `webhook_endpoint_concurrency` slots of `destination`, waiting SLOT_WAIT_SECONDS at most
         (not at all when its slots have all been held that long already); False when none came free.
         Give it back with release_slot."""
+        self.users[destination] += 1
+        taken = False
+        try:
+            taken = await self._acquire(destination)
+        finally:
+            if not taken:
+                self._leave(destination)
+        return taken
+
+    async def _acquire(self, destination: str) -> bool:
         slots, now = self.slots[destination], asyncio.get_running_loop().time()
         if slots.locked():
             if now - self.moved_at[destination] > SLOT_WAIT_SECONDS:
@@ -70,6 +83,13 @@ class Sender:
     def release_slot(self, destination: str) -> None:
         self.slots[destination].release()
         self.moved_at[destination] = asyncio.get_running_loop().time()
+        self._leave(destination)
+
+    def _leave(self, destination: str) -> None:
+        self.users[destination] -= 1
+        if not self.users[destination]:
+            del self.users[destination], self.slots[destination]
+            self.moved_at.pop(destination, None)
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
         """POST `body` to `url` (the caller holds a slot of its destination), within `webhook_timeout_seconds`."""
