@@ -43,6 +43,8 @@ def run(coroutine):
     """Run a coroutine to its end on a new event loop of the kind the worker uses."""
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(coroutine)
+
+
 # A handler may answer when to run the same job again (a periodic job, a delivery put off); None: it is done.
 Handler = Callable[[JobContext, dict], Awaitable[datetime | None]]
 

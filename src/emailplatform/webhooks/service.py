@@ -241,7 +241,9 @@ def _enqueue_attempt(
     session: Session, delivery_id: uuid.UUID, tenant_id: uuid.UUID, run_at: datetime, *, attempts_made: int,
     manual: bool = False,
 ) -> None:
-    job_payload = {"delivery_id": str(delivery_id), "attempts_made": attempts_made} | ({"manual": True} if manual else {})
+    job_payload = {"delivery_id": str(delivery_id), "attempts_made": attempts_made}
+    if manual:
+        job_payload["manual"] = True
     queue.enqueue(session, JOB_KIND, job_payload, tenant_id=tenant_id, run_at=run_at, max_attempts=5)
 
 
