@@ -69,7 +69,7 @@ def page():
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, animations="disabled")  # transitions ended
 
 
 def test_a_new_user_sends_a_campaign_and_reads_a_message(live_server, page):
