@@ -13,6 +13,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from emailplatform.app import create_app
 from emailplatform.runtime import Runtime
+from emailplatform.webhooks import service as webhook_service
 from tests.conftest import free_port, make_settings, new_tenant
 from tests.ui.conftest import PASSWORD, make_user
 
@@ -66,6 +67,15 @@ def page():
         page.set_default_timeout(20_000)
         yield page
         browser.close()
+
+
+def reload_until(page, text: str, seconds: float = 20) -> None:
+    """Reload the page until it shows `text` (what a worker does in the background shows on reload)."""
+    deadline = time.monotonic() + seconds
+    while text not in page.content():
+        assert time.monotonic() < deadline, f"{text!r} never appeared"
+        time.sleep(0.2)
+        page.reload()
 
 
 def shot(page, name: str) -> None:
@@ -186,6 +196,15 @@ def test_the_settings_pages_in_a_browser(live_server, page):
     page.get_by_role("link", name="← Webhooks").click()
     page.get_by_role("link", name="Delivery log").click()
     expect(page.get_by_text("Nothing has been delivered yet")).to_be_visible()
+    with runtime.db.session() as session:  # a bounce happens; nothing listens on port 9
+        details = {"reason": "user_unknown", "hard": True}
+        webhook_service.message_event(
+            session, tenant.tenant_id, "bounced", {"message_id": "m-1", "recipient": "gone@example.com", "details": details}
+        )
+    reload_until(page, "Cannot connect")
+    expect(page.locator("table.list").first).to_contain_text("message.bounced")
+    expect(page.locator("table.list").first).to_contain_text("next attempt")
+    page.get_by_text("1 attempt").click()
     shot(page, "14-webhook-deliveries")
 
     page.get_by_role("link", name="Domains").click()
