@@ -50,7 +50,7 @@ def sign_in(
 
 
 @router.post("/ui/sign-out")
-def sign_out(request: Request, session: DbDep, me: Viewer):
+def sign_out(session: DbDep, me: Viewer):
     user_service.end_sessions(session, me.user)
     response = RedirectResponse("/ui/sign-in", status_code=303)
     response.delete_cookie(deps.COOKIE, path="/")
