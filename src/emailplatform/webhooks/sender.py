@@ -4,7 +4,6 @@ no redirects, no cookies, a deadline, and only the start of the answer read."""
 import asyncio
 import time
 import weakref
-from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -36,6 +35,30 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+class Destination:
+    """The slots of one destination, when one was last taken or given back, and how many deliveries hold or
+    wait for one."""
+
+    def __init__(self, concurrency: int):
+        self.slots = asyncio.Semaphore(concurrency)
+        self.moved_at = 0.0
+        self.users = 0
+
+    async def acquire(self) -> bool:
+        if self.slots.locked():
+            if asyncio.get_running_loop().time() - self.moved_at > SLOT_WAIT_SECONDS:
+                return False
+            try:
+                async with asyncio.timeout(SLOT_WAIT_SECONDS):
+                    await self.slots.acquire()
+            except TimeoutError:
+                return False
+        else:
+            await self.slots.acquire()
+        self.moved_at = asyncio.get_running_loop().time()
+        return True
+
+
 class Sender:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -44,52 +67,36 @@ class Sender:
             cookie_jar=aiohttp.DummyCookieJar(),
             headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
         )
-        self.slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(settings.webhook_endpoint_concurrency)
-        )
-        self.moved_at: dict[str, float] = {}  # when a slot of the destination was last taken or given back
-        # deliveries holding or waiting for a slot of each destination: at none, its state goes (a worker meets
-        # a new callback URL with every campaign that names one)
-        self.users: Counter[str] = Counter()
+        # one record a destination, while a delivery holds or waits for one of its slots: a worker meets a new
+        # callback URL with every campaign that names one
+        self.destinations: dict[str, Destination] = {}
 
     async def take_slot(self, destination: str) -> bool:
         """One of the `webhook_endpoint_concurrency` slots of `destination`, waiting SLOT_WAIT_SECONDS at most
         (not at all when its slots have all been held that long already); False when none came free.
         Give it back with release_slot."""
-        self.users[destination] += 1
+        state = self.destinations.get(destination)
+        if state is None:
+            state = self.destinations[destination] = Destination(self.settings.webhook_endpoint_concurrency)
+        state.users += 1
         taken = False
         try:
-            taken = await self._acquire(destination)
+            taken = await state.acquire()
         finally:
             if not taken:
-                self._leave(destination)
+                self._leave(destination, state)
         return taken
 
-    async def _acquire(self, destination: str) -> bool:
-        slots, now = self.slots[destination], asyncio.get_running_loop().time()
-        if slots.locked():
-            if now - self.moved_at[destination] > SLOT_WAIT_SECONDS:
-                return False
-            try:
-                async with asyncio.timeout(SLOT_WAIT_SECONDS):
-                    await slots.acquire()
-            except TimeoutError:
-                return False
-        else:
-            await slots.acquire()
-        self.moved_at[destination] = asyncio.get_running_loop().time()
-        return True
-
     def release_slot(self, destination: str) -> None:
-        self.slots[destination].release()
-        self.moved_at[destination] = asyncio.get_running_loop().time()
-        self._leave(destination)
+        state = self.destinations[destination]
+        state.slots.release()
+        state.moved_at = asyncio.get_running_loop().time()
+        self._leave(destination, state)
 
-    def _leave(self, destination: str) -> None:
-        self.users[destination] -= 1
-        if not self.users[destination]:
-            del self.users[destination], self.slots[destination]
-            self.moved_at.pop(destination, None)
+    def _leave(self, destination: str, state: "Destination") -> None:
+        state.users -= 1
+        if not state.users:
+            del self.destinations[destination]
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
         """POST `body` to `url` (the caller holds a slot of its destination), within `webhook_timeout_seconds`."""

@@ -41,9 +41,9 @@ EVENT_TYPES = (TRANSACTION_STATUS_CHANGED, *(f"message.{name}" for name in MESSA
 RETRY_SCHEDULE_SECONDS = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 RETRY_JITTER = 0.1
 RETRY_AFTER_CAP_SECONDS = 86400.0
-BUSY_DEFER_SECONDS = 1.0
 DISABLE_AFTER_FAILING = timedelta(days=5)
 SECRET_OVERLAP = timedelta(hours=24)
+Deliveries = WebhookDelivery.__table__
 
 
 # --- URLs ------------------------------------------------------------------------------------------------
@@ -324,8 +324,6 @@ def _attempts_of(session: Session, delivery_ids: list[uuid.UUID]) -> dict[uuid.U
 # --- attempts: what the deliver_webhook job does around the HTTP request ---------------------------------
 # Each function takes the items of many concurrent jobs at once (see jobs.batching) and reads and writes them
 # with a few statements in all, not a few a delivery.
-
-Deliveries = WebhookDelivery.__table__
 
 
 @dataclass(frozen=True)

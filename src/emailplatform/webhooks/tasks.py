@@ -10,6 +10,8 @@ from emailplatform.jobs.worker import JobContext
 from emailplatform.models import utcnow
 from emailplatform.webhooks import sender, service
 
+BUSY_DEFER_SECONDS = 1.0  # a delivery whose destination has every slot taken runs again this much later
+
 
 async def deliver_webhook(ctx: JobContext, payload: dict) -> datetime | None:
     """Attempt the delivery; or, when its destination has every slot taken, run this same job again a moment
@@ -24,7 +26,7 @@ async def deliver_webhook(ctx: JobContext, payload: dict) -> datetime | None:
         return None
     webhook_sender = sender.sender_for(runtime.settings)
     if not await webhook_sender.take_slot(plan.destination):
-        return utcnow() + timedelta(seconds=service.BUSY_DEFER_SECONDS)
+        return utcnow() + timedelta(seconds=BUSY_DEFER_SECONDS)
     try:
         started_at = utcnow()
         headers = plan.headers(started_at)
