@@ -158,7 +158,7 @@ def test_sandbox_refuses_unsafe_attribute_access(client):
     ("html", "reason"),
     [
         ("<p>{{ 'x' * 3000000 }}</p>", "larger than the 2097152 characters allowed"),
-        ("{% for i in range(3000) %}<p>{{ 'x' * 1000 }}</p>{% endfor %}", "larger than the 2097152 characters allowed"),
+        ("{% for i in range(3) %}<p>{{ 'x' * 1000000 }}</p>{% endfor %}", "larger than the 2097152 characters allowed"),
         ("{% for i in range(10**8) %}{% endfor %}", "loop iterations allowed"),
         ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "recurses too deeply"),
         (

@@ -10,7 +10,8 @@ from emailplatform.models import TemplateVersion
 from emailplatform.templates import rendering
 from emailplatform.templates.rendering import RenderError, Rendered
 
-SETTINGS = Settings()
+# Each limit test meets one limit: a generous deadline keeps a slow machine from meeting the clock first.
+SETTINGS = Settings(render_timeout_ms=60_000)
 
 
 def compiled(html: str, subject: str = "Subject", text: str = "Text", settings: Settings = SETTINGS):
