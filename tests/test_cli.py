@@ -63,7 +63,7 @@ def test_serve_creates_the_default_tenant_and_prints_its_key_once(tmp_path):
     try:
         key = server.stdout.readline().strip()
         assert key.startswith("ep_")
-        for _ in range(100):
+        for _ in range(300):
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/api/v1/email/campaigns", headers={"X-API-Key": key})
                 break
@@ -96,7 +96,7 @@ def test_serve_on_another_port_links_there_and_runs_without_its_bounce_port(tmp_
         )
         try:
             key = server.stdout.readline().strip()
-            for _ in range(100):
+            for _ in range(300):
                 try:
                     upload = httpx.post(f"http://127.0.0.1:{port}/api/v1/files/upload-url", json={"filename": "a.csv"},
                                         headers={"X-API-Key": key})
