@@ -95,10 +95,10 @@ def list_row_errors(
 @router.get("/messages/{message_id}", response_model=MessageDetail)
 def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     message = service.get_message(session, tenant_id, message_id)
-    batch = session.get(Batch, message.batch_id)
-    data = splitting.read_chunk(runtime, batch)[message.position]
     return MessageDetail(
-        **MessageOut.model_validate(message).model_dump(), data=data, history=service.message_history(session, message)
+        **MessageOut.model_validate(message).model_dump(),
+        data=splitting.message_data(runtime, session, message),
+        history=service.message_history(session, message),
     )
 
 

@@ -109,7 +109,9 @@ class HistoryEntry(BaseModel):
 
 
 class MessageDetail(MessageOut):
-    data: dict[str, str] = Field(description="The placeholder data of this recipient's row.")
+    data: dict[str, str] | None = Field(
+        description="The placeholder data of this recipient's row; null when its batch file is no longer in storage."
+    )
     history: list[HistoryEntry]
 
 

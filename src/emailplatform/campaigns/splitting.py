@@ -29,6 +29,7 @@ from emailplatform.models import (
     utcnow,
 )
 from emailplatform.runtime import Runtime
+from emailplatform.storage import StoredFileMissing
 
 GROUP_ROWS = 20_000
 MESSAGE_COLUMNS = (
@@ -163,6 +164,14 @@ def read_chunk(runtime: Runtime, batch: Batch) -> list[dict[str, str]]:
         reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
         header = next(reader)
         return [dict(zip(header, values)) for values in reader]
+
+
+def message_data(runtime: Runtime, session: Session, message: Message) -> dict[str, str] | None:
+    """The placeholder data of one message; None when its batch's file is no longer in storage."""
+    try:
+        return read_chunk(runtime, session.get(Batch, message.batch_id))[message.position]
+    except StoredFileMissing:
+        return None
 
 
 def insert_messages(session: Session, transaction: Transaction, batches: list[tuple[Batch, list]], status: str) -> None:

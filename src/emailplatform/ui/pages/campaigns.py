@@ -159,13 +159,15 @@ def cancel_campaign(session: DbDep, me: Editor, transaction_id: uuid.UUID):
 def message_page(request: Request, session: DbDep, runtime: RuntimeDep, me: Viewer, message_id: uuid.UUID):
     message = campaign_service.get_message(session, me.tenant_id, message_id)
     transaction = campaign_service.get(session, me.tenant_id, message.transaction_id)
-    data = splitting.read_chunk(runtime, session.get(Batch, message.batch_id))[message.position]
-    try:
-        rendered, render_error = template_service.preview(
-            session, runtime.settings, me.tenant_id, transaction.template_id, data, transaction.template_version
-        ), None
-    except AppError as exc:
-        rendered, render_error = None, exc.message
+    data = splitting.message_data(runtime, session, message)
+    rendered, render_error = None, "the recipient's row data is no longer in storage"
+    if data is not None:
+        try:
+            rendered, render_error = template_service.preview(
+                session, runtime.settings, me.tenant_id, transaction.template_id, data, transaction.template_version
+            ), None
+        except AppError as exc:
+            render_error = exc.message
     return render(
         request, "campaigns/message.html", message=message, campaign=transaction, data=data, rendered=rendered,
         render_error=render_error, history=campaign_service.message_history(session, message),
