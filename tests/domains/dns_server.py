@@ -18,6 +18,9 @@ class LoopbackDns:
     def __init__(self):
         self.records: dict[tuple[str, str], list[str]] = {}  # (name, type) -> values
         self.failing: set[str] = set()  # names answered with SERVFAIL
+        self.answering = threading.Event()  # cleared: questions wait for their answer until it is set again
+        self.answering.set()
+        self.asked = threading.Event()  # set at each question
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.1)
@@ -49,6 +52,9 @@ class LoopbackDns:
                 wire, client = self.sock.recvfrom(65535)
             except TimeoutError:
                 continue
+            self.asked.set()
+            while not self.answering.wait(0.1) and not self.stopping.is_set():
+                pass
             self.sock.sendto(self._answer(dns.message.from_wire(wire)).to_wire(), client)
 
     def _answer(self, query: dns.message.Message) -> dns.message.Message:

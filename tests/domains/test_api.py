@@ -1,10 +1,13 @@
 import base64
 import re
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_der_public_key
+from fastapi.testclient import TestClient
 
-from tests.conftest import new_tenant
+from emailplatform.app import create_app
+from tests.conftest import PUBLIC_URL, new_tenant
 from tests.domains.conftest import BOUNCE_DOMAIN, SPF_INCLUDE
 from tests.domains.helpers import by_kind, publish, register, verify
 
@@ -105,6 +108,24 @@ def test_a_domain_whose_records_go_away_is_no_longer_verified_but_a_dns_failure_
     checked = verify(client, domain)
     assert checked["verified"] is False
     assert by_kind(checked)["dkim"]["status"] == "missing"
+
+
+def test_other_changes_go_on_while_dns_is_asked(client, dns_server, runtime, tenant):
+    domain = register(client)
+    for record in domain["records"]:
+        publish(dns_server, record)
+    dns_server.answering.clear()
+    dns_server.asked.clear()
+    verifying = ThreadPoolExecutor(1).submit(verify, client, domain)
+    assert dns_server.asked.wait(10)
+
+    with TestClient(create_app(runtime), base_url=PUBLIC_URL, headers={"X-API-Key": tenant.api_key}) as other:
+        creating = ThreadPoolExecutor(1).submit(other.post, "/api/v1/domains", json={"name": "example.org"})
+        done, _ = wait([creating], timeout=1.5)  # under DNS's 2 s retry: the question is still unanswered
+        dns_server.answering.set()
+        assert creating in done, "registering another domain waited for the DNS answer"
+        assert creating.result().status_code == 201
+    assert verifying.result(10)["verified"] is True
 
 
 def test_list_get_and_delete(client):

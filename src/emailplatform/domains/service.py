@@ -114,10 +114,11 @@ def records(domain: SendingDomain, settings: Settings) -> list[DnsRecord]:
 def verify(session: Session, tenant_id: uuid.UUID, domain_id: uuid.UUID, settings: Settings) -> SendingDomain:
     """Check every record through DNS and keep what was found. The domain is verified while its DKIM and
     SPF records are right; a DNS failure leaves the verification as it was."""
-    domain = get(session, tenant_id, domain_id)
-    expected = _expected_records(domain, settings)
+    expected = _expected_records(get(session, tenant_id, domain_id), settings)
+    session.commit()  # DNS can take seconds: no transaction (on SQLite, the write lock) is held meanwhile
     resolver = dns.make_resolver(settings.dns_nameservers)
     answers = dns.lookup_all(resolver, [(record.name, record.type) for record in expected])
+    domain = get(session, tenant_id, domain_id)  # again: it may have been deleted meanwhile
     checked = [_check(record, answer, settings) for record, answer in zip(expected, answers)]
     domain.record_checks = {
         record.kind: {"status": record.status, "found": list(record.found), "message": record.message}
