@@ -56,6 +56,8 @@ def create(
     session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: CampaignCreate, idempotency_key: str | None
 ) -> dict:
     """Accept a campaign and enqueue its split; with an Idempotency-Key, a retry gets the first answer."""
+    if body.callback_url:
+        webhook_service.check_url(session, body.callback_url, runtime.settings)
     if idempotency_key is None:
         return _accept(session, runtime, tenant_id, body)
     request_hash = hashlib.sha256(body.model_dump_json(by_alias=True).encode()).hexdigest()
@@ -90,8 +92,6 @@ def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: Camp
         recipients.read_header(stream, version.placeholders, field="csv_file_url")
     if body.schedule and body.schedule.send_at <= utcnow():
         raise Invalid("send_at is in the past; leave out schedule to send now", field="schedule.send_at")
-    if body.callback_url:
-        webhook_service.check_url(body.callback_url, runtime.settings)
     warning = domain_service.check_sender(session, tenant_id, str(body.sender.email), runtime.settings)
     transaction = Transaction(
         tenant_id=tenant_id,
