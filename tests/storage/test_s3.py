@@ -39,9 +39,8 @@ def test_a_campaign_runs_with_its_files_in_s3(client, s3_runtime):
     run_jobs(s3_runtime)
 
     assert campaign(client, transaction_id)["status"] == "SENT"
-    storage = s3_runtime.storage
-    chunks = storage.list("tenants/")
-    assert any(key.endswith("/batches/000000.csv") for key in chunks)
+    stored = s3_runtime.storage.client.list_objects_v2(Bucket=BUCKET, Prefix="tenants/")["Contents"]
+    assert any(item["Key"].endswith("/batches/000000.csv") for item in stored)
     outbox = client.get("/api/v1/outbox").json()["items"]
     assert sorted(item["to"] for item in outbox) == ["ada@example.com", "bob@example.com"]
 

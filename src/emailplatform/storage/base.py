@@ -29,8 +29,6 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def list(self, prefix: str) -> list[str]: ...
-
     def url_for(self, key: str) -> str:
         """The stable address of a stored file, as a campaign names it (`s3://bucket/key`, `local://files/key`)."""
 

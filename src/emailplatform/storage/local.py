@@ -50,12 +50,6 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
-    def list(self, prefix: str) -> list[str]:
-        base = self._path(prefix) if prefix else self.root
-        if not base.exists():
-            return []
-        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file())
-
     def url_for(self, key: str) -> str:
         return f"local://files/{key}"
 

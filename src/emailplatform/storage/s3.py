@@ -48,10 +48,6 @@ class S3Storage:
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def list(self, prefix: str) -> list[str]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
-
     def url_for(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
