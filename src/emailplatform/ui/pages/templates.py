@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from emailplatform.deps import RuntimeDep
 from emailplatform.errors import AppError
@@ -86,7 +87,9 @@ async def preview(request: Request, runtime: RuntimeDep, _me: Viewer):
     subject, html, text = (str(form.get(part, "")) for part in ("subject", "html", "text"))
     samples = {key.removeprefix("sample."): str(value) for key, value in form.items() if key.startswith("sample.")}
     try:
-        names, rendered = template_service.preview_draft(runtime.settings, subject, html, text, samples)
+        names, rendered = await run_in_threadpool(
+            template_service.preview_draft, runtime.settings, subject, html, text, samples
+        )
     except AppError as exc:
         return render(request, "templates/preview.html", error=exc.message, rendered=None, names=[])
     return render(request, "templates/preview.html", error=None, rendered=rendered, names=names)
