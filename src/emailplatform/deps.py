@@ -21,6 +21,13 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A reading session, for a POST that changes nothing (a preview): on SQLite it takes no write lock."""
+    with get_runtime(request).db.session(write=False) as session:
+        yield session
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 # "function" scope: the commit happens before the response is sent, so a 2xx means the change is stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

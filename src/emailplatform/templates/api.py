@@ -2,7 +2,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from emailplatform.deps import RuntimeDep, SessionDep
+from emailplatform.deps import ReadSessionDep, RuntimeDep, SessionDep
 from emailplatform.pagination import Page
 from emailplatform.templates import service
 from emailplatform.templates.schemas import (
@@ -73,7 +73,7 @@ def update_template(template_id: uuid.UUID, body: VersionCreate, session: Sessio
 
 @router.post("/{template_id}/preview", response_model=PreviewOut)
 def preview_template(
-    template_id: uuid.UUID, body: PreviewRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep
+    template_id: uuid.UUID, body: PreviewRequest, session: ReadSessionDep, runtime: RuntimeDep, tenant_id: TenantDep
 ):
     rendered = service.preview(session, runtime.settings, tenant_id, template_id, body.data, body.version)
     return PreviewOut(subject=rendered.subject, html=rendered.html, text=rendered.text)

@@ -38,7 +38,15 @@ def ui_db(request: Request) -> Iterator[Session]:
         yield session
 
 
+def ui_read_db(request: Request) -> Iterator[Session]:
+    """A reading session, for a POST that changes nothing (a check of a file): on SQLite it takes no write lock."""
+    with get_runtime(request).db.session(write=False) as session:
+        request.state.db = session
+        yield session
+
+
 DbDep = Annotated[Session, Depends(ui_db, scope="function")]
+ReadDbDep = Annotated[Session, Depends(ui_read_db, scope="function")]
 
 
 def _serializer(runtime: Runtime) -> URLSafeTimedSerializer:
@@ -83,13 +91,16 @@ class SignedIn:
         return self.user.tenant_id
 
 
-def signed_in(request: Request, session: DbDep) -> SignedIn:
+def signed_in(request: Request) -> SignedIn:
+    """The cookie's user, read in a session of its own: on SQLite a POST takes the write lock only when its
+    route starts to work."""
     data = read_cookie(request)
     try:
         user_id = uuid.UUID(data.get("uid", ""))
     except ValueError:
         raise SignInRequired from None
-    user = user_service.get(session, user_id)
+    with get_runtime(request).db.session(write=False) as session:
+        user = user_service.get(session, user_id)
     if user is None or data.get("generation") != user.session_generation:
         raise SignInRequired
     request.state.user = user

@@ -5,7 +5,7 @@ import uuid
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns.recipients import BadRow, normalize_address
@@ -175,5 +175,4 @@ def _check_password(password: str) -> None:
 
 def end_sessions(session: Session, user: User) -> None:
     """Sign the user out everywhere: every session cookie given out before is refused from now on."""
-    user.session_generation += 1
-    session.flush()
+    session.execute(update(User).where(User.id == user.id).values(session_generation=User.session_generation + 1))

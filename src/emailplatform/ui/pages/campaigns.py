@@ -21,7 +21,7 @@ from emailplatform.models import Batch, Message, MessageStatus, RowError, Transa
 from emailplatform.pagination import paginate
 from emailplatform.storage import service as storage_service
 from emailplatform.templates import service as template_service
-from emailplatform.ui.deps import DbDep, Editor, Viewer
+from emailplatform.ui.deps import DbDep, Editor, ReadDbDep, Viewer
 from emailplatform.ui.views import UiRoute, render
 
 router = APIRouter(route_class=UiRoute)
@@ -67,7 +67,7 @@ def create_upload(
 
 @router.post("/ui/campaigns/check")
 def check_recipients(
-    request: Request, session: DbDep, runtime: RuntimeDep, me: Editor,
+    request: Request, session: ReadDbDep, runtime: RuntimeDep, me: Editor,
     template_id: Annotated[str, Form()] = "", file_url: Annotated[str, Form()] = "",
 ):
     """The uploaded file's first rows, its columns matched to the template's placeholders, and its bad rows."""
