@@ -3,19 +3,25 @@
 import re
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 
 BAD_PATH_VALUES = ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "%00", "9" * 40, "../../etc/passwd"]
 BAD_BODIES = [b"", b"{", b"[]", b'"text"', b"null", b'{"name": 1e999}', b'{"email": {"$ne": 1}}', "{\"x\": \"\ud800\"}".encode("utf-8", "surrogatepass")]
-BAD_QUERIES = [{"limit": "-1"}, {"limit": "abc"}, {"cursor": "!!!"}, {"cursor": "W10"}, {"status": "NOPE"}, {"state": "x"}]
+HUGE = "9" * 40
+BIG_CURSOR = "WzEwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDBd"  # [1000000000000000000000000000000], past any column
+BAD_QUERIES = [
+    {"limit": "-1"}, {"limit": "abc"}, {"limit": HUGE}, {"cursor": "!!!"}, {"cursor": "W10"}, {"cursor": BIG_CURSOR},
+    {"status": "NOPE"}, {"state": "x"}, {"version": HUGE}, {"version": "-1"}, {"days": HUGE}, {"days": "-5"},
+]
 
 
 def routes(app):
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
-                yield method, route.path
+    """(method, path, route) of every route, those of included routers too."""
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            for method in sorted(context.methods - {"HEAD", "OPTIONS"}):
+                yield method, context.path, context.original_route
 
 
 def fill(path: str, value: str) -> str:
@@ -25,7 +31,7 @@ def fill(path: str, value: str) -> str:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_malformed_input_never_gets_a_500(client, runtime):
     failures = []
-    for method, path in routes(client.app):
+    for method, path, _ in routes(client.app):
         for value in BAD_PATH_VALUES:
             for body in BAD_BODIES if method in ("POST", "PUT", "PATCH") else [None]:
                 response = client.request(method, fill(path, value), content=body, headers={"Content-Type": "application/json"})
@@ -35,4 +41,5 @@ def test_malformed_input_never_gets_a_500(client, runtime):
             response = client.request(method, fill(path, BAD_PATH_VALUES[1]), params=query)
             if response.status_code >= 500:
                 failures.append((method, path, query, response.status_code))
-    assert failures == []
+    assert failures == [], failures
+    assert len({path for _, path, _ in routes(client.app)}) > 50  # every router's routes were tried

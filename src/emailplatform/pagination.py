@@ -14,6 +14,7 @@ from emailplatform.errors import Invalid
 
 T = TypeVar("T")
 MAX_LIMIT = 500
+BIGINT = range(-(2**63), 2**63)  # what an integer column holds
 
 
 class Page(BaseModel, Generic[T]):
@@ -57,4 +58,7 @@ def _typed(python_type: type, value):
         return datetime.fromisoformat(value)
     if python_type is uuid.UUID:
         return uuid.UUID(value)
-    return python_type(value)
+    typed = python_type(value)
+    if python_type is int and typed not in BIGINT:
+        raise ValueError
+    return typed

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from emailplatform.deps import SessionDep
 from emailplatform.jobs import queue
-from emailplatform.jobs.schemas import JobOut
+from emailplatform.jobs.schemas import JobId, JobOut
 from emailplatform.models import Job
 from emailplatform.pagination import Page, paginate
 from emailplatform.tenants.auth import TenantDep
@@ -29,5 +29,5 @@ def list_jobs(
 
 
 @router.post("/{job_id}/retry", response_model=JobOut)
-def retry_job(job_id: int, session: SessionDep, tenant_id: TenantDep):
+def retry_job(job_id: JobId, session: SessionDep, tenant_id: TenantDep):
     return queue.retry_dead(session, job_id, tenant_id)

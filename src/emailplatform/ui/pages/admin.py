@@ -10,6 +10,7 @@ from sqlalchemy import select
 from emailplatform.deps import RuntimeDep
 from emailplatform.errors import NotFound
 from emailplatform.jobs import queue
+from emailplatform.jobs.schemas import JobId
 from emailplatform.models import Job, JobState
 from emailplatform.pagination import paginate
 from emailplatform.sending import outbox
@@ -71,7 +72,7 @@ def jobs_page(request: Request, session: DbDep, me: Viewer, state: str = "dead",
 
 
 @router.post("/ui/jobs/{job_id}/retry")
-def retry_job(session: DbDep, me: Editor, job_id: int):
+def retry_job(session: DbDep, me: Editor, job_id: JobId):
     queue.retry_dead(session, job_id, me.tenant_id)
     return RedirectResponse("/ui/jobs?state=dead", status_code=303)
 
