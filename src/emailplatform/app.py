@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from emailplatform import __version__, ui
 from emailplatform.errors import AppError
 from emailplatform.jobs.worker import new_event_loop as worker_loop
+from emailplatform.metrics.service import HttpMetrics, new_registry
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.app")
@@ -32,6 +33,8 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> 
 
     app = FastAPI(title="emailplatform", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.metrics = new_registry(runtime.db)
+    app.add_middleware(HttpMetrics, registry=app.state.metrics)
     _add_error_handlers(app)
     for router in _routers():
         app.include_router(router)
@@ -52,13 +55,14 @@ def _routers():
     from emailplatform.events.ses import router as ses_events
     from emailplatform.events.tracking_api import router as tracking
     from emailplatform.jobs.api import router as jobs
+    from emailplatform.metrics.api import router as metrics
     from emailplatform.sending.api import router as outbox
     from emailplatform.storage.api import router as files
     from emailplatform.templates.api import router as templates
     from emailplatform.tenants.api import router as api_keys
     from emailplatform.webhooks.api import router as webhooks
 
-    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking]
+    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics]
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         128, ge=1, le=1000,
         description="Webhook deliveries one worker process has in flight at once, beside its `worker_concurrency` other jobs.",
     )
+    metrics_token: str = Field(
+        "", description="Bearer token that `/metrics` asks for; empty: `/metrics` is open (keep it off the public network).",
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(False, description="Log as JSON lines instead of readable text.")
 
