@@ -1,7 +1,9 @@
-"""Engines and sessions. A request, job or command opens one session and commits once, at the edge.
+"""Engines and sessions. A request, job or command opens one session for its work and commits once, at the
+edge (a request reads its API key or user in a short session of its own before).
 
 On SQLite a writing session starts with BEGIN IMMEDIATE, so two writers queue on the lock instead
-of failing halfway; reading sessions stay deferred and never wait for a writer (WAL).
+of failing halfway; reading sessions stay deferred and never wait for a writer (WAL). So a writing session
+is not held open across slow outside work (DNS): the few that would be end their reads first.
 """
 
 import threading
