@@ -3,7 +3,8 @@ edge (a request reads its API key or user in a short session of its own before).
 
 On SQLite a writing session starts with BEGIN IMMEDIATE, so two writers queue on the lock instead
 of failing halfway; reading sessions stay deferred and never wait for a writer (WAL). So a writing session
-is not held open across slow outside work (DNS): the few that would be end their reads first.
+is not held open across slow outside work (DNS): that work runs before the session's first statement, or
+after its reads are committed.
 """
 
 import threading

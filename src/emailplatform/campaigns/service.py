@@ -57,7 +57,7 @@ def create(
 ) -> dict:
     """Accept a campaign and enqueue its split; with an Idempotency-Key, a retry gets the first answer."""
     if body.callback_url:
-        webhook_service.check_url(session, body.callback_url, runtime.settings)
+        webhook_service.check_url(body.callback_url, runtime.settings)
     if idempotency_key is None:
         return _accept(session, runtime, tenant_id, body)
     request_hash = hashlib.sha256(body.model_dump_json(by_alias=True).encode()).hexdigest()

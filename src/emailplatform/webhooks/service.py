@@ -49,13 +49,12 @@ Deliveries = WebhookDelivery.__table__
 # --- URLs ------------------------------------------------------------------------------------------------
 
 
-def check_url(session: Session, url: str, settings: Settings, field: str = "callback_url") -> None:
+def check_url(url: str, settings: Settings, field: str = "callback_url") -> None:
     """Raise Invalid naming `field` unless webhooks may go to `url` (http(s), every address globally routable,
-    or a host the deployment allows). Call it before the session writes anything: it ends the session's
-    transaction (on SQLite, the write lock) before resolving the URL's name, which can take seconds."""
+    or a host the deployment allows). It resolves the URL's name, which can take seconds: call it before the
+    request's session runs its first statement, so no transaction (on SQLite, the write lock) is held meanwhile."""
     if len(url) > 2000:
         raise Invalid(f"{field} is longer than 2000 characters", field=field)
-    session.commit()
     try:
         ssrf.check_url(url, settings)
     except ssrf.RefusedDestination as exc:
@@ -69,7 +68,7 @@ def create_endpoint(
     session: Session, settings: Settings, tenant_id: uuid.UUID, url: str, event_types: list[str], description: str | None
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret, returned here and never again."""
-    check_url(session, url, settings, field="url")
+    check_url(url, settings, field="url")
     endpoint = WebhookEndpoint(
         tenant_id=tenant_id, url=url, event_types=_checked_event_types(event_types), description=description,
         secret=signing.new_secret(),
@@ -93,7 +92,7 @@ def update_endpoint(
 ) -> WebhookEndpoint:
     """Change the url, event_types, description or enabled of an endpoint; enabling it forgets why it was disabled."""
     if "url" in changes:
-        check_url(session, changes["url"], settings, field="url")
+        check_url(changes["url"], settings, field="url")
     endpoint = get_endpoint(session, tenant_id, endpoint_id)
     if "url" in changes:
         endpoint.url = changes["url"]
