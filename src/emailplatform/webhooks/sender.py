@@ -58,6 +58,10 @@ class Destination:
         self.moved_at = asyncio.get_running_loop().time()
         return True
 
+    def release(self) -> None:
+        self.slots.release()
+        self.moved_at = asyncio.get_running_loop().time()
+
 
 class Sender:
     def __init__(self, settings: Settings):
@@ -89,11 +93,10 @@ class Sender:
 
     def release_slot(self, destination: str) -> None:
         state = self.destinations[destination]
-        state.slots.release()
-        state.moved_at = asyncio.get_running_loop().time()
+        state.release()
         self._leave(destination, state)
 
-    def _leave(self, destination: str, state: "Destination") -> None:
+    def _leave(self, destination: str, state: Destination) -> None:
         state.users -= 1
         if not state.users:
             del self.destinations[destination]
