@@ -24,7 +24,8 @@ from pathlib import Path
 import aiosmtplib
 import psycopg
 
-from emailplatform.jobs.worker import Worker, run
+from emailplatform.job_kinds import new_worker
+from emailplatform.jobs.worker import run
 
 POSTGRES_URL = os.environ.get("EMAILPLATFORM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 HTML = """<html><body><h1>Hello {{ first_name }},</h1>
@@ -106,7 +107,7 @@ def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, inge
 
 async def drain(runtime) -> None:
     try:
-        await Worker(runtime).run_until_idle()
+        await new_worker(runtime).run_until_idle()
     finally:
         await runtime.aclose()
 

@@ -80,7 +80,7 @@ def create_messages(database_url: str, data_dir: Path, count: int) -> list[uuid.
 
     from emailplatform.app import create_app
     from emailplatform.config import Settings
-    from emailplatform.jobs.worker import Worker
+    from emailplatform.job_kinds import new_worker
     from emailplatform.migrations import upgrade
     from emailplatform.models import Message
     from emailplatform.runtime import Runtime
@@ -104,7 +104,7 @@ def create_messages(database_url: str, data_dir: Path, count: int) -> list[uuid.
 
     async def work():
         try:
-            await Worker(runtime).run_until_idle()
+            await new_worker(runtime).run_until_idle()
         finally:
             await runtime.aclose()
 

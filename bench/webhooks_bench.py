@@ -147,13 +147,14 @@ async def closing(runtime, work):
 
 def measure_backlog(url: str, events: int, database_url: str, data_dir: Path) -> dict:
     """`events` events created at once, then a worker delivers them all: the throughput."""
-    from emailplatform.jobs.worker import Worker, run
+    from emailplatform.job_kinds import new_worker
+    from emailplatform.jobs.worker import run
 
     runtime = bench_runtime(url, database_url, data_dir)
     tenant_id = new_subscriber(runtime, url)
     create_events(runtime, tenant_id, events)
     started = time.perf_counter()
-    run(closing(runtime, Worker(runtime).run_until_idle()))
+    run(closing(runtime, new_worker(runtime).run_until_idle()))
     elapsed = time.perf_counter() - started
     _, times = delivery_times(runtime, url, tenant_id)
     runtime.close()
@@ -168,7 +169,8 @@ def measure_backlog(url: str, events: int, database_url: str, data_dir: Path) ->
 def measure_steady(url: str, rate: int, seconds: float, database_url: str, data_dir: Path) -> dict:
     """Events arriving at `rate` a second for `seconds` (a commit every 20 ms) while a worker runs: the time
     from an event to its delivery when nothing is queued behind it."""
-    from emailplatform.jobs.worker import Worker, run
+    from emailplatform.job_kinds import new_worker
+    from emailplatform.jobs.worker import run
 
     runtime = bench_runtime(url, database_url, data_dir)
     tenant_id = new_subscriber(runtime, url)
@@ -182,7 +184,7 @@ def measure_steady(url: str, rate: int, seconds: float, database_url: str, data_
 
     async def steady() -> None:
         stop = asyncio.Event()
-        worker = asyncio.create_task(Worker(runtime).run(stop))
+        worker = asyncio.create_task(new_worker(runtime).run(stop))
         await asyncio.to_thread(produce)
         deadline = time.perf_counter() + 30
         while time.perf_counter() < deadline:

@@ -19,7 +19,7 @@ from sqlalchemy import delete
 
 from emailplatform.app import create_app
 from emailplatform.config import Settings
-from emailplatform.jobs.worker import Worker
+from emailplatform.job_kinds import new_worker
 from emailplatform.logs import configure_logging
 from emailplatform.migrations import upgrade
 from emailplatform.models import Job
@@ -85,7 +85,7 @@ def run_jobs(runtime: Runtime) -> None:
 
     async def main():
         try:
-            await Worker(runtime).run_until_idle()
+            await new_worker(runtime).run_until_idle()
         finally:
             await runtime.aclose()
 

@@ -108,14 +108,14 @@ class WorkerThread:
         self.thread.start()
 
     def _main(self) -> None:
-        from emailplatform.jobs.worker import Worker
+        from emailplatform.job_kinds import new_worker
 
         asyncio.set_event_loop(self.loop)
 
         async def run():
             self.stop_event = asyncio.Event()
             try:
-                await Worker(self.runtime).run(self.stop_event)
+                await new_worker(self.runtime).run(self.stop_event)
             finally:
                 await self.runtime.aclose()
 

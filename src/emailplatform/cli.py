@@ -39,18 +39,6 @@ def _migrate(runtime: Runtime) -> None:
     upgrade(runtime.settings.resolved_database_url)
 
 
-def ensure_default_tenant(runtime: Runtime) -> str | None:
-    """On an empty database: the tenant `default` and an API key for it, returned (it is shown once)."""
-    from emailplatform.tenants import service
-
-    with runtime.db.session() as session:
-        if service.count_tenants(session):
-            return None
-        tenant = service.create_tenant(session, "default")
-        _, plain = service.create_api_key(session, tenant.id, "first key")
-        return plain
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -60,13 +48,15 @@ def serve(
     """Run the API, and (unless --no-worker) a worker, the scheduler and the bounce listener, in this one process."""
     from emailplatform.app import create_app
     from emailplatform.events.inbound import start_listener
+    from emailplatform.tenants import service as tenant_service
     from emailplatform.users.service import ensure_first_user
 
     runtime = _runtime()
     if "public_url" not in runtime.settings.model_fields_set:  # links and upload URLs point where we listen
         runtime.settings.public_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     _migrate(runtime)
-    key = ensure_default_tenant(runtime)
+    with runtime.db.session() as session:
+        key = tenant_service.ensure_default_tenant(session)
     if key:
         console.print("[bold]Created the tenant 'default'.[/] Its API key, shown this once:")
         print(key, flush=True)
@@ -97,7 +87,8 @@ def _start_bounce_listener(runtime: Runtime, start_listener):
 @app.command()
 def worker():
     """Run a worker only: it takes jobs (splitting files, sending batches, scheduled sends) from the database."""
-    from emailplatform.jobs.worker import Worker, run
+    from emailplatform.job_kinds import new_worker
+    from emailplatform.jobs.worker import run
 
     runtime = _runtime()
 
@@ -107,7 +98,7 @@ def worker():
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await Worker(runtime).run(stop)
+            await new_worker(runtime).run(stop)
         finally:
             await runtime.aclose()
 

@@ -48,13 +48,12 @@ def run_remote(request: SendRequest, server: str, api_key: str, console: Console
 def run_embedded(request: SendRequest, runtime: Runtime, console: Console) -> int:
     """Serve the API and a worker in this process on a free loopback port, send through it, then stop."""
     from emailplatform.app import create_app
-    from emailplatform.cli import ensure_default_tenant
     from emailplatform.tenants import service as tenant_service
 
     port = _free_port()
     runtime.settings.public_url = f"http://127.0.0.1:{port}"
-    ensure_default_tenant(runtime)
     with runtime.db.session() as session:
+        tenant_service.ensure_default_tenant(session)
         key, plain = tenant_service.create_api_key(session, tenant_service.get_tenant_by_name(session, "default").id, "emailplatform send")
     server = uvicorn.Server(uvicorn.Config(create_app(runtime, with_worker=True), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

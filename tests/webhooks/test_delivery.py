@@ -14,7 +14,7 @@ from standardwebhooks.webhooks import Webhook
 
 from emailplatform.jobs import queue
 from emailplatform.models import Job, JobState, Transaction, WebhookDelivery, WebhookEndpoint, utcnow
-from emailplatform.jobs.worker import Worker
+from emailplatform.job_kinds import new_worker
 from emailplatform.webhooks import sender, service, ssrf
 from tests.webhooks.webhook_helpers import change_status, create_transaction, run_deliveries
 
@@ -317,7 +317,7 @@ def test_a_worker_keeps_nothing_of_destinations_it_is_done_with(runtime, tenant,
 
     async def main():
         try:
-            await Worker(runtime).run_until_idle()
+            await new_worker(runtime).run_until_idle()
             return sender.sender_for(runtime.settings).destinations
         finally:
             await sender.aclose_senders()

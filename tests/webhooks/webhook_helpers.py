@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 
 from sqlalchemy import update
 
-from emailplatform.jobs.worker import Worker
+from emailplatform.job_kinds import new_worker
 from emailplatform.models import File, Job, JobState, Template, Transaction, utcnow
 from emailplatform.runtime import Runtime
 from emailplatform.webhooks import sender, service
@@ -93,7 +93,7 @@ def run_deliveries(runtime: Runtime, *, due_now: bool = False) -> None:
 
     async def main():
         try:
-            await Worker(runtime).run_until_idle()
+            await new_worker(runtime).run_until_idle()
         finally:
             await sender.aclose_senders()
             await runtime.aclose()

@@ -27,3 +27,4 @@ async def cleanup(ctx, payload: dict) -> datetime:
 
 
 HANDLERS = {"cleanup": cleanup}
+PERIODIC_KINDS = ("cleanup",)  # one job of each is kept queued by every worker

@@ -8,7 +8,6 @@ import os
 import socket
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,22 +15,13 @@ import structlog
 import uvloop
 from sqlalchemy.orm import Session
 
-from emailplatform.config import Settings
 from emailplatform.jobs import queue
 from emailplatform.jobs.batching import batcher_for
+from emailplatform.jobs.context import Handler, JobContext
 from emailplatform.models import utcnow
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.worker")
-
-
-@dataclass
-class JobContext:
-    runtime: Runtime
-    job: queue.ClaimedJob
-
-
-PERIODIC_KINDS = ("cleanup",)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -43,19 +33,6 @@ def run(coroutine):
     """Run a coroutine to its end on a new event loop of the kind the worker uses."""
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(coroutine)
-
-
-# A handler may answer when to run the same job again (a periodic job, a delivery put off); None: it is done.
-Handler = Callable[[JobContext, dict], Awaitable[datetime | None]]
-
-
-def registered_handlers() -> dict[str, Handler]:
-    from emailplatform.campaigns import tasks as campaign_tasks
-    from emailplatform.jobs import tasks as maintenance_tasks
-    from emailplatform.sending import tasks as sending_tasks
-    from emailplatform.webhooks import tasks as webhook_tasks
-
-    return {**campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS}
 
 
 @dataclass
@@ -81,26 +58,23 @@ class ClaimRequest:
     done: list[int]  # the jobs finished since the last claim
 
 
-def lanes(settings: Settings) -> list[Lane]:
-    from emailplatform.webhooks.service import JOB_KIND as WEBHOOK_KIND
-
-    return [
-        Lane(settings.worker_concurrency, (WEBHOOK_KIND,), other_kinds=True),
-        Lane(settings.webhook_concurrency, (WEBHOOK_KIND,)),
-    ]
-
-
 class Worker:
-    def __init__(self, runtime: Runtime, *, poll_seconds: float = 0.25):
+    """Runs the jobs of `handlers`' kinds in `lanes`, and keeps one job of each of `periodic` kinds queued."""
+
+    def __init__(
+        self, runtime: Runtime, handlers: dict[str, Handler], lanes: list[Lane], *,
+        periodic: tuple[str, ...] = (), poll_seconds: float = 0.25,
+    ):
         settings = runtime.settings
         self.runtime = runtime
-        self.lanes = lanes(settings)
+        self.lanes = lanes
+        self.periodic = periodic
         self.lease_seconds = settings.job_lease_seconds
         self.max_attempts = settings.job_max_attempts
         self.retry_base_seconds = settings.job_retry_base_seconds
         self.poll_seconds = poll_seconds
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.handlers = registered_handlers()
+        self.handlers = handlers
         self.done: list[int] = []  # finished jobs, marked done with the next claim: one transaction fewer a job
         self.room = asyncio.Event()  # set when a job ends and leaves its lane room to claim more
 
@@ -133,7 +107,7 @@ class Worker:
                 return
 
     async def _ensure_periodic(self) -> None:
-        for kind in PERIODIC_KINDS:
+        for kind in self.periodic:
             await asyncio.to_thread(queue.ensure_periodic, self.runtime.db, kind, utcnow())
 
     def _running(self) -> set[asyncio.Task]:

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
-from emailplatform.config import Settings
 
 
 class StoredFileMissing(LookupError):
@@ -33,13 +32,3 @@ class Storage(Protocol):
         """The stable address of a stored file, as a campaign names it (`s3://bucket/key`, `local://files/key`)."""
 
     def presigned_upload(self, key: str, *, max_bytes: int, ttl_seconds: int) -> PresignedUpload: ...
-
-
-def create_storage(settings: Settings, secret_key: str) -> Storage:
-    if settings.storage_backend == "s3":
-        from emailplatform.storage.s3 import S3Storage
-
-        return S3Storage(settings)
-    from emailplatform.storage.local import LocalStorage
-
-    return LocalStorage(settings.data_dir / "files", settings.public_url, secret_key)

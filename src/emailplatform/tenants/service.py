@@ -26,6 +26,15 @@ def create_tenant(session: Session, name: str) -> Tenant:
     return tenant
 
 
+def ensure_default_tenant(session: Session) -> str | None:
+    """On an empty database: the tenant `default` and an API key for it, returned (it is shown once)."""
+    if count_tenants(session):
+        return None
+    tenant = create_tenant(session, "default")
+    _, plain = create_api_key(session, tenant.id, "first key")
+    return plain
+
+
 def get_tenant_by_name(session: Session, name: str) -> Tenant:
     tenant = session.scalar(select(Tenant).where(Tenant.name == name))
     if tenant is None:

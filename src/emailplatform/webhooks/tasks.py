@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from emailplatform.jobs.batching import batcher_for
-from emailplatform.jobs.worker import JobContext
+from emailplatform.jobs.context import JobContext
 from emailplatform.models import utcnow
 from emailplatform.webhooks import sender, service
 

@@ -1,0 +1,26 @@
+"""Every kind of job the platform runs, and the lanes they run in. The queue knows no kind: whoever starts a
+worker (the CLI, the embedded app, a test, a benchmark) starts it with these."""
+
+from emailplatform.campaigns import tasks as campaign_tasks
+from emailplatform.config import Settings
+from emailplatform.jobs import tasks as maintenance_tasks
+from emailplatform.jobs.worker import Lane, Worker
+from emailplatform.runtime import Runtime
+from emailplatform.sending import tasks as sending_tasks
+from emailplatform.webhooks import tasks as webhook_tasks
+
+HANDLERS = {**campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS}
+
+
+def lanes(settings: Settings) -> list[Lane]:
+    """Webhook deliveries, which mostly wait on the network, in a lane of their own: neither kind takes the
+    other's slots."""
+    network_kinds = tuple(webhook_tasks.HANDLERS)
+    return [
+        Lane(settings.worker_concurrency, network_kinds, other_kinds=True),
+        Lane(settings.webhook_concurrency, network_kinds),
+    ]
+
+
+def new_worker(runtime: Runtime, *, poll_seconds: float = 0.25) -> Worker:
+    return Worker(runtime, HANDLERS, lanes(runtime.settings), periodic=maintenance_tasks.PERIODIC_KINDS, poll_seconds=poll_seconds)
