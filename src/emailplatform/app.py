@@ -11,12 +11,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emailplatform import __version__, ui
-from emailplatform.errors import AppError
+from emailplatform.db import UNAVAILABLE
+from emailplatform.errors import AppError, Unavailable
 from emailplatform.jobs.worker import new_event_loop as worker_loop
 from emailplatform.metrics.service import HttpMetrics, new_registry
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.app")
+RETRY_AFTER_SECONDS = 5  # what a 503 asks a client to wait before it tries again
 
 
 def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> FastAPI:
@@ -24,7 +26,7 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        worker = WorkerThread(runtime) if with_worker else None
+        worker = app.state.worker = WorkerThread(runtime) if with_worker else None
         if worker:
             worker.start()
         yield
@@ -41,10 +43,6 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> 
     app.include_router(ui.router)
     app.mount(ui.STATIC_PATH, ui.static_app, name="ui-static")
 
-    @app.get("/healthz", tags=["health"])
-    def healthz():
-        return {"status": "ok"}
-
     return app
 
 
@@ -54,6 +52,7 @@ def _routers():
     from emailplatform.events.api import router as suppressions
     from emailplatform.events.ses import router as ses_events
     from emailplatform.events.tracking_api import router as tracking
+    from emailplatform.health import router as health
     from emailplatform.jobs.api import router as jobs
     from emailplatform.metrics.api import router as metrics
     from emailplatform.sending.api import router as outbox
@@ -62,7 +61,7 @@ def _routers():
     from emailplatform.tenants.api import router as api_keys
     from emailplatform.webhooks.api import router as webhooks
 
-    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics]
+    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics, health]
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -81,6 +80,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def http_error(_request: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
+
+    async def database_unavailable(request: Request, exc: Exception):
+        log.warning("database unavailable", path=request.url.path, error=str(exc).splitlines()[0] if str(exc) else "")
+        error = Unavailable("the database cannot be reached at the moment; try again shortly")
+        return JSONResponse(error.to_dict(), status_code=error.status_code, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, database_unavailable)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception):
@@ -102,6 +109,7 @@ class WorkerThread:
         self.runtime = runtime
         self.loop = worker_loop()
         self.stop_event: asyncio.Event | None = None
+        self.restarts = 0
         self.thread = threading.Thread(target=self._main, name="emailplatform-worker", daemon=True)
 
     def start(self) -> None:
@@ -109,17 +117,25 @@ class WorkerThread:
 
     def _main(self) -> None:
         from emailplatform.job_kinds import new_worker
+        from emailplatform.jobs.worker import run_supervised
 
         asyncio.set_event_loop(self.loop)
 
         async def run():
             self.stop_event = asyncio.Event()
             try:
-                await new_worker(self.runtime).run(self.stop_event)
+                await run_supervised(lambda: new_worker(self.runtime), self.stop_event, self._restarted)
             finally:
                 await self.runtime.aclose()
 
         self.loop.run_until_complete(run())
+
+    def _restarted(self) -> None:
+        self.restarts += 1
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive()
 
     def stop(self, timeout: float = 30) -> None:
         if self.stop_event is not None:

@@ -88,7 +88,7 @@ def _start_bounce_listener(runtime: Runtime, start_listener):
 def worker():
     """Run a worker only: it takes jobs (splitting files, sending batches, scheduled sends) from the database."""
     from emailplatform.job_kinds import new_worker
-    from emailplatform.jobs.worker import run
+    from emailplatform.jobs.worker import run, run_supervised
 
     runtime = _runtime()
 
@@ -98,7 +98,7 @@ def worker():
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await new_worker(runtime).run(stop)
+            await run_supervised(lambda: new_worker(runtime), stop)
         finally:
             await runtime.aclose()
 

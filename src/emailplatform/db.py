@@ -13,11 +13,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from emailplatform.config import Settings
 from emailplatform.errors import NotFound
+
+
+# What a lost or refused connection, or a pool with no connection to give, raises: the database is unavailable
+# for now, not the request or job wrong. (SQLite's "database is locked" is an OperationalError too, as transient.)
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 
 @dataclass
@@ -46,6 +54,11 @@ class Database:
             raise
         finally:
             session.close()
+
+    def ping(self) -> None:
+        """Raises one of UNAVAILABLE unless the database answers."""
+        with self.session(write=False) as session:
+            session.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         for engine in self.engines:
@@ -101,7 +114,10 @@ def create_database(settings: Settings) -> Database:
         reader_engine = _sqlite_engine(url, "BEGIN")
         engines: tuple[Engine, ...] = (writer_engine, reader_engine)
     else:
-        writer_engine = reader_engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        writer_engine = reader_engine = create_engine(
+            url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+            connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
+        )
         engines = (writer_engine,)
     return Database(
         url=url,

@@ -7,7 +7,8 @@ AppError
 ├── NotFound (404)        no such object for this tenant
 ├── Conflict (409)        the object is not in a state that allows this
 ├── Invalid (422)         a field's value is not acceptable
-└── TooLarge (413)        an upload over the size cap
+├── TooLarge (413)        an upload over the size cap
+└── Unavailable (503)     the database cannot be reached for now: try again (Retry-After)
 """
 
 
@@ -63,3 +64,8 @@ class Invalid(AppError):
 class TooLarge(AppError):
     status_code = 413
     code = "too_large"
+
+
+class Unavailable(AppError):
+    status_code = 503
+    code = "unavailable"

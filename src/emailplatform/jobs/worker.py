@@ -1,5 +1,9 @@
 """The worker loop: claim due jobs in batches, run each as a task, heartbeat its lease, record the outcome.
 
+The database may go away at any moment: a claim, a heartbeat or an outcome that cannot be written is tried
+again, with a pause that grows, until the database answers; the worker never exits for it. A job that failed
+because of it is recorded as failed once it can be, and runs again after its backoff.
+
 Jobs run in lanes, each with its own bound of jobs at once: webhook deliveries (network-bound, many at once)
 in one, every other kind (`worker_concurrency`) in the other, so neither kind takes the other's slots."""
 
@@ -8,6 +12,7 @@ import os
 import socket
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,6 +20,7 @@ import structlog
 import uvloop
 from sqlalchemy.orm import Session
 
+from emailplatform.db import UNAVAILABLE
 from emailplatform.jobs import queue
 from emailplatform.jobs.batching import batcher_for
 from emailplatform.jobs.context import Handler, JobContext
@@ -22,6 +28,9 @@ from emailplatform.models import utcnow
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.worker")
+
+RECONNECT_FIRST_SECONDS = 0.25
+RECONNECT_MAX_SECONDS = 5.0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -77,6 +86,8 @@ class Worker:
         self.handlers = handlers
         self.done: list[int] = []  # finished jobs, marked done with the next claim: one transaction fewer a job
         self.room = asyncio.Event()  # set when a job ends and leaves its lane room to claim more
+        self.stop = asyncio.Event()
+        self.outage = Backoff("database unavailable", self.stop)
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.runtime.settings
@@ -84,13 +95,23 @@ class Worker:
             "worker started", worker=self.id, concurrency=settings.worker_concurrency,
             webhook_concurrency=settings.webhook_concurrency,
         )
-        await self._ensure_periodic()
+        self.stop = self.outage.stop = stop
+        await self._until_written(self._ensure_periodic)
         while not stop.is_set():
-            if not await self._claim_and_start(self._lanes_due()):
+            try:
+                started = await self._claim_and_start(self._lanes_due())
+            except UNAVAILABLE as exc:
+                await self.outage.wait(exc)
+                continue
+            self.outage.over()
+            if not started:
                 await self._idle(stop)
         if self._running():
             await asyncio.wait(self._running())
-        await self._record_done()
+        try:
+            await self._record_done()
+        except UNAVAILABLE:  # their leases lapse and they run again: every handler may run twice
+            log.warning("finished jobs not recorded: the database is unavailable", jobs=len(self.done))
         log.info("worker stopped", worker=self.id)
 
     async def run_until_idle(self) -> None:
@@ -129,7 +150,11 @@ class Worker:
         request = ClaimRequest([(lane, lane.wanted()) for lane in lanes], self._take_done())
         for lane in lanes:
             lane.eager = False
-        claims = await self._write(self._claim, request)
+        try:
+            claims = await self._write(self._claim, request)
+        except BaseException:
+            self.done[:0] = request.done  # recorded with the next claim that goes through
+            raise
         now = asyncio.get_running_loop().time()
         for (lane, wanted), claimed in zip(request.wants, claims):
             lane.eager, lane.claimed_at = lane.eager or len(claimed) == wanted, now
@@ -198,17 +223,68 @@ class Worker:
             next_run = await handler(JobContext(self.runtime, job), job.payload)
         except Exception as exc:  # a job's failure is recorded, never fatal to the worker
             error = "".join(traceback.format_exception_only(exc)).strip()
-            dead = await asyncio.to_thread(queue.fail, db, job, self.id, error, self.retry_base_seconds)
-            log.warning("job failed", job_id=job.id, kind=job.kind, attempt=job.attempts, dead=dead, error=error)
+            log.warning("job failed", job_id=job.id, kind=job.kind, attempt=job.attempts, error=error)
+            await self._until_written(asyncio.to_thread, queue.fail, db, job, self.id, error, self.retry_base_seconds)
         else:
             if next_run is None:
                 self.done.append(job.id)
             else:
-                await self._write(self._reschedule, (job.id, next_run))
+                await self._until_written(self._write, self._reschedule, (job.id, next_run))
         finally:
             heartbeat.cancel()
+
+    async def _until_written(self, function, *args) -> None:
+        """Await `function(*args)` until the database takes it, or the worker stops (then the lease lapses)."""
+        backoff = Backoff("database unavailable", self.stop)
+        while True:
+            try:
+                await function(*args)
+                return
+            except UNAVAILABLE as exc:
+                if self.stop.is_set():
+                    return
+                await backoff.wait(exc)
 
     async def _heartbeat(self, job: queue.ClaimedJob) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
-            await asyncio.to_thread(queue.extend_lease, self.runtime.db, job.id, self.id, self.lease_seconds)
+            try:
+                await asyncio.to_thread(queue.extend_lease, self.runtime.db, job.id, self.id, self.lease_seconds)
+            except UNAVAILABLE:
+                pass  # the next beat tries again; the lease outlasts two missed beats
+
+
+class Backoff:
+    """A pause before trying again that doubles each time, up to a bound; `stop` cuts it short."""
+
+    def __init__(self, what: str, stop: asyncio.Event):
+        self.what = what
+        self.stop = stop
+        self.seconds = 0.0
+
+    async def wait(self, exc: Exception) -> None:
+        if not self.seconds:
+            log.warning(f"{self.what}; trying again", error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+        self.seconds = min(RECONNECT_MAX_SECONDS, self.seconds * 2 or RECONNECT_FIRST_SECONDS)
+        try:
+            await asyncio.wait_for(self.stop.wait(), self.seconds)
+        except TimeoutError:
+            pass
+
+    def over(self) -> None:
+        if self.seconds:
+            log.info(f"{self.what} no longer")
+            self.seconds = 0.0
+
+
+async def run_supervised(make_worker: Callable[[], Worker], stop: asyncio.Event, on_restart: Callable[[], None] = lambda: None) -> None:
+    """Run a worker until `stop`; one that fails anyway (a bug: the database going away is not a failure) is
+    started afresh after a pause that grows."""
+    backoff = Backoff("worker restarting", stop)
+    while not stop.is_set():
+        try:
+            await make_worker().run(stop)
+        except Exception as exc:
+            log.exception("worker failed")
+            on_restart()
+            await backoff.wait(exc)

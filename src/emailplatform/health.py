@@ -1,0 +1,44 @@
+"""Liveness and readiness. /healthz answers while the process runs (a load balancer's or an orchestrator's
+liveness probe: restart me if not); /readyz says whether what it needs answers too (send me traffic or not):
+the database, the storage and, in the embedded deployment, its worker."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from emailplatform.runtime import Runtime
+
+router = APIRouter(tags=["health"])
+STORAGE_PROBE_KEY = "readyz-probe"  # never written: asking for its size reaches the store and finds nothing
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+def healthz():
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: the database, storage and worker answer")
+def readyz(request: Request):
+    """200 when every check is `ok`, else 503 with what failed; each check names its part."""
+    checks = readiness(request.app.state.runtime, getattr(request.app.state, "worker", None))
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503, headers={} if ready else {"Retry-After": "5"},
+    )
+
+
+def readiness(runtime: Runtime, worker) -> dict[str, str]:
+    checks = {"database": _check(runtime.db.ping), "storage": _check(lambda: runtime.storage.size(STORAGE_PROBE_KEY))}
+    if worker is not None:
+        checks["worker"] = "ok" if worker.alive else "stopped"
+        if worker.restarts:
+            checks["worker_restarts"] = str(worker.restarts)
+    return checks
+
+
+def _check(probe) -> str:
+    try:
+        probe()
+    except Exception as exc:  # whatever it is, the part does not answer; say what it said
+        return f"unavailable: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    return "ok"

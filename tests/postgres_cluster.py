@@ -1,0 +1,58 @@
+"""A PostgreSQL cluster of a test's own, on its own port, that the test may stop and start as an outage would."""
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+
+def _bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name)]
+    if not found[-1]:
+        raise RuntimeError(f"PostgreSQL's {name} is needed (Debian: apt-get install postgresql)")
+    return found[-1]
+
+
+class PostgresCluster:
+    """In a directory of its own (not pytest's tmp_path: the postgres user, which the server runs as when the
+    tests run as root, cannot enter root's)."""
+
+    def __init__(self, port: int):
+        self.directory, self.port = Path(tempfile.mkdtemp(prefix="emailplatform-pg-")), port
+        self.data = self.directory / "data"
+        # initdb and the server refuse to run as root: as root, run them as the postgres user
+        self.as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_owner:
+            shutil.chown(self.directory, "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "server.log"), "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(self.url(), autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def remove(self) -> None:
+        try:
+            self.stop("immediate")
+        except RuntimeError:
+            pass  # it was not running
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _run(self, program: str, *args: str) -> None:
+        done = subprocess.run([*self.as_owner, _bin(program), *args], capture_output=True, text=True, timeout=60)
+        if done.returncode:
+            raise RuntimeError(f"{program} failed: {done.stderr or done.stdout}")
