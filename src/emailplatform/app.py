@@ -21,12 +21,14 @@ log = structlog.get_logger("emailplatform.app")
 RETRY_AFTER_SECONDS = 5  # what a 503 asks a client to wait before it tries again
 
 
-def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> FastAPI:
+def create_app(runtime: Runtime | None = None, *, with_worker: bool = False, worker_processes: int = 0) -> FastAPI:
+    """The app; beside it, `worker_processes` supervised worker processes, or else with `with_worker` a worker
+    thread of this process (the `send` command's embedded run)."""
     runtime = runtime or Runtime()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        worker = app.state.worker = WorkerThread(runtime) if with_worker else None
+        worker = app.state.worker = _workers(runtime, with_worker, worker_processes)
         if worker:
             worker.start()
         yield
@@ -44,6 +46,15 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> 
     app.mount(ui.STATIC_PATH, ui.static_app, name="ui-static")
 
     return app
+
+
+def _workers(runtime: Runtime, with_worker: bool, processes: int):
+    if processes:
+        from emailplatform.job_kinds import run_worker_process
+        from emailplatform.jobs.processes import WorkerProcesses
+
+        return WorkerProcesses(processes, run_worker_process, drain_seconds=runtime.settings.job_lease_seconds)
+    return WorkerThread(runtime) if with_worker else None
 
 
 def _routers():

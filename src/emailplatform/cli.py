@@ -1,7 +1,8 @@
 """The `emailplatform` command: serve, worker, migrate, tenants, api-keys, send, settings."""
 
-import asyncio
+import os
 import signal
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,10 @@ app.add_typer(bounces_app, name="bounces")
 app.add_typer(users_app, name="users")
 app.command("inbound")(inbound)
 console = Console(stderr=True)
+ProcessesOption = Annotated[
+    int | None,
+    typer.Option("--processes", min=1, help="Worker processes, each restarted if it dies. Default: EMAILPLATFORM_WORKER_PROCESSES, or one per core."),
+]
 
 
 def _runtime() -> Runtime:
@@ -44,8 +49,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve the API alone; run workers apart.")] = False,
+    processes: ProcessesOption = None,
 ):
-    """Run the API, and (unless --no-worker) a worker, the scheduler and the bounce listener, in this one process."""
+    """Run the API and, unless --no-worker, worker processes (the scheduler is one of their jobs) and the bounce
+    listener."""
     from emailplatform.app import create_app
     from emailplatform.events.inbound import start_listener
     from emailplatform.tenants import service as tenant_service
@@ -67,7 +74,9 @@ def serve(
     console.print(f"emailplatform on http://{host}:{port} (database: {runtime.db.dialect}, transport: {runtime.settings.transport})")
     listener = None if no_worker else _start_bounce_listener(runtime, start_listener)
     try:
-        uvicorn.run(create_app(runtime, with_worker=not no_worker), host=host, port=port, log_level="warning")
+        workers = 0 if no_worker else _worker_processes(runtime.settings, processes)
+        os.environ["EMAILPLATFORM_PUBLIC_URL"] = runtime.settings.public_url  # the worker processes' links too
+        uvicorn.run(create_app(runtime, worker_processes=workers), host=host, port=port, log_level="warning")
     finally:
         if listener:
             listener.stop()
@@ -85,24 +94,31 @@ def _start_bounce_listener(runtime: Runtime, start_listener):
 
 
 @app.command()
-def worker():
-    """Run a worker only: it takes jobs (splitting files, sending batches, scheduled sends) from the database."""
-    from emailplatform.job_kinds import new_worker
-    from emailplatform.jobs.worker import run, run_supervised
+def worker(processes: ProcessesOption = None):
+    """Run workers only: they take jobs (splitting files, sending batches, scheduled sends) from the database.
+    With one process it runs in this one; with more, this one supervises them."""
+    from emailplatform.job_kinds import run_worker_process
+    from emailplatform.jobs.processes import WorkerProcesses
 
-    runtime = _runtime()
+    settings = get_settings()
+    count = _worker_processes(settings, processes)
+    if count == 1:
+        run_worker_process()
+        return
+    configure_logging(settings)
+    supervisor = WorkerProcesses(count, run_worker_process, drain_seconds=settings.job_lease_seconds)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    supervisor.start()
+    while not stop.wait(1):
+        pass
+    supervisor.stop()
 
-    async def main():
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await run_supervised(lambda: new_worker(runtime), stop)
-        finally:
-            await runtime.aclose()
 
-    run(main())
+def _worker_processes(settings: Settings, requested: int | None) -> int:
+    count = requested if requested is not None else settings.worker_processes
+    return count or os.cpu_count() or 1
 
 
 @app.command()

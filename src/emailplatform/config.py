@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(100 * 1024 * 1024, gt=0, description="Largest file a presigned upload accepts.")
     upload_url_ttl_seconds: int = Field(3600, gt=0, description="How long a presigned upload URL stays valid.")
     default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")
+    worker_processes: int = Field(
+        0, ge=0, le=256,
+        description="Worker processes that `serve` and `worker` run, each restarted if it dies; 0: one per core.",
+    )
     worker_concurrency: int = Field(4, ge=1, le=64, description="Jobs one worker process runs at once.")
     job_lease_seconds: int = Field(60, ge=1, description="How long a claimed job is leased before another worker may take it.")
     job_max_attempts: int = Field(8, ge=1, description="Attempts before a failing job is dead.")

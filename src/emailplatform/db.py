@@ -7,6 +7,7 @@ is not held open across slow outside work (DNS): that work runs before the sessi
 after its reads are committed.
 """
 
+import fcntl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,11 +71,14 @@ SQLITE_BUSY_SECONDS = 60
 
 def _sqlite_engine(url: str, begin: str, writer: bool = False) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS})
-    # The writers of this process take turns on a lock, taken before BEGIN IMMEDIATE and given back as the
-    # transaction ends: a waiting writer wakes as soon as the one before it is done. Left to SQLite's busy
-    # handler, which polls with sleeps growing to 100 ms, a writer could wait for seconds while others,
-    # committing every few milliseconds, keep taking the database lock first.
+    # Writers take turns on a lock, taken before BEGIN IMMEDIATE and given back as the transaction ends: a waiting
+    # writer wakes as soon as the one before it is done. Left to SQLite's busy handler, which polls with sleeps
+    # growing to 100 ms, a writer could wait for seconds while others, committing every few milliseconds, keep
+    # taking the database lock first. The turn is a thread lock within the process and, for the processes that
+    # share the file (the API and its worker processes), an flock on a file beside it.
     turn = threading.Lock()
+    path = url.split("///", 1)[1]
+    shared_turn = SharedTurn(Path(f"{path}.writer-turn")) if writer and path and path != ":memory:" else None
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):
@@ -87,8 +91,10 @@ def _sqlite_engine(url: str, begin: str, writer: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        if writer:
-            connection.info["has_turn"] = turn.acquire(timeout=SQLITE_BUSY_SECONDS)
+        if writer and turn.acquire(timeout=SQLITE_BUSY_SECONDS):
+            connection.info["has_turn"] = True
+            if shared_turn is not None:
+                shared_turn.take()
         try:
             connection.exec_driver_sql(begin)
         except BaseException:
@@ -99,9 +105,35 @@ def _sqlite_engine(url: str, begin: str, writer: bool = False) -> Engine:
     @event.listens_for(engine, "rollback")
     def _end(connection):
         if connection.info.pop("has_turn", False):
+            if shared_turn is not None:
+                shared_turn.give_back()
             turn.release()
 
+    if shared_turn is not None:
+        event.listen(engine, "engine_disposed", lambda _engine: shared_turn.close())
     return engine
+
+
+class SharedTurn:
+    """An exclusive flock on a file, which the kernel gives the next process in line as soon as it is let go
+    (and lets go of by itself when its holder dies)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.file = None
+
+    def take(self) -> None:
+        if self.file is None:
+            self.file = self.path.open("a+b")
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+
+    def give_back(self) -> None:
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 def create_database(settings: Settings) -> Database:

@@ -1,10 +1,14 @@
 """Every kind of job the platform runs, and the lanes they run in. The queue knows no kind: whoever starts a
 worker (the CLI, the embedded app, a test, a benchmark) starts it with these."""
 
+import asyncio
+import signal
+
 from emailplatform.campaigns import tasks as campaign_tasks
-from emailplatform.config import Settings
+from emailplatform.config import Settings, get_settings
 from emailplatform.jobs import tasks as maintenance_tasks
-from emailplatform.jobs.worker import Lane, Worker
+from emailplatform.jobs.worker import Lane, Worker, run, run_supervised
+from emailplatform.logs import configure_logging
 from emailplatform.runtime import Runtime
 from emailplatform.sending import tasks as sending_tasks
 from emailplatform.webhooks import tasks as webhook_tasks
@@ -24,3 +28,23 @@ def lanes(settings: Settings) -> list[Lane]:
 
 def new_worker(runtime: Runtime, *, poll_seconds: float = 0.25) -> Worker:
     return Worker(runtime, HANDLERS, lanes(runtime.settings), periodic=maintenance_tasks.PERIODIC_KINDS, poll_seconds=poll_seconds)
+
+
+def run_worker_process() -> None:
+    """A worker process's whole life: its settings from the environment, jobs until SIGTERM or SIGINT, then the
+    jobs in flight finished."""
+    settings = get_settings()
+    configure_logging(settings)
+    runtime = Runtime(settings)
+
+    async def main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await run_supervised(lambda: new_worker(runtime), stop)
+        finally:
+            await runtime.aclose()
+
+    run(main())

@@ -75,8 +75,8 @@ def test_a_campaign_rides_out_a_database_outage(cluster, tmp_path, smtp_sink):
         "EMAILPLATFORM_LOG_LEVEL": "WARNING",
     }
     smtp_sink.delay_seconds = 0.02  # a few seconds of sending, so the outage falls in the middle of it
-    server = start(["serve", "--port", str(port)], env)  # the API with its embedded worker
-    worker = start(["worker"], env)  # and a worker process of its own beside it
+    server = start(["serve", "--port", str(port), "--processes", "1"], env)  # the API and its worker process
+    worker = start(["worker", "--processes", "2"], env)  # and two supervised worker processes beside them
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=30)
     try:
         wait_until(lambda: (r := answers(api, "/readyz")) is not None and r.status_code == 200, 60, "the server is ready")

@@ -53,7 +53,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(client, runtime, smtp_sink, dat
         "EMAILPLATFORM_SMTP_CONNECTIONS": "2",
         "EMAILPLATFORM_JOB_LEASE_SECONDS": "2",
     }
-    worker = subprocess.Popen([sys.executable, "-m", "emailplatform.cli", "worker"], env=env, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([sys.executable, "-m", "emailplatform.cli", "worker", "--processes", "1"], env=env, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while len(smtp_sink.received) < SLICE + 10 and time.monotonic() < deadline:
         time.sleep(0.01)
