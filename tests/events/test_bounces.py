@@ -16,21 +16,21 @@ OUR_ID = uuid.UUID("0123456789abcdef0123456789abcdef")
 
 # file -> (kind, [(recipient, status, smtp code, reason, hard)])
 EXPECTED = {
-    "postfix_user_unknown.eml": ("dsn", [("nobody@example.com", "5.1.1", 550, "user_unknown", True)]),
-    "postfix_domain_not_found.eml": ("dsn", [("someone@nowhere-at-all.example", "5.4.4", None, "unknown_domain", True)]),
-    "postfix_mailbox_full.eml": ("dsn", [("full@example.org", "5.2.2", 552, "mailbox_full", False)]),
-    "postfix_5_7_1_blocked.eml": ("dsn", [("buyer@corp.example.net", "5.7.1", 550, "blocked", False)]),
-    "sendmail_user_unknown.eml": ("dsn", [("jdoe@example.edu", "5.1.1", 550, "user_unknown", True)]),
-    "exim_no_such_user.eml": ("non_standard", [("info@smallshop.example", None, 550, "user_unknown", True)]),
-    "qmail_no_mailbox.eml": ("non_standard", [("olduser@oldisp.example", "5.1.1", None, "user_unknown", True)]),
-    "qmail_remote_over_quota.eml": ("non_standard", [("busy.person@bigmail.example", "5.2.2", 552, "mailbox_full", False)]),
-    "office365_recipient_not_found.eml": ("dsn", [("j.smith@contoso.example", "5.1.10", 550, "user_unknown", True)]),
-    "office365_dbeb_access_denied.eml": ("dsn", [("left.company@fabrikam.example", "5.4.1", 550, "user_unknown", True)]),
-    "gmail_no_such_user.eml": ("dsn", [("not.a.person@gmail.com", "5.1.1", 550, "user_unknown", True)]),
-    "gmail_mailbox_full.eml": ("dsn", [("hoarder@gmail.com", "5.2.2", 552, "mailbox_full", False)]),
-    "gmail_dmarc_5_7_26.eml": ("dsn", [("reader@gmail.com", "5.7.26", 550, "authentication", False)]),
-    "yahoo_no_account.eml": ("non_standard", [("ghost.user@yahoo.com", None, 554, "user_unknown", True)]),
-    "yahoo_deferred_expired.eml": ("dsn", [("fan@yahoo.com", "4.7.0", 421, "rate_limited", False)]),
+    "postfix_user_unknown.eml": ("bounce", [("nobody@example.com", "5.1.1", 550, "userunknown", True)]),
+    "postfix_domain_not_found.eml": ("bounce", [("someone@nowhere-at-all.example", "5.4.4", None, "hostunknown", True)]),
+    "postfix_mailbox_full.eml": ("bounce", [("full@example.org", "5.2.2", 552, "mailboxfull", False)]),
+    "postfix_5_7_1_blocked.eml": ("bounce", [("buyer@corp.example.net", "5.7.1", 550, "blocked", False)]),
+    "sendmail_user_unknown.eml": ("bounce", [("jdoe@example.edu", "5.1.1", 550, "userunknown", True)]),
+    "exim_no_such_user.eml": ("bounce", [("info@smallshop.example", None, 550, "userunknown", True)]),
+    "qmail_no_mailbox.eml": ("bounce", [("olduser@oldisp.example", "5.1.1", None, "userunknown", True)]),
+    "qmail_remote_over_quota.eml": ("bounce", [("busy.person@bigmail.example", "5.2.2", 552, "mailboxfull", False)]),
+    "office365_recipient_not_found.eml": ("bounce", [("j.smith@contoso.example", "5.1.10", 550, "userunknown", True)]),
+    "office365_dbeb_access_denied.eml": ("bounce", [("left.company@fabrikam.example", "5.4.1", 550, "userunknown", True)]),
+    "gmail_no_such_user.eml": ("bounce", [("not.a.person@gmail.com", "5.1.1", 550, "userunknown", True)]),
+    "gmail_mailbox_full.eml": ("bounce", [("hoarder@gmail.com", "5.2.2", 552, "mailboxfull", False)]),
+    "gmail_dmarc_5_7_26.eml": ("bounce", [("reader@gmail.com", "5.7.26", 550, "securityerror", False)]),
+    "yahoo_no_account.eml": ("bounce", [("ghost.user@yahoo.com", None, 554, "userunknown", True)]),
+    "yahoo_deferred_expired.eml": ("bounce", [("fan@yahoo.com", "4.7.0", 421, "ratelimited", False)]),
     "postfix_delayed.eml": ("delay", []),
     "auto_reply_out_of_office.eml": ("auto_reply", []),
     "not_a_bounce.eml": ("not_a_bounce", []),
@@ -98,20 +98,20 @@ def test_other_addresses_name_no_message(address):
 
 
 @pytest.mark.parametrize(("code", "text", "reason", "hard"), [
-    (550, "5.1.1 <a@example.com>: Recipient address rejected: User unknown", "user_unknown", True),
-    (550, "Requested action not taken: mailbox unavailable", "user_unknown", True),
-    (550, "5.1.2 Host unknown (Name server: example.invalid: host not found)", "unknown_domain", True),
-    (551, "5.1.6 User has moved; please try <new@example.com>", "mailbox_moved", True),
-    (552, "5.2.2 Mailbox full", "mailbox_full", False),
-    (452, "4.2.2 The email account that you tried to reach is over quota", "mailbox_full", False),
-    (450, "4.1.1 <a@example.com>: Recipient address rejected: unverified address", "user_unknown", False),
-    (550, "5.7.1 Message rejected as spam by Content Filtering", "spam_content", False),
-    (554, "5.7.1 <a@example.com>: Relay access denied", "blocked", False),
+    (550, "5.1.1 <a@example.com>: Recipient address rejected: User unknown", "userunknown", True),
+    (550, "Requested action not taken: mailbox unavailable", "userunknown", True),
+    (550, "5.1.2 Host unknown (Name server: example.invalid: host not found)", "hostunknown", True),
+    (551, "5.1.6 User has moved; please try <new@example.com>", "hasmoved", True),
+    (552, "5.2.2 Mailbox full", "mailboxfull", False),
+    (452, "4.2.2 The email account that you tried to reach is over quota", "mailboxfull", False),
+    (450, "4.1.1 <a@example.com>: Recipient address rejected: unverified address", "userunknown", False),
+    (550, "5.7.1 Message rejected as spam by Content Filtering", "spamdetected", False),
+    (554, "5.7.1 <a@example.com>: Relay access denied", "norelaying", False),
     (550, "5.7.1 Unfortunately, messages from [198.51.100.10] weren't sent. Part of their network is on our block list (S3150)", "blocked", False),
-    (550, "5.7.26 This message does not pass authentication checks (SPF and DKIM both do not pass)", "authentication", False),
-    (421, "4.7.28 Gmail has detected an unusual rate of unsolicited mail", "rate_limited", False),
+    (550, "5.7.26 This message does not pass authentication checks (SPF and DKIM both do not pass)", "securityerror", False),
+    (421, "4.7.28 Gmail has detected an unusual rate of unsolicited mail", "ratelimited", False),
     (550, "5.7.1 <a@example.com>: user unknown, but you are blocked anyway", "blocked", False),
-    (554, "Transaction failed", "rejected", False),
+    (554, "Transaction failed", "undefined", False),
 ])
 def test_a_reply_at_sending_time_is_classified(code, text, reason, hard):
     result = bounces.classify_reply(code, text)
@@ -129,7 +129,7 @@ def test_the_cli_prints_what_it_reads_from_each_file_as_json():
     printed = [json.loads(line) for line in result.stdout.splitlines()]
     assert [p["file"] for p in printed] == list(map(str, files))
     assert printed[0]["recipients"] == [{
-        "email": "nobody@example.com", "status": "5.1.1", "smtp_code": 550, "hard": True, "reason": "user_unknown",
+        "email": "nobody@example.com", "status": "5.1.1", "smtp_code": 550, "hard": True, "reason": "userunknown",
         "diagnostic": "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual mailbox table",
     }]
     assert printed[0]["message_id"] == str(OUR_ID)
