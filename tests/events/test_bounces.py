@@ -14,43 +14,54 @@ from emailplatform.events import bounces
 CORPUS = Path(__file__).parent / "bounces"
 OUR_ID = uuid.UUID("0123456789abcdef0123456789abcdef")
 
-# file -> (kind, [(recipient, status, smtp code, reason, hard)])
-EXPECTED = {
-    "postfix_user_unknown.eml": ("bounce", [("nobody@example.com", "5.1.1", 550, "userunknown", True)]),
-    "postfix_domain_not_found.eml": ("bounce", [("someone@nowhere-at-all.example", "5.4.4", None, "hostunknown", True)]),
-    "postfix_mailbox_full.eml": ("bounce", [("full@example.org", "5.2.2", 552, "mailboxfull", False)]),
-    "postfix_5_7_1_blocked.eml": ("bounce", [("buyer@corp.example.net", "5.7.1", 550, "blocked", False)]),
-    "sendmail_user_unknown.eml": ("bounce", [("jdoe@example.edu", "5.1.1", 550, "userunknown", True)]),
-    "exim_no_such_user.eml": ("bounce", [("info@smallshop.example", None, 550, "userunknown", True)]),
-    "qmail_no_mailbox.eml": ("bounce", [("olduser@oldisp.example", "5.1.1", None, "userunknown", True)]),
-    "qmail_remote_over_quota.eml": ("bounce", [("busy.person@bigmail.example", "5.2.2", 552, "mailboxfull", False)]),
-    "office365_recipient_not_found.eml": ("bounce", [("j.smith@contoso.example", "5.1.10", 550, "userunknown", True)]),
-    "office365_dbeb_access_denied.eml": ("bounce", [("left.company@fabrikam.example", "5.4.1", 550, "userunknown", True)]),
-    "gmail_no_such_user.eml": ("bounce", [("not.a.person@gmail.com", "5.1.1", 550, "userunknown", True)]),
-    "gmail_mailbox_full.eml": ("bounce", [("hoarder@gmail.com", "5.2.2", 552, "mailboxfull", False)]),
-    "gmail_dmarc_5_7_26.eml": ("bounce", [("reader@gmail.com", "5.7.26", 550, "securityerror", False)]),
-    "yahoo_no_account.eml": ("bounce", [("ghost.user@yahoo.com", None, 554, "userunknown", True)]),
-    "yahoo_deferred_expired.eml": ("bounce", [("fan@yahoo.com", "4.7.0", 421, "ratelimited", False)]),
-    "postfix_delayed.eml": ("delay", []),
-    "auto_reply_out_of_office.eml": ("auto_reply", []),
-    "not_a_bounce.eml": ("not_a_bounce", []),
+MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))
+# The status and reply codes read from some of them: file -> [(recipient, status, smtp code)]
+CODES = {
+    "postfix_user_unknown.eml": [("nobody@example.com", "5.1.1", 550)],
+    "postfix_domain_not_found.eml": [("someone@nowhere-at-all.example", "5.4.4", None)],
+    "office365_recipient_not_found.eml": [("j.smith@contoso.example", "5.1.10", 550)],
+    "exim_no_such_user.eml": [("info@smallshop.example", None, 550)],
+    "qmail_no_mailbox.eml": [("olduser@oldisp.example", "5.1.1", None)],
+    "yahoo_deferred_expired.eml": [("fan@yahoo.com", "4.7.0", 421)],
+    "exim_multi_recipient.eml": [("alice@firm.example", "5.1.1", 550), ("carol@firm.example", "5.2.2", 552)],
+    "exchange2010_ndr_text.eml": [("r.jones@exfirm.example", "5.1.1", 550)],
+    "chinese_163_spam.eml": [("wang.li@163.com", "5.0.0", 554)],
+    "postfix_success_dsn.eml": [("reader@partner.example", "2.0.0", 250)],
 }
 
 
-def test_the_corpus_is_all_expected():
-    assert sorted(p.name for p in CORPUS.glob("*.eml")) == sorted(EXPECTED)
+def test_the_corpus_is_all_in_the_manifest_and_varied():
+    assert sorted(p.name for p in CORPUS.glob("*.eml")) == sorted(MANIFEST)
+    assert len(MANIFEST) >= 60
+    assert len({entry["format"] for entry in MANIFEST.values()}) >= 25
+    kinds = {entry["kind"] for entry in MANIFEST.values()}
+    assert kinds >= {"bounce", "delay", "delivery", "feedback", "auto_reply", "challenge_response", "not_a_bounce"}
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_each_bounce_is_read_and_classified(name):
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_each_mail_is_read_and_classified_as_the_manifest_says(name):
+    expected = MANIFEST[name]
     report = bounces.parse((CORPUS / name).read_bytes())
-    kind, expected = EXPECTED[name]
-    assert report.kind == kind
-    assert report.is_bounce == bool(expected)
-    assert [(r.email, r.status, r.smtp_code, r.reason, r.hard) for r in report.recipients] == expected
+    assert report.kind == expected["kind"]
+    assert report.is_bounce == (expected["kind"] == "bounce")
+    assert sorted((r.email, r.reason, r.hard) for r in report.recipients) == sorted(
+        (r["email"], r["reason"], r["hard"]) for r in expected["recipients"]
+    )
     assert report.message_id == OUR_ID
     for recipient in report.recipients:
-        assert recipient.diagnostic and "\n" not in recipient.diagnostic
+        assert recipient.reason in bounces.REASONS
+        assert "\n" not in recipient.diagnostic
+        assert not recipient.hard or recipient.reason in bounces.HARD_REASONS
+    if name in CODES:
+        assert sorted((r.email, r.status, r.smtp_code) for r in report.recipients) == CODES[name]
+
+
+def test_no_soft_bounce_of_the_corpus_is_ever_hard():
+    """Misfiling soft as hard suppresses a good address for good: every expected-soft recipient stays soft."""
+    for name, expected in MANIFEST.items():
+        soft = {r["email"] for r in expected["recipients"] if not r["hard"]}
+        report = bounces.parse((CORPUS / name).read_bytes())
+        assert not [r.email for r in report.recipients if r.email in soft and r.hard], name
 
 
 def test_a_multi_line_reply_reads_as_one_diagnostic():
@@ -123,19 +134,29 @@ def emailplatform(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_cli_prints_what_it_reads_from_each_file_as_json():
-    files = [CORPUS / "postfix_user_unknown.eml", CORPUS / "postfix_5_7_1_blocked.eml", CORPUS / "not_a_bounce.eml"]
+    files = [CORPUS / n for n in ("postfix_user_unknown.eml", "postfix_5_7_1_blocked.eml", "not_a_bounce.eml",
+                                  "auto_reply_german_abwesenheit.eml", "arf_yahoo_abuse.eml", "postfix_success_dsn.eml")]
     result = emailplatform("bounces", "parse", *map(str, files))
     assert result.returncode == 0, result.stderr
     printed = [json.loads(line) for line in result.stdout.splitlines()]
     assert [p["file"] for p in printed] == list(map(str, files))
     assert printed[0]["recipients"] == [{
-        "email": "nobody@example.com", "status": "5.1.1", "smtp_code": 550, "hard": True, "reason": "userunknown",
+        "email": "nobody@example.com", "action": "failed", "status": "5.1.1", "smtp_code": 550, "hard": True,
+        "reason": "userunknown",
         "diagnostic": "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual mailbox table",
     }]
     assert printed[0]["message_id"] == str(OUR_ID)
-    assert printed[1]["recipients"][0]["hard"] is False
-    assert printed[2] == {"file": str(files[2]), "is_bounce": False, "kind": "not_a_bounce", "message_id": str(OUR_ID),
-                          "recipients": []}
+    assert (printed[0]["is_bounce"], printed[0]["kind"], printed[0]["format"]) == (True, "bounce", "dsn")
+    assert (printed[1]["recipients"][0]["hard"], printed[1]["recipients"][0]["reason"]) == (False, "blocked")
+    no_flags = {"is_bounce": False, "is_auto_reply": False, "is_feedback_report": False, "is_delivery_notice": False}
+    assert printed[2] == {"file": str(files[2]), "kind": "not_a_bounce", "format": None, "feedback_type": None,
+                          "message_id": str(OUR_ID), "recipients": []} | no_flags
+    assert (printed[3]["kind"], printed[3]["is_auto_reply"], printed[3]["is_bounce"]) == ("auto_reply", True, False)
+    assert (printed[4]["kind"], printed[4]["is_feedback_report"], printed[4]["feedback_type"]) == ("feedback", True, "abuse")
+    assert [(r["email"], r["reason"]) for r in printed[4]["recipients"]] == [("angry@yahoo.com", "feedback")]
+    assert (printed[5]["kind"], printed[5]["is_delivery_notice"]) == ("delivery", True)
+    assert [(r["email"], r["action"], r["reason"]) for r in printed[5]["recipients"]] == [
+        ("reader@partner.example", "delivered", "delivered")]
 
 
 def test_the_cli_refuses_a_missing_file():

@@ -60,7 +60,7 @@ def classify(status: str | None, smtp_code: int | None, diagnostic: str, *, perm
 def _reason(status: str | None, diagnostic: str, permanent: bool, expired: bool) -> str:
     detail = status.partition(".")[2] if status else ""
     if detail == "1.10":  # RFC 7505 null MX; Office 365 says it of an unknown recipient too
-        return "notaccept" if "null mx" in diagnostic.lower() else "userunknown"
+        return "notaccept" if re.search(r"null ?mx", diagnostic, re.IGNORECASE) else "userunknown"
     return (
         phrases.match(phrases.ADDRESS_FIRST, diagnostic)
         or SENDER_CODES.get(detail)

@@ -80,16 +80,16 @@ RECIPIENT_SIDE = _compile([
     )),
     ("hostunknown", (
         r"host or domain name not found|(domain|host) (name )?not found|no such domain|unknown domain|domain does ?n[o']t exist"
-        r"|couldn't find any host|unrouteable (mail )?domain|nxdomain|unknown host|host unknown|domain (is )?invalid"
+        r"|couldn't find any host|unrouteable (mail )?(domain|address)|nxdomain|unknown host|host unknown|domain (is )?invalid"
         r"|no mx (record|host)|nonexistent domain|non-existent domain|domain not found|域名不存在|ドメインが(存在|見つかり)"
     )),
-    ("notaccept", r"null mx|does not accept (e-?)?mail|accepts no mail|not accepting mail"),
+    ("notaccept", r"null ?mx|does not accept (e-?)?mail|accepts no mail|not accepting mail"),
     ("hasmoved", r"has moved|moved permanently|no longer (valid|available|in use|active|with us)|user has moved|address changed"),
     ("userunknown", (
         r"user unknown|unknown user|no such (user|mailbox|recipient|account|address|person)|does ?n[o']t exist|do(es)? not exist"
         r"|unknown recipient|recipient unknown|invalid (recipient|mailbox|address|user)|(user|mailbox|recipient|address|account)"
         r" (was )?not found|recipnotfound|recipientnotfound|no mailbox|unknown local.part|mailbox unavailable"
-        r"|doesn't have an? [\w.-]+ account|not a valid (mailbox|user|recipient)|unrouteable address|address (is )?unknown"
+        r"|doesn't have an? [\w.-]+ account|not a valid (mailbox|user|recipient)|address (is )?unknown"
         r"|not listed in (the )?(domino )?(public )?directory|addressee unknown|bad destination mailbox|no account"
         r"|not a known user|unknown address|address rejected|unknown or illegal|account (is )?unavailable"
         r"|could(n't| not) be found|is not a valid|not our customer|recipient rejected|mailbox not available"

@@ -3,15 +3,16 @@ stripped), without the returned message, and the addresses they name."""
 
 import html
 import re
+from email.header import decode_header, make_header
 from email.message import Message
 
 EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 # Where the returned message starts in the text of a bounce, in every format seen.
 RETURNED_MARKER = re.compile(
-    r"^\s*-*\s*(below this line is a copy|this is a copy of the (message|headers)|original message|"
-    r"original message headers|the original message|forwarded message|copy of the message|headers of the original|"
-    r"message headers follow|unsent message below|returned message|original mail|以下.*(原文|元のメッセージ)|原始邮件|原邮件|"
-    r"-+ ?(original|returned) message)",
+    r"^\s*(-{2,}\s*|={2,}\s*)?(below this line is a copy|this is a copy of the (message|headers)"
+    r"|original message (follows|headers)|original message\s*[:.-]*\s*$|(-{2,}|={2,})\s*original message"
+    r"|forwarded message|unsent message below|message headers follow|headers of the original"
+    r"|die urspr[uü]ngliche nachricht|le message d'origine|mensaje original|原始邮件|原邮件|元のメッセージ)",
     re.IGNORECASE,
 )
 NOT_OWN_PARTS = ("message/", "text/rfc822", "image/", "application/")
@@ -26,6 +27,14 @@ def decoded_text(msg: Message) -> str:
         return ""
     text = _decode(msg.get_payload(decode=True) or b"", msg.get_content_charset())
     return _strip_html(text) if msg.get_content_subtype() == "html" else text
+
+
+def decoded_subject(msg: Message) -> str:
+    """The Subject with its RFC 2047 words decoded (a broken one stays as written)."""
+    try:
+        return str(make_header(decode_header(str(msg.get("Subject", "")))))
+    except (LookupError, UnicodeDecodeError, ValueError):
+        return str(msg.get("Subject", ""))
 
 
 def own_text(msg: Message) -> str:

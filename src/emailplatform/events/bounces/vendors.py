@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
-from emailplatform.events.bounces.text import EMAIL, addresses_in
+from emailplatform.events.bounces.text import EMAIL, addresses_in, decoded_subject
 
 # Format name -> what marks it (subject, sender or text).
 SIGNATURES = [
@@ -60,6 +60,7 @@ REPLY_ELSEWHERE = [
     re.compile(r"(?:reason|原因|理由|Grund|raison|motivo)\s*[:：]\s*(.+)", re.IGNORECASE),
 ]
 MAX_REPLY_LINES = 8
+HAS_CODE = re.compile(r"\b[245]\d\d\b|\b[245]\.\d{1,3}\.\d{1,3}\b")
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class Failure:
 
 def identify(msg: Message, text: str) -> str:
     """The format's name, by its marks; `text` when none is known."""
-    haystack = f"{msg.get('From', '')}\n{msg.get('Subject', '')}\n{text[:4000]}"
+    haystack = f"{msg.get('From', '')}\n{decoded_subject(msg)}\n{text[:4000]}"
     return next((name for name, mark in SIGNATURES if re.search(mark, haystack, re.IGNORECASE)), "text")
 
 
@@ -79,13 +80,13 @@ def looks_like_failure_notice(msg: Message, text: str) -> bool:
     return (
         sender.startswith(("mailer-daemon", "postmaster", "mail-daemon", "mailer_daemon", "mdaemon", "nobody@"))
         or not sender
-        or bool(BOUNCE_SUBJECT.search(str(msg.get("Subject", ""))))
+        or bool(BOUNCE_SUBJECT.search(decoded_subject(msg)))
         or msg.get("X-Failed-Recipients") is not None
     )
 
 
 def is_delay(msg: Message, text: str) -> bool:
-    return bool(DELAY.search(text) or re.search(r"delay|warning", str(msg.get("Subject", "")), re.IGNORECASE))
+    return bool(DELAY.search(text) or re.search(r"delay|warning", decoded_subject(msg), re.IGNORECASE))
 
 
 def failures(msg: Message, text: str) -> list[Failure]:
@@ -97,7 +98,7 @@ def failures(msg: Message, text: str) -> list[Failure]:
         candidates.setdefault(address, [])
     if not candidates:
         candidates = {a: [] for a in returned_recipients(msg) if a not in ignored}
-    return [Failure(address, _reply(lines, mentions, text, single=len(candidates) == 1))
+    return [Failure(address, _reply(lines, mentions, text, address, single=len(candidates) == 1))
             for address, mentions in candidates.items()]
 
 
@@ -112,17 +113,17 @@ def _recipient_lines(lines: list[str], ignored: set[str]) -> dict[str, list[int]
     return found
 
 
-def _reply(lines: list[str], mentions: list[int], text: str, *, single: bool) -> str:
-    """The reply in the window after one of the address's lines: the first that holds an SMTP code,
-    else the first; for a lone recipient, a reply kept elsewhere when the window says nothing."""
+def _reply(lines: list[str], mentions: list[int], text: str, address: str, *, single: bool) -> str:
+    """The server's reply about an address: the window after one of its lines that holds an SMTP code,
+    else any line naming it with a code (a session transcript), else (for a lone recipient) a reply
+    kept elsewhere, else the first window."""
     windows = [_window(lines, start) for start in mentions]
-    coded = [w for w in windows if re.search(r"\b[245]\d\d\b|[245]\.\d+\.\d+", w)]
-    reply = (coded or windows or [""])[0]
-    if single and not coded:
-        elsewhere = next((m.group(1) for p in REPLY_ELSEWHERE if (m := p.search(text))), "")
-        reply = elsewhere if elsewhere and (not reply or re.search(r"[245]\.\d+\.\d+|\b[245]\d\d\b", elsewhere)) \
-            else f"{reply} {elsewhere}".strip()
-    return reply
+    coded = [w for w in windows if HAS_CODE.search(w)]
+    coded += [line.strip() for line in lines if address in line.lower() and HAS_CODE.search(line)]
+    if coded:
+        return coded[0]
+    elsewhere = next((m.group(1) for p in REPLY_ELSEWHERE if (m := p.search(text))), "") if single else ""
+    return " ".join(part for part in ((windows or [""])[0], elsewhere) if part)
 
 
 def _window(lines: list[str], start: int) -> str:
@@ -134,7 +135,7 @@ def _window(lines: list[str], start: int) -> str:
         stripped = line.strip()
         if not stripped and taken:
             break
-        if RECIPIENT_LINE.match(line) and not re.search(r"\b[245]\d\d\b", line):
+        if RECIPIENT_LINE.match(line) and not HAS_CODE.search(line):
             break
         if stripped:
             taken.append(stripped)
