@@ -38,7 +38,15 @@ def test_the_corpus_is_all_in_the_manifest_and_varied():
     assert kinds >= {"bounce", "delay", "delivery", "feedback", "auto_reply", "challenge_response", "not_a_bounce"}
 
 
-@pytest.mark.parametrize("name", sorted(MANIFEST))
+def _each_mail():
+    """Every mail of the corpus; the held-out ones the classifier still misreads stay listed as misses
+    (strict: the test says so when one starts to pass), so the held-out figures are what was measured."""
+    for name in sorted(MANIFEST):
+        miss = MANIFEST[name].get("known_miss")
+        yield pytest.param(name, marks=pytest.mark.xfail(reason=miss, strict=True)) if miss else name
+
+
+@pytest.mark.parametrize("name", list(_each_mail()))
 def test_each_mail_is_read_and_classified_as_the_manifest_says(name):
     expected = MANIFEST[name]
     report = bounces.parse((CORPUS / name).read_bytes())

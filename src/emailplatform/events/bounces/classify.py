@@ -20,7 +20,7 @@ MAX_DIAGNOSTIC = 500
 
 # RFC 3463 / RFC 7372 codes that blame the sender or its message, whatever the words.
 SENDER_CODES = {
-    "7.7": "securityerror", "7.8": "securityerror", "7.9": "securityerror", "7.10": "securityerror",
+    "7.7": "securityerror", "7.8": "securityerror", "7.10": "securityerror",
     "7.11": "securityerror", "7.14": "securityerror", "7.20": "securityerror", "7.21": "securityerror",
     "7.22": "securityerror", "7.23": "securityerror", "7.24": "securityerror", "7.25": "securityerror",
     "7.26": "securityerror", "7.27": "rejected", "7.28": "ratelimited", "7.29": "securityerror",

@@ -23,12 +23,12 @@ AUTO_REPLY_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 CHALLENGE_SUBJECT = re.compile(
-    r"(please )?(confirm|verify) (your|that you)|verification (required|needed)|awaiting (your )?(verification|approval)"
+    r"(please )?(confirm|verify) (your|that you)|verification (required|needed)|requires? verification|awaiting (your )?(verification|approval)"
     r"|sender verification|approval (needed|required)|is awaiting|anti-?spam (check|verification)|boxbe|spamarrest|mailchannels",
     re.IGNORECASE,
 )
 CHALLENGE_TEXT = re.compile(
-    r"(confirm|verify) (that )?you are (a )?(human|real person|not a (robot|spammer))|to have your (message|e-?mail) delivered"
+    r"(confirm|verify|prove) (that )?you are (a |an )?(real|live|human|person|not a)|to have your (message|e-?mail) delivered"
     r"|click (the|this) link (below )?to (confirm|verify|be added)|added to (my|the) (approved|allowed) senders"
     r"|challenge[- ]response|only accepts? mail from (approved|known) senders",
     re.IGNORECASE,

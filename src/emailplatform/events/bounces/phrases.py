@@ -26,7 +26,7 @@ SENDER_SIDE = _compile([
     ("ratelimited", (
         r"rate limit|rate-limit|too many (messages|connections|emails|concurrent)|throttl"
         r"|receiving mail at a rate|unexpected volume|temporarily deferred|greylist|graylist|grey-list|gray-list"
-        r"|unusual rate|exceeded the (daily |hourly )?(sending |rate )?limit|mail flood|slow down|connection limit"
+        r"|unusual rate|unusual (sending )?activity|exceeded the (daily |hourly )?(sending |rate )?limit|mail flood|slow down|connection limit"
         r"|发送频率|频率过快|過多"
     )),
     ("securityerror", (
@@ -46,17 +46,13 @@ SENDER_SIDE = _compile([
     ("norelaying", r"relay(ing)? (access )?(denied|not permitted|prohibited)|not permitted to relay|unable to relay|relay not permitted|we do not relay"),
     ("rejected", (
         r"sender (address )?(rejected|refused|denied|verify failed|unknown|domain)|from address (rejected|refused)"
-        r"|envelope sender|return path|mail from.{0,20}(rejected|refused)|domain of sender|sender is not allowed"
+        r"|envelope sender|return path|invalid dns (mx|a)|mail from.{0,20}(rejected|refused)|domain of sender|sender is not allowed"
     )),
     ("policyviolation", r"policy|not permitted|prohibited|not authori[sz]ed|administrative prohibition|access denied|denied by"),
-    ("filtered", r"refused by (the )?recipient|recipient('s)? (filter|rules|settings)|rejected by recipient|受信拒否|拒收|拒絕"),
+    ("filtered", r"refused by (the )?recipient|수신 ?거부|recipient('s)? (filter|rules|settings)|rejected by recipient|受信拒否|拒收|拒絕"),
 ])
 
 RECIPIENT_SIDE = _compile([
-    ("expired", (
-        r"expired|retry time(out)? (not reached|exceeded)|too long in (the )?queue|could not be delivered within"
-        r"|gave up|giving up|delivery time|queue timeout|time limit"
-    )),
     ("networkerror", (
         r"delivery temporarily suspended|connection timed out|timed out|connection refused|no route to host"
         r"|network is unreachable|dns (lookup )?(error|failure|timeout)|temporary lookup failure|name server (timeout|failure)"
@@ -65,9 +61,9 @@ RECIPIENT_SIDE = _compile([
     ("mailboxfull", (
         r"mailbox (is )?full|mail ?box.{0,20}full|over ?quota|quota (exceeded|full)|exceeded (its|the|his|her|their) "
         r"(storage|quota)|out of storage|insufficient (disk|storage)|mailbox size limit|storage (full|allocation|limit)"
-        r"|inbox is full|user.{0,10}full|no space|Postfach (ist )?voll|Speicherplatz|boîte (aux lettres )?(est )?pleine"
+        r"|inbox is full|user.{0,10}full|no space|quota|Postfach (ist )?voll|Speicherplatz|boîte (aux lettres )?(est )?pleine"
         r"|buz[oó]n (est[aá] )?lleno|casella (di posta )?(è )?piena|caixa (postal )?(est[aá] )?cheia|skrzynka.{0,20}pe[lł]na"
-        r"|ящик переполнен|переполнен|容量|いっぱい|満杯|邮箱已满|空间不足|容量不足|信箱已满|郵箱已滿"
+        r"|ящик переполнен|переполнен|용량|가득|容量|いっぱい|満杯|邮箱已满|空间不足|容量不足|信箱已满|郵箱已滿"
     )),
     ("mesgtoobig", (
         r"message (is )?too (big|large)|message size|size limit|exceeds (the )?(maximum|max) (message )?size"
@@ -99,7 +95,11 @@ RECIPIENT_SIDE = _compile([
         r"|utente (sconosciuto|inesistente)|indirizzo inesistente|usu[aá]rio (desconhecido|inexistente)|n[aã]o existe"
         r"|onbekende (gebruiker|ontvanger)|bestaat niet|nie istnieje|nieznany u[zż]ytkownik|не существует"
         r"|пользователь не найден|нет такого|用户不存在|用戶不存在|收件人不存在|地址不存在|账户不存在|帐号不存在|不存在"
-        r"|宛先不明|存在しません|見つかりません|ユーザが(いません|存在)"
+        r"|宛先不明|存在しません|見つかりません|ユーザが(いません|存在)|존재하지 않|없는 (사용자|주소)"
+    )),
+    ("expired", (
+        r"expired|retry time(out)? (not reached|exceeded)|too long in (the )?queue|could not be delivered within"
+        r"|gave up|giving up|delivery time|queue timeout|time limit"
     )),
     ("systemfull", r"insufficient system storage|system (storage|disk) (is )?full|disk full"),
     ("systemerror", (
