@@ -14,6 +14,7 @@ from email.message import Message
 from functools import partial
 
 import structlog
+from flufl.bounce import all_failures
 
 from emailplatform.events.bounces import dsn, machine_replies, text, vendors
 from emailplatform.events.bounces.classify import classify_reply
@@ -105,7 +106,7 @@ def _machine_reply(msg: Message, found: partial) -> BounceReport | None:
 
 def _human_text_bounce(msg: Message, found: partial) -> BounceReport | None:
     own = text.own_text(msg)
-    if not vendors.looks_like_failure_notice(msg, own):
+    if not vendors.looks_like_failure_notice(msg):
         return None
     delay = vendors.is_delay(msg, own)
     recipients = [_text_recipient(f, delay) for f in vendors.failures(msg, own)] or _flufl_recipients(msg, delay)
@@ -121,8 +122,6 @@ def _text_recipient(failure: vendors.Failure, delay: bool) -> BouncedRecipient:
 
 def _flufl_recipients(msg: Message, delay: bool) -> list[BouncedRecipient]:
     """The last resort: flufl.bounce's own heuristics for the address, with no reply to classify."""
-    from flufl.bounce import all_failures
-
     temporary, permanent = all_failures(msg)
     addresses = sorted({a.decode("ascii", "replace").lower() for a in temporary | permanent if b"@" in a})
     return [_text_recipient(vendors.Failure(a, ""), delay or a.encode() in temporary) for a in addresses]

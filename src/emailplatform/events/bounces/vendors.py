@@ -75,7 +75,7 @@ def identify(msg: Message, text: str) -> str:
     return next((name for name, mark in SIGNATURES if re.search(mark, haystack, re.IGNORECASE)), "text")
 
 
-def looks_like_failure_notice(msg: Message, text: str) -> bool:
+def looks_like_failure_notice(msg: Message) -> bool:
     sender = parseaddr(str(msg.get("From", "")))[1].lower()
     return (
         sender.startswith(("mailer-daemon", "postmaster", "mail-daemon", "mailer_daemon", "mdaemon", "nobody@"))
