@@ -14,43 +14,62 @@ from emailplatform.events import bounces
 CORPUS = Path(__file__).parent / "bounces"
 OUR_ID = uuid.UUID("0123456789abcdef0123456789abcdef")
 
-# file -> (kind, [(recipient, status, smtp code, reason, hard)])
-EXPECTED = {
-    "postfix_user_unknown.eml": ("dsn", [("nobody@example.com", "5.1.1", 550, "user_unknown", True)]),
-    "postfix_domain_not_found.eml": ("dsn", [("someone@nowhere-at-all.example", "5.4.4", None, "unknown_domain", True)]),
-    "postfix_mailbox_full.eml": ("dsn", [("full@example.org", "5.2.2", 552, "mailbox_full", False)]),
-    "postfix_5_7_1_blocked.eml": ("dsn", [("buyer@corp.example.net", "5.7.1", 550, "blocked", False)]),
-    "sendmail_user_unknown.eml": ("dsn", [("jdoe@example.edu", "5.1.1", 550, "user_unknown", True)]),
-    "exim_no_such_user.eml": ("non_standard", [("info@smallshop.example", None, 550, "user_unknown", True)]),
-    "qmail_no_mailbox.eml": ("non_standard", [("olduser@oldisp.example", "5.1.1", None, "user_unknown", True)]),
-    "qmail_remote_over_quota.eml": ("non_standard", [("busy.person@bigmail.example", "5.2.2", 552, "mailbox_full", False)]),
-    "office365_recipient_not_found.eml": ("dsn", [("j.smith@contoso.example", "5.1.10", 550, "user_unknown", True)]),
-    "office365_dbeb_access_denied.eml": ("dsn", [("left.company@fabrikam.example", "5.4.1", 550, "user_unknown", True)]),
-    "gmail_no_such_user.eml": ("dsn", [("not.a.person@gmail.com", "5.1.1", 550, "user_unknown", True)]),
-    "gmail_mailbox_full.eml": ("dsn", [("hoarder@gmail.com", "5.2.2", 552, "mailbox_full", False)]),
-    "gmail_dmarc_5_7_26.eml": ("dsn", [("reader@gmail.com", "5.7.26", 550, "authentication", False)]),
-    "yahoo_no_account.eml": ("non_standard", [("ghost.user@yahoo.com", None, 554, "user_unknown", True)]),
-    "yahoo_deferred_expired.eml": ("dsn", [("fan@yahoo.com", "4.7.0", 421, "rate_limited", False)]),
-    "postfix_delayed.eml": ("delay", []),
-    "auto_reply_out_of_office.eml": ("auto_reply", []),
-    "not_a_bounce.eml": ("not_a_bounce", []),
+MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))
+# The status and reply codes read from some of them: file -> [(recipient, status, smtp code)]
+CODES = {
+    "postfix_user_unknown.eml": [("nobody@example.com", "5.1.1", 550)],
+    "postfix_domain_not_found.eml": [("someone@nowhere-at-all.example", "5.4.4", None)],
+    "office365_recipient_not_found.eml": [("j.smith@contoso.example", "5.1.10", 550)],
+    "exim_no_such_user.eml": [("info@smallshop.example", None, 550)],
+    "qmail_no_mailbox.eml": [("olduser@oldisp.example", "5.1.1", None)],
+    "yahoo_deferred_expired.eml": [("fan@yahoo.com", "4.7.0", 421)],
+    "exim_multi_recipient.eml": [("alice@firm.example", "5.1.1", 550), ("carol@firm.example", "5.2.2", 552)],
+    "exchange2010_ndr_text.eml": [("r.jones@exfirm.example", "5.1.1", 550)],
+    "chinese_163_spam.eml": [("wang.li@163.com", "5.0.0", 554)],
+    "postfix_success_dsn.eml": [("reader@partner.example", "2.0.0", 250)],
 }
 
 
-def test_the_corpus_is_all_expected():
-    assert sorted(p.name for p in CORPUS.glob("*.eml")) == sorted(EXPECTED)
+def test_the_corpus_is_all_in_the_manifest_and_varied():
+    assert sorted(p.name for p in CORPUS.glob("*.eml")) == sorted(MANIFEST)
+    assert len(MANIFEST) >= 60
+    assert len({entry["format"] for entry in MANIFEST.values()}) >= 25
+    kinds = {entry["kind"] for entry in MANIFEST.values()}
+    assert kinds >= {"bounce", "delay", "delivery", "feedback", "auto_reply", "challenge_response", "not_a_bounce"}
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_each_bounce_is_read_and_classified(name):
+def _each_mail():
+    """Every mail of the corpus; the held-out ones the classifier still misreads stay listed as misses
+    (strict: the test says so when one starts to pass), so the held-out figures are what was measured."""
+    for name in sorted(MANIFEST):
+        miss = MANIFEST[name].get("known_miss")
+        yield pytest.param(name, marks=pytest.mark.xfail(reason=miss, strict=True)) if miss else name
+
+
+@pytest.mark.parametrize("name", list(_each_mail()))
+def test_each_mail_is_read_and_classified_as_the_manifest_says(name):
+    expected = MANIFEST[name]
     report = bounces.parse((CORPUS / name).read_bytes())
-    kind, expected = EXPECTED[name]
-    assert report.kind == kind
-    assert report.is_bounce == bool(expected)
-    assert [(r.email, r.status, r.smtp_code, r.reason, r.hard) for r in report.recipients] == expected
+    assert report.kind == expected["kind"]
+    assert report.is_bounce == (expected["kind"] == "bounce")
+    assert sorted((r.email, r.reason, r.hard) for r in report.recipients) == sorted(
+        (r["email"], r["reason"], r["hard"]) for r in expected["recipients"]
+    )
     assert report.message_id == OUR_ID
     for recipient in report.recipients:
-        assert recipient.diagnostic and "\n" not in recipient.diagnostic
+        assert recipient.reason in bounces.REASONS
+        assert "\n" not in recipient.diagnostic
+        assert not recipient.hard or recipient.reason in bounces.HARD_REASONS
+    if name in CODES:
+        assert sorted((r.email, r.status, r.smtp_code) for r in report.recipients) == CODES[name]
+
+
+def test_no_soft_bounce_of_the_corpus_is_ever_hard():
+    """Misfiling soft as hard suppresses a good address for good: every expected-soft recipient stays soft."""
+    for name, expected in MANIFEST.items():
+        soft = {r["email"] for r in expected["recipients"] if not r["hard"]}
+        report = bounces.parse((CORPUS / name).read_bytes())
+        assert not [r.email for r in report.recipients if r.email in soft and r.hard], name
 
 
 def test_a_multi_line_reply_reads_as_one_diagnostic():
@@ -98,20 +117,20 @@ def test_other_addresses_name_no_message(address):
 
 
 @pytest.mark.parametrize(("code", "text", "reason", "hard"), [
-    (550, "5.1.1 <a@example.com>: Recipient address rejected: User unknown", "user_unknown", True),
-    (550, "Requested action not taken: mailbox unavailable", "user_unknown", True),
-    (550, "5.1.2 Host unknown (Name server: example.invalid: host not found)", "unknown_domain", True),
-    (551, "5.1.6 User has moved; please try <new@example.com>", "mailbox_moved", True),
-    (552, "5.2.2 Mailbox full", "mailbox_full", False),
-    (452, "4.2.2 The email account that you tried to reach is over quota", "mailbox_full", False),
-    (450, "4.1.1 <a@example.com>: Recipient address rejected: unverified address", "user_unknown", False),
-    (550, "5.7.1 Message rejected as spam by Content Filtering", "spam_content", False),
-    (554, "5.7.1 <a@example.com>: Relay access denied", "blocked", False),
+    (550, "5.1.1 <a@example.com>: Recipient address rejected: User unknown", "userunknown", True),
+    (550, "Requested action not taken: mailbox unavailable", "userunknown", True),
+    (550, "5.1.2 Host unknown (Name server: example.invalid: host not found)", "hostunknown", True),
+    (551, "5.1.6 User has moved; please try <new@example.com>", "hasmoved", True),
+    (552, "5.2.2 Mailbox full", "mailboxfull", False),
+    (452, "4.2.2 The email account that you tried to reach is over quota", "mailboxfull", False),
+    (450, "4.1.1 <a@example.com>: Recipient address rejected: unverified address", "userunknown", False),
+    (550, "5.7.1 Message rejected as spam by Content Filtering", "spamdetected", False),
+    (554, "5.7.1 <a@example.com>: Relay access denied", "norelaying", False),
     (550, "5.7.1 Unfortunately, messages from [198.51.100.10] weren't sent. Part of their network is on our block list (S3150)", "blocked", False),
-    (550, "5.7.26 This message does not pass authentication checks (SPF and DKIM both do not pass)", "authentication", False),
-    (421, "4.7.28 Gmail has detected an unusual rate of unsolicited mail", "rate_limited", False),
+    (550, "5.7.26 This message does not pass authentication checks (SPF and DKIM both do not pass)", "securityerror", False),
+    (421, "4.7.28 Gmail has detected an unusual rate of unsolicited mail", "ratelimited", False),
     (550, "5.7.1 <a@example.com>: user unknown, but you are blocked anyway", "blocked", False),
-    (554, "Transaction failed", "rejected", False),
+    (554, "Transaction failed", "undefined", False),
 ])
 def test_a_reply_at_sending_time_is_classified(code, text, reason, hard):
     result = bounces.classify_reply(code, text)
@@ -123,19 +142,29 @@ def emailplatform(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_cli_prints_what_it_reads_from_each_file_as_json():
-    files = [CORPUS / "postfix_user_unknown.eml", CORPUS / "postfix_5_7_1_blocked.eml", CORPUS / "not_a_bounce.eml"]
+    files = [CORPUS / n for n in ("postfix_user_unknown.eml", "postfix_5_7_1_blocked.eml", "not_a_bounce.eml",
+                                  "auto_reply_german_abwesenheit.eml", "arf_yahoo_abuse.eml", "postfix_success_dsn.eml")]
     result = emailplatform("bounces", "parse", *map(str, files))
     assert result.returncode == 0, result.stderr
     printed = [json.loads(line) for line in result.stdout.splitlines()]
     assert [p["file"] for p in printed] == list(map(str, files))
     assert printed[0]["recipients"] == [{
-        "email": "nobody@example.com", "status": "5.1.1", "smtp_code": 550, "hard": True, "reason": "user_unknown",
+        "email": "nobody@example.com", "action": "failed", "status": "5.1.1", "smtp_code": 550, "hard": True,
+        "reason": "userunknown",
         "diagnostic": "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual mailbox table",
     }]
     assert printed[0]["message_id"] == str(OUR_ID)
-    assert printed[1]["recipients"][0]["hard"] is False
-    assert printed[2] == {"file": str(files[2]), "is_bounce": False, "kind": "not_a_bounce", "message_id": str(OUR_ID),
-                          "recipients": []}
+    assert (printed[0]["is_bounce"], printed[0]["kind"], printed[0]["format"]) == (True, "bounce", "dsn")
+    assert (printed[1]["recipients"][0]["hard"], printed[1]["recipients"][0]["reason"]) == (False, "blocked")
+    no_flags = {"is_bounce": False, "is_auto_reply": False, "is_feedback_report": False, "is_delivery_notice": False}
+    assert printed[2] == {"file": str(files[2]), "kind": "not_a_bounce", "format": None, "feedback_type": None,
+                          "message_id": str(OUR_ID), "recipients": []} | no_flags
+    assert (printed[3]["kind"], printed[3]["is_auto_reply"], printed[3]["is_bounce"]) == ("auto_reply", True, False)
+    assert (printed[4]["kind"], printed[4]["is_feedback_report"], printed[4]["feedback_type"]) == ("feedback", True, "abuse")
+    assert [(r["email"], r["reason"]) for r in printed[4]["recipients"]] == [("angry@yahoo.com", "feedback")]
+    assert (printed[5]["kind"], printed[5]["is_delivery_notice"]) == ("delivery", True)
+    assert [(r["email"], r["action"], r["reason"]) for r in printed[5]["recipients"]] == [
+        ("reader@partner.example", "delivered", "delivered")]
 
 
 def test_the_cli_refuses_a_missing_file():

@@ -1,5 +1,6 @@
-"""Bounces coming back over SMTP: the right message becomes BOUNCED, hard bounces suppress the address,
-soft ones never do, and a suppressed address is never sent to again. Bad input changes nothing."""
+"""Mail coming back over SMTP: the right message becomes BOUNCED (hard bounces suppress the address,
+soft ones never do, and a suppressed address is never sent to again), COMPLAINED from an ARF report,
+DELIVERED from a relay's success notice; auto-replies and challenges change nothing, nor does bad input."""
 
 import email
 import email.policy
@@ -75,18 +76,18 @@ def test_a_hard_bounce_marks_the_message_and_suppresses_the_address_a_soft_one_d
     bounced = [h for h in gone["history"] if h["type"] == "bounced"]
     assert len(bounced) == 1
     assert bounced[0]["details"] | {"diagnostic": None} == {
-        "hard": True, "status": "5.1.1", "smtp_code": 550, "reason": "user_unknown", "source": "dsn",
+        "hard": True, "status": "5.1.1", "smtp_code": 550, "reason": "userunknown", "source": "dsn",
         "recipient": "gone@example.com", "diagnostic": None,
     }
     assert "User unknown" in bounced[0]["details"]["diagnostic"]
     full = message_detail(client, sent["full@example.org"])
     assert full["status"] == "BOUNCED"
-    assert [h["details"]["reason"] for h in full["history"] if h["type"] == "bounced"] == ["mailbox_full"]
+    assert [h["details"]["reason"] for h in full["history"] if h["type"] == "bounced"] == ["mailboxfull"]
     assert message_detail(client, sent["fine@example.com"])["status"] == "SENT"
 
     suppressed = client.get("/api/v1/suppressions").json()["items"]
     assert [(s["email"], s["reason"]) for s in suppressed] == [("gone@example.com", "hard_bounce")]
-    assert suppressed[0]["details"] == "user_unknown"
+    assert suppressed[0]["details"] == "userunknown"
     assert suppressed[0]["message_id"] == sent["gone@example.com"]["message_id"]
     assert client.get("/api/v1/suppressions/full@example.org").status_code == 404
 
@@ -110,7 +111,11 @@ def test_a_5_7_1_policy_block_is_soft_and_the_campaign_completes_when_all_is_fin
     assert campaign(client, message["transaction_id"])["status"] == "COMPLETED"
 
 
-@pytest.mark.parametrize("corpus_file", ["auto_reply_out_of_office.eml", "not_a_bounce.eml", "postfix_delayed.eml"])
+@pytest.mark.parametrize("corpus_file", [
+    "auto_reply_out_of_office.eml", "auto_reply_exchange_automatic_reply.eml", "auto_reply_french_absence.eml",
+    "challenge_boxbe.eml", "challenge_spamarrest.eml", "not_a_bounce.eml", "postfix_delayed.eml",
+    "exim_delay_warning.eml",
+])
 def test_mail_that_is_no_bounce_changes_nothing(client, runtime, listener, corpus_file):
     sent = send_campaign(client, runtime, ["gone@example.com"])
     message = sent["gone@example.com"]
@@ -160,3 +165,81 @@ def test_mail_to_the_list_unsubscribe_mailto_unsubscribes_the_recipient(client, 
     with smtplib.SMTP(listener.inbound_host, listener.inbound_port, timeout=10) as smtp:
         with pytest.raises(smtplib.SMTPRecipientsRefused):
             smtp.sendmail("", [forged], b"Subject: x\r\n\r\nx\r\n")
+
+
+@pytest.fixture
+def smtp_runtime(runtime, smtp_sink):
+    """Campaigns go out over SMTP to a relay on loopback, which keeps what it receives."""
+    runtime.settings.transport = "smtp"
+    runtime.settings.smtp_url = smtp_sink.url
+    return runtime
+
+
+@pytest.mark.parametrize(("corpus_file", "corpus_recipient", "action"), [
+    ("postfix_success_dsn.eml", "reader@partner.example", "delivered"),
+    ("sendmail_relayed_dsn.eml", "lead@oldcorp.example", "relayed"),
+])
+def test_a_success_dsn_from_the_relay_marks_the_message_delivered(
+    client, smtp_runtime, smtp_sink, listener, corpus_file, corpus_recipient, action
+):
+    sent = send_campaign(client, smtp_runtime, ["reader@example.com", "other@example.com"])
+    message = sent["reader@example.com"]
+    assert message["status"] == "SENT"
+    (relayed,) = smtp_sink.by_recipient()["reader@example.com"]
+    assert bounces.message_id_from_address(relayed.mail_from) == uuid.UUID(message["message_id"])
+
+    notice = bounce_for(corpus_file, message, corpus_recipient)  # the relay's notice, to the return path it was given
+    deliver(listener, notice, relayed.mail_from)
+    deliver(listener, notice, relayed.mail_from)  # the same notice twice is one event
+
+    detail = message_detail(client, message)
+    assert detail["status"] == "DELIVERED"
+    delivered = [h for h in detail["history"] if h["type"] == "delivered"]
+    assert len(delivered) == 1
+    assert delivered[0]["details"] | {"diagnostic": None} == {
+        "source": "dsn", "action": action, "reason": "delivered", "hard": False, "status": "2.0.0",
+        "smtp_code": 250 if action == "delivered" else None, "recipient": "reader@example.com", "diagnostic": None,
+    }
+    assert message_detail(client, sent["other@example.com"])["status"] == "SENT"
+    assert client.get("/api/v1/suppressions").json()["items"] == []
+
+
+@pytest.mark.parametrize(("corpus_file", "corpus_recipient"), [
+    ("arf_yahoo_abuse.eml", "angry@yahoo.com"),
+    ("arf_redacted_recipient.eml", "annoyed@isp.example"),  # no Original-Rcpt-To: the return path names the message
+])
+def test_an_arf_feedback_report_records_a_complaint_and_suppresses_the_address(
+    client, runtime, listener, corpus_file, corpus_recipient
+):
+    sent = send_campaign(client, runtime, ["reader@example.com"])
+    message = sent["reader@example.com"]
+    deliver(listener, bounce_for(corpus_file, message, corpus_recipient), verp(message))
+
+    detail = message_detail(client, message)
+    assert detail["status"] == "COMPLAINED"
+    complaints = [h["details"] for h in detail["history"] if h["type"] == "complained"]
+    assert complaints == [{"source": "arf", "reason": "feedback", "feedback_type": "abuse", "recipient": "reader@example.com"}]
+    assert [h["type"] for h in detail["history"]].count("bounced") == 0
+    entry = client.get("/api/v1/suppressions/reader@example.com").json()
+    assert (entry["reason"], entry["message_id"]) == ("complaint", message["message_id"])
+
+
+@pytest.mark.parametrize(("corpus_file", "corpus_recipient", "hard"), [
+    ("postfix_multi_recipient.eml", "ann@shop.example", True),
+    ("exim_multi_recipient.eml", "carol@firm.example", False),
+    ("domino_not_listed.eml", "h.tanaka@lotus-corp.example", True),
+    ("postfix_greylist_gave_up.eml", "grey@cautious.example", False),
+])
+def test_each_format_bounces_the_right_recipient_and_only_a_hard_one_suppresses(
+    client, runtime, listener, corpus_file, corpus_recipient, hard
+):
+    sent = send_campaign(client, runtime, ["reader@example.com"])
+    message = sent["reader@example.com"]
+    deliver(listener, bounce_for(corpus_file, message, corpus_recipient), verp(message))
+
+    detail = message_detail(client, message)
+    assert detail["status"] == "BOUNCED"
+    (bounced,) = [h["details"] for h in detail["history"] if h["type"] == "bounced"]
+    assert (bounced["recipient"], bounced["hard"]) == ("reader@example.com", hard)
+    suppressed = client.get("/api/v1/suppressions").json()["items"]
+    assert [(s["email"], s["reason"]) for s in suppressed] == ([("reader@example.com", "hard_bounce")] if hard else [])

@@ -1,8 +1,10 @@
-"""The inbound SMTP listener: bounces come back to `bounces+<message id>@…` and become "bounced" events;
-mail to a List-Unsubscribe mailto, `unsubscribe+<token>@…`, unsubscribes its message's recipient.
+"""The inbound SMTP listener: mail comes back to `bounces+<message id>@…`: bounces become "bounced"
+events, ARF feedback reports "complained", success DSNs (NOTIFY=SUCCESS) "delivered"; mail to a
+List-Unsubscribe mailto, `unsubscribe+<token>@…`, unsubscribes its message's recipient.
 
-Only those addresses are accepted (any other recipient: 550). A mail that is no bounce (an auto-reply,
-spam, garbage) is accepted, logged and changes nothing: refusing it would only send it back again.
+Only those addresses are accepted (any other recipient: 550). A mail that is none of these (an
+auto-reply, a challenge-response, a delay notice, spam, garbage) is accepted, logged and changes
+nothing: refusing it would only send it back again.
 """
 
 import asyncio
@@ -65,35 +67,57 @@ def unsubscribe(runtime: Runtime, message_id: uuid.UUID) -> None:
     log.info("unsubscribed by mail", message_id=str(message_id))
 
 
+# What each kind of mail records for its message: (event type, source) — the other kinds record nothing.
+RECORDED_KINDS = {"bounce": ("bounced", "dsn"), "feedback": ("complained", "arf"), "delivery": ("delivered", "dsn")}
+
+
 def ingest(runtime: Runtime, raw: bytes, envelope_recipient: str) -> str:
-    """Record what a mail to a VERP address says about its message; returns what was done."""
+    """Record what a mail to a VERP address says about its message; returns what was done. A bounce
+    marks it BOUNCED (a hard one suppresses the address), an ARF report COMPLAINED (suppressing it),
+    a success DSN DELIVERED; an auto-reply, a challenge-response or a delay notice changes nothing."""
     message_id = bounces.message_id_from_address(envelope_recipient)
     report = bounces.parse(raw, envelope_recipient=envelope_recipient)
-    if not report.is_bounce or message_id is None:
-        log.info("inbound mail is no bounce; ignored", kind=report.kind, recipient=envelope_recipient)
+    if report.kind not in RECORDED_KINDS or message_id is None:
+        log.info("inbound mail records nothing", kind=report.kind, recipient=envelope_recipient)
         return report.kind
     if report.returned_message_id not in (None, message_id):
-        log.warning("bounce names another message than its return path; ignored", recipient=envelope_recipient,
+        log.warning("report names another message than its return path; ignored", recipient=envelope_recipient,
                     returned_message_id=str(report.returned_message_id))
         return "mismatch"
+    event_type, source = RECORDED_KINDS[report.kind]
     with runtime.db.session() as session:
         message = session.get(Message, message_id)
-        recipient = _bounced_recipient(report, message) if message else None
-        if recipient is None:
-            log.warning("bounce for no message of ours; ignored", message_id=str(message_id),
-                        found=message is not None)
+        details = _event_details(report, message) if message else None
+        if details is None:
+            log.warning("report for no message of ours; ignored", message_id=str(message_id), found=message is not None)
             return "unknown_message"
         new = event_service.record(session, event_service.NewEvent(
-            message_id=message.id, type="bounced",
-            details=recipient.details() | {"source": "dsn", "recipient": recipient.email},
-            dedup_key=f"dsn:{message.id.hex}:{report.fingerprint}",
+            message_id=message.id, type=event_type, details=details | {"source": source},
+            dedup_key=f"{source}:{event_type}:{message.id.hex}:{report.fingerprint}",
         ))
-    log.info("bounce recorded" if new else "bounce already recorded", message_id=str(message_id),
-             hard=recipient.hard, reason=recipient.reason)
+    log.info(f"{event_type} recorded" if new else f"{event_type} already recorded", message_id=str(message_id),
+             hard=details.get("hard"), reason=details.get("reason"))
     return "recorded" if new else "duplicate"
 
 
-def _bounced_recipient(report: bounces.BounceReport, message: Message) -> bounces.BouncedRecipient | None:
+def _event_details(report: bounces.BounceReport, message: Message) -> dict | None:
+    """What the event keeps of the report's word on this message's recipient; an ARF report that
+    redacts the recipient still names our message by its return path."""
+    recipient = _recipient(report, message)
+    if recipient is not None:
+        details = recipient.details() | {"recipient": recipient.email}
+    elif report.kind == "feedback":
+        details = {"reason": "feedback", "recipient": message.email}
+    else:
+        return None
+    if report.kind == "feedback":
+        details = {k: details[k] for k in ("reason", "recipient")} | {"feedback_type": report.feedback_type}
+    elif report.kind == "delivery":
+        details = details | {"action": recipient.action}
+    return details
+
+
+def _recipient(report: bounces.BounceReport, message: Message) -> bounces.BouncedRecipient | None:
     """The report's word on this message's recipient: by address, or the only one it names (a bounce
     from where the address forwarded to)."""
     by_address = {r.email: r for r in report.recipients}
