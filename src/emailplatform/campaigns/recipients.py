@@ -37,16 +37,21 @@ EMAIL_ALIASES = (
 )
 
 # The single-byte Windows code pages a file may be in when it is not UTF-8, the most used first, each with the
-# letters of the languages it is for: a decoding full of these (and not of symbols) is the likely one. Letters
-# the languages use often count 1, letters they rarely use ½. charset-normalizer proposes the decodings.
+# letters (beyond ASCII) of the languages it is written in. charset-normalizer proposes decodings of the sample;
+# the likely one is made of these letters (not of symbols), and best of one language's.
 CODE_PAGES = {
-    "cp1252": ("àáâäçèéêëíîïñóôöøùúûüßãõåæœ", "ìòýÿðþšž"),  # Western Europe and the Americas
-    "cp1250": ("ąćęłńóśźżčěřšžáéíúůýőűășțşţ", "âäçďđëîĺľňôöŕťü"),  # Central Europe
-    "cp1251": ("абвгдеёжзийклмнопрстуфхцчшщъыьэюяієїґўђјљњћџ", "ѓќѕ"),  # Cyrillic
-    "cp1253": ("αβγδεζηθικλμνξοπρστυφχψωάέήίόύώς", "ϊϋΐΰ"),  # Greek
-    "cp1254": ("çğıöşüâîû", "àáèéëíïñóôúù"),  # Turkish
-    "cp1257": ("āčēģīķļņšūžąęėįųõäöüåæø", "óéś"),  # Baltic
+    "cp1252": (  # Western Europe and the Americas: fr, de, es, pt, it, nl, da/no, sv/fi, is
+        "àâæçèéêëîïôœùûüÿ", "äöüß", "áéíñóúü¡¿", "àáâãçéêíóôõú", "àèéìíîòóù", "áéëïóöü", "æøåé", "åäöé", "áðéíóúýþæö",
+    ),
+    "cp1250": (  # Central Europe: pl, cs, sk, hu, ro, hr/sl/bs, de
+        "ąćęłńóśźż", "áčďéěíňóřšťúůýž", "áäčďéíĺľňóôŕšťúýž", "áéíóöőúüű", "ăâîşţ", "čćđšž", "äöüß",
+    ),
+    "cp1251": ("абвгдеёжзийклмнопрстуфхцчшщъыьэюяієїґўђјљњћџѓќѕ",),  # Cyrillic
+    "cp1253": ("αβγδεζηθικλμνξοπρστυφχψωάέήίόύώςϊϋΐΰ",),  # Greek
+    "cp1254": ("çğıöşüâîû",),  # Turkish
+    "cp1257": ("ąčęėįšųūž", "āčēģīķļņšūž", "äõöüšž"),  # Baltic: lt, lv, et
 }
+NON_LATIN = {"cp1251", "cp1253"}
 
 # Plain ASCII addresses, by far the most common, are checked by this pattern; anything else by email-validator,
 # which is exact but ~25 µs an address. The pattern accepts nothing email-validator would refuse.
@@ -183,13 +188,25 @@ def detect_encoding(sample: bytes, complete: bool, field: str) -> str:
     if not candidates:
         raise Invalid(f"the file's encoding cannot be told (it is not UTF-8 text): {SAVE_AS}", field=field)
     order = list(CODE_PAGES)
-    return max(candidates, key=lambda c: (_letter_score(c[1], c[0]), -order.index(c[0])))[0]
+    return max(candidates, key=lambda c: (*_letter_scores(c[1], CODE_PAGES[c[0]], c[0] not in NON_LATIN), -order.index(c[0])))[0]
 
 
-def _letter_score(text: str, code_page: str) -> float:
-    common, rare = CODE_PAGES[code_page]
-    chars = [c.lower() for c in text if ord(c) > 127]
-    return sum(1 if c in common else 0.5 if c in rare else 0 for c in chars) / len(chars) if chars else 1
+def _letter_scores(text: str, alphabets: tuple[str, ...], latin: bool) -> tuple[float, float]:
+    """The share of the text's non-ASCII characters that are letters of the code page's languages, and the best
+    share that one of its languages has. A Cyrillic or Greek letter inside a Latin word does not count."""
+    chars = [
+        c.lower() for i, c in enumerate(text)
+        if ord(c) > 127 and (latin or not (_ascii_letter(text[i - 1 : i]) or _ascii_letter(text[i + 1 : i + 2])))
+    ]
+    total = sum(ord(c) > 127 for c in text)
+    if not total:
+        return 1.0, 1.0
+    every = set().union(*alphabets)
+    return sum(c in every for c in chars) / total, max(sum(c in a for c in chars) for a in alphabets) / total
+
+
+def _ascii_letter(c: str) -> bool:
+    return c.isascii() and c.isalpha()
 
 
 def _decode_sample(sample: bytes, encoding: str, complete: bool) -> str:
