@@ -101,6 +101,22 @@ class Layout:
         return cls(data["format"], data.get("encoding"), data.get("delimiter"), dict(data["columns"]))
 
 
+ENCODING_NAMES = {
+    "utf-8": "UTF-8", "utf-8-sig": "UTF-8 with a BOM", "utf-16-le": "UTF-16 (little-endian)",
+    "utf-16-be": "UTF-16 (big-endian)", "cp1250": "Windows-1250 (Central European)",
+    "cp1251": "Windows-1251 (Cyrillic)", "cp1252": "Windows-1252 (Western European)", "cp1253": "Windows-1253 (Greek)",
+    "cp1254": "Windows-1254 (Turkish)", "cp1257": "Windows-1257 (Baltic)",
+}
+DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
+
+
+def describe(layout: Layout) -> str:
+    """How a file was read, in words: "CSV, Windows-1250 (Central European), fields separated by semicolons"."""
+    if layout.format == "xlsx":
+        return "an Excel workbook (.xlsx), its first sheet"
+    return f"CSV, {ENCODING_NAMES.get(layout.encoding, layout.encoding)}, fields separated by {DELIMITER_NAMES[layout.delimiter]}"
+
+
 def column_key(name: str) -> str:
     """A column's name as matched: accents, case, spaces, `-` and `_` do not count ("E-Mail" is "email")."""
     plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
@@ -233,12 +249,18 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
+def needed_columns(placeholders: list[str]) -> list[str]:
+    """What a file must have a column for: the address ("email"), then each placeholder the platform does not fill."""
+    others = [name for name in placeholders if name not in PROVIDED_PLACEHOLDERS and name != EMAIL_COLUMN]
+    return [EMAIL_COLUMN, *dict.fromkeys(others)]
+
+
 def match_columns(
     header: list[str], placeholders: list[str], explicit: dict[str, str], field: str, columns_field: str
 ) -> dict[str, str]:
     """Which column of the file holds the address ("email") and each placeholder: as `explicit` says, else by
     name (see column_key), the address column also by its usual aliases."""
-    needed = [name for name in dict.fromkeys(placeholders) if name not in PROVIDED_PLACEHOLDERS and name != EMAIL_COLUMN]
+    needed = needed_columns(placeholders)[1:]
     for key, column in explicit.items():
         if key != EMAIL_COLUMN and key not in needed:
             known = ", ".join([EMAIL_COLUMN, *needed])
