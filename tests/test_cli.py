@@ -73,6 +73,28 @@ def test_send_reads_files_as_spreadsheets_save_them(tmp_path, smtp_sink):
     assert "Witaj, Zofia!" in received["zofia@example.pl"][0].message.get_body(("html",)).get_content()
 
 
+def test_send_sends_every_real_world_file_form(tmp_path, smtp_sink):
+    from tests.campaigns.test_real_files import HTML, REAL_FILES, SUBJECT
+
+    template = tmp_path / "offer.html"
+    template.write_text(HTML)
+    env = cli_env(tmp_path, "", EMAILPLATFORM_TRANSPORT="smtp", EMAILPLATFORM_SMTP_URL=smtp_sink.url)
+    cases = [real for real in REAL_FILES.values() if not real.explicit]  # the command has no --columns
+    for number, real in enumerate(cases):
+        path = tmp_path / f"{number}-{real.filename}"
+        path.write_bytes(real.content)
+        result = run_cli(
+            ["send", "--template", str(template), "--subject", SUBJECT, "--recipients", str(path), "--from", "t@example.com"], env
+        )
+        assert result.returncode == 0, result.stderr
+        assert "3 recipients, 0 invalid rows, 0 duplicate rows" in " ".join(result.stderr.split()), result.stderr
+    received = smtp_sink.by_recipient()
+    for real in cases:
+        for address, first_name, company in real.people:
+            mail = next(m.message for m in received[address] if company.replace("&", "&amp;") in m.message.get_body(("html",)).get_content())
+            assert mail["Subject"] == f"Hello {first_name}"
+
+
 def test_tenants_and_api_keys(tmp_path, postgres_url):
     env = cli_env(tmp_path, postgres_url)
     name = f"acme-{time.time_ns()}"

@@ -8,7 +8,8 @@ import re
 import openpyxl
 import pytest
 
-from tests.campaigns.test_real_files import GERMAN, POLISH, csv_file
+from emailplatform.campaigns import recipients
+from tests.campaigns.test_real_files import GERMAN, POLISH, REAL_FILES, csv_file
 from tests.conftest import run_jobs
 from tests.helpers import create_template
 from tests.ui.conftest import make_user, sign_in
@@ -61,6 +62,23 @@ def assert_everyone_got_their_name(smtp_sink, people):
         message = received[address][0].message
         assert message["Subject"] == f"Hello {first_name}"
         assert f"the offer for {company.replace('&', '&amp;')}." in message.get_body(("html",)).get_content()
+
+
+@pytest.mark.parametrize("case", list(REAL_FILES))
+def test_each_real_world_file_is_checked_and_sent_from_the_new_campaign_page(ui_client, client, smtp_runtime, smtp_sink, tenant, case):
+    real = REAL_FILES[case]
+    token = sign_in(ui_client, make_user(smtp_runtime, tenant, "editor"))
+    template_id = create_template(client, SUBJECT, HTML)["template_id"]
+    file_url = upload(ui_client, token, real.filename, real.content)
+    layout = recipients.Layout("xlsx" if real.filename.endswith(".xlsx") else "csv", real.encoding, real.delimiter, real.columns)
+
+    page = text_of(check(ui_client, token, template_id, file_url, real.explicit))
+    assert f"Read as {recipients.describe(layout)}." in page
+    assert "Send to 3 recipients" in page and real.people[1][1] in page
+
+    send(ui_client, token, template_id, file_url, real.explicit)
+    run_jobs(smtp_runtime)
+    assert_everyone_got_their_name(smtp_sink, real.people)
 
 
 def test_a_polish_excel_file_is_read_counted_and_sent(ui_client, client, smtp_runtime, smtp_sink, tenant):
