@@ -152,7 +152,7 @@ def read_layout(
         raise Invalid("the file has a header but no recipient rows", field=field)
     if found.format == "csv":
         binary.seek(0)
-        check_decodes(binary, found.encoding, field)
+        check_csv(binary, found.encoding, found.delimiter, field)
     return Layout(found.format, found.encoding, found.delimiter, mapping, found.header)
 
 
@@ -325,6 +325,28 @@ def _named_column(header: list[str], name: str, field: str, columns_field: str) 
     return named[0] if named else None
 
 
+def check_csv(binary: BinaryIO, encoding: str, delimiter: str, field: str) -> None:
+    """Read the whole file as CSV once, so the split meets nothing it cannot read; a 422 naming the line."""
+    reader = _csv_reader(_Unclosing(binary), encoding, delimiter)
+    started = 1
+    try:
+        for _ in reader:
+            started = reader.line_num + 1
+    except UnicodeDecodeError:
+        binary.seek(0)
+        check_decodes(binary, encoding, field)
+        raise
+    except csv.Error as exc:
+        raise _unreadable_csv(exc, field, started) from None
+
+
+def _unreadable_csv(exc: csv.Error, field: str, started: int) -> Invalid:
+    return Invalid(
+        f"the file cannot be read as CSV from line {started}: {exc} (most likely a quote that is never closed);"
+        f" {SAVE_AS}", field=field,
+    )
+
+
 def check_decodes(binary: BinaryIO, encoding: str, field: str) -> None:
     """Decode the whole stream once; a 422 naming the line and byte that cannot be read."""
     decoder = codecs.getincrementaldecoder(encoding.removesuffix("-sig"))()  # a BOM is text: offsets stay the file's
@@ -378,13 +400,19 @@ def _csv_header(reader) -> list[str]:
 
 def _csv_first_rows(binary: BinaryIO, encoding: str, delimiter: str, field: str) -> tuple[list[str], bool]:
     reader = _csv_reader(_Unclosing(binary), encoding, delimiter)
+    started, has_rows = 1, False
     try:
         header = _csv_header(reader)
-        has_rows = any(any(cell.strip() for cell in row) for _, row in zip(range(1000), reader))
+        started = reader.line_num + 1
+        for _, row in zip(range(1000), reader):
+            started = reader.line_num + 1
+            if any(cell.strip() for cell in row):
+                has_rows = True
+                break
     except UnicodeDecodeError as exc:
         raise Invalid(f"the file is not {_encoding_name(encoding)} text near its start (byte {exc.start} of a line): {SAVE_AS}", field=field) from None
     except csv.Error as exc:
-        raise Invalid(f"the file is not a readable CSV: {exc}: {SAVE_AS}", field=field) from None
+        raise _unreadable_csv(exc, field, started) from None
     return header, has_rows
 
 
