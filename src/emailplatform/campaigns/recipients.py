@@ -144,7 +144,7 @@ def read_layout(
     binary: BinaryIO, placeholders: list[str], columns: dict[str, str] | None, field: str, columns_field: str = "columns"
 ) -> Layout:
     """How to read this file for these placeholders; a 422 naming `field` (or `columns_field` for a bad mapping)
-    if it is not a recipients file. A CSV is decoded whole once, so a file that cannot be read is refused before
+    if it is not a recipients file. A CSV is read whole once, so a file that cannot be read is refused before
     anything is accepted."""
     found = read_header(binary, field)
     mapping = match_columns(found.header, placeholders, columns or {}, field, columns_field)
@@ -297,6 +297,8 @@ def _explicit_column(header: list[str], column: str, field: str) -> str:
 
 
 def _email_column(header: list[str], field: str, columns_field: str) -> str:
+    if EMAIL_COLUMN in header:
+        return EMAIL_COLUMN
     keys = [column_key(name) for name in header]
     for alias in EMAIL_ALIASES:
         named = list(dict.fromkeys(name for name, key in zip(header, keys) if key == alias))
