@@ -3,6 +3,8 @@ text", .xlsx…), each checked, then sent end to end to a real SMTP server: ever
 
 import csv
 import io
+import re
+import zipfile
 from dataclasses import dataclass
 from datetime import date
 
@@ -190,6 +192,23 @@ def test_without_a_mapping_a_file_whose_columns_do_not_match_says_what_to_do(cli
     assert response.json()["error"]["field"] == "csv_file_url"
     assert "no 'email' column (its columns: Work E-Mail, Vorname, Firma)" in response.json()["error"]["message"]
     assert "columns.email" in response.json()["error"]["message"]
+
+
+def test_an_xlsx_that_states_a_wrong_size_is_read_whole(client):
+    template = create_template(client, SUBJECT, HTML)
+    workbook = xlsx_file([["email", "first_name", "company"], *[list(p) for p in PLAIN]])
+    stated = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook)) as source, zipfile.ZipFile(stated, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1:A2"', data)
+            target.writestr(item, data)
+    file = upload_file(client, stated.getvalue(), "small.xlsx")
+    check = client.post("/api/v1/email/campaigns/check", json={"template_id": template["template_id"], "csv_file_url": file["file_url"]})
+    assert check.status_code == 200, check.text
+    assert check.json()["total_messages"] == 3
+    assert check.json()["first_rows"][2] == dict(zip(["email", "first_name", "company"], PLAIN[2]))
 
 
 @pytest.mark.parametrize(

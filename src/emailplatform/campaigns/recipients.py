@@ -428,6 +428,7 @@ def _open_sheet(binary: BinaryIO, field: str):
     try:
         workbook = openpyxl.load_workbook(binary, read_only=True, data_only=True)
         sheet = workbook.worksheets[0]
+        sheet.reset_dimensions()  # the size a file states may be wrong: read every row there is
         rows = sheet.iter_rows(values_only=True)
         first = next(rows, ())
     except (zipfile.BadZipFile, KeyError, IndexError, ValueError, TypeError, OSError, InvalidFileException) as exc:
