@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import openpyxl
 
 from tests.conftest import free_port
 
@@ -41,6 +42,57 @@ def test_send_runs_a_whole_campaign_embedded(tmp_path, smtp_sink):
     assert sorted(received) == ["ada@example.com", "grace@example.com"]
     assert received["grace@example.com"][0].message["Subject"] == "Hello Grace"
     assert "invalid rows" in result.stderr
+
+
+def test_send_reads_files_as_spreadsheets_save_them(tmp_path, smtp_sink):
+    template = tmp_path / "welcome.html"
+    template.write_text("<h1>Witaj, {{ first_name }}!</h1>")
+    workbook = openpyxl.Workbook()
+    for row in [["E-Mail", "First Name"], ["lukasz@example.pl", "Łukasz"], ["zofia@example.pl", "Zofia"], ["zofia@example.pl", "Zofia"]]:
+        workbook.active.append(row)
+    workbook.save(tmp_path / "people.xlsx")
+    (tmp_path / "people.txt").write_bytes(b"\xff\xfe" + "Email Address\tfirst_name\r\nzoe@example.com\tZoë\r\n".encode("utf-16-le"))
+    env = cli_env(tmp_path, "", EMAILPLATFORM_TRANSPORT="smtp", EMAILPLATFORM_SMTP_URL=smtp_sink.url)
+
+    for recipients, read_as, counts in [
+        ("people.xlsx", "read as an Excel workbook (.xlsx)", "2 recipients, 0 invalid rows, 1 duplicate rows"),
+        ("people.txt", "read as CSV, UTF-16 (little-endian), fields separated by tabs", "1 recipients"),
+    ]:
+        result = run_cli(
+            ["send", "--template", str(template), "--subject", "Cześć {{ first_name }}", "--recipients",
+             str(tmp_path / recipients), "--from", "Team <team@example.com>"],
+            env,
+        )
+        assert result.returncode == 0, result.stderr
+        said = " ".join(result.stderr.split())  # as Rich wraps it
+        assert read_as in said and counts in said, result.stderr
+    received = smtp_sink.by_recipient()
+    assert sorted(received) == ["lukasz@example.pl", "zoe@example.com", "zofia@example.pl"]
+    assert received["lukasz@example.pl"][0].message["Subject"] == "Cześć Łukasz"
+    assert received["zoe@example.com"][0].message["Subject"] == "Cześć Zoë"
+    assert "Witaj, Zofia!" in received["zofia@example.pl"][0].message.get_body(("html",)).get_content()
+
+
+def test_send_sends_every_real_world_file_form(tmp_path, smtp_sink):
+    from tests.campaigns.test_real_files import HTML, REAL_FILES, SUBJECT
+
+    template = tmp_path / "offer.html"
+    template.write_text(HTML)
+    env = cli_env(tmp_path, "", EMAILPLATFORM_TRANSPORT="smtp", EMAILPLATFORM_SMTP_URL=smtp_sink.url)
+    cases = [real for real in REAL_FILES.values() if not real.explicit]  # the command has no --columns
+    for number, real in enumerate(cases):
+        path = tmp_path / f"{number}-{real.filename}"
+        path.write_bytes(real.content)
+        result = run_cli(
+            ["send", "--template", str(template), "--subject", SUBJECT, "--recipients", str(path), "--from", "t@example.com"], env
+        )
+        assert result.returncode == 0, result.stderr
+        assert "3 recipients, 0 invalid rows, 0 duplicate rows" in " ".join(result.stderr.split()), result.stderr
+    received = smtp_sink.by_recipient()
+    for real in cases:
+        for address, first_name, company in real.people:
+            mail = next(m.message for m in received[address] if company.replace("&", "&amp;") in m.message.get_body(("html",)).get_content())
+            assert mail["Subject"] == f"Hello {first_name}"
 
 
 def test_tenants_and_api_keys(tmp_path, postgres_url):

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from emailplatform.campaigns import recipients
 from emailplatform.runtime import Runtime
 
 FINAL = {"SENT", "COMPLETED", "FAILED", "CANCELLED", "SCHEDULED"}
@@ -78,11 +79,19 @@ def _run(client: httpx.Client, request: SendRequest, console: Console) -> int:
     })
     console.print(f"Template {template['template_id']} v{template['version']}, placeholders: {', '.join(template['placeholders']) or 'none'}")
     file_url = _upload(client, request.recipients, console)
+    check = _call(client, "POST", "/api/v1/email/campaigns/check", json={
+        "template_id": template["template_id"], "csv_file_url": file_url,
+    })
+    rows = check["total_messages"] + check["invalid_rows"] + check["duplicate_rows"]
+    console.print(
+        f"{request.recipients.name}: read as {recipients.describe(recipients.Layout.from_dict(check['layout']))};"
+        f" {check['total_messages']} recipients, {check['invalid_rows']} invalid rows, {check['duplicate_rows']} duplicate rows"
+    )
     body = {"template_id": template["template_id"], "csv_file_url": file_url, "from": {"email": address, "name": name or None}}
     if request.send_at:
         body["schedule"] = {"send_at": request.send_at}
     accepted = _call(client, "POST", "/api/v1/email/campaigns", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
-    campaign = _follow(client, accepted["transaction_id"], _count_rows(request.recipients), console)
+    campaign = _follow(client, accepted["transaction_id"], rows, console)
     _print_summary(campaign, console)
     return 0 if campaign["status"] in ("SENT", "COMPLETED", "SCHEDULED") else 1
 
@@ -134,7 +143,7 @@ def _print_summary(campaign: dict, console: Console) -> None:
     console.print(table)
     if campaign["status_reason"]:
         console.print(campaign["status_reason"])
-    if campaign["invalid_rows"]:
+    if campaign["invalid_rows"] or campaign["duplicate_rows"]:
         console.print(f"The rows skipped and why: GET /api/v1/email/campaigns/{campaign['transaction_id']}/errors")
 
 
@@ -155,11 +164,6 @@ def _reason(response: httpx.Response) -> str:
 
 def _progress(console: Console) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
-
-
-def _count_rows(path: Path) -> int:
-    with path.open("rb") as stream:
-        return max(sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(UPLOAD_CHUNK), b"")) - 1, 0)
 
 
 def _free_port() -> int:

@@ -11,6 +11,14 @@ from tests.conftest import PUBLIC_URL, new_tenant
 from tests.helpers import all_pages, create_campaign, create_template, csv_bytes, upload_file
 
 HTML = "<p>Hello {{ first_name }}</p>"
+# UTF-8 for longer than the sample the encoding is told from, then a Windows-1252 byte on line 2502
+UNCLOSED_QUOTE = b'email,first_name\nada@example.com,"Ada\n' + b"x" * 200_000 + b"\n"  # a quote never closed
+LATE_UNCLOSED_QUOTE = (
+    b"email,first_name\n" + b"".join(b"user%05d@example.com,Name\n" % i for i in range(1500)) + UNCLOSED_QUOTE.split(b"\n", 1)[1]
+)
+LATE_BAD_BYTE = (
+    "email,first_name\n" + "".join(f"user{i:05d}@example.com,Name{i:05d}\n" for i in range(2500)) + "zoe@example.com,Zoë\n"
+).encode("cp1252")
 
 
 @pytest.fixture
@@ -38,7 +46,13 @@ def assert_refused(client, body, status, field, reason_part):
         (b"email\nada@example.com\n", "needs columns the file does not have: first_name"),
         (b"email,first_name\n", "no recipient rows"),
         (b"\n\n", "empty"),
-        ("email,first_name\nada@example.com,Zoë\n".encode("latin-1"), "not UTF-8"),
+        (LATE_BAD_BYTE, 'line 2502 cannot be read (byte 80035 of the file, b\'\\xeb\'); save it from your spreadsheet as "CSV UTF-8"'),
+        (UNCLOSED_QUOTE, "cannot be read as CSV from line 2: field larger than field limit"),
+        (LATE_UNCLOSED_QUOTE, "cannot be read as CSV from line 1502: field larger than field limit"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not text"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "Excel 97-2003 workbook (.xls)"),
+        (b"PK\x03\x04" + bytes(100), "not a readable .xlsx workbook"),
+        (b"Email,E-Mail,first_name\nada@example.com,ada@example.org,Ada\n", "both look like the address column"),
         (b"email,first_name,email\na@example.com,A,b@example.com\n", "names a column twice"),
     ],
 )

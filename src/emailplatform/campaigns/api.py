@@ -13,6 +13,8 @@ from emailplatform.campaigns.schemas import (
     CampaignCreate,
     MessageDetail,
     MessageOut,
+    RecipientsCheck,
+    RecipientsCheckRequest,
     RowErrorOut,
     Sender,
 )
@@ -33,6 +35,18 @@ def create_campaign(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ):
     return JSONResponse(service.create(session, runtime, tenant_id, body, idempotency_key), status_code=202)
+
+
+@router.post("/campaigns/check", response_model=RecipientsCheck)
+def check_recipients(body: RecipientsCheckRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    """What a campaign would make of an uploaded file, before it is created: how it is read, its counts, its first
+    good rows and its first skipped rows; the same 4xx a campaign with it would get."""
+    report = service.check_recipients(session, runtime, tenant_id, body)
+    return RecipientsCheck(
+        layout=report.layout.as_dict(), header=report.header, total_messages=report.good, invalid_rows=report.invalid,
+        duplicate_rows=report.duplicates, first_rows=[dict(zip(report.header, row.values)) for row in report.first],
+        bad_rows=[RowErrorOut(row_number=r.number, email=r.email, reason=r.reason) for r in report.bad],
+    )
 
 
 @router.get("/campaigns", response_model=Page[Campaign], response_model_by_alias=True)
@@ -121,6 +135,7 @@ def _campaign(session, transaction: Transaction, with_summary: bool = True) -> C
         total_messages=transaction.total_messages,
         invalid_rows=transaction.invalid_rows,
         duplicate_rows=transaction.duplicate_rows,
+        recipients_layout=transaction.recipients_layout,
         created_at=transaction.created_at,
         updated_at=transaction.updated_at,
         processed_at=transaction.processed_at,

@@ -1,7 +1,15 @@
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+ColumnName = Annotated[str, Field(min_length=1, max_length=500)]
+COLUMNS_DESCRIPTION = (
+    "Which column of the file holds the address (`email`) and each placeholder, e.g. "
+    '`{"email": "Work E-Mail", "first_name": "Vorname"}`. Default: matched by name, ignoring case, accents, spaces,'
+    " `-` and `_`; the address column also by its usual names (E-Mail, Email Address, Mail, Recipient…)."
+)
 
 
 class Sender(BaseModel):
@@ -26,6 +34,23 @@ class CampaignCreate(BaseModel):
     batch_size: int | None = Field(None, ge=1, le=5000)
     tracking: bool = Field(True, description="Count opens and clicks (an open pixel, links through a redirect).")
     name: str | None = Field(None, max_length=200)
+    columns: dict[ColumnName, ColumnName] | None = Field(None, max_length=200, description=COLUMNS_DESCRIPTION)
+
+
+class RecipientsCheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template_id: uuid.UUID
+    template_version: int | None = Field(None, ge=1, description="Default: the template's latest version.")
+    csv_file_url: str = Field(min_length=1, max_length=600, description="The file_url of an uploaded recipients file.")
+    columns: dict[ColumnName, ColumnName] | None = Field(None, max_length=200, description=COLUMNS_DESCRIPTION)
+
+
+class RecipientsLayout(BaseModel):
+    format: str = Field(description="csv or xlsx.")
+    encoding: str | None = Field(description="The CSV's encoding as detected: utf-8, utf-8-sig (with a BOM), utf-16-le, cp1250…")
+    delimiter: str | None = Field(description="The CSV's delimiter as detected: , ; tab or |.")
+    columns: dict[str, str] = Field(description="`email` and each placeholder, and the file's column that holds it.")
 
 
 class CampaignAccepted(BaseModel):
@@ -66,6 +91,7 @@ class Campaign(BaseModel):
     total_messages: int
     invalid_rows: int
     duplicate_rows: int
+    recipients_layout: RecipientsLayout | None = Field(None, description="How the recipients file was read.")
     created_at: datetime
     updated_at: datetime
     processed_at: datetime | None
@@ -121,3 +147,13 @@ class RowErrorOut(BaseModel):
     row_number: int
     email: str | None
     reason: str
+
+
+class RecipientsCheck(BaseModel):
+    layout: RecipientsLayout
+    header: list[str]
+    total_messages: int = Field(description="The recipients the campaign sends to: what its total_messages will be.")
+    invalid_rows: int
+    duplicate_rows: int = Field(description="Rows whose address is on an earlier row: sent once, listed in bad_rows.")
+    first_rows: list[dict[str, str]] = Field(description="The first good rows, by the file's column names.")
+    bad_rows: list[RowErrorOut] = Field(description="The first rows skipped (invalid or duplicate), in file order.")

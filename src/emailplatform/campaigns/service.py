@@ -13,7 +13,7 @@ from emailplatform.campaigns import counts, recipients
 from emailplatform.campaigns.schemas import CampaignCreate
 from emailplatform.domains import service as domain_service
 from emailplatform.db import get_for_tenant
-from emailplatform.errors import Conflict, Invalid
+from emailplatform.errors import AppError, Conflict, Invalid
 from emailplatform.jobs import queue
 from emailplatform.models import (
     UNSENT_MESSAGE_STATUSES,
@@ -89,7 +89,7 @@ def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: Camp
     file = file_service.get_by_url(session, tenant_id, body.csv_file_url, field="csv_file_url")
     file_service.uploaded_size(runtime, file, field="csv_file_url")
     with runtime.storage.open(file.storage_key) as stream:
-        recipients.read_header(stream, version.placeholders, field="csv_file_url")
+        layout = recipients.read_layout(stream, version.placeholders, body.columns, field="csv_file_url")
     if body.schedule and body.schedule.send_at <= utcnow():
         raise Invalid("send_at is in the past; leave out schedule to send now", field="schedule.send_at")
     warning = domain_service.check_sender(session, tenant_id, str(body.sender.email), runtime.settings)
@@ -106,6 +106,7 @@ def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: Camp
         send_at=body.schedule.send_at if body.schedule else None,
         batch_size=body.batch_size or runtime.settings.default_batch_size,
         tracking=body.tracking,
+        recipients_layout=layout.as_dict(),
     )
     session.add(transaction)
     session.flush()
@@ -237,44 +238,73 @@ def get_message(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -
     return get_for_tenant(session, Message, message_id, tenant_id, field="message_id", what="message")
 
 
-
 @dataclass(frozen=True)
 class RecipientsCheck:
-    """What a campaign would make of a recipients file, before it is created."""
+    """What a campaign would make of a recipients file, before it is created: the same counts its split makes."""
 
-    header: list[str]
-    columns: list[tuple[str, str]]  # each column and what it is used for
+    layout: recipients.Layout
+    columns: list[tuple[str, str]]  # each column of the file and what it is used for
     first: list[recipients.Row]  # the first good rows
-    good: int  # recipients: rows with a valid address
-    bad: list[tuple[int, str | None, str]]  # the first bad rows: number, address, why it is skipped
-    bad_count: int
+    good: int  # the recipients sent to: rows with a valid address, each address once
+    invalid: int
+    duplicates: int
+    bad: list[recipients.Skipped]  # the first skipped rows (invalid or duplicate), in file order
+
+    @property
+    def header(self) -> list[str]:
+        return self.layout.header
+
+    @property
+    def bad_count(self) -> int:
+        return self.invalid + self.duplicates
 
 
 def inspect_recipients(
-    runtime: Runtime, file: File, placeholders: list[str], *, sample_rows: int = 5, named_bad_rows: int = 20
+    runtime: Runtime, file: File, placeholders: list[str], columns: dict[str, str] | None = None, *,
+    field: str = "file", sample_rows: int = 5, named_bad_rows: int = 20,
 ) -> RecipientsCheck:
-    """Read an uploaded recipients file as the campaign's split reads it: its columns matched to the template's
-    placeholders, its first good rows, its first bad rows and how many recipients it has."""
-    file_service.uploaded_size(runtime, file, field="file")
+    """Read an uploaded recipients file as the campaign's split reads it: its layout, its columns matched to the
+    template's placeholders, its first good rows, its first skipped rows and how many recipients it has."""
+    file_service.uploaded_size(runtime, file, field=field)
     with runtime.storage.open(file.storage_key) as stream:
-        header = recipients.read_header(stream, placeholders, field="file")
-    good, bad_count, first, bad = 0, 0, [], []
+        layout = recipients.read_layout(stream, placeholders, columns, field=field)
+    good, invalid, duplicates, first, bad = 0, 0, 0, [], []
     with runtime.storage.open(file.storage_key) as stream:
-        _, rows = recipients.read_rows(stream)
+        _, rows = recipients.read_rows(stream, layout)
         for row in rows:
-            if isinstance(row, recipients.Row):
+            if type(row) is recipients.Row:
                 good += 1
                 if len(first) < sample_rows:
                     first.append(row)
+                continue
+            if row.duplicate:
+                duplicates += 1
             else:
-                bad_count += 1
-                if len(bad) < named_bad_rows:
-                    bad.append(row)
-    columns = [(name, _column_use(name, placeholders)) for name in header]
-    return RecipientsCheck(header, columns, first, good, bad, bad_count)
+                invalid += 1
+            if len(bad) < named_bad_rows:
+                bad.append(row)
+    uses = {column: key for key, column in reversed(layout.columns.items())}
+    described = [(name, _column_use(uses.get(name))) for name in layout.header]
+    return RecipientsCheck(layout, described, first, good, invalid, duplicates, bad)
 
 
-def _column_use(name: str, placeholders: list[str]) -> str:
-    if name == recipients.EMAIL_COLUMN:
+def check_recipients(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body) -> RecipientsCheck:
+    """The API's check of a file for a template: the errors name the fields a campaign request has."""
+    version = template_service.get_version(session, tenant_id, body.template_id, body.template_version)
+    file = file_service.get_by_url(session, tenant_id, body.csv_file_url, field="csv_file_url")
+    return inspect_recipients(runtime, file, version.placeholders, body.columns, field="csv_file_url")
+
+
+def recipients_header(runtime: Runtime, file: File) -> list[str]:
+    """The column names of an uploaded file, for matching them by hand; [] when it cannot be read."""
+    try:
+        with runtime.storage.open(file.storage_key) as stream:
+            return recipients.read_header(stream, field="file").header
+    except AppError:
+        return []
+
+
+def _column_use(key: str | None) -> str:
+    if key == recipients.EMAIL_COLUMN:
         return "the recipient's address"
-    return f"fills {{{{ {name} }}}}" if name in placeholders else "not used by this template"
+    return f"fills {{{{ {key} }}}}" if key else "not used by this template"

@@ -49,12 +49,11 @@ class Cancelled(Exception):
 class Split:
     runtime: Runtime
     transaction: Transaction
-    header: list[str]
+    columns: list[tuple[str, int]]  # the chunks' columns: each name and the file column it comes from
     message_status: MessageStatus
     batches: list[tuple[Batch, list[recipients.Row]]] = field(default_factory=list)
     current: list[recipients.Row] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
-    seen: set[int] = field(default_factory=set)
     next_seq: int = 0
     total: int = 0
     invalid: int = 0
@@ -63,19 +62,16 @@ class Split:
     pending: Future | None = None
 
     def add(self, row: recipients.Row) -> None:
-        key = hash(row.email.lower())
-        if key in self.seen:
-            self.duplicates += 1
-            self._error(row.number, row.email, "a duplicate: this address is on an earlier row, and is sent once")
-            return
-        self.seen.add(key)
         self.current.append(row)
         if len(self.current) == self.transaction.batch_size:
             self._close_batch()
 
-    def reject(self, number: int, email: str | None, reason: str) -> None:
-        self.invalid += 1
-        self._error(number, email, reason)
+    def skip(self, row: recipients.Skipped) -> None:
+        if row.duplicate:
+            self.duplicates += 1
+        else:
+            self.invalid += 1
+        self._error(row.number, row.email, row.reason)
 
     def _error(self, number: int, email: str | None, reason: str) -> None:
         self.errors.append({"row_number": number, "email": email, "reason": reason})
@@ -111,7 +107,7 @@ class Split:
 
     def _store(self, group: "Group") -> None:
         for batch, rows in group.batches:
-            self.runtime.storage.put(batch.storage_key, chunk_csv(self.header, rows))
+            self.runtime.storage.put(batch.storage_key, chunk_csv(self.columns, rows))
         with self.runtime.db.session() as session:
             locked = session.execute(  # the progress counts, written first: the update also takes the row lock
                 update(Transaction)
@@ -146,15 +142,15 @@ def _emails(batches: list[tuple[Batch, list[recipients.Row]]]):
     return (row.email for _, rows in batches for row in rows)
 
 
-def chunk_csv(header: list[str], rows: list[recipients.Row]) -> bytes:
+def chunk_csv(columns: list[tuple[str, int]], rows: list[recipients.Row]) -> bytes:
+    """A batch's rows as UTF-8 CSV, under the names the template's placeholders use; the address normalised."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(header)
-    email_index = header.index(recipients.EMAIL_COLUMN)
+    writer.writerow([name for name, _ in columns])
+    indexes = [index for _, index in columns[1:]]  # the first column is the address
     for row in rows:
-        values = list(row.values)
-        values[email_index] = row.email
-        writer.writerow(values)
+        values = row.values
+        writer.writerow([row.email, *[values[i] for i in indexes]])
     return out.getvalue().encode()
 
 
@@ -243,14 +239,15 @@ def split_file(runtime: Runtime, transaction_id: uuid.UUID) -> None:
     waiting = transaction.send_at is not None and transaction.send_at > utcnow()
     status = MessageStatus.SCHEDULED if waiting else MessageStatus.READY_TO_SEND
     with runtime.storage.open(file.storage_key) as stream:
-        header, rows = recipients.read_rows(stream)
-        split = Split(runtime, transaction, header, status)
+        layout = recipients.Layout.from_dict(transaction.recipients_layout)
+        header, rows = recipients.read_rows(stream, layout)
+        split = Split(runtime, transaction, recipients.data_columns(header, layout), status)
         try:
             for row in rows:
-                if isinstance(row, recipients.Row):
+                if type(row) is recipients.Row:
                     split.add(row)
                 else:
-                    split.reject(*row)
+                    split.skip(row)
                 if split.pending_rows >= GROUP_ROWS:
                     split.flush()
             split.flush(final=True)

@@ -70,6 +70,7 @@ class Transaction(UUIDPrimaryKey, Timestamps, Base):
     total_messages: Mapped[int] = mapped_column(default=0)
     invalid_rows: Mapped[int] = mapped_column(default=0)
     duplicate_rows: Mapped[int] = mapped_column(default=0)
+    recipients_layout: Mapped[dict | None]  # how its file is read: format, encoding, delimiter, columns
     processed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]

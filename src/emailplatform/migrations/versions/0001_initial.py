@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 18:27:54.485499
+Create Date: 2026-12-02 01:09:42.737112
 """
 from alembic import op
 import sqlalchemy as sa
@@ -251,6 +251,7 @@ def upgrade() -> None:
     sa.Column('total_messages', sa.Integer(), nullable=False),
     sa.Column('invalid_rows', sa.Integer(), nullable=False),
     sa.Column('duplicate_rows', sa.Integer(), nullable=False),
+    sa.Column('recipients_layout', sa.JSON(), nullable=True),
     sa.Column('processed_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('sent_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('completed_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),

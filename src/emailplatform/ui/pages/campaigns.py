@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from emailplatform.analytics import service as analytics
-from emailplatform.campaigns import splitting
+from emailplatform.campaigns import recipients, splitting
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns.schemas import CampaignCreate
 from emailplatform.deps import RuntimeDep, get_runtime
@@ -69,19 +69,38 @@ def create_upload(
 def check_recipients(
     request: Request, session: ReadDbDep, runtime: RuntimeDep, me: Editor,
     template_id: Annotated[str, Form()] = "", file_url: Annotated[str, Form()] = "",
+    column_key: Annotated[list[str], Form()] = [], column_value: Annotated[list[str], Form()] = [],
 ):
-    """The uploaded file's first rows, its columns matched to the template's placeholders, and its bad rows."""
+    """How the uploaded file is read, its columns matched to the template's placeholders (which the user may
+    change), its counts, its first rows and its skipped rows."""
     if not template_id or not file_url:
         return render(request, "campaigns/check.html", error=None, report=None)
+    version, file = None, None
     try:
         version = template_service.get_version(session, me.tenant_id, _uuid(template_id, "template_id"))
         file = storage_service.get_by_url(session, me.tenant_id, file_url, field="file")
+        chosen = _chosen_columns(column_key, column_value, version.placeholders)
         report = campaign_service.inspect_recipients(
-            runtime, file, version.placeholders, sample_rows=SAMPLE_ROWS, named_bad_rows=NAMED_BAD_ROWS
+            runtime, file, version.placeholders, chosen, sample_rows=SAMPLE_ROWS, named_bad_rows=NAMED_BAD_ROWS
         )
     except AppError as exc:
-        return render(request, "campaigns/check.html", error=exc.message, report=None)
-    return render(request, "campaigns/check.html", error=None, report=report, placeholders=version.placeholders)
+        matching, header = [], []
+        if version is not None and file is not None:
+            header = campaign_service.recipients_header(runtime, file)
+            picked = dict(zip(column_key, column_value))
+            matching = [(key, picked.get(key, "")) for key in recipients.needed_columns(version.placeholders)]
+        return render(request, "campaigns/check.html", error=exc.message, report=None, matching=matching, header=header)
+    matching = list(report.layout.columns.items())
+    return render(
+        request, "campaigns/check.html", error=None, report=report, placeholders=version.placeholders,
+        matching=matching, header=report.header, read_as=recipients.describe(report.layout),
+    )
+
+
+def _chosen_columns(keys: list[str], values: list[str], placeholders: list[str]) -> dict[str, str] | None:
+    """The columns the user matched by hand, for this template's placeholders (an earlier template's are left)."""
+    needed = set(recipients.needed_columns(placeholders))
+    return {key: value for key, value in zip(keys, values) if value and key in needed} or None
 
 
 @router.post("/ui/campaigns")
@@ -100,10 +119,12 @@ def create_campaign(
     send_mode: Annotated[str, Form()] = "now",
     send_at_local: Annotated[str, Form()] = "",
     time_zone: Annotated[str, Form(max_length=100)] = "",
+    column_key: Annotated[list[str], Form()] = [],
+    column_value: Annotated[list[str], Form()] = [],
 ):
     values = {k: v for k, v in locals().items() if isinstance(v, str)}
     try:
-        body = _campaign_body(values)
+        body = _campaign_body(values, dict(zip(column_key, column_value)))
         accepted = campaign_service.create(session, runtime, me.tenant_id, body, idempotency_key)
     except AppError as exc:
         session.rollback()
@@ -175,7 +196,7 @@ def message_page(request: Request, session: DbDep, runtime: RuntimeDep, me: View
     )
 
 
-def _campaign_body(values: dict[str, str]) -> CampaignCreate:
+def _campaign_body(values: dict[str, str], columns: dict[str, str]) -> CampaignCreate:
     if not values["file_url"]:
         raise Invalid("upload the recipients file first", field="file")
     schedule = None
@@ -188,6 +209,7 @@ def _campaign_body(values: dict[str, str]) -> CampaignCreate:
             "from": {"email": values["from_email"], "name": values["from_name"] or None},
             "name": values["name"] or None,
             "schedule": schedule,
+            "columns": {key: value for key, value in columns.items() if value} or None,
         })
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -232,7 +254,9 @@ def _details(session, transaction: Transaction) -> dict:
         session, select(RowError).where(RowError.transaction_id == transaction.id), (RowError.row_number, RowError.id),
         cursor=None, limit=100,
     )
-    return {"batches": batches, "more_batches": more_batches, "bad_rows": bad_rows, "more_bad": more_bad}
+    layout = transaction.recipients_layout
+    read_as = recipients.describe(recipients.Layout.from_dict(layout)) if layout else None
+    return {"batches": batches, "more_batches": more_batches, "bad_rows": bad_rows, "more_bad": more_bad, "read_as": read_as}
 
 
 def _progress(session, transaction: Transaction) -> dict:
