@@ -110,7 +110,7 @@ def create_messages(database_url: str, data_dir: Path, count: int) -> list[uuid.
 
     asyncio.run(work())
     with runtime.db.session(write=False) as session:
-        ids = list(session.scalars(select(Message.id).where(Message.status == "SENT")))
+        ids = list(session.scalars(select(Message.id).where(Message.sent_at.is_not(None))))
     runtime.close()
     if len(ids) != count:
         raise RuntimeError(f"{len(ids)} of {count} messages were sent")

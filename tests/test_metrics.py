@@ -27,7 +27,7 @@ def labelled(name: str, **labels) -> tuple[str, frozenset]:
 
 def test_requests_are_counted_by_route_and_the_queue_and_campaigns_are_shown(client, runtime):
     accepted = labelled("emailplatform_campaigns", status="ACCEPT")
-    sent = labelled("emailplatform_campaigns", status="SENT")
+    completed = labelled("emailplatform_campaigns", status="COMPLETED")  # captured: delivered at once
     campaigns_of_earlier_tests = scrape(client)  # the database is the run's: campaigns of other tests are in it
     template = create_template(client, "Hi", "<p>Hi {{ name }}</p>")
     assert client.get("/api/v1/templates/not-a-uuid").status_code == 422
@@ -47,7 +47,7 @@ def test_requests_are_counted_by_route_and_the_queue_and_campaigns_are_shown(cli
     assert labelled("emailplatform_jobs", kind="split_file", state="queued") not in after
     assert after[("emailplatform_jobs_queue_lag_seconds", frozenset())] == 0
     assert after.get(accepted, 0) == campaigns_of_earlier_tests.get(accepted, 0)
-    assert after[sent] == campaigns_of_earlier_tests.get(sent, 0) + 1
+    assert after[completed] == campaigns_of_earlier_tests.get(completed, 0) + 1
     assert after[requests("GET", "/metrics", 200)] == 2  # the two scrapes before
     assert after[labelled("emailplatform_http_request_duration_seconds_count", method="POST", route="/api/v1/templates")] == 1
 

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     job_retry_base_seconds: float = Field(5.0, gt=0, description="Delay before a failed job's second attempt; doubles each time, up to an hour.")
     send_max_attempts: int = Field(6, ge=1, description="Attempts (SMTP 4xx answers) before a message fails.")
     send_retry_base_seconds: float = Field(60.0, gt=0, description="First delay before a temporarily refused message is retried; doubles each time.")
+    outcome_window_hours: float = Field(
+        72.0, gt=0,
+        description="How long a sent message waits for an outcome (delivery notice, bounce, complaint); after it, SENT is final and its batch and campaign can complete.",
+    )
     render_timeout_ms: int = Field(200, ge=1, description="Longest one template render may take.")
     render_max_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest output of one template render.")
     idempotency_ttl_hours: int = Field(48, ge=24, description="How long an Idempotency-Key is remembered.")

@@ -64,7 +64,7 @@ def message_detail(client, message: dict) -> dict:
 
 def test_a_hard_bounce_marks_the_message_and_suppresses_the_address_a_soft_one_does_not(client, runtime, listener):
     sent = send_campaign(client, runtime, RECIPIENTS)
-    assert {m["status"] for m in sent.values()} == {"SENT"}
+    assert {m["status"] for m in sent.values()} == {"DELIVERED"}
     hard_dsn = bounce_for("postfix_user_unknown.eml", sent["gone@example.com"], "nobody@example.com")
     deliver(listener, hard_dsn, verp(sent["gone@example.com"]))
     deliver(listener, hard_dsn, verp(sent["gone@example.com"]))  # the same DSN twice is one event
@@ -83,7 +83,7 @@ def test_a_hard_bounce_marks_the_message_and_suppresses_the_address_a_soft_one_d
     full = message_detail(client, sent["full@example.org"])
     assert full["status"] == "BOUNCED"
     assert [h["details"]["reason"] for h in full["history"] if h["type"] == "bounced"] == ["mailboxfull"]
-    assert message_detail(client, sent["fine@example.com"])["status"] == "SENT"
+    assert message_detail(client, sent["fine@example.com"])["status"] == "DELIVERED"
 
     suppressed = client.get("/api/v1/suppressions").json()["items"]
     assert [(s["email"], s["reason"]) for s in suppressed] == [("gone@example.com", "hard_bounce")]
@@ -93,7 +93,7 @@ def test_a_hard_bounce_marks_the_message_and_suppresses_the_address_a_soft_one_d
 
     again = send_campaign(client, runtime, RECIPIENTS)
     assert {e: m["status"] for e, m in again.items()} == {
-        "gone@example.com": "SUPPRESSED", "full@example.org": "SENT", "fine@example.com": "SENT"
+        "gone@example.com": "SUPPRESSED", "full@example.org": "DELIVERED", "fine@example.com": "DELIVERED"
     }
     outbox = all_pages(client, "/api/v1/outbox")
     assert sorted(m["to"] for m in outbox) == sorted(RECIPIENTS + ["full@example.org", "fine@example.com"])
@@ -122,8 +122,8 @@ def test_mail_that_is_no_bounce_changes_nothing(client, runtime, listener, corpu
     deliver(listener, bounce_for(corpus_file, message, "slow@example.com"), verp(message))
     deliver(listener, b"\x00\xffnot even a mail\r\n", verp(message))
     detail = message_detail(client, message)
-    assert detail["status"] == "SENT"
-    assert [h["type"] for h in detail["history"]] == ["created", "sent"]
+    assert detail["status"] == "DELIVERED"
+    assert [h["type"] for h in detail["history"]] == ["created", "sent", "delivered"]
     assert client.get("/api/v1/suppressions").json()["items"] == []
 
 
@@ -138,7 +138,7 @@ def test_a_bounce_for_an_unknown_message_or_another_tenants_changes_nothing(clie
     theirs = send_campaign(client, runtime, ["gone@example.com"])["gone@example.com"]
     deliver(listener, dsn, verp(theirs))  # their return path, but the returned headers name our message
 
-    assert message_detail(client, theirs)["status"] == "SENT"
+    assert message_detail(client, theirs)["status"] == "DELIVERED"
     assert client.get("/api/v1/suppressions").json()["items"] == []
 
 

@@ -232,8 +232,9 @@ def sns_client(client, runtime, cert_server):
 
 
 @pytest.fixture
-def sent_messages(sns_client, runtime) -> dict[str, dict]:
-    """Three messages of a campaign, SENT; by recipient."""
+def sent_messages(sns_client, runtime, smtp_sink) -> dict[str, dict]:
+    """Three messages of a campaign, SENT (through SMTP: the capture transport would deliver them); by recipient."""
+    runtime.settings.transport, runtime.settings.smtp_url = "smtp", smtp_sink.url
     suffix = uuid.uuid4().hex[:8]
     template = create_template(sns_client, "Hi {{ first_name }}", "<p>Hi {{ first_name }}</p>")
     rows = [[f"{name}-{suffix}@example.com", name] for name in ("ada", "grace", "linus")]

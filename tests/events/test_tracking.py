@@ -46,7 +46,7 @@ def send_campaign(client, runtime, rows: list[list[str]], **options) -> tuple[st
     transaction_id = create_campaign(client, template["template_id"], file["file_url"], **options)["transaction_id"]
     run_jobs(runtime)
     messages = all_pages(client, f"/api/v1/email/campaigns/{transaction_id}/messages")
-    assert {m["status"] for m in messages} == {"SENT"}, messages
+    assert {m["status"] for m in messages} == {"DELIVERED"}, messages
     return transaction_id, messages
 
 
@@ -127,7 +127,7 @@ def test_open_pixel_marks_the_message_opened_with_who_opened_it(client, runtime)
     opens = [h for h in detail["history"] if h["type"] == "opened"]
     assert len(opens) == 3
     assert opens[0]["details"]["user_agent"] == CHROME and opens[0]["details"]["ip"]
-    assert message_detail(client, bob["message_id"])["status"] == "SENT"
+    assert message_detail(client, bob["message_id"])["status"] == "DELIVERED"
 
 
 def test_click_redirects_to_exactly_the_linked_url_and_a_late_delivery_keeps_clicked(client, runtime):
@@ -174,8 +174,8 @@ def test_tampered_or_misused_tokens_answer_404_and_record_nothing(client, runtim
             assert response.status_code == 200 and response.content.startswith(b"GIF89a")
 
     detail = message_detail(client, message["message_id"])
-    assert detail["status"] == "SENT"
-    assert [h["type"] for h in detail["history"]] == ["created", "sent"]
+    assert detail["status"] == "DELIVERED"
+    assert [h["type"] for h in detail["history"]] == ["created", "sent", "delivered"]
     assert suppressions(client) == {}
 
 

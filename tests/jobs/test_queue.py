@@ -33,7 +33,7 @@ def test_a_failing_job_ends_dead_is_visible_and_can_be_retried(client, runtime):
     retried = client.post(f"/api/v1/jobs/{dead[0]['id']}/retry")
     assert retried.status_code == 200 and retried.json()["state"] == "queued"
     run_jobs(runtime)
-    assert campaign(client, transaction_id)["status"] == "SENT"
+    assert campaign(client, transaction_id)["status"] == "COMPLETED"
     assert client.post(f"/api/v1/jobs/{dead[0]['id']}/retry").status_code == 409
 
 

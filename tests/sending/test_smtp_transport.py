@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import SMTP, AuthResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -242,3 +242,69 @@ def test_smtp_urls():
     for bad in ("http://mail.example.com", "smtp://", "smtp://h?starttls=never", "smtps://h?starttls=require"):
         with pytest.raises(ValueError):
             SmtpServer.from_url(bad)
+
+
+class EnvelopeSink(CountingSink):
+    """The shared sink, also keeping each message's MAIL and RCPT options; `dsn` makes it offer DSN in EHLO."""
+
+    def __init__(self, dsn: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.dsn = dsn
+        self.options: list[tuple[list[str], list[str]]] = []
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return [*responses[:-1], "250-DSN", responses[-1]] if self.dsn else responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        envelope.rcpt_options.extend(rcpt_options)
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    async def handle_DATA(self, server, session, envelope):
+        mail_options = [o for o in envelope.mail_options if not o.startswith("SIZE=")]  # aiosmtplib's own
+        self.options.append((mail_options, list(envelope.rcpt_options)))
+        return await super().handle_DATA(server, session, envelope)
+
+
+class DsnSMTP(SMTP):
+    """aiosmtpd, which refuses the DSN parameters it does not know, taking them as a DSN-capable server does."""
+
+    def _getparams(self, params):
+        known = super()._getparams(params)
+        return None if known is None else {k: v for k, v in known.items() if k not in ("RET", "ENVID", "NOTIFY", "ORCPT")}
+
+
+class DsnController(Controller):
+    def factory(self):
+        return DsnSMTP(self.handler, **self.SMTP_kwargs)
+
+
+@pytest.fixture
+def dsn_sink():
+    sink = EnvelopeSink(dsn=True, port=free_port())
+    controller = DsnController(sink, hostname=sink.host, port=sink.port, enable_SMTPUTF8=True)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+def test_a_server_that_offers_dsn_is_asked_for_success_and_failure_notices(dsn_sink):
+    ascii_message, utf8_message = message("bob+news@example.org"), message("zoë@example.org")
+    results = send_through(smtp_transport(dsn_sink.url), [ascii_message, utf8_message])
+    assert {r.status for r in results} == {SendStatus.SENT}
+    by_recipient = {mail.rcpt_tos[0]: options for mail, options in zip(dsn_sink.received, dsn_sink.options)}
+    # aiosmtpd hands options over upper-cased
+    assert by_recipient["bob+news@example.org"] == (
+        ["RET=HDRS", f"ENVID={ascii_message.message_id.hex.upper()}"],
+        ["NOTIFY=SUCCESS,FAILURE", "ORCPT=RFC822;BOB+2BNEWS@EXAMPLE.ORG"],
+    )
+    assert by_recipient["zoë@example.org"] == (
+        ["SMTPUTF8", "RET=HDRS", f"ENVID={utf8_message.message_id.hex.upper()}"], ["NOTIFY=SUCCESS,FAILURE"]
+    )
+
+
+def test_a_server_that_does_not_offer_dsn_is_sent_no_dsn_option(start_sink):
+    sink = start_sink(EnvelopeSink(dsn=False, port=free_port()), enable_SMTPUTF8=True)
+    results = send_through(smtp_transport(sink.url), [message("bob@example.org"), message("zoë@example.org")])
+    assert {r.status for r in results} == {SendStatus.SENT}
+    assert sorted(sink.options) == [([], []), (["SMTPUTF8"], [])]

@@ -38,7 +38,7 @@ def test_a_campaign_runs_with_its_files_in_s3(client, s3_runtime):
     transaction_id = create_campaign(client, template["template_id"], upload["file_url"])["transaction_id"]
     run_jobs(s3_runtime)
 
-    assert campaign(client, transaction_id)["status"] == "SENT"
+    assert campaign(client, transaction_id)["status"] == "COMPLETED"  # captured: delivered at once
     stored = s3_runtime.storage.client.list_objects_v2(Bucket=BUCKET, Prefix="tenants/")["Contents"]
     assert any(item["Key"].endswith("/batches/000000.csv") for item in stored)
     outbox = client.get("/api/v1/outbox").json()["items"]

@@ -93,3 +93,27 @@ def test_another_tenants_campaign_and_unknown_exports_are_not_found(ui_client, c
     assert ui_client.get("/ui/analytics/domains.csv", params={"campaign": theirs}).status_code == 404
     assert ui_client.get("/ui/analytics/secrets.csv").status_code == 404
     assert ui_client.get("/ui/analytics", params={"campaign": "not-an-id"}).status_code == 422
+
+
+def test_the_dashboard_and_analytics_say_which_rates_are_measured_for_the_transport(
+    ui_client, client, runtime, tenant, smtp_sink
+):
+    sign_in(ui_client, make_user(runtime, tenant, "viewer"))
+    sent_campaign(client, runtime, ["a@example.com", "b@example.com"], "Captured")
+    dashboard = ui_client.get("/ui/").text
+    assert "100.0%</span> delivered, 7 days" in dashboard  # captured: delivered to the outbox at once
+    assert "opened, 7 days (an estimate)" in dashboard and "complaints, 7 days: not measured" in dashboard
+
+    other = new_tenant(runtime)  # a tenant whose campaigns go out over SMTP to a relay without DSN
+    client.headers["X-API-Key"] = other.api_key
+    runtime.settings.transport, runtime.settings.smtp_url = "smtp", smtp_sink.url
+    sign_in(ui_client, make_user(runtime, other, "viewer"))
+    relayed = sent_campaign(client, runtime, ["c@example.com"], "Relayed")
+    dashboard = ui_client.get("/ui/").text
+    assert "delivered, 7 days: not measured" in dashboard and "0.0%</span> delivered" not in dashboard
+    page = ui_client.get("/ui/analytics", params={"days": 7}).text
+    assert "the SMTP relay sends no delivery notices" in page and "not measured" in page
+
+    record(runtime, relayed, "c@example.com", "delivered", source="dsn")  # a delivery notice, as the listener reads it
+    dashboard = ui_client.get("/ui/").text
+    assert "100.0%</span> delivered, 7 days" in dashboard and "delivered, 7 days: not measured" not in dashboard

@@ -87,6 +87,60 @@ class Overview:
     totals: Counts
     per_day: list[tuple[date, Counts]] = field(default_factory=list)
     campaigns: int = 0
+    campaign_ids: list[uuid.UUID] = field(default_factory=list)
+    measures: dict[str, "Measure"] = field(default_factory=dict)  # how each rate is known (see `measures`)
+
+
+# --- what each rate measures --------------------------------------------------------------------------------
+
+MEASURED, ESTIMATE, NOT_MEASURED = "measured", "estimate", "not measured"
+RATES = ("delivered", "bounced", "complained", "opened", "clicked")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How a rate is known: measured, an estimate, or not measured at all (its figure then means nothing)."""
+
+    kind: str
+    note: str
+
+    @property
+    def known(self) -> bool:
+        return self.kind != NOT_MEASURED
+
+
+OPENS = Measure(ESTIMATE, "counted when the tracking image loads: many mail apps block it, some load it unasked")
+CLICKS = Measure(MEASURED, "counted through the tracked links, in campaigns sent with tracking on")
+CAPTURED = {
+    "delivered": Measure(MEASURED, "the capture transport keeps every message: each is delivered to the outbox"),
+    "bounced": Measure(NOT_MEASURED, "captured messages reach no mail server that could refuse them"),
+    "complained": Measure(NOT_MEASURED, "captured messages reach no recipient who could complain"),
+}
+
+
+def measures(session: Session, transport: str, campaign_ids: list[uuid.UUID]) -> dict[str, Measure]:
+    """How each rate of these campaigns is known when they go out through `transport`. Over SMTP a message is
+    delivered only by a delivery notice (DSN) of the relay, over SES by SES's delivery event: with none in these
+    campaigns, the delivered rate is not measured."""
+    if transport == "capture":
+        return CAPTURED | {"opened": OPENS, "clicked": CLICKS}
+    def any_event(kind: str) -> bool:
+        return bool(campaign_ids) and session.scalar(
+            select(Event.id).where(Event.transaction_id.in_(campaign_ids), Event.type == kind).limit(1)
+        ) is not None
+
+    if transport == "ses":
+        delivered = Measure(MEASURED, "from SES's delivery events") if any_event("delivered") else Measure(
+            NOT_MEASURED, "no SES delivery event has arrived: are SES's events published to the SNS endpoint?")
+        bounced = Measure(MEASURED, "from SES's bounce events")
+        complained = Measure(MEASURED, "from the complaints mailbox providers pass on to SES")
+    else:
+        delivered = Measure(MEASURED, "from the delivery notices (DSN) the relay sends back") if any_event(
+            "delivered") else Measure(NOT_MEASURED, "the SMTP relay sends no delivery notices: an accepted message stays sent")
+        bounced = Measure(MEASURED, "from the relay's refusals and the bounces that come back to the inbound listener")
+        complained = Measure(MEASURED, "from the feedback reports that reach the inbound listener") if any_event(
+            "complained") else Measure(NOT_MEASURED, "no feedback report (complaint) has reached the inbound listener")
+    return {"delivered": delivered, "bounced": bounced, "complained": complained, "opened": OPENS, "clicked": CLICKS}
 
 
 def counts_by_campaign(session: Session, transaction_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Counts]:
@@ -114,8 +168,11 @@ def recent_campaigns(session: Session, tenant_id: uuid.UUID, limit: int = 10) ->
     return [(c, counts[c.id]) for c in campaigns]
 
 
-def overview(session: Session, tenant_id: uuid.UUID, days: int, now: datetime | None = None) -> Overview:
-    """Counts of the campaigns of the last `days` days, in total and per day (UTC), oldest day first."""
+def overview(
+    session: Session, tenant_id: uuid.UUID, days: int, now: datetime | None = None, transport: str | None = None
+) -> Overview:
+    """Counts of the campaigns of the last `days` days, in total and per day (UTC), oldest day first; with the
+    transport they went out through, how each rate is known."""
     now = now or utcnow()
     first_day = (now - timedelta(days=days - 1)).date()
     in_window = campaigns_in_period(session, tenant_id, days, now)
@@ -126,7 +183,9 @@ def overview(session: Session, tenant_id: uuid.UUID, days: int, now: datetime | 
         per_day[day].merge(counts[campaign_id])
         totals.merge(counts[campaign_id])
     series = [(first_day + timedelta(days=i), per_day[first_day + timedelta(days=i)]) for i in range(days)]
-    return Overview(days=days, totals=totals, per_day=series, campaigns=len(in_window))
+    ids = list(in_window)
+    known = measures(session, transport, ids) if transport else {}
+    return Overview(days=days, totals=totals, per_day=series, campaigns=len(ids), campaign_ids=ids, measures=known)
 
 
 def campaigns_in_period(

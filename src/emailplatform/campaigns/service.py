@@ -2,10 +2,11 @@
 
 import hashlib
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -200,14 +201,16 @@ def enqueue_send(session: Session, tenant_id: uuid.UUID, batch_id: uuid.UUID, ru
     queue.enqueue(session, "send_batch", {"batch_id": str(batch_id)}, tenant_id=tenant_id, run_at=run_at)
 
 
-def finish_batch_if_sent(session: Session, batch: Batch) -> None:
-    """Mark the batch, then the campaign, SENT once none of their messages waits to be sent."""
+def finish_batch_if_sent(session: Session, batch: Batch, sent_before: datetime | None = None) -> None:
+    """Mark the batch, then the campaign, SENT once none of their messages waits to be sent, and COMPLETED at
+    once when every message already has an outcome (see `complete_finished`)."""
     if _has_unsent(session, Message.batch_id == batch.id):
         return
     session.execute(
         update(Batch).where(Batch.id == batch.id, Batch.status == BatchStatus.READY)
         .values(status=BatchStatus.SENT, updated_at=utcnow())
     )
+    complete_batches(session, [batch.id], sent_before)
     if _has_unsent(session, Message.transaction_id == batch.transaction_id):
         return
     won = session.execute(
@@ -219,6 +222,68 @@ def finish_batch_if_sent(session: Session, batch: Batch) -> None:
         transaction = session.get(Transaction, batch.transaction_id)
         session.refresh(transaction)
         set_status(session, transaction, TransactionStatus.SENT)
+    complete_campaigns(session, [batch.transaction_id])
+
+
+def complete_finished(
+    session: Session, batch_ids: Collection[uuid.UUID] | None = None, sent_before: datetime | None = None
+) -> None:
+    """Batches (those of `batch_ids`, or all) whose every message has an outcome become COMPLETED, then the SENT
+    campaigns (theirs, or all) whose every batch is COMPLETED. A message SENT before `sent_before` with no
+    outcome since has one: SENT is final after the outcome window. Set-based and idempotent."""
+    campaign_ids = complete_batches(session, batch_ids, sent_before)
+    complete_campaigns(session, None if batch_ids is None else campaign_ids)
+
+
+def complete_batches(
+    session: Session, batch_ids: Collection[uuid.UUID] | None, sent_before: datetime | None = None
+) -> set[uuid.UUID]:
+    """SENT batches (of `batch_ids`, or all) none of whose messages still waits for an outcome become COMPLETED;
+    the campaigns of those that did. Locked in id order, so two writers never wait for each other in a cycle."""
+    waiting = select(Message.id).where(Message.batch_id == Batch.id, _awaits_outcome(sent_before))
+    done = select(Batch.id, Batch.transaction_id).where(Batch.status == BatchStatus.SENT, ~waiting.exists())
+    if batch_ids is not None:
+        done = done.where(Batch.id.in_(batch_ids))
+    rows = session.execute(done.order_by(Batch.id).with_for_update()).all()
+    if rows:
+        session.execute(
+            update(Batch)
+            .where(Batch.id.in_([row.id for row in rows]), Batch.status == BatchStatus.SENT)
+            .values(status=BatchStatus.COMPLETED, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    return {row.transaction_id for row in rows}
+
+
+def complete_campaigns(session: Session, transaction_ids: Collection[uuid.UUID] | None) -> None:
+    """SENT campaigns (of `transaction_ids`, or all) whose every batch is COMPLETED (or cancelled) become
+    COMPLETED, and tell their subscribers."""
+    if transaction_ids is not None and not transaction_ids:
+        return
+    open_batch = select(Batch.id).where(
+        Batch.transaction_id == Transaction.id, Batch.status.not_in([BatchStatus.COMPLETED, BatchStatus.CANCELLED])
+    )
+    done = select(Transaction.id).where(Transaction.status == TransactionStatus.SENT, ~open_batch.exists())
+    if transaction_ids is not None:
+        done = done.where(Transaction.id.in_(transaction_ids))
+    for transaction_id in session.scalars(done.order_by(Transaction.id)).all():
+        won = session.execute(
+            update(Transaction)
+            .where(Transaction.id == transaction_id, Transaction.status == TransactionStatus.SENT)
+            .values(status=TransactionStatus.COMPLETED)
+        )
+        if won.rowcount:
+            transaction = session.get(Transaction, transaction_id)
+            session.refresh(transaction)
+            set_status(session, transaction, TransactionStatus.COMPLETED)
+
+
+def _awaits_outcome(sent_before: datetime | None):
+    """A message with no outcome yet: not sent, or SENT (after `sent_before`, when there is a window)."""
+    sent = Message.status == MessageStatus.SENT
+    if sent_before is not None:
+        sent = and_(sent, or_(Message.sent_at.is_(None), Message.sent_at > sent_before))
+    return or_(Message.status.in_(UNSENT_MESSAGE_STATUSES), sent)
 
 
 def _has_unsent(session: Session, where) -> bool:

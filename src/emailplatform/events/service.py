@@ -18,8 +18,6 @@ from emailplatform.models import (
     Event,
     Message,
     MessageStatus,
-    Transaction,
-    TransactionStatus,
     utcnow,
 )
 from emailplatform.webhooks import service as webhook_service
@@ -40,10 +38,6 @@ RANK = {
     MessageStatus.SUPPRESSED: 100, MessageStatus.CANCELLED: 100,
 }
 SUPPRESSING = {"complained": "complaint", "unsubscribed": "unsubscribe"}
-FINAL_OUTCOMES = {
-    MessageStatus.DELIVERED, MessageStatus.BOUNCED, MessageStatus.COMPLAINED, MessageStatus.OPENED,
-    MessageStatus.CLICKED, MessageStatus.FAILED, MessageStatus.SUPPRESSED, MessageStatus.CANCELLED,
-}
 EVENT_TYPES = {"sent", "deferred", "failed", "delivery_delayed", "unsubscribed", *EVENT_STATUS}
 WEBHOOK_TYPES = {"rejected": "failed"}  # what a subscriber hears of an event; types not subscribable stay quiet
 
@@ -81,15 +75,14 @@ def record_many(session: Session, events: list[NewEvent]) -> list[NewEvent]:
             by_tenant_and_type[message.tenant_id, webhook_type].append(payload(event, message))
     for (tenant_id, webhook_type), payloads in by_tenant_and_type.items():
         webhook_service.message_events(session, tenant_id, webhook_type, payloads)
-    for transaction_id in {messages[m].transaction_id for m in moved}:
-        complete_if_done(session, transaction_id)
+    complete_if_done(session, {messages[m].batch_id for m in moved})
     return new
 
 
 def _messages(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Row]:
     if not ids:
         return {}
-    columns = (Message.id, Message.tenant_id, Message.transaction_id, Message.email)
+    columns = (Message.id, Message.tenant_id, Message.transaction_id, Message.batch_id, Message.email)
     return {m.id: m for m in session.execute(select(*columns).where(Message.id.in_(ids)))}
 
 
@@ -162,20 +155,14 @@ def _suppress(session: Session, events: list[NewEvent], messages: dict[uuid.UUID
             suppression.add(session, message.tenant_id, message.email, reason, details=detail, message_id=message.id)
 
 
-def complete_if_done(session: Session, transaction_id: uuid.UUID) -> None:
-    """A SENT campaign is COMPLETED once every message has reached a final outcome."""
-    waiting = session.scalar(
-        select(Message.id)
-        .where(Message.transaction_id == transaction_id, Message.status.not_in(FINAL_OUTCOMES))
-        .limit(1)
-    )
-    if waiting is not None:
+def complete_if_done(session: Session, batch_ids: set[uuid.UUID]) -> None:
+    """The batches of messages that moved are COMPLETED once every message of theirs has reached a final outcome,
+    and their SENT campaigns once every batch is (the outcome window closes the rest: jobs/tasks.py)."""
+    if not batch_ids:
         return
     from emailplatform.campaigns import service as campaign_service
 
-    transaction = session.get(Transaction, transaction_id)
-    if transaction.status == TransactionStatus.SENT:
-        campaign_service.set_status(session, transaction, TransactionStatus.COMPLETED)
+    campaign_service.complete_finished(session, batch_ids)
 
 
 def payload(event: NewEvent, message: Message) -> dict:

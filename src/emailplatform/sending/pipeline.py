@@ -174,7 +174,8 @@ async def send_one(runtime: Runtime, plan: BatchPlan, message: Claimed) -> Outco
 
 def record(session: Session, settings, plan: BatchPlan, outcomes: list[Outcome]) -> None:
     """Write a slice's outcomes back: one statement for all that were sent, one row each for the rest, whose
-    events (deferred, failed, or bounced for a 5xx reply) go through the events service like any other."""
+    events (deferred, failed, or bounced for a 5xx reply) go through the events service like any other, as does
+    the delivery of those whose transport's acceptance was their delivery."""
     now = utcnow()
     sent = [o.message.id for o in outcomes if o.result.status == SendStatus.SENT]
     events: list[NewEvent] = []
@@ -193,6 +194,8 @@ def record(session: Session, settings, plan: BatchPlan, outcomes: list[Outcome])
     for outcome in outcomes:
         if outcome.result.status != SendStatus.SENT:
             events.append(_record_unsent(session, settings, plan, outcome, now))
+        elif outcome.result.delivered:
+            events.append(NewEvent(outcome.message.id, "delivered", now, {"response": outcome.result.response}))
     if events:
         events_service.record_many(session, events)
 
@@ -256,7 +259,8 @@ def finish(runtime: Runtime, plan: BatchPlan) -> None:
         if next_try is not None:
             campaign_service.enqueue_send(session, plan.transaction.tenant_id, plan.batch.id, run_at=next_try)
         else:
-            campaign_service.finish_batch_if_sent(session, plan.batch)
+            window = timedelta(hours=runtime.settings.outcome_window_hours)
+            campaign_service.finish_batch_if_sent(session, plan.batch, sent_before=utcnow() - window)
 
 
 async def send_batch(runtime: Runtime, batch_id: uuid.UUID) -> None:

@@ -2,6 +2,8 @@
 
 A transport never raises for a recipient's or a server's problem: it answers SENT (with the provider's
 id when it gives one), RETRY (a temporary failure: try again later) or FAILED (a permanent refusal).
+A SENT result is `delivered` when the transport's acceptance is the delivery itself (the capture outbox keeps
+the message): no later notice will say more.
 """
 
 import uuid
@@ -30,6 +32,7 @@ class SendResult:
     status: SendStatus
     response: str | None = None
     provider_id: str | None = None
+    delivered: bool = False
 
 
 class Transport(Protocol):

@@ -37,7 +37,9 @@ class CaptureTransport:
                 self.storage.put(key, message.raw)
         except OSError as exc:
             return SendResult(SendStatus.RETRY, response=f"the outbox could not keep the message: {exc}")
-        return SendResult(SendStatus.SENT, response="250 captured in the outbox", provider_id=str(message.message_id))
+        return SendResult(
+            SendStatus.SENT, response="250 captured in the outbox", provider_id=str(message.message_id), delivered=True
+        )
 
     async def close(self) -> None:
         return None

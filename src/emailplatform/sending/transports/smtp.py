@@ -5,6 +5,10 @@ connection is opened when no idle one is left, and one the server dropped is rep
 tried once more on the fresh one. Replies map to results: 2xx SENT, 4xx RETRY, 5xx FAILED; a server
 that cannot be reached, times out or fails TLS is RETRY with the reason.
 
+A server that offers DSN (RFC 3461) is asked for a notice of success as well as of failure, sent to the
+message's return path (the inbound listener) and carrying the message's id as the envelope id; one that does
+not is sent no DSN option at all. Its 250 is only a relay's acceptance, never the delivery.
+
 The asyncio parts are made inside the running loop, and made again when a new loop uses the transport
 (each `asyncio.run` of a worker), so one transport serves every loop, one after another.
 """
@@ -162,12 +166,13 @@ async def _transaction(smtp: aiosmtplib.SMTP, message: OutgoingMessage) -> SendR
         return await _international_transaction(smtp, message)
     if smtp.is_ehlo_or_helo_needed:
         await smtp.ehlo()
+    mail_options, rcpt_options = dsn_options(message) if smtp.supports_extension("dsn") else ([], [])
     try:
-        for command, argument, accepted in (
-            (b"MAIL", b"FROM:<" + message.envelope_from.encode() + b">", (250,)),
-            (b"RCPT", b"TO:<" + message.recipient.encode() + b">", (250, 251)),
+        for command, argument, options, accepted in (
+            (b"MAIL", b"FROM:<" + message.envelope_from.encode() + b">", mail_options, (250,)),
+            (b"RCPT", b"TO:<" + message.recipient.encode() + b">", rcpt_options, (250, 251)),
         ):
-            response = await smtp.execute_command(command, argument)
+            response = await smtp.execute_command(command, argument, *(option.encode() for option in options))
             if response.code not in accepted:
                 await _reset(smtp)
                 return _refusal(response.code, response.message)
@@ -180,9 +185,11 @@ async def _transaction(smtp: aiosmtplib.SMTP, message: OutgoingMessage) -> SendR
 
 async def _international_transaction(smtp: aiosmtplib.SMTP, message: OutgoingMessage) -> SendResult:
     """SMTPUTF8 for a non-ASCII address, through aiosmtplib's own sendmail (which resets a refused one)."""
+    mail_options, rcpt_options = dsn_options(message) if smtp.supports_extension("dsn") else ([], [])
     try:
         _, reply = await smtp.sendmail(
-            message.envelope_from, [message.recipient], message.raw, mail_options=["SMTPUTF8"]
+            message.envelope_from, [message.recipient], message.raw,
+            mail_options=["SMTPUTF8", *mail_options], rcpt_options=rcpt_options,
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:
         refused = exc.recipients[0]
@@ -192,6 +199,20 @@ async def _international_transaction(smtp: aiosmtplib.SMTP, message: OutgoingMes
     except (aiosmtplib.SMTPNotSupported, ValueError) as exc:  # an address that cannot be sent to this server
         return SendResult(SendStatus.FAILED, response=_reason(exc))
     return SendResult(SendStatus.SENT, response=f"250 {reply}", provider_id=_queue_id(reply))
+
+
+def dsn_options(message: OutgoingMessage) -> tuple[list[str], list[str]]:
+    """The MAIL and RCPT options of RFC 3461: only the headers back (RET=HDRS), our message id as the envelope id,
+    a notice of success and of failure, and the original recipient (ORCPT, for an ASCII address)."""
+    rcpt = ["NOTIFY=SUCCESS,FAILURE"]
+    if message.recipient.isascii():
+        rcpt.append(f"ORCPT=rfc822;{xtext(message.recipient)}")
+    return ["RET=HDRS", f"ENVID={message.message_id.hex}"], rcpt
+
+
+def xtext(value: str) -> str:
+    """RFC 3461's xtext: a printable ASCII character but `+` and `=` stands for itself, any other is `+XX`."""
+    return "".join(c if "!" <= c <= "~" and c not in "+=" else f"+{ord(c):02X}" for c in value)
 
 
 async def _reset(smtp: aiosmtplib.SMTP) -> None:
