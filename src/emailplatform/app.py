@@ -7,12 +7,13 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emailplatform import __version__, ui
 from emailplatform.errors import AppError
 from emailplatform.jobs.worker import new_event_loop as worker_loop
+from emailplatform.logs import AccessLog
 from emailplatform.metrics.service import HttpMetrics, new_registry
 from emailplatform.runtime import Runtime
 
@@ -35,6 +36,7 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> 
     app.state.runtime = runtime
     app.state.metrics = new_registry(runtime.db)
     app.add_middleware(HttpMetrics, registry=app.state.metrics)
+    app.add_middleware(AccessLog, enabled=runtime.settings.access_log)
     _add_error_handlers(app)
     for router in _routers():
         app.include_router(router)
@@ -44,6 +46,10 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> 
     @app.get("/healthz", tags=["health"])
     def healthz():
         return {"status": "ok"}
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return FileResponse(ui.FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 
     return app
 

@@ -9,6 +9,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from emailplatform import __version__
 from emailplatform.config import Settings, get_settings
 from emailplatform.events.cli import bounces_app, inbound
 from emailplatform.logs import configure_logging
@@ -24,6 +25,21 @@ app.add_typer(bounces_app, name="bounces")
 app.add_typer(users_app, name="users")
 app.command("inbound")(inbound)
 console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"emailplatform {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+):
+    """A self-hostable email platform for B2B senders."""
 
 
 def _runtime() -> Runtime:
