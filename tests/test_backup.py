@@ -55,7 +55,11 @@ def what_the_operator_checks(client, transaction_id: str) -> dict:
         raw = client.get(f"/api/v1/outbox/{message['message_id']}.eml")
         assert raw.status_code == 200, raw.text
         files[message["email"]] = raw.content
-    return {"campaign": campaign(client, transaction_id), "messages": messages, "files": files}
+    found = campaign(client, transaction_id)
+    # statuses may still move on (a later outcome, completion), so what a backup must keep is what was made
+    return {"campaign": {k: found[k] for k in ("transaction_id", "template_id", "csv_file_url", "total_messages", "created_at")},
+            "status": found["status"], "messages": [(m["message_id"], m["email"], m["row_number"]) for m in messages],
+            "files": files}
 
 
 def wait_until_sent(client, transaction_id: str) -> None:
@@ -93,8 +97,8 @@ def test_backup_of_a_running_server_restores_into_a_new_data_dir(tmp_path):
         assert result.returncode == 0, result.stderr
         assert "Backed up to" in result.stderr and " files (" in result.stderr
         assert set(writes) <= {201}, "a backup never makes the running server fail a write"
-    assert [m["email"] for m in before["messages"]] == sorted(p[0] for p in PEOPLE)
-    assert before["campaign"]["status"] in SENT and b"Dear Ada" in before["files"]["ada@example.com"]
+    assert [m[1] for m in before["messages"]] == sorted(p[0] for p in PEOPLE)
+    assert before["status"] in SENT and b"Dear Ada" in before["files"]["ada@example.com"]
     assert {"manifest.json", "emailplatform.db", "secret_key"} <= set(tarfile.open(archive).getnames())
 
     new_env = cli_env(tmp_path / "new", "")
@@ -103,7 +107,7 @@ def test_backup_of_a_running_server_restores_into_a_new_data_dir(tmp_path):
     assert (tmp_path / "new/data/secret_key").read_text() == (tmp_path / "old/data/secret_key").read_text()
     with serving(tmp_path, new_env) as (_, base), httpx.Client(base_url=base, headers={"X-API-Key": api_key}) as client:
         after = what_the_operator_checks(client, transaction_id)
-    assert after == before
+    assert after | {"status": None} == before | {"status": None} and after["status"] in SENT
 
     again = run_cli(["restore", str(archive)], new_env)
     assert again.returncode == 1 and "exists" in again.stderr, "a restore never overwrites a database"
@@ -159,7 +163,7 @@ def test_pg_dump_and_pg_restore_of_a_deployment_keep_its_campaign(tmp_path, post
 
     with app_client(target_url, data_dir, api_key=client.headers["X-API-Key"]) as (restored, _):
         after = what_the_operator_checks(restored, transaction_id)
-    assert before["campaign"]["status"] in SENT and len(before["messages"]) == 3
+    assert before["status"] in SENT and len(before["messages"]) == 3
     assert after == before
 
 
