@@ -4,7 +4,7 @@
 # and Debian's Chromium for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/bootstrap.sh
+./scripts/bootstrap.sh test
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 perl -MMail::DKIM -e 1 2>/dev/null || missing+=(libmail-dkim-perl)

@@ -161,3 +161,10 @@ def test_serve_on_another_port_links_there_and_runs_without_its_bounce_port(tmp_
             server.terminate()
             _, err = server.communicate(timeout=30)
     assert "Bounces are not received" in err
+
+
+def test_version(tmp_path):
+    from emailplatform import __version__
+
+    result = run_cli(["--version"], cli_env(tmp_path, ""))
+    assert result.returncode == 0 and result.stdout.strip() == f"emailplatform {__version__}"

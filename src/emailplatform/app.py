@@ -7,13 +7,14 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emailplatform import __version__, ui
 from emailplatform.db import UNAVAILABLE
 from emailplatform.errors import AppError, Unavailable
 from emailplatform.jobs.worker import new_event_loop as worker_loop
+from emailplatform.logs import AccessLog
 from emailplatform.metrics.service import HttpMetrics, new_registry
 from emailplatform.runtime import Runtime
 
@@ -39,11 +40,16 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False, wor
     app.state.runtime = runtime
     app.state.metrics = new_registry(runtime.db)
     app.add_middleware(HttpMetrics, registry=app.state.metrics)
+    app.add_middleware(AccessLog, enabled=runtime.settings.access_log)
     _add_error_handlers(app)
     for router in _routers():
         app.include_router(router)
     app.include_router(ui.router)
     app.mount(ui.STATIC_PATH, ui.static_app, name="ui-static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return FileResponse(ui.FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 
     return app
 

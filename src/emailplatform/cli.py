@@ -3,6 +3,7 @@
 import os
 import signal
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from emailplatform import __version__
 from emailplatform.config import Settings, get_settings
 from emailplatform.events.cli import bounces_app, inbound
 from emailplatform.logs import configure_logging
@@ -29,6 +31,21 @@ ProcessesOption = Annotated[
     int | None,
     typer.Option("--processes", min=1, help="Worker processes, each restarted if it dies. Default: EMAILPLATFORM_WORKER_PROCESSES, or one per core."),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"emailplatform {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+):
+    """A self-hostable email platform for B2B senders."""
 
 
 def _runtime() -> Runtime:
@@ -178,6 +195,59 @@ def send(
         _migrate(runtime)
         code = send_command.run_embedded(request, runtime, console)
     raise typer.Exit(code)
+
+
+@app.command()
+def backup(dest: Annotated[Path, typer.Argument(help="The archive to write (a new .tar.gz).")]):
+    """Back up the embedded deployment while it runs: the SQLite database (online), stored files and secret key."""
+    from emailplatform.backup import service
+
+    settings = get_settings()
+    with _progress() as progress:
+        try:
+            summary = service.backup(settings, dest, progress)
+        except service.BackupError as exc:
+            console.print(f"[red]No backup:[/] {exc}")
+            raise typer.Exit(1) from None
+    console.print(
+        f"Backed up to {dest}: the database ({summary.database_bytes:,} bytes) and {summary.files:,} files "
+        f"({summary.files_bytes:,} bytes). It holds the secret key: keep it as safe as the data dir."
+    )
+
+
+@app.command()
+def restore(src: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An archive of `emailplatform backup`.")]):
+    """Restore a backup into EMAILPLATFORM_DATA_DIR, which must hold no database yet; then start `serve` on it."""
+    from emailplatform.backup import service
+
+    settings = get_settings()
+    with _progress() as progress:
+        try:
+            summary = service.restore(settings, src, progress)
+        except service.BackupError as exc:
+            console.print(f"[red]Not restored:[/] {exc}")
+            raise typer.Exit(1) from None
+    console.print(
+        f"Restored {src} into {settings.data_dir}: the database and {summary.files:,} files. "
+        "`emailplatform serve` (or `migrate`) brings its tables up to this version."
+    )
+
+
+@contextmanager
+def _progress():
+    """A Rich progress bar a part (the database's pages, the files' bytes) for backup and restore."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    from emailplatform.backup.service import Progress as Reported
+
+    columns = (TextColumn("{task.description:<9}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks = {}
+
+        def start(name: str, total: int) -> None:
+            tasks[name] = bar.add_task(name, total=total or 1, completed=0 if total else 1)
+
+        yield Reported(start=start, advance=lambda name, amount: bar.advance(tasks[name], amount))
 
 
 @app.command("settings")

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(False, description="Log as JSON lines instead of readable text.")
+    access_log: bool = Field(
+        True, description="Log one line an HTTP request: method, route template, status, duration and request id.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

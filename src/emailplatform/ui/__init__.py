@@ -8,5 +8,6 @@ from emailplatform.ui.router import router
 from emailplatform.ui.views import HERE, STATIC_PATH
 
 static_app = StaticFiles(directory=HERE / "static")
+FAVICON = HERE / "static" / "favicon.svg"  # also answers /favicon.ico, which browsers ask for by themselves
 
-__all__ = ["STATIC_PATH", "router", "static_app"]
+__all__ = ["FAVICON", "STATIC_PATH", "router", "static_app"]

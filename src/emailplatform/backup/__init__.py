@@ -1,0 +1,1 @@
+"""Backups of the embedded deployment: `emailplatform backup` and `emailplatform restore`."""
