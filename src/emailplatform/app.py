@@ -62,7 +62,15 @@ def _routers():
     from emailplatform.tenants.api import router as api_keys
     from emailplatform.webhooks.api import router as webhooks
 
-    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics]
+    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics,
+            *_parity_routers()]
+
+
+def _parity_routers():
+    """The API twins of what the UI offers beside the above: the tenant's settings, users, events, analytics."""
+    from emailplatform.tenants.tenant_api import router as tenant
+
+    return [tenant]
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from emailplatform.campaigns.schemas import (
     CampaignCreate,
     MessageDetail,
     MessageOut,
+    Reschedule,
     RowErrorOut,
     Sender,
 )
@@ -72,14 +73,13 @@ def list_batches(
 @router.get("/campaigns/{transaction_id}/messages", response_model=Page[MessageOut])
 def list_messages(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, status: MessageStatus | None = None,
+    q: Annotated[str, Query(max_length=320, description="Addresses that start with this.")] = "",
     limit: int = 100, cursor: str | None = None,
 ):
+    """In the file's order; `status` and `q` (the start of the address) search them, as the UI does."""
     transaction = service.get(session, tenant_id, transaction_id)
-    stmt = select(Message).where(Message.transaction_id == transaction.id)
-    if status:
-        stmt = stmt.where(Message.status == status)
-    rows, next_cursor = paginate(session, stmt, (Message.id,), cursor=cursor, limit=limit)
-    return Page(items=[MessageOut.model_validate(m) for m in rows], next_cursor=next_cursor)
+    rows, next_cursor = service.search_messages(session, transaction, q=q, status=status, cursor=cursor, limit=limit)
+    return Page(items=[_message(m, transaction) for m in rows], next_cursor=next_cursor)
 
 
 @router.get("/campaigns/{transaction_id}/errors", response_model=Page[RowErrorOut])
@@ -95,11 +95,28 @@ def list_row_errors(
 @router.get("/messages/{message_id}", response_model=MessageDetail)
 def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     message = service.get_message(session, tenant_id, message_id)
+    transaction = service.get(session, tenant_id, message.transaction_id)
     return MessageDetail(
-        **MessageOut.model_validate(message).model_dump(),
+        **_message(message, transaction).model_dump(),
         data=splitting.message_data(runtime, session, message),
         history=service.message_history(session, message),
     )
+
+
+@router.post(
+    "/campaigns/{transaction_id}/reschedule", response_model=Campaign, response_model_by_alias=True,
+    summary="Move a scheduled campaign's send time",
+    responses={409: {"description": "Its sending has started or ended, or it was sent right away."}},
+)
+def reschedule_campaign(transaction_id: uuid.UUID, body: Reschedule, session: SessionDep, tenant_id: TenantDep):
+    """A campaign created with `schedule` goes at the new `send_at` instead, while it is ACCEPT, PROCESSING or
+    SCHEDULED; once it is READY_TO_SEND (sending has started) or later, 409. A `send_at` in the past is 422. To
+    stop it instead, cancel it."""
+    return _campaign(session, service.reschedule(session, tenant_id, transaction_id, body.send_at))
+
+
+def _message(message: Message, transaction: Transaction) -> MessageOut:
+    return MessageOut.model_validate(message).model_copy(update={"scheduled_at": transaction.send_at})
 
 
 def _campaign(session, transaction: Transaction, with_summary: bool = True) -> Campaign:

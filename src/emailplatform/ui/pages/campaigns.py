@@ -17,7 +17,7 @@ from emailplatform.campaigns.schemas import CampaignCreate
 from emailplatform.deps import RuntimeDep, get_runtime
 from emailplatform.domains import service as domain_service
 from emailplatform.errors import AppError, Invalid
-from emailplatform.models import Batch, Message, MessageStatus, RowError, Transaction, TransactionStatus
+from emailplatform.models import Batch, MessageStatus, RowError, Transaction, TransactionStatus
 from emailplatform.pagination import paginate
 from emailplatform.storage import service as storage_service
 from emailplatform.templates import service as template_service
@@ -245,12 +245,7 @@ def _progress(session, transaction: Transaction) -> dict:
 
 
 def _messages(session, transaction: Transaction, q: str, status: str, cursor: str | None) -> dict:
-    stmt = select(Message).where(Message.transaction_id == transaction.id)
-    if status:
-        if status not in MessageStatus.__members__:
-            raise Invalid(f"{status!r} is not a message status", field="status")
-        stmt = stmt.where(Message.status == status)
-    if q.strip():
-        stmt = stmt.where(Message.email.startswith(q.strip(), autoescape=True))
-    rows, next_cursor = paginate(session, stmt, (Message.id,), cursor=cursor, limit=MESSAGES_PAGE)
+    rows, next_cursor = campaign_service.search_messages(
+        session, transaction, q=q, status=status, cursor=cursor, limit=MESSAGES_PAGE
+    )
     return {"messages": rows, "next_cursor": next_cursor, "q": q, "status": status, "statuses": list(MessageStatus)}
