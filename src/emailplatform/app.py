@@ -68,9 +68,10 @@ def _routers():
 
 def _parity_routers():
     """The API twins of what the UI offers beside the above: the tenant's settings, users, events, analytics."""
+    from emailplatform.events.history_api import router as events
     from emailplatform.tenants.tenant_api import router as tenant
 
-    return [tenant]
+    return [tenant, events]
 
 
 def _add_error_handlers(app: FastAPI) -> None:
