@@ -70,8 +70,9 @@ def _parity_routers():
     """The API twins of what the UI offers beside the above: the tenant's settings, users, events, analytics."""
     from emailplatform.events.history_api import router as events
     from emailplatform.tenants.tenant_api import router as tenant
+    from emailplatform.users.api import router as users
 
-    return [tenant, events]
+    return [tenant, events, users]
 
 
 def _add_error_handlers(app: FastAPI) -> None:
