@@ -21,6 +21,7 @@ from emailplatform.models import Batch, MessageStatus, RowError, Transaction, Tr
 from emailplatform.pagination import paginate
 from emailplatform.storage import service as storage_service
 from emailplatform.templates import service as template_service
+from emailplatform.tenants import service as tenant_service
 from emailplatform.ui.deps import DbDep, Editor, ReadDbDep, Viewer
 from emailplatform.ui.views import UiRoute, render
 
@@ -45,12 +46,16 @@ def list_campaigns(request: Request, session: DbDep, me: Viewer, cursor: str | N
 
 @router.get("/ui/campaigns/new")
 def new_campaign_page(request: Request, session: DbDep, me: Editor, template_id: uuid.UUID | None = None):
-    last = session.scalar(
-        select(Transaction).where(Transaction.tenant_id == me.tenant_id).order_by(Transaction.created_at.desc()).limit(1)
-    )
+    sender = tenant_service.default_sender(session, me.tenant_id)
+    if sender is None:
+        last = session.scalar(
+            select(Transaction).where(Transaction.tenant_id == me.tenant_id)
+            .order_by(Transaction.created_at.desc()).limit(1)
+        )
+        sender = (last.from_email, last.from_name) if last else ("", "")
     values = {
-        "template_id": str(template_id or ""), "from_email": last.from_email if last else "",
-        "from_name": (last.from_name or "") if last else "", "name": "", "file_url": "", "filename": "",
+        "template_id": str(template_id or ""), "from_email": sender[0], "from_name": sender[1] or "",
+        "name": "", "file_url": "", "filename": "",
         "send_mode": "now", "send_at_local": "", "time_zone": "",
     }
     return _new_page(request, session, me, values, error=None)
