@@ -18,8 +18,8 @@ from emailplatform.campaigns.schemas import (
     Sender,
 )
 from emailplatform.deps import RuntimeDep, SessionDep
-from emailplatform.models import Batch, File, Message, MessageStatus, RowError, Transaction, TransactionStatus
-from emailplatform.pagination import Page, paginate
+from emailplatform.models import File, Message, MessageStatus, Transaction, TransactionStatus
+from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep
 
 router = APIRouter(prefix="/api/v1/email", tags=["campaigns"])
@@ -41,12 +41,7 @@ def list_campaigns(
     session: SessionDep, tenant_id: TenantDep, status: TransactionStatus | None = None, limit: int = 50,
     cursor: str | None = None,
 ):
-    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id)
-    if status:
-        stmt = stmt.where(Transaction.status == status)
-    rows, next_cursor = paginate(
-        session, stmt, (Transaction.created_at, Transaction.id), cursor=cursor, limit=limit, descending=True
-    )
+    rows, next_cursor = service.page_of_campaigns(session, tenant_id, status=status, cursor=cursor, limit=limit)
     return Page(items=[_campaign(session, t, with_summary=False) for t in rows], next_cursor=next_cursor)
 
 
@@ -65,8 +60,7 @@ def list_batches(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
 ):
     transaction = service.get(session, tenant_id, transaction_id)
-    stmt = select(Batch).where(Batch.transaction_id == transaction.id)
-    rows, next_cursor = paginate(session, stmt, (Batch.seq,), cursor=cursor, limit=limit)
+    rows, next_cursor = service.page_of_batches(session, transaction, cursor=cursor, limit=limit)
     return Page(items=[BatchOut.model_validate(b) for b in rows], next_cursor=next_cursor)
 
 
@@ -87,8 +81,7 @@ def list_row_errors(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
 ):
     transaction = service.get(session, tenant_id, transaction_id)
-    stmt = select(RowError).where(RowError.transaction_id == transaction.id)
-    rows, next_cursor = paginate(session, stmt, (RowError.row_number, RowError.id), cursor=cursor, limit=limit)
+    rows, next_cursor = service.page_of_row_errors(session, transaction, cursor=cursor, limit=limit)
     return Page(items=[RowErrorOut.model_validate(e) for e in rows], next_cursor=next_cursor)
 
 

@@ -25,6 +25,7 @@ from emailplatform.models import (
     IdempotencyKey,
     Message,
     MessageStatus,
+    RowError,
     Transaction,
     TransactionStatus,
     utcnow,
@@ -278,6 +279,34 @@ def message_history(session: Session, message: Message) -> list[dict]:
     events = session.scalars(select(Event).where(Event.message_id == message.id).order_by(Event.occurred_at, Event.id))
     history += [{"at": e.occurred_at, "type": e.type, "details": e.details} for e in events]
     return sorted(history, key=lambda entry: entry["at"])
+
+
+def page_of_campaigns(
+    session: Session, tenant_id: uuid.UUID, *, status: str | None = None, cursor: str | None, limit: int
+) -> tuple[list[Transaction], str | None]:
+    """A page of the tenant's campaigns (of one status), newest first, and the cursor of the next page."""
+    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id)
+    if status:
+        stmt = stmt.where(Transaction.status == status)
+    return paginate(
+        session, stmt, (Transaction.created_at, Transaction.id), cursor=cursor, limit=limit, descending=True
+    )
+
+
+def page_of_batches(
+    session: Session, transaction: Transaction, *, cursor: str | None, limit: int
+) -> tuple[list[Batch], str | None]:
+    """A page of the campaign's batches in the file's order."""
+    stmt = select(Batch).where(Batch.transaction_id == transaction.id)
+    return paginate(session, stmt, (Batch.seq,), cursor=cursor, limit=limit)
+
+
+def page_of_row_errors(
+    session: Session, transaction: Transaction, *, cursor: str | None, limit: int
+) -> tuple[list[RowError], str | None]:
+    """A page of the campaign's bad rows, by row number."""
+    stmt = select(RowError).where(RowError.transaction_id == transaction.id)
+    return paginate(session, stmt, (RowError.row_number, RowError.id), cursor=cursor, limit=limit)
 
 
 def search_messages(

@@ -17,8 +17,7 @@ from emailplatform.campaigns.schemas import CampaignCreate
 from emailplatform.deps import RuntimeDep, get_runtime
 from emailplatform.domains import service as domain_service
 from emailplatform.errors import AppError, Invalid
-from emailplatform.models import Batch, MessageStatus, RowError, Transaction, TransactionStatus
-from emailplatform.pagination import paginate
+from emailplatform.models import MessageStatus, Transaction, TransactionStatus
 from emailplatform.storage import service as storage_service
 from emailplatform.templates import service as template_service
 from emailplatform.tenants import service as tenant_service
@@ -36,10 +35,7 @@ WAITING = {TransactionStatus.SCHEDULED, TransactionStatus.SENT}
 
 @router.get("/ui/campaigns")
 def list_campaigns(request: Request, session: DbDep, me: Viewer, cursor: str | None = None):
-    stmt = select(Transaction).where(Transaction.tenant_id == me.tenant_id)
-    rows, next_cursor = paginate(
-        session, stmt, (Transaction.created_at, Transaction.id), cursor=cursor, limit=PAGE_SIZE, descending=True
-    )
+    rows, next_cursor = campaign_service.page_of_campaigns(session, me.tenant_id, cursor=cursor, limit=PAGE_SIZE)
     counts = analytics.counts_by_campaign(session, (c.id for c in rows))
     return render(request, "campaigns/list.html", campaigns=[(c, counts[c.id]) for c in rows], next_cursor=next_cursor)
 
@@ -230,13 +226,8 @@ def _new_page(request: Request, session, me, values: dict, error: AppError | Non
 
 
 def _details(session, transaction: Transaction) -> dict:
-    batches, more_batches = paginate(
-        session, select(Batch).where(Batch.transaction_id == transaction.id), (Batch.seq,), cursor=None, limit=100
-    )
-    bad_rows, more_bad = paginate(
-        session, select(RowError).where(RowError.transaction_id == transaction.id), (RowError.row_number, RowError.id),
-        cursor=None, limit=100,
-    )
+    batches, more_batches = campaign_service.page_of_batches(session, transaction, cursor=None, limit=100)
+    bad_rows, more_bad = campaign_service.page_of_row_errors(session, transaction, cursor=None, limit=100)
     return {"batches": batches, "more_batches": more_batches, "bad_rows": bad_rows, "more_bad": more_bad}
 
 
