@@ -42,7 +42,9 @@ def list_campaigns(
     cursor: str | None = None,
 ):
     rows, next_cursor = service.page_of_campaigns(session, tenant_id, status=status, cursor=cursor, limit=limit)
-    return Page(items=[_campaign(session, t, with_summary=False) for t in rows], next_cursor=next_cursor)
+    urls = dict(session.execute(select(File.id, File.url).where(File.id.in_({t.file_id for t in rows}))).all())
+    return Page(items=[_campaign(session, t, with_summary=False, file_url=urls[t.file_id]) for t in rows],
+                next_cursor=next_cursor)
 
 
 @router.get("/campaigns/{transaction_id}", response_model=Campaign, response_model_by_alias=True)
@@ -112,8 +114,9 @@ def _message(message: Message, transaction: Transaction) -> MessageOut:
     return MessageOut.model_validate(message).model_copy(update={"scheduled_at": transaction.send_at})
 
 
-def _campaign(session, transaction: Transaction, with_summary: bool = True) -> Campaign:
-    file_url = session.scalar(select(File.url).where(File.id == transaction.file_id))
+def _campaign(session, transaction: Transaction, with_summary: bool = True, file_url: str | None = None) -> Campaign:
+    """`file_url`: the campaign's file's, when the caller read it already (a list reads them all at once)."""
+    file_url = file_url or session.scalar(select(File.url).where(File.id == transaction.file_id))
     return Campaign(
         transaction_id=transaction.id,
         name=transaction.name,
