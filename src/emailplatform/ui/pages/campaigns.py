@@ -117,7 +117,9 @@ def campaign_page(request: Request, session: DbDep, me: Viewer, transaction_id: 
     transaction = campaign_service.get(session, me.tenant_id, transaction_id)
     template = template_service.get(session, me.tenant_id, transaction.template_id)
     return render(
-        request, "campaigns/show.html", campaign=transaction, template=template, **_details(session, transaction),
+        request, "campaigns/show.html", campaign=transaction, template=template,
+        reschedulable=transaction.send_at is not None and transaction.status in campaign_service.RESCHEDULABLE,
+        **_details(session, transaction),
         **_progress(session, transaction), **_messages(session, transaction, q="", status="", cursor=None),
     )
 
@@ -153,6 +155,16 @@ def campaign_messages(
 @router.post("/ui/campaigns/{transaction_id}/cancel")
 def cancel_campaign(session: DbDep, me: Editor, transaction_id: uuid.UUID):
     campaign_service.cancel(session, me.tenant_id, transaction_id)
+    return RedirectResponse(f"/ui/campaigns/{transaction_id}", status_code=303)
+
+
+@router.post("/ui/campaigns/{transaction_id}/reschedule")
+def reschedule_campaign(
+    session: DbDep, me: Editor, transaction_id: uuid.UUID, send_at_local: Annotated[str, Form(max_length=40)] = "",
+    time_zone: Annotated[str, Form(max_length=100)] = "",
+):
+    """A scheduled campaign's new send time, in the user's time zone."""
+    campaign_service.reschedule(session, me.tenant_id, transaction_id, _local_time(send_at_local, time_zone))
     return RedirectResponse(f"/ui/campaigns/{transaction_id}", status_code=303)
 
 
