@@ -78,7 +78,18 @@ def _routers():
     from emailplatform.tenants.api import router as api_keys
     from emailplatform.webhooks.api import router as webhooks
 
-    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics, health]
+    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics, health,
+            *_parity_routers()]
+
+
+def _parity_routers():
+    """The API twins of what the UI offers beside the above: the tenant's settings, users, events, analytics."""
+    from emailplatform.analytics.api import router as analytics
+    from emailplatform.events.history_api import router as events
+    from emailplatform.tenants.tenant_api import router as tenant
+    from emailplatform.users.api import router as users
+
+    return [tenant, events, users, analytics]
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -3,6 +3,7 @@
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -36,6 +37,27 @@ def paginate(session: Session, stmt: Select, keys: tuple, *, cursor: str | None,
     rows = rows[:limit]
     next_cursor = _encode([getattr(rows[-1], k.key) for k in keys]) if more else None
     return rows, next_cursor
+
+
+def paginate_by_offset(fetch: Callable[[int, int], list], *, cursor: str | None, limit: int):
+    """Rows of a list ordered by what it counts (a breakdown: no key of its own to page by): `fetch(offset,
+    count)` gives `count` rows from `offset`; and the cursor of the next page, None on the last."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    offset = _decode_offset(cursor) if cursor else 0
+    rows = fetch(offset, limit + 1)
+    return rows[:limit], _encode(["offset", offset + limit]) if len(rows) > limit else None
+
+
+def _decode_offset(cursor: str) -> int:
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError):
+        plain = None
+    if not (isinstance(plain, list) and len(plain) == 2 and plain[0] == "offset" and type(plain[1]) is int
+            and 0 <= plain[1] < 2**31):
+        raise Invalid("the cursor is not one this API gave out", field="cursor")
+    return plain[1]
 
 
 def _encode(values: list) -> str:

@@ -30,6 +30,7 @@ from emailplatform.models import (
     Transaction,
     utcnow,
 )
+from emailplatform.pagination import paginate
 
 OPENED = {MessageStatus.OPENED, MessageStatus.CLICKED}
 PENDING = {*UNSENT_MESSAGE_STATUSES, counts.PENDING}
@@ -207,13 +208,28 @@ def spreadsheet_safe(value) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def _created_since(tenant_id: uuid.UUID, days: int):
+    """The tenant's campaigns created in the last `days` days (what the campaigns export lists)."""
+    since = utcnow() - timedelta(days=days)
+    return select(Transaction).where(Transaction.tenant_id == tenant_id, Transaction.created_at >= since)
+
+
+def campaigns_page(
+    session: Session, tenant_id: uuid.UUID, days: int, *, cursor: str | None, limit: int
+) -> tuple[list[tuple[Transaction, Counts]], str | None]:
+    """A page of the campaigns export's rows, newest first: each campaign with its counts, read for the page."""
+    campaigns, next_cursor = paginate(
+        session, _created_since(tenant_id, days), (Transaction.created_at, Transaction.id), cursor=cursor,
+        limit=limit, descending=True,
+    )
+    counts = counts_by_campaign(session, (c.id for c in campaigns))
+    return [(c, counts[c.id]) for c in campaigns], next_cursor
+
+
 def campaigns_csv(session: Session, tenant_id: uuid.UUID, days: int) -> str:
     """Every campaign of the last `days` days with its counts and rates, as CSV safe to open in a spreadsheet."""
-    since = utcnow() - timedelta(days=days)
     campaigns = list(session.scalars(
-        select(Transaction)
-        .where(Transaction.tenant_id == tenant_id, Transaction.created_at >= since)
-        .order_by(Transaction.created_at.desc())
+        _created_since(tenant_id, days).order_by(Transaction.created_at.desc(), Transaction.id.desc())
     ))
     counts = counts_by_campaign(session, (c.id for c in campaigns))
     out = io.StringIO()
@@ -226,6 +242,17 @@ def campaigns_csv(session: Session, tenant_id: uuid.UUID, days: int) -> str:
         row = [campaign.id, campaign.name, campaign.status, campaign.created_at.isoformat(), campaign.from_email,
                c.total, *(getattr(c, o) for o in OUTCOMES), c.failed, *rates]
         writer.writerow([spreadsheet_safe(v) for v in row])
+    return out.getvalue()
+
+
+def overview_csv(ov: Overview) -> str:
+    """The period's counts and rates day by day (UTC), as CSV."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["date", "messages", *OUTCOMES, "failed", *(f"{o}_rate" for o in OUTCOMES[1:])])
+    for day, c in ov.per_day:
+        rates = [f"{r:.4f}" if (r := c.rate(o)) is not None else "" for o in OUTCOMES[1:]]
+        writer.writerow([day.isoformat(), c.total, *(getattr(c, o) for o in OUTCOMES), c.failed, *rates])
     return out.getvalue()
 
 
@@ -264,30 +291,36 @@ def scope(
     return Scope(list(campaigns_in_period(session, tenant_id, days)), days)
 
 
-def bounce_reasons(session: Session, where: Scope, limit: int | None = BREAKDOWN_ROWS) -> list[tuple[str, int]]:
+def bounce_reasons(
+    session: Session, where: Scope, limit: int | None = BREAKDOWN_ROWS, offset: int = 0
+) -> list[tuple[str, int]]:
     """Bounces by their reason (the events' details["reason"]), most frequent first."""
     reason = func.coalesce(Event.details["reason"].as_string(), UNKNOWN_REASON)
     stmt = (
         select(reason, func.count())
         .where(Event.transaction_id.in_(where.campaign_ids), Event.type == "bounced")
-        .group_by(reason).order_by(func.count().desc(), reason).limit(limit)
+        .group_by(reason).order_by(func.count().desc(), reason).limit(limit).offset(offset)
     )
     return [(name, count) for name, count in session.execute(stmt)] if where.campaign_ids else []
 
 
-def top_links(session: Session, where: Scope, limit: int | None = BREAKDOWN_ROWS) -> list[tuple[str, int, int]]:
+def top_links(
+    session: Session, where: Scope, limit: int | None = BREAKDOWN_ROWS, offset: int = 0
+) -> list[tuple[str, int, int]]:
     """Clicked links (the events' details["url"]): clicks and the messages that clicked, most clicked first."""
     url = Event.details["url"].as_string()
     clicks, messages = func.count(), func.count(Event.message_id.distinct())
     stmt = (
         select(url, clicks, messages)
         .where(Event.transaction_id.in_(where.campaign_ids), Event.type == "clicked", url.is_not(None))
-        .group_by(url).order_by(clicks.desc(), url).limit(limit)
+        .group_by(url).order_by(clicks.desc(), url).limit(limit).offset(offset)
     )
     return [(link, c, m) for link, c, m in session.execute(stmt)] if where.campaign_ids else []
 
 
-def by_recipient_domain(session: Session, where: Scope, limit: int | None = BREAKDOWN_ROWS) -> list[tuple[str, Counts]]:
+def by_recipient_domain(
+    session: Session, where: Scope, limit: int | None = BREAKDOWN_ROWS, offset: int = 0
+) -> list[tuple[str, Counts]]:
     """Messages by the domain of their address (the part after @), with their counts; the biggest first."""
     if not where.campaign_ids:
         return []
@@ -297,7 +330,7 @@ def by_recipient_domain(session: Session, where: Scope, limit: int | None = BREA
     stmt = (
         select(domain, total, *columns.values())
         .where(DomainMessageCount.transaction_id.in_(where.campaign_ids))
-        .group_by(domain).having(total > 0).order_by(total.desc(), domain).limit(limit)
+        .group_by(domain).having(total > 0).order_by(total.desc(), domain).limit(limit).offset(offset)
     )
     result = []
     for name, messages, *sums in session.execute(stmt):

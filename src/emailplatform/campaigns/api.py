@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -15,12 +15,13 @@ from emailplatform.campaigns.schemas import (
     MessageOut,
     RecipientsCheck,
     RecipientsCheckRequest,
+    Reschedule,
     RowErrorOut,
     Sender,
 )
 from emailplatform.deps import RuntimeDep, SessionDep
-from emailplatform.models import Batch, File, Message, MessageStatus, RowError, Transaction, TransactionStatus
-from emailplatform.pagination import Page, paginate
+from emailplatform.models import File, Message, MessageStatus, Transaction, TransactionStatus
+from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep
 
 router = APIRouter(prefix="/api/v1/email", tags=["campaigns"])
@@ -54,13 +55,10 @@ def list_campaigns(
     session: SessionDep, tenant_id: TenantDep, status: TransactionStatus | None = None, limit: int = 50,
     cursor: str | None = None,
 ):
-    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id)
-    if status:
-        stmt = stmt.where(Transaction.status == status)
-    rows, next_cursor = paginate(
-        session, stmt, (Transaction.created_at, Transaction.id), cursor=cursor, limit=limit, descending=True
-    )
-    return Page(items=[_campaign(session, t, with_summary=False) for t in rows], next_cursor=next_cursor)
+    rows, next_cursor = service.page_of_campaigns(session, tenant_id, status=status, cursor=cursor, limit=limit)
+    urls = dict(session.execute(select(File.id, File.url).where(File.id.in_({t.file_id for t in rows}))).all())
+    return Page(items=[_campaign(session, t, with_summary=False, file_url=urls[t.file_id]) for t in rows],
+                next_cursor=next_cursor)
 
 
 @router.get("/campaigns/{transaction_id}", response_model=Campaign, response_model_by_alias=True)
@@ -78,22 +76,20 @@ def list_batches(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
 ):
     transaction = service.get(session, tenant_id, transaction_id)
-    stmt = select(Batch).where(Batch.transaction_id == transaction.id)
-    rows, next_cursor = paginate(session, stmt, (Batch.seq,), cursor=cursor, limit=limit)
+    rows, next_cursor = service.page_of_batches(session, transaction, cursor=cursor, limit=limit)
     return Page(items=[BatchOut.model_validate(b) for b in rows], next_cursor=next_cursor)
 
 
 @router.get("/campaigns/{transaction_id}/messages", response_model=Page[MessageOut])
 def list_messages(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, status: MessageStatus | None = None,
+    q: Annotated[str, Query(max_length=320, description="Addresses that start with this.")] = "",
     limit: int = 100, cursor: str | None = None,
 ):
+    """In the file's order; `status` and `q` (the start of the address) search them, as the UI does."""
     transaction = service.get(session, tenant_id, transaction_id)
-    stmt = select(Message).where(Message.transaction_id == transaction.id)
-    if status:
-        stmt = stmt.where(Message.status == status)
-    rows, next_cursor = paginate(session, stmt, (Message.id,), cursor=cursor, limit=limit)
-    return Page(items=[MessageOut.model_validate(m) for m in rows], next_cursor=next_cursor)
+    rows, next_cursor = service.search_messages(session, transaction, q=q, status=status, cursor=cursor, limit=limit)
+    return Page(items=[_message(m, transaction) for m in rows], next_cursor=next_cursor)
 
 
 @router.get("/campaigns/{transaction_id}/errors", response_model=Page[RowErrorOut])
@@ -101,23 +97,40 @@ def list_row_errors(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
 ):
     transaction = service.get(session, tenant_id, transaction_id)
-    stmt = select(RowError).where(RowError.transaction_id == transaction.id)
-    rows, next_cursor = paginate(session, stmt, (RowError.row_number, RowError.id), cursor=cursor, limit=limit)
+    rows, next_cursor = service.page_of_row_errors(session, transaction, cursor=cursor, limit=limit)
     return Page(items=[RowErrorOut.model_validate(e) for e in rows], next_cursor=next_cursor)
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetail)
 def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     message = service.get_message(session, tenant_id, message_id)
+    transaction = service.get(session, tenant_id, message.transaction_id)
     return MessageDetail(
-        **MessageOut.model_validate(message).model_dump(),
+        **_message(message, transaction).model_dump(),
         data=splitting.message_data(runtime, session, message),
         history=service.message_history(session, message),
     )
 
 
-def _campaign(session, transaction: Transaction, with_summary: bool = True) -> Campaign:
-    file_url = session.scalar(select(File.url).where(File.id == transaction.file_id))
+@router.post(
+    "/campaigns/{transaction_id}/reschedule", response_model=Campaign, response_model_by_alias=True,
+    summary="Move a scheduled campaign's send time",
+    responses={409: {"description": "Its sending has started or ended, or it was sent right away."}},
+)
+def reschedule_campaign(transaction_id: uuid.UUID, body: Reschedule, session: SessionDep, tenant_id: TenantDep):
+    """A campaign created with `schedule` goes at the new `send_at` instead, while it is ACCEPT, PROCESSING or
+    SCHEDULED; once it is READY_TO_SEND (sending has started) or later, 409. A `send_at` in the past is 422. To
+    stop it instead, cancel it."""
+    return _campaign(session, service.reschedule(session, tenant_id, transaction_id, body.send_at))
+
+
+def _message(message: Message, transaction: Transaction) -> MessageOut:
+    return MessageOut.model_validate(message).model_copy(update={"scheduled_at": transaction.send_at})
+
+
+def _campaign(session, transaction: Transaction, with_summary: bool = True, file_url: str | None = None) -> Campaign:
+    """`file_url`: the campaign's file's, when the caller read it already (a list reads them all at once)."""
+    file_url = file_url or session.scalar(select(File.url).where(File.id == transaction.file_id))
     return Campaign(
         transaction_id=transaction.id,
         name=transaction.name,

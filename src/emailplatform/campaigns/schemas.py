@@ -27,7 +27,9 @@ class CampaignCreate(BaseModel):
     template_id: uuid.UUID
     template_version: int | None = Field(None, ge=1, description="Default: the template's latest version.")
     csv_file_url: str = Field(min_length=1, max_length=600, description="The file_url of an uploaded recipients CSV.")
-    sender: Sender = Field(alias="from")
+    sender: Sender | None = Field(
+        None, alias="from", description="Default: the tenant's default sender (PUT /api/v1/tenant)."
+    )
     reply_to: EmailStr | None = None
     callback_url: str | None = Field(None, max_length=2000)
     schedule: Schedule | None = None
@@ -126,6 +128,12 @@ class MessageOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None
+    delivered_at: datetime | None = Field(
+        None, description="When its delivery was learnt: a delivery event, or an open, click or complaint."
+    )
+    scheduled_at: datetime | None = Field(
+        None, description="When it is (or was) to go: its campaign's send time; null when sent right away."
+    )
 
 
 class HistoryEntry(BaseModel):
@@ -157,3 +165,11 @@ class RecipientsCheck(BaseModel):
     duplicate_rows: int = Field(description="Rows whose address is on an earlier row: sent once, listed in bad_rows.")
     first_rows: list[dict[str, str]] = Field(description="The first good rows, by the file's column names.")
     bad_rows: list[RowErrorOut] = Field(description="The first rows skipped (invalid or duplicate), in file order.")
+
+
+class Reschedule(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"send_at": "2026-12-24T09:00:00+01:00"}]}
+    )
+
+    send_at: AwareDatetime = Field(description="The new send time, with a time zone; in the future.")

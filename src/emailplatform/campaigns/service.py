@@ -26,13 +26,16 @@ from emailplatform.models import (
     IdempotencyKey,
     Message,
     MessageStatus,
+    RowError,
     Transaction,
     TransactionStatus,
     utcnow,
 )
+from emailplatform.pagination import paginate
 from emailplatform.runtime import Runtime
 from emailplatform.storage import service as file_service
 from emailplatform.templates import service as template_service
+from emailplatform.tenants import service as tenant_service
 from emailplatform.webhooks import service as webhook_service
 
 CANCELLABLE = {
@@ -41,6 +44,8 @@ CANCELLABLE = {
     TransactionStatus.SCHEDULED,
     TransactionStatus.READY_TO_SEND,
 }
+RESCHEDULABLE = {TransactionStatus.ACCEPT, TransactionStatus.PROCESSING, TransactionStatus.SCHEDULED}
+RELEASE_JOB = "release_campaign"
 STATUS_TIMESTAMPS = {
     TransactionStatus.SENT: "sent_at",
     TransactionStatus.COMPLETED: "completed_at",
@@ -86,22 +91,25 @@ def _stored_answer(session: Session, tenant_id: uuid.UUID, key: str) -> Idempote
 
 
 def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: CampaignCreate) -> dict:
-    version = template_service.get_version(session, tenant_id, body.template_id, body.template_version)
+    version = template_service.get_version(
+        session, tenant_id, body.template_id, body.template_version, for_campaign=True
+    )
     file = file_service.get_by_url(session, tenant_id, body.csv_file_url, field="csv_file_url")
     file_service.uploaded_size(runtime, file, field="csv_file_url")
     with runtime.storage.open(file.storage_key) as stream:
         layout = recipients.read_layout(stream, version.placeholders, body.columns, field="csv_file_url")
     if body.schedule and body.schedule.send_at <= utcnow():
         raise Invalid("send_at is in the past; leave out schedule to send now", field="schedule.send_at")
-    warning = domain_service.check_sender(session, tenant_id, str(body.sender.email), runtime.settings)
+    from_email, from_name = _sender(session, tenant_id, body)
+    warning = domain_service.check_sender(session, tenant_id, from_email, runtime.settings)
     transaction = Transaction(
         tenant_id=tenant_id,
         name=body.name,
         template_id=version.template_id,
         template_version=version.version,
         file_id=file.id,
-        from_email=str(body.sender.email),
-        from_name=body.sender.name,
+        from_email=from_email,
+        from_name=from_name,
         reply_to=str(body.reply_to) if body.reply_to else None,
         callback_url=body.callback_url,
         send_at=body.schedule.send_at if body.schedule else None,
@@ -114,6 +122,19 @@ def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: Camp
     queue.enqueue(session, "split_file", {"transaction_id": str(transaction.id)}, tenant_id=tenant_id)
     set_status(session, transaction, TransactionStatus.ACCEPT)
     return {"transaction_id": str(transaction.id), "status": transaction.status, "warnings": [warning] if warning else []}
+
+
+def _sender(session: Session, tenant_id: uuid.UUID, body: CampaignCreate) -> tuple[str, str | None]:
+    """The campaign's `from`, else the tenant's default sender."""
+    if body.sender is not None:
+        return str(body.sender.email), body.sender.name
+    default = tenant_service.default_sender(session, tenant_id)
+    if default is None:
+        raise Invalid(
+            "the campaign has no sender: give `from`, or set the tenant's default sender (PUT /api/v1/tenant)",
+            field="from",
+        )
+    return default
 
 
 def get(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> Transaction:
@@ -187,6 +208,33 @@ def cancel(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) ->
     )
     session.refresh(transaction)
     set_status(session, transaction, TransactionStatus.CANCELLED, "cancelled by request")
+    return transaction
+
+
+def reschedule(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID, send_at: datetime) -> Transaction:
+    """Move a scheduled campaign's send time, and its release job with it; refused (Conflict) once its sending
+    started, and for a campaign sent right away."""
+    transaction = get(session, tenant_id, transaction_id)
+    if send_at <= utcnow():
+        raise Invalid("send_at is in the past: give a time to come, or cancel the campaign", field="send_at")
+    moved = session.execute(
+        update(Transaction)
+        .where(Transaction.id == transaction.id, Transaction.status.in_(RESCHEDULABLE), Transaction.send_at.is_not(None))
+        .values(send_at=send_at, updated_at=utcnow())
+    )
+    session.refresh(transaction)
+    if moved.rowcount == 0:
+        if transaction.status in RESCHEDULABLE:
+            raise Conflict("the campaign was sent right away: it has no send time to move", field="transaction_id")
+        raise Conflict(
+            f"a campaign that is {transaction.status} cannot be rescheduled: its sending has started or ended",
+            field="transaction_id",
+        )
+    # A campaign still being split gets its release job when the split finishes, at the send time it reads then.
+    if transaction.status == TransactionStatus.SCHEDULED and not queue.move_queued(
+        session, RELEASE_JOB, transaction.tenant_id, {"transaction_id": str(transaction.id)}, send_at
+    ):
+        queue.enqueue(session, RELEASE_JOB, {"transaction_id": str(transaction.id)}, tenant_id=tenant_id, run_at=send_at)
     return transaction
 
 
@@ -297,6 +345,50 @@ def message_history(session: Session, message: Message) -> list[dict]:
     events = session.scalars(select(Event).where(Event.message_id == message.id).order_by(Event.occurred_at, Event.id))
     history += [{"at": e.occurred_at, "type": e.type, "details": e.details} for e in events]
     return sorted(history, key=lambda entry: entry["at"])
+
+
+def page_of_campaigns(
+    session: Session, tenant_id: uuid.UUID, *, status: str | None = None, cursor: str | None, limit: int
+) -> tuple[list[Transaction], str | None]:
+    """A page of the tenant's campaigns (of one status), newest first, and the cursor of the next page."""
+    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id)
+    if status:
+        stmt = stmt.where(Transaction.status == status)
+    return paginate(
+        session, stmt, (Transaction.created_at, Transaction.id), cursor=cursor, limit=limit, descending=True
+    )
+
+
+def page_of_batches(
+    session: Session, transaction: Transaction, *, cursor: str | None, limit: int
+) -> tuple[list[Batch], str | None]:
+    """A page of the campaign's batches in the file's order."""
+    stmt = select(Batch).where(Batch.transaction_id == transaction.id)
+    return paginate(session, stmt, (Batch.seq,), cursor=cursor, limit=limit)
+
+
+def page_of_row_errors(
+    session: Session, transaction: Transaction, *, cursor: str | None, limit: int
+) -> tuple[list[RowError], str | None]:
+    """A page of the campaign's bad rows, by row number."""
+    stmt = select(RowError).where(RowError.transaction_id == transaction.id)
+    return paginate(session, stmt, (RowError.row_number, RowError.id), cursor=cursor, limit=limit)
+
+
+def search_messages(
+    session: Session, transaction: Transaction, *, q: str = "", status: str | None = None, cursor: str | None,
+    limit: int,
+) -> tuple[list[Message], str | None]:
+    """A page of the campaign's messages in the file's order: those of one status, and whose address starts
+    with `q` (the search of the UI and the API), and the cursor of the next page."""
+    stmt = select(Message).where(Message.transaction_id == transaction.id)
+    if status:
+        if status not in MessageStatus.__members__:
+            raise Invalid(f"{status!r} is not a message status", field="status")
+        stmt = stmt.where(Message.status == status)
+    if q.strip():
+        stmt = stmt.where(Message.email.startswith(q.strip(), autoescape=True))
+    return paginate(session, stmt, (Message.id,), cursor=cursor, limit=limit)
 
 
 def get_message(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message:

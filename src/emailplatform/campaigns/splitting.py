@@ -260,7 +260,7 @@ def split_file(runtime: Runtime, transaction_id: uuid.UUID) -> None:
 
 def finish(runtime: Runtime, transaction_id: uuid.UUID, total: int) -> None:
     with runtime.db.session() as session:
-        transaction = session.get(Transaction, transaction_id)
+        transaction = session.get(Transaction, transaction_id, with_for_update=True)  # a reschedule waits, or is read
         if transaction.status != TransactionStatus.PROCESSING:
             return
         transaction.processed_at = utcnow()

@@ -2,7 +2,7 @@ import asyncio
 import uuid
 
 from emailplatform.campaigns import service, splitting
-from emailplatform.models import Transaction, TransactionStatus
+from emailplatform.models import Transaction, TransactionStatus, utcnow
 
 
 async def split_file(ctx, payload: dict) -> None:
@@ -12,8 +12,12 @@ async def split_file(ctx, payload: dict) -> None:
 async def release_campaign(ctx, payload: dict) -> None:
     def release():
         with ctx.runtime.db.session() as session:
-            transaction = session.get(Transaction, uuid.UUID(payload["transaction_id"]))
-            if transaction is not None and transaction.status == TransactionStatus.SCHEDULED:
+            transaction = session.get(Transaction, uuid.UUID(payload["transaction_id"]), with_for_update=True)
+            if transaction is None or transaction.status != TransactionStatus.SCHEDULED:
+                return
+            if transaction.send_at is not None and transaction.send_at > utcnow():  # rescheduled while it was claimed
+                splitting.schedule_release(session, transaction, transaction.send_at)
+            else:
                 service.release(session, transaction)
 
     await asyncio.to_thread(release)

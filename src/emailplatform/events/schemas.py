@@ -21,3 +21,21 @@ class SuppressionOut(BaseModel):
     details: str | None = Field(description="The bounce's diagnostic, or what was given by hand.")
     message_id: uuid.UUID | None = Field(description="The message whose bounce or complaint added the address.")
     created_at: datetime
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{
+            "event_id": 41, "message_id": "0193a4b2-7c1d-7e2f-8a3b-4c5d6e7f8091",
+            "transaction_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4", "recipient": "ann@example.com",
+            "type": "clicked", "occurred_at": "2026-12-01T09:14:03Z", "details": {"url": "https://example.com/offer"},
+        }]}
+    )
+
+    event_id: int
+    message_id: uuid.UUID
+    transaction_id: uuid.UUID
+    recipient: str = Field(description="The message's address.")
+    type: str = Field(description="sent, delivered, bounced, complained, opened, clicked, unsubscribed, deferred, …")
+    occurred_at: datetime
+    details: dict = Field(description="What the source said: a bounce's reason and diagnostic, a click's url, …")

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -38,6 +38,7 @@ RANK = {
     MessageStatus.SUPPRESSED: 100, MessageStatus.CANCELLED: 100,
 }
 SUPPRESSING = {"complained": "complaint", "unsubscribed": "unsubscribe"}
+IMPLIES_DELIVERY = {MessageStatus.DELIVERED, MessageStatus.OPENED, MessageStatus.CLICKED, MessageStatus.COMPLAINED}
 EVENT_TYPES = {"sent", "deferred", "failed", "delivery_delayed", "unsubscribed", *EVENT_STATUS}
 WEBHOOK_TYPES = {"rejected": "failed"}  # what a subscriber hears of an event; types not subscribable stay quiet
 
@@ -137,13 +138,18 @@ def _advance_statuses(session: Session, events: list[NewEvent]) -> set[uuid.UUID
             session.execute(
                 update(Message)
                 .where(Message.id.in_([row.id for row in rows]))
-                .values(status=status, updated_at=now)
+                .values(status=status, updated_at=now, **_delivered_at(status, now))
                 .execution_options(synchronize_session=False)
             )
         moves += [(row.transaction_id, row.email, row.status, status) for row in rows]
         moved.update(row.id for row in rows)
     counts.record_moves(session, moves)
     return moved
+
+
+def _delivered_at(status: MessageStatus, now: datetime) -> dict:
+    """A move to DELIVERED, or past it to a status that implies delivery (an open), stamps the first delivery."""
+    return {"delivered_at": func.coalesce(Message.delivered_at, now)} if status in IMPLIES_DELIVERY else {}
 
 
 def _suppress(session: Session, events: list[NewEvent], messages: dict[uuid.UUID, Row]) -> None:

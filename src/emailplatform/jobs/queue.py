@@ -173,3 +173,12 @@ def retry_dead(session: Session, job_id: int, tenant_id: uuid.UUID) -> Job:
 
 def _set(session: Session, ids: list[int], **values) -> None:
     session.execute(update(Job).where(Job.id.in_(ids)).values(**values))
+
+
+def move_queued(session: Session, kind: str, tenant_id: uuid.UUID | None, payload: dict, run_at: datetime) -> int:
+    """On the caller's session: the queued jobs of `kind` whose payload has these values run at `run_at` instead;
+    how many there were (a job already claimed is not moved: its handler checks again)."""
+    stmt = update(Job).where(Job.kind == kind, Job.tenant_id == tenant_id, Job.state == JobState.QUEUED)
+    for key, value in payload.items():
+        stmt = stmt.where(Job.payload[key].as_string() == value)
+    return session.execute(stmt.values(run_at=run_at).execution_options(synchronize_session=False)).rowcount

@@ -118,6 +118,7 @@ class Message(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]  # when its delivery was learnt (a delivery, or an open that implies one)
 
 
 class MessageCount(Base):

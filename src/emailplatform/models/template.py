@@ -14,6 +14,7 @@ class Template(UUIDPrimaryKey, Timestamps, Base):
     name: Mapped[str] = mapped_column(String(200))
     latest_version: Mapped[int] = mapped_column(default=0)  # 0: uploaded, not yet confirmed
     upload_file_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("files.id"))
+    archived_at: Mapped[datetime | None]  # hidden from lists, starts no new campaign; its versions are kept
 
 
 class TemplateVersion(UUIDPrimaryKey, Base):

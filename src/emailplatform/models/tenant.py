@@ -11,6 +11,9 @@ class Tenant(UUIDPrimaryKey, Base):
     __tablename__ = "tenants"
 
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # The sender of a campaign that names none.
+    default_from_email: Mapped[str | None] = mapped_column(String(320))
+    default_from_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

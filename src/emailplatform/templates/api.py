@@ -1,6 +1,6 @@
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from emailplatform.deps import ReadSessionDep, RuntimeDep, SessionDep
 from emailplatform.pagination import Page
@@ -52,8 +52,11 @@ def create_template(body: TemplateCreate, session: SessionDep, tenant_id: Tenant
 
 
 @router.get("", response_model=Page[TemplateOut])
-def list_templates(session: SessionDep, tenant_id: TenantDep, limit: int = 50, cursor: str | None = None):
-    rows, next_cursor = service.list_templates(session, tenant_id, cursor=cursor, limit=limit)
+def list_templates(
+    session: SessionDep, tenant_id: TenantDep, limit: int = 50, cursor: str | None = None, archived: bool = False
+):
+    """Newest first; the archived templates only with `archived=true`."""
+    rows, next_cursor = service.list_templates(session, tenant_id, cursor=cursor, limit=limit, archived=archived)
     return Page(items=[TemplateOut.model_validate(t) for t in rows], next_cursor=next_cursor)
 
 
@@ -77,3 +80,31 @@ def preview_template(
 ):
     rendered = service.preview(session, runtime.settings, tenant_id, template_id, body.data, body.version)
     return PreviewOut(subject=rendered.subject, html=rendered.html, text=rendered.text)
+
+
+# --- archive and delete -----------------------------------------------------------------------------------
+
+
+@router.post("/{template_id}/archive", response_model=TemplateOut, summary="Archive a template")
+def archive_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    """Hide the template from `GET /api/v1/templates` (but with `archived=true`) and from new campaigns, which
+    it can no longer start (409); its versions and the campaigns sent with them stay. Archiving twice is
+    harmless."""
+    return TemplateOut.model_validate(service.archive(session, tenant_id, template_id))
+
+
+@router.post("/{template_id}/restore", response_model=TemplateOut, summary="Restore an archived template")
+def restore_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    """Bring an archived template back to the list and to new campaigns."""
+    return TemplateOut.model_validate(service.archive(session, tenant_id, template_id, archived=False))
+
+
+@router.delete(
+    "/{template_id}", status_code=204, summary="Delete a template no campaign used",
+    responses={409: {"description": "A campaign used the template: it is kept; archive it instead."}},
+)
+def delete_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    """Delete the template and its versions. A template a campaign was sent with is kept for that campaign's
+    history and the answer is 409 (`error.field` = `template_id`), saying so: archive it instead."""
+    service.delete(session, tenant_id, template_id)
+    return Response(status_code=204)

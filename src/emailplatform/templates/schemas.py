@@ -75,6 +75,9 @@ class TemplateOut(BaseModel):
     latest_version: int = Field(description="How many versions the template has; 0 until its upload is confirmed.")
     created_at: datetime
     updated_at: datetime
+    archived_at: datetime | None = Field(
+        None, description="When it was archived: hidden from the list, it starts no new campaign; null if not."
+    )
 
 
 class TemplateDetail(TemplateOut):

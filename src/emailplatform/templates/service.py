@@ -3,12 +3,13 @@
 import hashlib
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import delete as delete_rows
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from emailplatform.config import Settings
-from emailplatform.errors import Invalid, NotFound
-from emailplatform.models import File, Template, TemplateVersion
+from emailplatform.errors import Conflict, Invalid, NotFound
+from emailplatform.models import File, Template, TemplateVersion, Transaction, utcnow
 from emailplatform.pagination import paginate
 from emailplatform.runtime import Runtime
 from emailplatform.storage import PresignedUpload
@@ -62,17 +63,53 @@ def add_version(
     return _add_version(session, _get_for_update(session, tenant_id, template_id), subject, html, text)
 
 
-def list_templates(session: Session, tenant_id: uuid.UUID, *, cursor: str | None, limit: int):
-    """A page of the tenant's templates, newest first, and the cursor of the next page."""
+def list_templates(
+    session: Session, tenant_id: uuid.UUID, *, cursor: str | None, limit: int, archived: bool = False
+):
+    """A page of the tenant's templates, newest first, and the cursor of the next page; the archived ones
+    (`archived`) or the others."""
     stmt = select(Template).where(Template.tenant_id == tenant_id)
+    stmt = stmt.where(Template.archived_at.is_not(None) if archived else Template.archived_at.is_(None))
     return paginate(session, stmt, (Template.created_at, Template.id), cursor=cursor, limit=limit, descending=True)
 
 
-def get(session: Session, tenant_id: uuid.UUID, template_id: uuid.UUID) -> Template:
-    template = session.scalar(select(Template).where(Template.id == template_id, Template.tenant_id == tenant_id))
+def get(session: Session, tenant_id: uuid.UUID, template_id: uuid.UUID, *, lock: bool = False) -> Template:
+    stmt = select(Template).where(Template.id == template_id, Template.tenant_id == tenant_id)
+    template = session.scalar(stmt.with_for_update(read=True) if lock else stmt)
     if template is None:
         raise NotFound("no such template", field="template_id")
     return template
+
+
+def archive(session: Session, tenant_id: uuid.UUID, template_id: uuid.UUID, archived: bool = True) -> Template:
+    """Hide the template from lists and from new campaigns (`archived`), or bring it back; its versions, and
+    the campaigns sent with them, stay as they were."""
+    template = _get_for_update(session, tenant_id, template_id)
+    if archived and template.archived_at is None:
+        template.archived_at = utcnow()
+    elif not archived:
+        template.archived_at = None
+    session.flush()
+    return template
+
+
+def delete(session: Session, tenant_id: uuid.UUID, template_id: uuid.UUID) -> None:
+    """Delete a template no campaign has used, with its versions. A used one is kept for its campaigns' history
+    (Conflict): archive it instead."""
+    template = _get_for_update(session, tenant_id, template_id)
+    used = session.scalar(
+        select(func.count()).select_from(Transaction)
+        .where(Transaction.tenant_id == tenant_id, Transaction.template_id == template.id)
+    )
+    if used:
+        raise Conflict(
+            f"the template was used by {used} campaign{'s' if used != 1 else ''} and is kept for their history: "
+            f"archive it instead (POST /api/v1/templates/{template.id}/archive)",
+            field="template_id",
+        )
+    session.execute(delete_rows(TemplateVersion).where(TemplateVersion.template_id == template.id))
+    session.delete(template)
+    session.flush()
 
 
 def list_versions(session: Session, template: Template) -> list[TemplateVersion]:
@@ -81,10 +118,15 @@ def list_versions(session: Session, template: Template) -> list[TemplateVersion]
 
 
 def get_version(
-    session: Session, tenant_id: uuid.UUID, template_id: uuid.UUID, version: int | None = None
+    session: Session, tenant_id: uuid.UUID, template_id: uuid.UUID, version: int | None = None, *,
+    for_campaign: bool = False,
 ) -> TemplateVersion:
-    """A version of the tenant's template, the latest when `version` is None."""
-    template = get(session, tenant_id, template_id)
+    """A version of the tenant's template, the latest when `version` is None. `for_campaign`: a version to start
+    a campaign with, which an archived template is not; the template is share-locked until the commit, so it is
+    not deleted meanwhile."""
+    template = get(session, tenant_id, template_id, lock=for_campaign)
+    if for_campaign and template.archived_at is not None:
+        raise Conflict("the template is archived: restore it to start campaigns with it", field="template_id")
     if template.latest_version == 0:
         raise Invalid("the template has no version yet: confirm its upload first", field="template_id")
     number = template.latest_version if version is None else version

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 
 class ApiKeyCreate(BaseModel):
@@ -20,3 +20,37 @@ class ApiKeyOut(BaseModel):
 
 class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="The key itself: shown this once, never again.")
+
+
+class DefaultSender(BaseModel):
+    email: EmailStr
+    name: str | None = Field(None, max_length=200)
+
+
+class TenantOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{
+            "tenant_id": "0d6f2c1e-3b7a-4f7e-9a55-2f1c7d9e8b10", "name": "default",
+            "default_sender": {"email": "news@example.com", "name": "Example News"},
+            "created_at": "2026-12-01T09:00:00Z", "warnings": [],
+        }]}
+    )
+
+    tenant_id: uuid.UUID
+    name: str
+    default_sender: DefaultSender | None = Field(
+        description="The sender of a campaign that gives no `from`; null: every campaign names its own."
+    )
+    created_at: datetime
+    warnings: list[str] = Field(default_factory=list, description="E.g. that the sender's domain is not verified.")
+
+
+class TenantUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"default_sender": {"email": "news@example.com", "name": "Example News"}}]},
+    )
+
+    default_sender: DefaultSender | None = Field(
+        description="The sender of campaigns that give no `from`, checked as a campaign's sender is; null removes it."
+    )

@@ -7,7 +7,9 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from emailplatform.config import Settings
 from emailplatform.db import get_for_tenant
+from emailplatform.domains import service as domain_service
 from emailplatform.errors import Conflict, Invalid, NotFound, Unauthorized
 from emailplatform.models import ApiKey, Tenant, utcnow
 
@@ -40,6 +42,37 @@ def get_tenant_by_name(session: Session, name: str) -> Tenant:
     if tenant is None:
         raise NotFound(f"no tenant named {name!r}", field="tenant")
     return tenant
+
+
+def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("no such tenant", field="tenant")
+    return tenant
+
+
+def set_default_sender(
+    session: Session, settings: Settings, tenant_id: uuid.UUID, email: str | None, name: str | None = None
+) -> tuple[Tenant, str | None]:
+    """The sender of the tenant's campaigns that name none (None: every campaign names its own), checked as a
+    campaign's sender is; and the warning a campaign from it would get (an unverified domain)."""
+    try:
+        warning = domain_service.check_sender(session, tenant_id, email, settings) if email else None
+    except Invalid as exc:
+        raise Invalid(exc.message, field="default_sender.email") from None
+    tenant = get_tenant(session, tenant_id)
+    tenant.default_from_email = email
+    tenant.default_from_name = (name or None) if email else None
+    session.flush()
+    return tenant, warning
+
+
+def default_sender(session: Session, tenant_id: uuid.UUID) -> tuple[str, str | None] | None:
+    """The tenant's default sender's address and name, None when it has none."""
+    row = session.execute(
+        select(Tenant.default_from_email, Tenant.default_from_name).where(Tenant.id == tenant_id)
+    ).first()
+    return (row.default_from_email, row.default_from_name) if row and row.default_from_email else None
 
 
 def count_tenants(session: Session) -> int:

@@ -2,6 +2,7 @@
 
 import secrets
 import uuid
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -12,6 +13,7 @@ from emailplatform.campaigns.recipients import BadRow, normalize_address
 from emailplatform.db import get_for_tenant
 from emailplatform.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from emailplatform.models import Role, User, utcnow
+from emailplatform.pagination import paginate
 from emailplatform.runtime import Runtime
 from emailplatform.tenants import service as tenant_service
 
@@ -27,6 +29,20 @@ ABILITIES = {
     Role.VIEWER: {"view"},
 }
 ABILITY_WORDS = {"change": "send or change anything", "administer": "manage API keys and users"}
+
+
+
+@dataclass(frozen=True)
+class ApiKeyActor:
+    """An API key acting for its tenant: it manages users as an admin does, so it makes and removes no owner
+    (that takes an owner signed in to the UI) and, being no user, never removes itself."""
+
+    tenant_id: uuid.UUID
+    role: str = Role.ADMIN
+    id: None = None
+
+
+Actor = User | ApiKeyActor
 
 _hasher = PasswordHasher()
 # Verified when the email is unknown, so an unknown address takes as long to refuse as a wrong password.
@@ -45,7 +61,7 @@ def create_user(session: Session, tenant_id: uuid.UUID, email: str, password: st
     return user
 
 
-def invite(session: Session, by: User, email: str, role: str) -> tuple[User, str]:
+def invite(session: Session, by: Actor, email: str, role: str) -> tuple[User, str]:
     """A new user of `by`'s tenant and its random password, returned to be shown this once."""
     require(by, "administer")
     _check_role(role)
@@ -55,7 +71,7 @@ def invite(session: Session, by: User, email: str, role: str) -> tuple[User, str
     return create_user(session, by.tenant_id, email, password, role), password
 
 
-def change_role(session: Session, by: User, user_id: uuid.UUID, role: str) -> User:
+def change_role(session: Session, by: Actor, user_id: uuid.UUID, role: str) -> User:
     require(by, "administer")
     user = get_for_tenant(session, User, user_id, by.tenant_id, field="user_id", what="user")
     _check_role(role)
@@ -70,7 +86,7 @@ def change_role(session: Session, by: User, user_id: uuid.UUID, role: str) -> Us
     return user
 
 
-def remove_user(session: Session, by: User, user_id: uuid.UUID) -> None:
+def remove_user(session: Session, by: Actor, user_id: uuid.UUID) -> None:
     require(by, "administer")
     user = get_for_tenant(session, User, user_id, by.tenant_id, field="user_id", what="user")
     if user.id == by.id:
@@ -107,15 +123,25 @@ def get(session: Session, user_id: uuid.UUID) -> User | None:
     return session.get(User, user_id)
 
 
+def get_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
+    return get_for_tenant(session, User, user_id, tenant_id, field="user_id", what="user")
+
+
+def page_of_users(session: Session, tenant_id: uuid.UUID, *, cursor: str | None, limit: int):
+    """A page of the tenant's users, the longest-standing first, and the cursor of the next page."""
+    stmt = select(User).where(User.tenant_id == tenant_id)
+    return paginate(session, stmt, (User.created_at, User.id), cursor=cursor, limit=limit)
+
+
 def list_users(session: Session, tenant_id: uuid.UUID) -> list[User]:
     return list(session.scalars(select(User).where(User.tenant_id == tenant_id).order_by(User.created_at)))
 
 
-def can(user: User, ability: str) -> bool:
+def can(user: Actor, ability: str) -> bool:
     return ability in ABILITIES.get(user.role, set())
 
 
-def require(user: User, ability: str) -> None:
+def require(user: Actor, ability: str) -> None:
     if not can(user, ability):
         raise Forbidden(f"your role ({user.role}) cannot {ABILITY_WORDS.get(ability, ability)}", field="role")
 

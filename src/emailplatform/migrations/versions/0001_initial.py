@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-02 01:09:42.737112
+Create Date: 2026-12-02 01:48:55.971871
 """
 from alembic import op
 import sqlalchemy as sa
@@ -44,6 +44,7 @@ def upgrade() -> None:
     sa.Column('created_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_messages'))
     )
@@ -53,6 +54,8 @@ def upgrade() -> None:
 
     op.create_table('tenants',
     sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('default_from_email', sa.String(length=320), nullable=True),
+    sa.Column('default_from_name', sa.String(length=200), nullable=True),
     sa.Column('created_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tenants')),
@@ -204,6 +207,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('latest_version', sa.Integer(), nullable=False),
     sa.Column('upload_file_id', sa.Uuid(), nullable=True),
+    sa.Column('archived_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),

@@ -17,10 +17,10 @@ from emailplatform.campaigns.schemas import CampaignCreate
 from emailplatform.deps import RuntimeDep, get_runtime
 from emailplatform.domains import service as domain_service
 from emailplatform.errors import AppError, Invalid
-from emailplatform.models import Batch, Message, MessageStatus, RowError, Transaction, TransactionStatus
-from emailplatform.pagination import paginate
+from emailplatform.models import MessageStatus, Transaction, TransactionStatus
 from emailplatform.storage import service as storage_service
 from emailplatform.templates import service as template_service
+from emailplatform.tenants import service as tenant_service
 from emailplatform.ui.deps import DbDep, Editor, ReadDbDep, Viewer
 from emailplatform.ui.views import UiRoute, render
 
@@ -35,22 +35,23 @@ WAITING = {TransactionStatus.SCHEDULED, TransactionStatus.SENT}
 
 @router.get("/ui/campaigns")
 def list_campaigns(request: Request, session: DbDep, me: Viewer, cursor: str | None = None):
-    stmt = select(Transaction).where(Transaction.tenant_id == me.tenant_id)
-    rows, next_cursor = paginate(
-        session, stmt, (Transaction.created_at, Transaction.id), cursor=cursor, limit=PAGE_SIZE, descending=True
-    )
+    rows, next_cursor = campaign_service.page_of_campaigns(session, me.tenant_id, cursor=cursor, limit=PAGE_SIZE)
     counts = analytics.counts_by_campaign(session, (c.id for c in rows))
     return render(request, "campaigns/list.html", campaigns=[(c, counts[c.id]) for c in rows], next_cursor=next_cursor)
 
 
 @router.get("/ui/campaigns/new")
 def new_campaign_page(request: Request, session: DbDep, me: Editor, template_id: uuid.UUID | None = None):
-    last = session.scalar(
-        select(Transaction).where(Transaction.tenant_id == me.tenant_id).order_by(Transaction.created_at.desc()).limit(1)
-    )
+    sender = tenant_service.default_sender(session, me.tenant_id)
+    if sender is None:
+        last = session.scalar(
+            select(Transaction).where(Transaction.tenant_id == me.tenant_id)
+            .order_by(Transaction.created_at.desc()).limit(1)
+        )
+        sender = (last.from_email, last.from_name) if last else ("", "")
     values = {
-        "template_id": str(template_id or ""), "from_email": last.from_email if last else "",
-        "from_name": (last.from_name or "") if last else "", "name": "", "file_url": "", "filename": "",
+        "template_id": str(template_id or ""), "from_email": sender[0], "from_name": sender[1] or "",
+        "name": "", "file_url": "", "filename": "",
         "send_mode": "now", "send_at_local": "", "time_zone": "",
     }
     return _new_page(request, session, me, values, error=None)
@@ -137,7 +138,9 @@ def campaign_page(request: Request, session: DbDep, me: Viewer, transaction_id: 
     transaction = campaign_service.get(session, me.tenant_id, transaction_id)
     template = template_service.get(session, me.tenant_id, transaction.template_id)
     return render(
-        request, "campaigns/show.html", campaign=transaction, template=template, **_details(session, transaction),
+        request, "campaigns/show.html", campaign=transaction, template=template,
+        reschedulable=transaction.send_at is not None and transaction.status in campaign_service.RESCHEDULABLE,
+        **_details(session, transaction),
         **_progress(session, transaction), **_messages(session, transaction, q="", status="", cursor=None),
     )
 
@@ -173,6 +176,16 @@ def campaign_messages(
 @router.post("/ui/campaigns/{transaction_id}/cancel")
 def cancel_campaign(session: DbDep, me: Editor, transaction_id: uuid.UUID):
     campaign_service.cancel(session, me.tenant_id, transaction_id)
+    return RedirectResponse(f"/ui/campaigns/{transaction_id}", status_code=303)
+
+
+@router.post("/ui/campaigns/{transaction_id}/reschedule")
+def reschedule_campaign(
+    session: DbDep, me: Editor, transaction_id: uuid.UUID, send_at_local: Annotated[str, Form(max_length=40)] = "",
+    time_zone: Annotated[str, Form(max_length=100)] = "",
+):
+    """A scheduled campaign's new send time, in the user's time zone."""
+    campaign_service.reschedule(session, me.tenant_id, transaction_id, _local_time(send_at_local, time_zone))
     return RedirectResponse(f"/ui/campaigns/{transaction_id}", status_code=303)
 
 
@@ -247,13 +260,8 @@ def _new_page(request: Request, session, me, values: dict, error: AppError | Non
 
 
 def _details(session, transaction: Transaction) -> dict:
-    batches, more_batches = paginate(
-        session, select(Batch).where(Batch.transaction_id == transaction.id), (Batch.seq,), cursor=None, limit=100
-    )
-    bad_rows, more_bad = paginate(
-        session, select(RowError).where(RowError.transaction_id == transaction.id), (RowError.row_number, RowError.id),
-        cursor=None, limit=100,
-    )
+    batches, more_batches = campaign_service.page_of_batches(session, transaction, cursor=None, limit=100)
+    bad_rows, more_bad = campaign_service.page_of_row_errors(session, transaction, cursor=None, limit=100)
     layout = transaction.recipients_layout
     read_as = recipients.describe(recipients.Layout.from_dict(layout)) if layout else None
     return {"batches": batches, "more_batches": more_batches, "bad_rows": bad_rows, "more_bad": more_bad, "read_as": read_as}
@@ -269,12 +277,7 @@ def _progress(session, transaction: Transaction) -> dict:
 
 
 def _messages(session, transaction: Transaction, q: str, status: str, cursor: str | None) -> dict:
-    stmt = select(Message).where(Message.transaction_id == transaction.id)
-    if status:
-        if status not in MessageStatus.__members__:
-            raise Invalid(f"{status!r} is not a message status", field="status")
-        stmt = stmt.where(Message.status == status)
-    if q.strip():
-        stmt = stmt.where(Message.email.startswith(q.strip(), autoescape=True))
-    rows, next_cursor = paginate(session, stmt, (Message.id,), cursor=cursor, limit=MESSAGES_PAGE)
+    rows, next_cursor = campaign_service.search_messages(
+        session, transaction, q=q, status=status, cursor=cursor, limit=MESSAGES_PAGE
+    )
     return {"messages": rows, "next_cursor": next_cursor, "q": q, "status": status, "statuses": list(MessageStatus)}

@@ -23,9 +23,11 @@ Text = Annotated[str, Form(max_length=template_service.MAX_SOURCE_CHARS)]
 
 
 @router.get("/ui/templates")
-def list_templates(request: Request, session: DbDep, me: Viewer, cursor: str | None = None):
-    rows, next_cursor = template_service.list_templates(session, me.tenant_id, cursor=cursor, limit=PAGE_SIZE)
-    return render(request, "templates/list.html", templates=rows, next_cursor=next_cursor)
+def list_templates(request: Request, session: DbDep, me: Viewer, cursor: str | None = None, archived: bool = False):
+    rows, next_cursor = template_service.list_templates(
+        session, me.tenant_id, cursor=cursor, limit=PAGE_SIZE, archived=archived
+    )
+    return render(request, "templates/list.html", templates=rows, next_cursor=next_cursor, archived=archived)
 
 
 @router.get("/ui/templates/new")
@@ -78,6 +80,25 @@ def save_version(
             versions=list(reversed(template_service.list_versions(session, template))),
         )
     return RedirectResponse(f"/ui/templates/{template_id}?saved={version.version}", status_code=303)
+
+
+@router.post("/ui/templates/{template_id}/archive")
+def archive_template(session: DbDep, me: Editor, template_id: uuid.UUID):
+    template_service.archive(session, me.tenant_id, template_id)
+    return RedirectResponse(f"/ui/templates/{template_id}", status_code=303)
+
+
+@router.post("/ui/templates/{template_id}/restore")
+def restore_template(session: DbDep, me: Editor, template_id: uuid.UUID):
+    template_service.archive(session, me.tenant_id, template_id, archived=False)
+    return RedirectResponse(f"/ui/templates/{template_id}", status_code=303)
+
+
+@router.post("/ui/templates/{template_id}/delete")
+def delete_template(session: DbDep, me: Editor, template_id: uuid.UUID):
+    """Only a template no campaign used; a used one is kept (the error page says to archive it)."""
+    template_service.delete(session, me.tenant_id, template_id)
+    return RedirectResponse("/ui/templates", status_code=303)
 
 
 @router.post("/ui/template-preview")

@@ -110,3 +110,8 @@
 
   document.addEventListener("DOMContentLoaded", setUpRecipients);
 })();
+
+// Forms that take a local date and time send the browser's time zone with it.
+document.querySelectorAll("input[data-browser-time-zone]").forEach(function (input) {
+  input.value = Intl.DateTimeFormat().resolvedOptions().timeZone;
+});
