@@ -13,7 +13,9 @@ from tests.helpers import all_pages, create_campaign, create_template, csv_bytes
 ADDRESSES = ["ann@example.com", "anna@example.org", "bob@example.com"]
 
 
-def sent_campaign(client, runtime) -> str:
+def sent_campaign(client, runtime, smtp_sink) -> str:
+    """A campaign sent over SMTP: no delivery is known until an event says so (capture delivers at once)."""
+    runtime.settings.transport, runtime.settings.smtp_url = "smtp", smtp_sink.url
     version = create_template(client, "Hi", "<p>Hi <a href='https://shop.example/x'>shop</a></p>")
     file = upload_file(client, csv_bytes(["email"], [[a] for a in ADDRESSES]))
     transaction_id = create_campaign(client, version["template_id"], file["file_url"])["transaction_id"]
@@ -34,8 +36,8 @@ def message_of(client, transaction_id: str, email: str) -> dict:
     return client.get(f"/api/v1/email/campaigns/{transaction_id}/messages", params={"q": email}).json()["items"][0]
 
 
-def test_a_messages_events_in_order_and_its_delivered_at(client, runtime):
-    transaction_id = sent_campaign(client, runtime)
+def test_a_messages_events_in_order_and_its_delivered_at(client, runtime, smtp_sink):
+    transaction_id = sent_campaign(client, runtime, smtp_sink)
     assert message_of(client, transaction_id, "ann@")["delivered_at"] is None
     message_id = record(runtime, transaction_id, "ann@example.com", "delivered")
     record(runtime, transaction_id, "ann@example.com", "opened")
@@ -52,16 +54,16 @@ def test_a_messages_events_in_order_and_its_delivered_at(client, runtime):
     assert message["sent_at"] <= message["delivered_at"] and message["scheduled_at"] is None
 
 
-def test_an_open_that_arrives_without_a_delivery_still_stamps_delivered_at_and_a_bounce_does_not(client, runtime):
-    transaction_id = sent_campaign(client, runtime)
+def test_an_open_that_arrives_without_a_delivery_still_stamps_delivered_at_and_a_bounce_does_not(client, runtime, smtp_sink):
+    transaction_id = sent_campaign(client, runtime, smtp_sink)
     record(runtime, transaction_id, "bob@example.com", "opened")
     record(runtime, transaction_id, "anna@example.org", "bounced", reason="no_such_user", hard=True)
     assert message_of(client, transaction_id, "bob@")["delivered_at"] is not None
     assert message_of(client, transaction_id, "anna@")["delivered_at"] is None
 
 
-def test_a_campaigns_events_of_one_type_each_with_its_recipient(client, runtime):
-    transaction_id = sent_campaign(client, runtime)
+def test_a_campaigns_events_of_one_type_each_with_its_recipient(client, runtime, smtp_sink):
+    transaction_id = sent_campaign(client, runtime, smtp_sink)
     record(runtime, transaction_id, "ann@example.com", "delivered")
     record(runtime, transaction_id, "bob@example.com", "bounced", reason="mailbox_full")
     record(runtime, transaction_id, "anna@example.org", "delivered")
@@ -79,8 +81,8 @@ def test_a_campaigns_events_of_one_type_each_with_its_recipient(client, runtime)
     assert bad_cursor.status_code == 422 and bad_cursor.json()["error"]["field"] == "cursor"
 
 
-def test_message_search_by_the_start_of_the_address_and_by_status(client, runtime):
-    transaction_id = sent_campaign(client, runtime)
+def test_message_search_by_the_start_of_the_address_and_by_status(client, runtime, smtp_sink):
+    transaction_id = sent_campaign(client, runtime, smtp_sink)
     record(runtime, transaction_id, "bob@example.com", "bounced", reason="no_such_user")
     path = f"/api/v1/email/campaigns/{transaction_id}/messages"
     assert [m["email"] for m in all_pages(client, path, q="ann")] == ["ann@example.com", "anna@example.org"]
@@ -91,8 +93,8 @@ def test_message_search_by_the_start_of_the_address_and_by_status(client, runtim
     assert client.get(path, params={"status": "LOST"}).json()["error"]["field"] == "status"
 
 
-def test_another_tenants_message_and_campaign_events_are_not_found(client, runtime):
-    transaction_id = sent_campaign(client, runtime)
+def test_another_tenants_message_and_campaign_events_are_not_found(client, runtime, smtp_sink):
+    transaction_id = sent_campaign(client, runtime, smtp_sink)
     message_id = record(runtime, transaction_id, "ann@example.com", "delivered")
     other = {"X-API-Key": new_tenant(runtime).api_key}
     assert client.get(f"/api/v1/email/messages/{message_id}/events", headers=other).status_code == 404
