@@ -1,6 +1,9 @@
 """Rate limits on the API as a client meets them: per key, per tenant, per address without a valid key; in memory
 and in the real Redis, on both databases."""
 
+import subprocess
+import time
+
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -117,4 +120,35 @@ def test_an_unreachable_redis_lets_requests_through_and_says_so(database_url, tm
         assert warnings and "Redis cannot be reached" in warnings[0]["event"]
         assert "Connection refused" in warnings[0]["error"] or "connecting" in warnings[0]["error"]
     finally:
+        runtime.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_limits_apply_again_once_redis_answers(database_url, tmp_path):
+    from emailplatform.runtime import Runtime
+    from tests.conftest import make_settings
+
+    port = free_port()
+    runtime = Runtime(make_settings(database_url, tmp_path / "data", redis_url=f"redis://127.0.0.1:{port}/0"))
+    server = None
+    try:
+        tenant = new_tenant(runtime)
+        with capture_logs() as logs, api_client(runtime, add_key(runtime, tenant.tenant_id, 2)) as client:
+            assert client.get(CAMPAIGNS).status_code == 200  # no Redis yet: let through
+            server = subprocess.Popen(
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + 30
+            while "RateLimit-Limit" not in (answer := client.get(CAMPAIGNS)).headers:  # Redis is tried again a while later
+                assert answer.status_code == 200 and time.monotonic() < deadline, "the limits never applied again"
+                time.sleep(0.2)
+            assert answer.headers["RateLimit-Remaining"] == "1"
+            assert client.get(CAMPAIGNS).headers["RateLimit-Remaining"] == "0"
+            assert_rate_limited(client.get(CAMPAIGNS), "api-key", 2)
+        assert any("apply again" in entry["event"] for entry in logs)
+    finally:
+        if server:
+            server.terminate()
+            server.wait(10)
         runtime.close()
