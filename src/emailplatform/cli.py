@@ -160,6 +160,7 @@ def tenants_create(name: str):
 def api_keys_create(
     tenant: Annotated[str, typer.Option(help="The tenant's name.")],
     name: Annotated[str, typer.Option(help="What the key is for.")] = "default",
+    rate_limit: Annotated[int | None, typer.Option(min=1, help="Requests a minute the key may make; default: the setting.")] = None,
 ):
     """Create an API key; the key is printed alone on the last line, and shown only this once."""
     from emailplatform.tenants import service
@@ -167,7 +168,7 @@ def api_keys_create(
     runtime = _runtime()
     with runtime.db.session() as session:
         found = service.get_tenant_by_name(session, tenant)
-        _, plain = service.create_api_key(session, found.id, name)
+        _, plain = service.create_api_key(session, found.id, name, rate_limit)
     console.print(f"A new API key for {tenant!r}; keep it, it is not shown again:")
     print(plain)
 

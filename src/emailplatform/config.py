@@ -4,7 +4,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from limits import parse_many
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -103,11 +104,38 @@ class Settings(BaseSettings):
     metrics_token: str = Field(
         "", description="Bearer token that `/metrics` asks for; empty: `/metrics` is open (keep it off the public network).",
     )
+    redis_url: str = Field(
+        "", description="Redis (`redis://host:6379/0`) that keeps the rate limits' counters, shared by every process; empty: each process counts in its own memory.",
+    )
+    redis_key_prefix: str = Field("emailplatform", description="Prefix of the rate limits' keys in Redis, so deployments can share one Redis.")
+    rate_limit_api_key: str = Field(
+        "1000/minute",
+        description="Requests one API key may make (a `limits` string: `1000/minute`, `20/second;1000/minute`; empty: no limit); a key's own `rate_limit_per_minute` replaces it.",
+    )
+    rate_limit_tenant: str = Field("1000/minute", description="Requests all API keys of one tenant may make together (empty: no limit).")
+    rate_limit_refused_key: str = Field(
+        "60/minute", description="Requests with a missing, unknown or revoked API key one client address may make before 429 replaces 401.",
+    )
+    rate_limit_sign_in_account: str = Field("10/minute;100/hour", description="Sign-in attempts to one account (workspace and email) of the web UI.")
+    rate_limit_sign_in_address: str = Field("10/minute;100/hour", description="Sign-in attempts to the web UI from one client address.")
+    rate_limit_tracking: str = Field(
+        "600/minute", description="Open pixel, click and unsubscribe requests from one client address that are counted; past it opens and clicks are not recorded.",
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(False, description="Log as JSON lines instead of readable text.")
     access_log: bool = Field(
         True, description="Log one line an HTTP request: method, route template, status, duration and request id.",
     )
+
+    @field_validator(
+        "rate_limit_api_key", "rate_limit_tenant", "rate_limit_refused_key", "rate_limit_sign_in_account",
+        "rate_limit_sign_in_address", "rate_limit_tracking",
+    )
+    @classmethod
+    def _a_limits_string(cls, value: str) -> str:
+        if value.strip():
+            parse_many(value)  # raises ValueError naming the string
+        return value.strip()
 
     @property
     def resolved_database_url(self) -> str:

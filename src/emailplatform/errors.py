@@ -69,3 +69,12 @@ class TooLarge(AppError):
 class Unavailable(AppError):
     status_code = 503
     code = "unavailable"
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, headers: dict[str, str], field: str | None = None, details: list[dict] | None = None):
+        super().__init__(message, field, details)
+        self.headers = headers  # Retry-After and RateLimit-*

@@ -32,6 +32,12 @@ class Runtime:
 
         return create_transport(self.settings, self.storage)
 
+    @cached_property
+    def limiter(self):
+        from emailplatform.ratelimits.service import Limiter
+
+        return Limiter(self.settings)
+
     async def aclose(self) -> None:
         """Close what belongs to the running event loop: the transport's connections and the webhook clients."""
         from emailplatform.webhooks.sender import aclose_senders

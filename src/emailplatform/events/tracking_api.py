@@ -13,10 +13,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from emailplatform.deps import SessionDep
-from emailplatform.errors import NotFound
+from emailplatform.errors import NotFound, RateLimited
 from emailplatform.events import tracking
 from emailplatform.events.buffer import EventBuffer
 from emailplatform.events.service import NewEvent
+from emailplatform.ratelimits import deps as ratelimits
 
 log = structlog.get_logger("emailplatform.events.tracking")
 
@@ -47,7 +48,8 @@ async def open_pixel(token: str, request: Request) -> Response:
     except tracking.BadToken:
         log.info("open pixel with a bad token", token=token[:100])
     else:
-        await _buffer(request, NewEvent(message_id, "opened", details=_visitor(request)))
+        if not await ratelimits.tracking_refusal_async(request):  # past the limit the GIF still answers, uncounted
+            await _buffer(request, NewEvent(message_id, "opened", details=_visitor(request)))
     return Response(tracking.PIXEL_GIF, media_type="image/gif", headers=NOT_CACHED)
 
 
@@ -60,13 +62,16 @@ async def click(token: str, request: Request) -> RedirectResponse:
     except tracking.BadToken:
         log.info("click with a bad token", token=token[:100])
         raise NotFound(NOT_OURS, field="token") from None
-    await _buffer(request, NewEvent(message_id, "clicked", details={"url": url} | _visitor(request)))
+    if not await ratelimits.tracking_refusal_async(request):  # past the limit the person still gets to the link, uncounted
+        await _buffer(request, NewEvent(message_id, "clicked", details={"url": url} | _visitor(request)))
     return RedirectResponse(url, status_code=302, headers=NOT_CACHED)
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
     """A page with an Unsubscribe button; a GET alone never unsubscribes (link scanners follow GETs)."""
+    if refused := ratelimits.tracking_refusal(request):
+        return _too_many(refused)
     _unsubscribe_message(request, token)
     return _page("Unsubscribe", "Do you want to stop receiving these emails?", button="Unsubscribe")
 
@@ -74,6 +79,8 @@ def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
 @router.post("/u/{token}", response_class=HTMLResponse)
 def unsubscribe(token: str, request: Request, session: SessionDep) -> HTMLResponse:
     """Unsubscribe the message's recipient: the page's button, and RFC 8058 one-click (no cookie, no login)."""
+    if refused := ratelimits.tracking_refusal(request):
+        return _too_many(refused)
     message_id = _unsubscribe_message(request, token)
     if not tracking.unsubscribe(session, message_id, _visitor(request)):
         raise NotFound("the message of this link no longer exists", field="token")
@@ -98,6 +105,13 @@ def _unsubscribe_message(request: Request, token: str):
 
 def _visitor(request: Request) -> dict:
     return {"user_agent": request.headers.get("user-agent"), "ip": request.client.host if request.client else None}
+
+
+def _too_many(refused: RateLimited) -> HTMLResponse:
+    page = _page("Please try again shortly", refused.message[:1].upper() + refused.message[1:] + ".")
+    page.status_code = refused.status_code
+    page.headers.update(refused.headers)
+    return page
 
 
 def _page(title: str, text: str, button: str | None = None) -> HTMLResponse:

@@ -24,6 +24,7 @@ class ApiKey(UUIDPrimaryKey, Base):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    rate_limit_per_minute: Mapped[int | None]  # requests a minute; none: the `rate_limit_api_key` setting
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

@@ -17,7 +17,7 @@ def list_api_keys(session: SessionDep, tenant_id: TenantDep):
 
 @router.post("", response_model=ApiKeyCreated, status_code=201)
 def create_api_key(body: ApiKeyCreate, session: SessionDep, tenant_id: TenantDep):
-    key, plain = service.create_api_key(session, tenant_id, body.name)
+    key, plain = service.create_api_key(session, tenant_id, body.name, body.rate_limit_per_minute)
     return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=plain)
 
 

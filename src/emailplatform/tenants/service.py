@@ -14,6 +14,7 @@ from emailplatform.errors import Conflict, Invalid, NotFound, Unauthorized
 from emailplatform.models import ApiKey, Tenant, utcnow
 
 KEY_PREFIX = "ep_"
+MAX_RATE_LIMIT_PER_MINUTE = 1_000_000
 
 
 def create_tenant(session: Session, name: str) -> Tenant:
@@ -79,10 +80,18 @@ def count_tenants(session: Session) -> int:
     return len(session.scalars(select(Tenant.id).limit(1)).all())
 
 
-def create_api_key(session: Session, tenant_id: uuid.UUID, name: str = "default") -> tuple[ApiKey, str]:
-    """A new key for the tenant; the plain key is returned here and never again."""
+def create_api_key(
+    session: Session, tenant_id: uuid.UUID, name: str = "default", rate_limit_per_minute: int | None = None
+) -> tuple[ApiKey, str]:
+    """A new key for the tenant; the plain key is returned here and never again. Without a rate limit of its
+    own, the key is held to the `rate_limit_api_key` setting."""
+    if rate_limit_per_minute is not None and not 1 <= rate_limit_per_minute <= MAX_RATE_LIMIT_PER_MINUTE:
+        raise Invalid(f"a key's rate limit is 1 to {MAX_RATE_LIMIT_PER_MINUTE:,} requests a minute", field="rate_limit_per_minute")
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(tenant_id=tenant_id, name=name[:100] or "default", prefix=plain[:10], key_hash=_hash(plain))
+    key = ApiKey(
+        tenant_id=tenant_id, name=name[:100] or "default", prefix=plain[:10], key_hash=_hash(plain),
+        rate_limit_per_minute=rate_limit_per_minute,
+    )
     session.add(key)
     session.flush()
     return key, plain

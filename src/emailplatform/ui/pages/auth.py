@@ -6,7 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
+from emailplatform.deps import get_runtime
 from emailplatform.errors import AppError
+from emailplatform.ratelimits import deps as ratelimits
 from emailplatform.ui import deps
 from emailplatform.ui.deps import DbDep, Viewer
 from emailplatform.ui.views import UiRoute, render
@@ -35,13 +37,16 @@ def sign_in(
     next: Annotated[str, Form()] = "/ui/",
 ):
     try:
+        ratelimits.limit_sign_in(get_runtime(request), request, tenant, email)
         user = user_service.authenticate(session, tenant, email, password)
     except AppError as exc:
         session.rollback()
-        return render(
+        page = render(
             request, "sign_in.html", status_code=exc.status_code, next=_safe_next(next), tenant=tenant, email=email,
             error=exc.message,
         )
+        page.headers.update(getattr(exc, "headers", {}))
+        return page
     response = RedirectResponse(_safe_next(next), status_code=303)
     # a new CSRF token at sign-in, so a token planted before it is worth nothing after
     session_cookie = {"uid": str(user.id), "generation": user.session_generation, "csrf": secrets.token_urlsafe(24)}
