@@ -1,20 +1,35 @@
-"""What Prometheus scrapes: this process's HTTP requests, and the whole deployment's queue and campaigns.
+"""What Prometheus scrapes: this process's HTTP requests, and the whole deployment's queue, campaigns and messages.
 
-Request counts and latencies belong to the process that served them (scrape every API process). Jobs and
-campaigns are read from the database at each scrape, so any one process tells the state of them all."""
+Request counts and latencies belong to the process that served them (scrape every API process). Jobs, campaigns
+and messages are read from the database at each scrape, so any one process tells the state of them all. Messages
+are read from their counts by campaign (campaigns/counts.py), never from the messages table itself, so a scrape
+costs the same at a million messages as at ten. The alert rules on all of these ship beside this file
+(alerts.yml)."""
 
+import threading
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emailplatform.campaigns.counts import PENDING
+from emailplatform.campaigns.service import DELIVERED, SENT_OUT
 from emailplatform.db import Database
-from emailplatform.models import Job, JobState, Transaction, utcnow
+from emailplatform.models import Job, JobState, MessageCount, MessageStatus, Transaction, TransactionStatus, utcnow
 
 UNFINISHED = (JobState.QUEUED, JobState.RUNNING, JobState.DEAD)  # done jobs are many and tell nothing
+# Messages by outcome, counted as the campaign API counts them (a delivered message may since have been opened).
+OUTCOMES = {
+    "sent": ("Messages handed to the transport and accepted (bounced and delivered ones too).", SENT_OUT),
+    "delivered": ("Messages delivered (opened, clicked and complained-of ones too).", DELIVERED),
+    "bounced": ("Messages that bounced (an SMTP 5xx reply, a DSN, an SES bounce).", {MessageStatus.BOUNCED}),
+    "complained": ("Messages their recipient reported as spam.", {MessageStatus.COMPLAINED}),
+    "failed": ("Messages given up on without a bounce (temporary refusals to the last attempt, SES rejects).",
+               {MessageStatus.FAILED}),
+}
 
 
 class HttpMetrics:
@@ -51,12 +66,19 @@ class HttpMetrics:
 
 
 class DatabaseCollector(Collector):
-    """Jobs by kind and state, how late the most overdue queued job is, and campaigns by status."""
+    """Jobs by kind and state, how late the most overdue queued job is, campaigns by status, and messages by
+    status and by outcome, with how far sending is behind."""
 
     def __init__(self, db: Database):
         self.db = db
+        self.highest: dict[str, int] = {}
+        self.highest_lock = threading.Lock()  # scrapes may overlap
 
     def collect(self):
+        yield from self.collect_jobs_and_campaigns()
+        yield from self.collect_messages()
+
+    def collect_jobs_and_campaigns(self):
         with self.db.session(write=False) as session:
             jobs = session.execute(
                 select(Job.kind, Job.state, func.count()).where(Job.state.in_(UNFINISHED)).group_by(Job.kind, Job.state)
@@ -78,6 +100,49 @@ class DatabaseCollector(Collector):
         for status, count in campaigns:
             by_status.add_metric([str(status)], count)
         yield by_status
+
+    def collect_messages(self):
+        with self.db.session(write=False) as session:
+            counted = dict(
+                session.execute(select(MessageCount.status, func.sum(MessageCount.count)).group_by(MessageCount.status)).all()
+            )
+            waiting = session.scalar(
+                select(func.coalesce(func.sum(MessageCount.count), 0))
+                .join(Transaction, Transaction.id == MessageCount.transaction_id)
+                .where(Transaction.status == TransactionStatus.READY_TO_SEND, MessageCount.status == PENDING)
+            )
+            sending = session.execute(
+                select(Transaction.processed_at, Transaction.send_at)
+                .where(Transaction.status == TransactionStatus.READY_TO_SEND)
+            ).all()
+            now = utcnow()
+        by_status = GaugeMetricFamily(
+            "emailplatform_messages", "Messages now in each status (the unsent ones together as PENDING).", labels=["status"]
+        )
+        for status, count in sorted(counted.items()):
+            by_status.add_metric([status], count)
+        yield by_status
+        for outcome, (documentation, statuses) in OUTCOMES.items():
+            total = self.never_lower(outcome, sum(counted.get(status, 0) for status in statuses))
+            yield CounterMetricFamily(f"emailplatform_messages_{outcome}", documentation, value=total)
+        yield GaugeMetricFamily(
+            "emailplatform_messages_waiting", "Unsent messages of the campaigns that are sending (READY_TO_SEND).",
+            value=waiting,
+        )
+        due = [max(filter(None, (processed_at, send_at))) for processed_at, send_at in sending if processed_at]
+        yield GaugeMetricFamily(
+            "emailplatform_campaigns_oldest_sending_seconds",
+            "How long the campaign sending the longest has been due to send (0: none is sending).",
+            value=max(((now - moment).total_seconds() for moment in due), default=0.0),
+        )
+
+    def never_lower(self, outcome: str, total: int) -> int:
+        """A message only moves forward, but forward can be out of an outcome (a bounced message opened after
+        all): a total that went down would read as a counter reset, and `rate()` as a burst of the whole total,
+        so a process reports the highest total it has seen."""
+        with self.highest_lock:
+            self.highest[outcome] = max(total, self.highest.get(outcome, 0))
+            return self.highest[outcome]
 
 
 def new_registry(db: Database) -> CollectorRegistry:
