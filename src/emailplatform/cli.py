@@ -12,6 +12,7 @@ from rich.console import Console
 from emailplatform.config import Settings, get_settings
 from emailplatform.events.cli import bounces_app, inbound
 from emailplatform.logs import configure_logging
+from emailplatform.metrics.cli import alerts
 from emailplatform.runtime import Runtime
 from emailplatform.users.cli import app as users_app
 
@@ -23,6 +24,7 @@ app.add_typer(keys_app, name="api-keys")
 app.add_typer(bounces_app, name="bounces")
 app.add_typer(users_app, name="users")
 app.command("inbound")(inbound)
+app.command("alerts")(alerts)
 console = Console(stderr=True)
 
 
