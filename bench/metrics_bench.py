@@ -44,7 +44,9 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="empty: SQLite in a temporary directory")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="ep-metrics-bench-")
-    settings = Settings(database_url=args.database_url, data_dir=f"{workdir}/data", secret_key="bench", log_level="WARNING")
+    settings = Settings(
+        database_url=args.database_url, data_dir=f"{workdir}/data", secret_key="bench", log_level="WARNING"
+    )
     settings.data_dir.mkdir(parents=True)
     upgrade(settings.resolved_database_url)
     runtime = Runtime(settings)

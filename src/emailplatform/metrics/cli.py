@@ -9,7 +9,7 @@ RULES = resources.files("emailplatform.metrics") / "alerts.yml"
 
 
 def alerts(
-    path: Annotated[bool, typer.Option("--path", help="Print where the rules file is installed, not the rules.")] = False,
+    path: Annotated[bool, typer.Option("--path", help="Print where the rules file is, not the rules.")] = False,
 ):
     """Print the Prometheus alert rules (failed deliveries, bounce and complaint rates, API errors, processing
     delays); load them with `rule_files:` in prometheus.yml."""

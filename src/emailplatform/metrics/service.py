@@ -2,17 +2,18 @@
 
 Request counts and latencies belong to the process that served them (scrape every API process). Jobs, campaigns
 and messages are read from the database at each scrape, so any one process tells the state of them all. Messages
-are read from their counts by campaign (campaigns/counts.py), never from the messages table itself, so a scrape
-costs the same at a million messages as at ten. The alert rules on all of these ship beside this file
+are read from their counts by campaign (campaigns/counts.py), never from the messages table itself: a scrape
+grows with the campaigns, not with their messages. The alert rules on all of these ship beside this file
 (alerts.yml)."""
 
 import threading
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emailplatform.campaigns.counts import PENDING
@@ -75,66 +76,72 @@ class DatabaseCollector(Collector):
         self.highest_lock = threading.Lock()  # scrapes may overlap
 
     def collect(self):
-        yield from self.collect_jobs_and_campaigns()
-        yield from self.collect_messages()
-
-    def collect_jobs_and_campaigns(self):
         with self.db.session(write=False) as session:
-            jobs = session.execute(
-                select(Job.kind, Job.state, func.count()).where(Job.state.in_(UNFINISHED)).group_by(Job.kind, Job.state)
-            ).all()
-            now = utcnow()
-            oldest_due = session.scalar(
-                select(func.min(Job.run_at)).where(Job.state == JobState.QUEUED, Job.run_at <= now)
-            )
-            campaigns = session.execute(select(Transaction.status, func.count()).group_by(Transaction.status)).all()
+            families = [*self.jobs_and_campaigns(session), *self.messages(session)]
+        yield from families
+
+    def jobs_and_campaigns(self, session: Session) -> list[Metric]:
+        jobs = session.execute(
+            select(Job.kind, Job.state, func.count()).where(Job.state.in_(UNFINISHED)).group_by(Job.kind, Job.state)
+        ).all()
+        now = utcnow()
+        oldest_due = session.scalar(select(func.min(Job.run_at)).where(Job.state == JobState.QUEUED, Job.run_at <= now))
+        campaigns = session.execute(select(Transaction.status, func.count()).group_by(Transaction.status)).all()
         by_state = GaugeMetricFamily("emailplatform_jobs", "Unfinished jobs, by kind and state.", labels=["kind", "state"])
         for kind, state, count in jobs:
             by_state.add_metric([kind, state], count)
-        yield by_state
         late = (now - oldest_due).total_seconds() if oldest_due else 0.0
-        yield GaugeMetricFamily(
-            "emailplatform_jobs_queue_lag_seconds", "How long the most overdue queued job has been due.", value=late
-        )
         by_status = GaugeMetricFamily("emailplatform_campaigns", "Campaigns, by status.", labels=["status"])
         for status, count in campaigns:
             by_status.add_metric([str(status)], count)
-        yield by_status
+        return [
+            by_state,
+            GaugeMetricFamily(
+                "emailplatform_jobs_queue_lag_seconds", "How long the most overdue queued job has been due.", value=late
+            ),
+            by_status,
+        ]
 
-    def collect_messages(self):
-        with self.db.session(write=False) as session:
-            counted = dict(
-                session.execute(select(MessageCount.status, func.sum(MessageCount.count)).group_by(MessageCount.status)).all()
-            )
-            waiting = session.scalar(
-                select(func.coalesce(func.sum(MessageCount.count), 0))
-                .join(Transaction, Transaction.id == MessageCount.transaction_id)
-                .where(Transaction.status == TransactionStatus.READY_TO_SEND, MessageCount.status == PENDING)
-            )
-            sending = session.execute(
-                select(Transaction.processed_at, Transaction.send_at)
-                .where(Transaction.status == TransactionStatus.READY_TO_SEND)
-            ).all()
-            now = utcnow()
+    def messages(self, session: Session) -> list[Metric]:
+        by_counted_status = select(MessageCount.status, func.sum(MessageCount.count)).group_by(MessageCount.status)
+        counted = dict(session.execute(by_counted_status).all())
+        waiting = session.scalar(
+            select(func.coalesce(func.sum(MessageCount.count), 0))
+            .join(Transaction, Transaction.id == MessageCount.transaction_id)
+            .where(Transaction.status == TransactionStatus.READY_TO_SEND, MessageCount.status == PENDING)
+        )
+        sending = session.execute(
+            select(Transaction.processed_at, Transaction.send_at)
+            .where(Transaction.status == TransactionStatus.READY_TO_SEND)
+        ).all()
+        now = utcnow()
+        due = [max(processed_at, send_at or processed_at) for processed_at, send_at in sending if processed_at]
         by_status = GaugeMetricFamily(
-            "emailplatform_messages", "Messages now in each status (the unsent ones together as PENDING).", labels=["status"]
+            "emailplatform_messages", "Messages now in each status (the unsent ones together as PENDING).",
+            labels=["status"],
         )
         for status, count in sorted(counted.items()):
             by_status.add_metric([status], count)
-        yield by_status
-        for outcome, (documentation, statuses) in OUTCOMES.items():
-            total = self.never_lower(outcome, sum(counted.get(status, 0) for status in statuses))
-            yield CounterMetricFamily(f"emailplatform_messages_{outcome}", documentation, value=total)
-        yield GaugeMetricFamily(
-            "emailplatform_messages_waiting", "Unsent messages of the campaigns that are sending (READY_TO_SEND).",
-            value=waiting,
-        )
-        due = [max(filter(None, (processed_at, send_at))) for processed_at, send_at in sending if processed_at]
-        yield GaugeMetricFamily(
-            "emailplatform_campaigns_oldest_sending_seconds",
-            "How long the campaign sending the longest has been due to send (0: none is sending).",
-            value=max(((now - moment).total_seconds() for moment in due), default=0.0),
-        )
+        outcomes = [
+            CounterMetricFamily(
+                f"emailplatform_messages_{outcome}", documentation,
+                value=self.never_lower(outcome, sum(counted.get(status, 0) for status in statuses)),
+            )
+            for outcome, (documentation, statuses) in OUTCOMES.items()
+        ]
+        return [
+            by_status,
+            *outcomes,
+            GaugeMetricFamily(
+                "emailplatform_messages_waiting", "Unsent messages of the campaigns that are sending (READY_TO_SEND).",
+                value=waiting,
+            ),
+            GaugeMetricFamily(
+                "emailplatform_campaigns_oldest_sending_seconds",
+                "How long the campaign sending the longest has been due to send (0: none is sending).",
+                value=max(((now - moment).total_seconds() for moment in due), default=0.0),
+            ),
+        ]
 
     def never_lower(self, outcome: str, total: int) -> int:
         """A message only moves forward, but forward can be out of an outcome (a bounced message opened after
