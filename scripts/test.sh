@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 perl -MMail::DKIM -e 1 2>/dev/null || missing+=(libmail-dkim-perl)
+command -v promtool >/dev/null || missing+=(prometheus)  # promtool checks the alert rules
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -15,6 +15,7 @@ from emailplatform import __version__
 from emailplatform.config import Settings, get_settings
 from emailplatform.events.cli import bounces_app, inbound
 from emailplatform.logs import configure_logging
+from emailplatform.metrics.cli import alerts
 from emailplatform.runtime import Runtime
 from emailplatform.users.cli import app as users_app
 
@@ -26,6 +27,7 @@ app.add_typer(keys_app, name="api-keys")
 app.add_typer(bounces_app, name="bounces")
 app.add_typer(users_app, name="users")
 app.command("inbound")(inbound)
+app.command("alerts")(alerts)
 console = Console(stderr=True)
 ProcessesOption = Annotated[
     int | None,
