@@ -14,6 +14,7 @@ from emailplatform import __version__, ui
 from emailplatform.errors import AppError
 from emailplatform.jobs.worker import new_event_loop as worker_loop
 from emailplatform.metrics.service import HttpMetrics, new_registry
+from emailplatform.openapi import new_app
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.app")
@@ -31,7 +32,7 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> 
         if worker:
             worker.stop()
 
-    app = FastAPI(title="emailplatform", version=__version__, lifespan=lifespan)
+    app = new_app(title="emailplatform", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.metrics = new_registry(runtime.db)
     app.add_middleware(HttpMetrics, registry=app.state.metrics)
@@ -80,13 +81,16 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
+        body = {"code": code, "message": str(exc.detail), "field": None, "details": None}
+        return JSONResponse({"error": body}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception):
         log.exception("unhandled error", path=request.url.path)
         return JSONResponse(
-            {"error": {"code": "internal", "message": "an unexpected error; it has been logged"}}, status_code=500
+            {"error": {"code": "internal", "message": "an unexpected error; it has been logged", "field": None,
+                       "details": None}},
+            status_code=500,
         )
 
 

@@ -18,13 +18,14 @@ from emailplatform.campaigns.schemas import (
 )
 from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.models import Batch, File, Message, MessageStatus, RowError, Transaction, TransactionStatus
+from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page, paginate
 from emailplatform.tenants.auth import TenantDep
 
-router = APIRouter(prefix="/api/v1/email", tags=["campaigns"])
+router = APIRouter(prefix="/api/v1/email", tags=["campaigns"], responses=error_responses(401, 422))
 
 
-@router.post("/campaigns", response_model=CampaignAccepted, status_code=202)
+@router.post("/campaigns", response_model=CampaignAccepted, status_code=202, responses=error_responses(404))
 def create_campaign(
     body: CampaignCreate,
     session: SessionDep,
@@ -49,17 +50,23 @@ def list_campaigns(
     return Page(items=[_campaign(session, t, with_summary=False) for t in rows], next_cursor=next_cursor)
 
 
-@router.get("/campaigns/{transaction_id}", response_model=Campaign, response_model_by_alias=True)
+@router.get(
+    "/campaigns/{transaction_id}", response_model=Campaign, response_model_by_alias=True,
+    responses=error_responses(404),
+)
 def get_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     return _campaign(session, service.get(session, tenant_id, transaction_id))
 
 
-@router.post("/campaigns/{transaction_id}/cancel", response_model=Campaign, response_model_by_alias=True)
+@router.post(
+    "/campaigns/{transaction_id}/cancel", response_model=Campaign, response_model_by_alias=True,
+    responses=error_responses(404, 409),
+)
 def cancel_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     return _campaign(session, service.cancel(session, tenant_id, transaction_id))
 
 
-@router.get("/campaigns/{transaction_id}/batches", response_model=Page[BatchOut])
+@router.get("/campaigns/{transaction_id}/batches", response_model=Page[BatchOut], responses=error_responses(404))
 def list_batches(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
 ):
@@ -69,7 +76,7 @@ def list_batches(
     return Page(items=[BatchOut.model_validate(b) for b in rows], next_cursor=next_cursor)
 
 
-@router.get("/campaigns/{transaction_id}/messages", response_model=Page[MessageOut])
+@router.get("/campaigns/{transaction_id}/messages", response_model=Page[MessageOut], responses=error_responses(404))
 def list_messages(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, status: MessageStatus | None = None,
     limit: int = 100, cursor: str | None = None,
@@ -82,7 +89,7 @@ def list_messages(
     return Page(items=[MessageOut.model_validate(m) for m in rows], next_cursor=next_cursor)
 
 
-@router.get("/campaigns/{transaction_id}/errors", response_model=Page[RowErrorOut])
+@router.get("/campaigns/{transaction_id}/errors", response_model=Page[RowErrorOut], responses=error_responses(404))
 def list_row_errors(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
 ):
@@ -92,7 +99,7 @@ def list_row_errors(
     return Page(items=[RowErrorOut.model_validate(e) for e in rows], next_cursor=next_cursor)
 
 
-@router.get("/messages/{message_id}", response_model=MessageDetail)
+@router.get("/messages/{message_id}", response_model=MessageDetail, responses=error_responses(404))
 def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     message = service.get_message(session, tenant_id, message_id)
     return MessageDetail(

@@ -8,12 +8,13 @@ from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.domains import service
 from emailplatform.domains.schemas import DnsRecordOut, DomainCreate, DomainOut
 from emailplatform.models import SendingDomain
+from emailplatform.openapi import error_responses
 from emailplatform.tenants.auth import TenantDep
 
-router = APIRouter(prefix="/api/v1/domains", tags=["sending domains"])
+router = APIRouter(prefix="/api/v1/domains", tags=["sending domains"], responses=error_responses(401, 422))
 
 
-@router.post("", response_model=DomainOut, status_code=201)
+@router.post("", response_model=DomainOut, status_code=201, responses=error_responses(409))
 def register_domain(body: DomainCreate, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     return _domain_out(service.register(session, tenant_id, body.name), runtime.settings)
 
@@ -23,17 +24,17 @@ def list_domains(session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep)
     return [_domain_out(domain, runtime.settings) for domain in service.list_domains(session, tenant_id)]
 
 
-@router.get("/{domain_id}", response_model=DomainOut)
+@router.get("/{domain_id}", response_model=DomainOut, responses=error_responses(404))
 def get_domain(domain_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     return _domain_out(service.get(session, tenant_id, domain_id), runtime.settings)
 
 
-@router.delete("/{domain_id}", status_code=204)
+@router.delete("/{domain_id}", status_code=204, responses=error_responses(404))
 def delete_domain(domain_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     service.delete(session, tenant_id, domain_id)
 
 
-@router.post("/{domain_id}/verify", response_model=DomainOut)
+@router.post("/{domain_id}/verify", response_model=DomainOut, responses=error_responses(404))
 def verify_domain(domain_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     return _domain_out(service.verify(session, tenant_id, domain_id, runtime.settings), runtime.settings)
 

@@ -7,10 +7,11 @@ from emailplatform.deps import SessionDep
 from emailplatform.events import suppression
 from emailplatform.events.schemas import SuppressionCreate, SuppressionOut, SuppressionReason
 from emailplatform.models import Suppression
+from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page, paginate
 from emailplatform.tenants.auth import TenantDep
 
-router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"])
+router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"], responses=error_responses(401, 422))
 
 
 @router.get("", response_model=Page[SuppressionOut])
@@ -30,7 +31,10 @@ def list_suppressions(
     return Page(items=[SuppressionOut.model_validate(s) for s in rows], next_cursor=next_cursor)
 
 
-@router.post("", response_model=SuppressionOut, status_code=201, responses={200: {"description": "Already suppressed."}})
+@router.post(
+    "", response_model=SuppressionOut, status_code=201,
+    responses={200: {"model": SuppressionOut, "description": "Already suppressed: the entry as it was."}},
+)
 def add_suppression(body: SuppressionCreate, session: SessionDep, tenant_id: TenantDep, response: Response):
     entry, created = suppression.add_manual(session, tenant_id, body.email, body.reason, body.details)
     if not created:
@@ -38,12 +42,12 @@ def add_suppression(body: SuppressionCreate, session: SessionDep, tenant_id: Ten
     return SuppressionOut.model_validate(entry)
 
 
-@router.get("/{email}", response_model=SuppressionOut)
+@router.get("/{email}", response_model=SuppressionOut, responses=error_responses(404))
 def get_suppression(email: str, session: SessionDep, tenant_id: TenantDep):
     return SuppressionOut.model_validate(suppression.get(session, tenant_id, email))
 
 
-@router.delete("/{email}", status_code=204)
+@router.delete("/{email}", status_code=204, responses=error_responses(404))
 def remove_suppression(email: str, session: SessionDep, tenant_id: TenantDep):
     suppression.remove(session, tenant_id, email)
     return Response(status_code=204)

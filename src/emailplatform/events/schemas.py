@@ -21,3 +21,8 @@ class SuppressionOut(BaseModel):
     details: str | None = Field(description="The bounce's diagnostic, or what was given by hand.")
     message_id: uuid.UUID | None = Field(description="The message whose bounce or complaint added the address.")
     created_at: datetime
+
+
+class SnsReceived(BaseModel):
+    type: str = Field(description="The SNS message's Type: Notification, SubscriptionConfirmation or UnsubscribeConfirmation.")
+    recorded: int = Field(description="How many events the message added (0 for one seen before).")

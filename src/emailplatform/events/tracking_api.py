@@ -17,6 +17,7 @@ from emailplatform.errors import NotFound
 from emailplatform.events import tracking
 from emailplatform.events.buffer import EventBuffer
 from emailplatform.events.service import NewEvent
+from emailplatform.openapi import error_responses
 
 log = structlog.get_logger("emailplatform.events.tracking")
 
@@ -51,7 +52,7 @@ async def open_pixel(token: str, request: Request) -> Response:
     return Response(tracking.PIXEL_GIF, media_type="image/gif", headers=NOT_CACHED)
 
 
-@router.get("/t/c/{token}", response_class=RedirectResponse, status_code=302)
+@router.get("/t/c/{token}", response_class=RedirectResponse, status_code=302, responses=error_responses(404))
 async def click(token: str, request: Request) -> RedirectResponse:
     """A 302 to the URL the message linked to, counting a click of its message."""
     runtime = request.app.state.runtime
@@ -64,14 +65,14 @@ async def click(token: str, request: Request) -> RedirectResponse:
     return RedirectResponse(url, status_code=302, headers=NOT_CACHED)
 
 
-@router.get("/u/{token}", response_class=HTMLResponse)
+@router.get("/u/{token}", response_class=HTMLResponse, responses=error_responses(404))
 def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
     """A page with an Unsubscribe button; a GET alone never unsubscribes (link scanners follow GETs)."""
     _unsubscribe_message(request, token)
     return _page("Unsubscribe", "Do you want to stop receiving these emails?", button="Unsubscribe")
 
 
-@router.post("/u/{token}", response_class=HTMLResponse)
+@router.post("/u/{token}", response_class=HTMLResponse, responses=error_responses(404))
 def unsubscribe(token: str, request: Request, session: SessionDep) -> HTMLResponse:
     """Unsubscribe the message's recipient: the page's button, and RFC 8058 one-click (no cookie, no login)."""
     message_id = _unsubscribe_message(request, token)

@@ -7,10 +7,11 @@ from emailplatform.deps import SessionDep
 from emailplatform.jobs import queue
 from emailplatform.jobs.schemas import JobId, JobOut
 from emailplatform.models import Job
+from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page, paginate
 from emailplatform.tenants.auth import TenantDep
 
-router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 422))
 
 
 @router.get("", response_model=Page[JobOut])
@@ -28,6 +29,6 @@ def list_jobs(
     return Page(items=[JobOut.model_validate(job) for job in rows], next_cursor=next_cursor)
 
 
-@router.post("/{job_id}/retry", response_model=JobOut)
+@router.post("/{job_id}/retry", response_model=JobOut, responses=error_responses(404, 409))
 def retry_job(job_id: JobId, session: SessionDep, tenant_id: TenantDep):
     return queue.retry_dead(session, job_id, tenant_id)

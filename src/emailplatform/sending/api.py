@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 
 from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.errors import NotFound
+from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
 from emailplatform.runtime import Runtime
 from emailplatform.sending import outbox
@@ -14,7 +15,7 @@ from emailplatform.sending.schemas import OutboxHeader, OutboxMessage, OutboxMes
 from emailplatform.sending.transports import capture
 from emailplatform.tenants.auth import TenantDep
 
-router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
+router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"], responses=error_responses(401, 422))
 
 
 @router.get("", response_model=Page[OutboxMessage])
@@ -26,14 +27,17 @@ def list_outbox(
 
 
 # declared before /{message_id}, which would otherwise take "….eml" as an id and refuse it
-@router.get("/{message_id}.eml", response_class=Response, responses={200: {"content": {"message/rfc822": {}}}})
+@router.get(
+    "/{message_id}.eml", response_class=Response,
+    responses={200: {"content": {"message/rfc822": {}}}} | error_responses(404),
+)
 def download_outbox_message(message_id: uuid.UUID, runtime: RuntimeDep, tenant_id: TenantDep):
     raw = _captured(runtime, tenant_id, message_id)
     disposition = f'attachment; filename="{message_id}.eml"'
     return Response(raw, media_type="message/rfc822", headers={"Content-Disposition": disposition})
 
 
-@router.get("/{message_id}", response_model=OutboxMessageDetail)
+@router.get("/{message_id}", response_model=OutboxMessageDetail, responses=error_responses(404))
 def get_outbox_message(message_id: uuid.UUID, runtime: RuntimeDep, tenant_id: TenantDep):
     message = capture.parse_captured(_captured(runtime, tenant_id, message_id))
     return OutboxMessageDetail(

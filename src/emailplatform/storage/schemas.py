@@ -14,3 +14,7 @@ class FileUpload(BaseModel):
     upload_method: str = "PUT"
     file_url: str = Field(description="What a campaign's csv_file_url takes once the file is uploaded.")
     expires_at: datetime
+
+
+class UploadReceived(BaseModel):
+    size: int = Field(description="The bytes stored.")

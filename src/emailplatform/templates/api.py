@@ -3,6 +3,7 @@ import uuid
 from fastapi import APIRouter
 
 from emailplatform.deps import ReadSessionDep, RuntimeDep, SessionDep
+from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
 from emailplatform.templates import service
 from emailplatform.templates.schemas import (
@@ -20,7 +21,7 @@ from emailplatform.templates.schemas import (
 )
 from emailplatform.tenants.auth import TenantDep
 
-router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
+router = APIRouter(prefix="/api/v1/templates", tags=["templates"], responses=error_responses(401, 422))
 
 
 def _created(version) -> VersionCreated:
@@ -36,7 +37,7 @@ def create_template_upload(
     return TemplateUpload(template_id=template.id, upload_url=upload.url, expires_at=upload.expires_at)
 
 
-@router.post("/{template_id}/confirm", response_model=VersionCreated, status_code=201)
+@router.post("/{template_id}/confirm", response_model=VersionCreated, status_code=201, responses=error_responses(404))
 def confirm_template_upload(
     template_id: uuid.UUID, body: TemplateConfirm, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep
 ):
@@ -57,21 +58,21 @@ def list_templates(session: SessionDep, tenant_id: TenantDep, limit: int = 50, c
     return Page(items=[TemplateOut.model_validate(t) for t in rows], next_cursor=next_cursor)
 
 
-@router.get("/{template_id}", response_model=TemplateDetail)
+@router.get("/{template_id}", response_model=TemplateDetail, responses=error_responses(404))
 def get_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     template = service.get(session, tenant_id, template_id)
     versions = [VersionOut.model_validate(v) for v in service.list_versions(session, template)]
     return TemplateDetail(**TemplateOut.model_validate(template).model_dump(), versions=versions)
 
 
-@router.put("/{template_id}", response_model=VersionCreated)
+@router.put("/{template_id}", response_model=VersionCreated, responses=error_responses(404))
 def update_template(template_id: uuid.UUID, body: VersionCreate, session: SessionDep, tenant_id: TenantDep):
     """Store a new version; earlier versions stay as they were."""
     version = service.add_version(session, tenant_id, template_id, body.subject, body.html, body.text)
     return _created(version)
 
 
-@router.post("/{template_id}/preview", response_model=PreviewOut)
+@router.post("/{template_id}/preview", response_model=PreviewOut, responses=error_responses(404))
 def preview_template(
     template_id: uuid.UUID, body: PreviewRequest, session: ReadSessionDep, runtime: RuntimeDep, tenant_id: TenantDep
 ):

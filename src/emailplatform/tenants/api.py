@@ -3,11 +3,12 @@ import uuid
 from fastapi import APIRouter
 
 from emailplatform.deps import SessionDep
+from emailplatform.openapi import error_responses
 from emailplatform.tenants import service
 from emailplatform.tenants.auth import TenantDep
 from emailplatform.tenants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"], responses=error_responses(401))
 
 
 @router.get("", response_model=list[ApiKeyOut])
@@ -15,12 +16,12 @@ def list_api_keys(session: SessionDep, tenant_id: TenantDep):
     return service.list_api_keys(session, tenant_id)
 
 
-@router.post("", response_model=ApiKeyCreated, status_code=201)
+@router.post("", response_model=ApiKeyCreated, status_code=201, responses=error_responses(422))
 def create_api_key(body: ApiKeyCreate, session: SessionDep, tenant_id: TenantDep):
     key, plain = service.create_api_key(session, tenant_id, body.name)
     return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=plain)
 
 
-@router.delete("/{key_id}", response_model=ApiKeyOut)
+@router.delete("/{key_id}", response_model=ApiKeyOut, responses=error_responses(404, 422))
 def revoke_api_key(key_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     return service.revoke_api_key(session, tenant_id, key_id)

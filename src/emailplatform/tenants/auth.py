@@ -1,19 +1,36 @@
-"""The API's authentication: every route under /api/v1 needs a valid X-API-Key and acts for its tenant."""
+"""The API's authentication: every route under /api/v1 needs a valid API key and acts for its tenant.
+
+The key comes in the X-API-Key header or as `Authorization: Bearer <key>` (what generated clients send); both are
+declared as security schemes, so /docs has an Authorize button and the OpenAPI spec tells clients how to send it.
+"""
 
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from emailplatform.deps import RuntimeDep
 from emailplatform.tenants import service
 
+API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key", scheme_name="ApiKey", auto_error=False, description="An API key of your tenant."
+)
+BEARER = HTTPBearer(
+    scheme_name="Bearer", auto_error=False, description="The same API key, as `Authorization: Bearer <key>`."
+)
 
-def current_tenant_id(runtime: RuntimeDep, x_api_key: Annotated[str | None, Header()] = None) -> uuid.UUID:
+
+def current_tenant_id(
+    runtime: RuntimeDep,
+    x_api_key: Annotated[str | None, Security(API_KEY_HEADER)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+) -> uuid.UUID:
     """The key's tenant, read in a session of its own: on SQLite a request takes the write lock only when its
-    route starts to work, and a refused key never takes it."""
+    route starts to work, and a refused key never takes it. X-API-Key wins when both are sent."""
+    plain = x_api_key or (bearer.credentials if bearer else None)
     with runtime.db.session(write=False) as session:
-        return service.authenticate(session, x_api_key).tenant_id
+        return service.authenticate(session, plain).tenant_id
 
 
 TenantDep = Annotated[uuid.UUID, Depends(current_tenant_id)]

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 
 from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.models import WebhookAttempt, WebhookDelivery
+from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep
 from emailplatform.webhooks import service
@@ -19,7 +20,7 @@ from emailplatform.webhooks.schemas import (
     EndpointWithSecret,
 )
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=error_responses(401, 422))
 
 
 @router.post("/endpoints", response_model=EndpointWithSecret, status_code=201)
@@ -35,12 +36,12 @@ def list_endpoints(session: SessionDep, tenant_id: TenantDep):
     return service.list_endpoints(session, tenant_id)
 
 
-@router.get("/endpoints/{endpoint_id}", response_model=EndpointOut)
+@router.get("/endpoints/{endpoint_id}", response_model=EndpointOut, responses=error_responses(404))
 def get_endpoint(endpoint_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     return service.get_endpoint(session, tenant_id, endpoint_id)
 
 
-@router.patch("/endpoints/{endpoint_id}", response_model=EndpointOut)
+@router.patch("/endpoints/{endpoint_id}", response_model=EndpointOut, responses=error_responses(404))
 def update_endpoint(
     endpoint_id: uuid.UUID, body: EndpointUpdate, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep
 ):
@@ -48,12 +49,14 @@ def update_endpoint(
     return service.update_endpoint(session, runtime.settings, tenant_id, endpoint_id, changes)
 
 
-@router.delete("/endpoints/{endpoint_id}", status_code=204)
+@router.delete("/endpoints/{endpoint_id}", status_code=204, responses=error_responses(404))
 def delete_endpoint(endpoint_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     service.delete_endpoint(session, tenant_id, endpoint_id)
 
 
-@router.post("/endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret)
+@router.post(
+    "/endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret, responses=error_responses(404)
+)
 def rotate_endpoint_secret(endpoint_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     endpoint, secret = service.rotate_endpoint_secret(session, tenant_id, endpoint_id)
     return EndpointWithSecret(**EndpointOut.model_validate(endpoint).model_dump(), secret=secret)
@@ -82,12 +85,15 @@ def list_deliveries(
     return Page(items=[_with_attempts(d, attempts[d.id]) for d in deliveries], next_cursor=next_cursor)
 
 
-@router.get("/deliveries/{delivery_id}", response_model=DeliveryWithAttempts)
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryWithAttempts, responses=error_responses(404))
 def get_delivery(delivery_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     return _with_attempts(*service.get_delivery(session, tenant_id, delivery_id))
 
 
-@router.post("/deliveries/{delivery_id}/retry", response_model=DeliveryOut, status_code=202)
+@router.post(
+    "/deliveries/{delivery_id}/retry", response_model=DeliveryOut, status_code=202,
+    responses=error_responses(404, 409),
+)
 def retry_delivery(delivery_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     return service.retry_delivery(session, tenant_id, delivery_id)
 
