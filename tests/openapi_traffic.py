@@ -39,7 +39,8 @@ class SpecResponse:
         self.status_code = response.status_code
         self.headers = Headers(dict(response.headers))
         self.content_type = response.headers.get("content-type", "")
-        self.data = response.content
+        # a file (an .eml, a GIF) is a binary string to the spec: openapi-core checks a str against it, not bytes
+        self.data = response.content if "json" in self.content_type else response.text
 
 
 @dataclass
@@ -70,8 +71,8 @@ class ApiTraffic:
                 continue
             except OpenAPIError as exc:
                 errors = getattr(exc.__cause__, "schema_errors", None) or []
-                reasons = "".join(f"\n    {e.json_path}: {e.message}" for e in errors)
-                found.append(f"{request.method} {request.url.path} -> {response.status_code}: {exc}{reasons}"
+                reasons = "".join(f"\n    {e.json_path}: {e.message[:200]}" for e in errors)
+                found.append(f"{request.method} {request.url.path} -> {response.status_code}: {str(exc)[:200]}{reasons}"
                              f"\n    body: {response.text[:300]}")
         return found
 

@@ -66,8 +66,8 @@ def generated_client(generator, spec_url: str, where):
     spec = where / "openapi.json"
     spec.write_bytes(httpx.get(spec_url).raise_for_status().content)
     package = where / "emailplatform_client"
-    config = where / "generator.yaml"  # an .eml download is bytes to the client, as any file is
-    config.write_text("content_type_overrides:\n  message/rfc822: application/octet-stream\n")
+    config = where / "generator.yaml"  # an .eml or a GIF is bytes to the client, as any file is
+    config.write_text("content_type_overrides:\n  message/rfc822: application/octet-stream\n  image/gif: application/octet-stream\n")
     run = subprocess.run(
         [generator, "generate", "--path", spec, "--output-path", package, "--meta", "none", "--config", config],
         capture_output=True, text=True, env=os.environ | {"PATH": f"{generator.parent}:{os.environ['PATH']}"},

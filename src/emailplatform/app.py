@@ -42,8 +42,9 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False) -> 
     app.include_router(ui.router)
     app.mount(ui.STATIC_PATH, ui.static_app, name="ui-static")
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz():
+        """Answers as long as the process serves requests; it does not look at the database."""
         return {"status": "ok"}
 
     return app

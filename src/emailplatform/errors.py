@@ -67,6 +67,10 @@ class TooLarge(AppError):
 
 
 class ErrorBody(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"code": "not_found", "message": "no such template", "field": "template_id", "details": None}],
+    })
+
     code: str = Field(description="What kind of error, for programs: bad_request, unauthorized, forbidden, not_found, "
                       "method_not_allowed, conflict, invalid, too_large, unavailable, internal.")
     message: str = Field(description="What is wrong and what to do, for people.")

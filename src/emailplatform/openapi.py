@@ -5,8 +5,11 @@ a route adds its own (`responses=error_responses(409)`). Each is the one error s
 an example; a 422 so declared replaces FastAPI's default validation schema, which this API never answers.
 """
 
+import re
+
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
 
 from emailplatform.errors import ErrorResponse
 
@@ -25,7 +28,8 @@ field, parameter or header at fault, `message` says why. A refused request chang
 
 ERRORS = {
     400: ("The request cannot be understood.", "bad_request", "the body is not JSON", "body"),
-    401: ("No API key, or an unknown or revoked one.", "unauthorized", "the API key is unknown or revoked", "X-API-Key"),
+    401: ("No API key, or an unknown or revoked one.", "unauthorized", "the API key is unknown or revoked",
+          "X-API-Key"),
     403: ("A signature that does not match or has expired.", "forbidden",
           "the upload URL has expired; ask for a new one", "upload_url"),
     404: ("No such object in this tenant.", "not_found", "no campaign with that id in this tenant", "transaction_id"),
@@ -58,10 +62,12 @@ def error_responses(*statuses: int) -> dict[int | str, dict]:
 
 
 def new_app(**kwargs) -> FastAPI:
-    """A FastAPI app whose /docs (Swagger UI) and /redoc load their scripts from this package, never a CDN, and
-    whose spec has the API's error shape wherever FastAPI would put its own validation error."""
+    """A FastAPI app whose /docs (Swagger UI) loads its scripts from this package, never a CDN, and whose spec has
+    the API's error shape wherever FastAPI would put its own validation error. No /redoc: Redoc's sidebar always
+    loads its maker's logo from the internet."""
     app = FastAPIOffline(
         description=DESCRIPTION,
+        redoc_url=None,
         generate_unique_id_function=operation_id,
         swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True, "displayRequestDuration": True},
         **kwargs,
@@ -69,7 +75,9 @@ def new_app(**kwargs) -> FastAPI:
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            _replace_default_validation_error(FastAPI.openapi(app))
+            spec = FastAPI.openapi(app)
+            _use_error_shape(spec)
+            _keep_nulls_in_examples(spec)
         return app.openapi_schema
 
     app.openapi = openapi
@@ -81,19 +89,48 @@ def operation_id(route) -> str:
     return route.name
 
 
-def _replace_default_validation_error(spec: dict) -> None:
+def _use_error_shape(spec: dict) -> None:
+    """Every error answer as JSON in the error shape: FastAPI's own 422 schema replaced, and an HTML route's errors
+    (which FastAPI would list under text/html) under application/json, as they are sent."""
     schemas = spec.get("components", {}).get("schemas", {})
-    if schemas.pop("HTTPValidationError", None) is None:
-        return
+    schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
-    default = "#/components/schemas/HTTPValidationError"
-    ours = error_responses(422)[422]
     for operations in spec["paths"].values():
         for operation in operations.values():
-            response = operation.get("responses", {}).get("422")
-            if response and response["content"]["application/json"]["schema"].get("$ref") == default:
-                response["description"] = ours["description"]
-                response["content"]["application/json"] = {
-                    "schema": {"$ref": "#/components/schemas/ErrorResponse"},
-                    "example": ours["content"]["application/json"]["example"],
-                }
+            for status, response in operation.get("responses", {}).items():
+                if status[0] in "45" and int(status) in ERRORS:
+                    ours = error_responses(int(status))[int(status)]
+                    example = response.get("content", {}).get("application/json", {}).get("example")
+                    if response.get("description") == "Validation Error":
+                        response["description"] = ours["description"]
+                    response["content"] = {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/ErrorResponse"},
+                        "example": example or ours["content"]["application/json"]["example"],
+                    }}
+
+
+def _keep_nulls_in_examples(spec: dict) -> None:
+    """FastAPI leaves every null out of the spec, those of examples too: a model's example gets them back, so an
+    example shows each field its answer has (a null included) and stays valid for its schema."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    for model in _models(BaseModel):
+        schema = schemas.get(re.sub(r"[^a-zA-Z0-9.\-_]", "_", model.__name__))
+        if not schema or "examples" not in schema or not model.model_config.get("json_schema_extra"):
+            continue
+        examples = model.model_json_schema(mode="serialization").get("examples")
+        if examples and _without_nulls(examples) == schema["examples"]:
+            schema["examples"] = examples
+
+
+def _models(base: type[BaseModel]):
+    for model in base.__subclasses__():
+        yield model
+        yield from _models(model)
+
+
+def _without_nulls(value):
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value

@@ -25,7 +25,10 @@ from emailplatform.tenants.auth import TenantDep
 router = APIRouter(prefix="/api/v1/email", tags=["campaigns"], responses=error_responses(401, 422))
 
 
-@router.post("/campaigns", response_model=CampaignAccepted, status_code=202, responses=error_responses(404))
+@router.post(
+    "/campaigns", response_model=CampaignAccepted, status_code=202, responses=error_responses(404),
+    summary="Create a campaign",
+)
 def create_campaign(
     body: CampaignCreate,
     session: SessionDep,
@@ -33,14 +36,18 @@ def create_campaign(
     tenant_id: TenantDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ):
+    """Send a template to every row of an uploaded recipients file, now or at `schedule.send_at`. The campaign is
+    accepted at once (202) and split in the background; follow it with Get a campaign. An `Idempotency-Key` header
+    makes a retried request answer the first one's campaign instead of creating another."""
     return JSONResponse(service.create(session, runtime, tenant_id, body, idempotency_key), status_code=202)
 
 
-@router.get("/campaigns", response_model=Page[Campaign], response_model_by_alias=True)
+@router.get("/campaigns", summary="List campaigns", response_model=Page[Campaign], response_model_by_alias=True)
 def list_campaigns(
     session: SessionDep, tenant_id: TenantDep, status: TransactionStatus | None = None, limit: int = 50,
     cursor: str | None = None,
 ):
+    """The tenant's campaigns, newest first, optionally of one `status`; without their summaries."""
     stmt = select(Transaction).where(Transaction.tenant_id == tenant_id)
     if status:
         stmt = stmt.where(Transaction.status == status)
@@ -53,34 +60,47 @@ def list_campaigns(
 @router.get(
     "/campaigns/{transaction_id}", response_model=Campaign, response_model_by_alias=True,
     responses=error_responses(404),
+    summary="Get a campaign",
 )
 def get_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    """A campaign with its status and its summary: how many messages are pending, sent, delivered, bounced, opened…"""
     return _campaign(session, service.get(session, tenant_id, transaction_id))
 
 
 @router.post(
     "/campaigns/{transaction_id}/cancel", response_model=Campaign, response_model_by_alias=True,
     responses=error_responses(404, 409),
+    summary="Cancel a campaign",
 )
 def cancel_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    """Stop a campaign that has not finished sending: its messages not yet sent are cancelled. A campaign that is sent,
+    completed, failed or cancelled already answers 409."""
     return _campaign(session, service.cancel(session, tenant_id, transaction_id))
 
 
-@router.get("/campaigns/{transaction_id}/batches", response_model=Page[BatchOut], responses=error_responses(404))
+@router.get(
+    "/campaigns/{transaction_id}/batches", response_model=Page[BatchOut], responses=error_responses(404),
+    summary="List a campaign's batches",
+)
 def list_batches(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
 ):
+    """The chunks the recipients file was split into, in order, with their status."""
     transaction = service.get(session, tenant_id, transaction_id)
     stmt = select(Batch).where(Batch.transaction_id == transaction.id)
     rows, next_cursor = paginate(session, stmt, (Batch.seq,), cursor=cursor, limit=limit)
     return Page(items=[BatchOut.model_validate(b) for b in rows], next_cursor=next_cursor)
 
 
-@router.get("/campaigns/{transaction_id}/messages", response_model=Page[MessageOut], responses=error_responses(404))
+@router.get(
+    "/campaigns/{transaction_id}/messages", response_model=Page[MessageOut], responses=error_responses(404),
+    summary="List a campaign's messages",
+)
 def list_messages(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, status: MessageStatus | None = None,
     limit: int = 100, cursor: str | None = None,
 ):
+    """One message per recipient, in file order, optionally of one `status`."""
     transaction = service.get(session, tenant_id, transaction_id)
     stmt = select(Message).where(Message.transaction_id == transaction.id)
     if status:
@@ -89,18 +109,27 @@ def list_messages(
     return Page(items=[MessageOut.model_validate(m) for m in rows], next_cursor=next_cursor)
 
 
-@router.get("/campaigns/{transaction_id}/errors", response_model=Page[RowErrorOut], responses=error_responses(404))
+@router.get(
+    "/campaigns/{transaction_id}/errors", response_model=Page[RowErrorOut], responses=error_responses(404),
+    summary="List a campaign's rejected rows",
+)
 def list_row_errors(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
 ):
+    """The rows of the recipients file that were not sent, with the reason: a bad address, a duplicate, a missing
+    column."""
     transaction = service.get(session, tenant_id, transaction_id)
     stmt = select(RowError).where(RowError.transaction_id == transaction.id)
     rows, next_cursor = paginate(session, stmt, (RowError.row_number, RowError.id), cursor=cursor, limit=limit)
     return Page(items=[RowErrorOut.model_validate(e) for e in rows], next_cursor=next_cursor)
 
 
-@router.get("/messages/{message_id}", response_model=MessageDetail, responses=error_responses(404))
+@router.get(
+    "/messages/{message_id}", response_model=MessageDetail, responses=error_responses(404), summary="Get a message",
+)
 def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    """One recipient's message: its status, the data of its row, and its history of events (sent,
+    delivered, opened…)."""
     message = service.get_message(session, tenant_id, message_id)
     return MessageDetail(
         **MessageOut.model_validate(message).model_dump(),

@@ -14,6 +14,7 @@ router = APIRouter(tags=["health"])
 @router.get(
     "/metrics", response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}} | error_responses(401),
+    summary="Prometheus metrics",
 )
 def metrics(request: Request, runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None):
     """Prometheus metrics: this process's HTTP requests; the deployment's jobs and campaigns."""
