@@ -48,7 +48,8 @@ def live_server(sqlite_url, tmp_path, smtp_sink):
     url = f"http://127.0.0.1:{port}"
     settings = make_settings(sqlite_url, tmp_path / "data", public_url=url, transport="smtp", smtp_url=smtp_sink.url)
     runtime = Runtime(settings)
-    server = Server(uvicorn.Config(create_app(runtime, with_worker=True), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(runtime, with_worker=True)
+    server = Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -67,7 +68,9 @@ def generated_client(generator, spec_url: str, where):
     spec.write_bytes(httpx.get(spec_url).raise_for_status().content)
     package = where / "emailplatform_client"
     config = where / "generator.yaml"  # an .eml or a GIF is bytes to the client, as any file is
-    config.write_text("content_type_overrides:\n  message/rfc822: application/octet-stream\n  image/gif: application/octet-stream\n")
+    config.write_text(
+        "content_type_overrides:\n  message/rfc822: application/octet-stream\n  image/gif: application/octet-stream\n"
+    )
     run = subprocess.run(
         [generator, "generate", "--path", spec, "--output-path", package, "--meta", "none", "--config", config],
         capture_output=True, text=True, env=os.environ | {"PATH": f"{generator.parent}:{os.environ['PATH']}"},

@@ -39,7 +39,6 @@ ERRORS = {
           "file"),
     422: ("A field's value is not acceptable; `details` lists each field's problem.", "invalid",
           "limit must be between 1 and 500", "limit"),
-    429: ("Too many requests; try again after Retry-After seconds.", "rate_limited", "too many requests", None),
     503: ("A service this route needs cannot be reached now; try again later.", "unavailable",
           "the signing certificate could not be fetched", "SigningCertURL"),
 }
@@ -100,12 +99,11 @@ def _use_error_shape(spec: dict) -> None:
             for status, response in operation.get("responses", {}).items():
                 if status[0] in "45" and int(status) in ERRORS:
                     ours = error_responses(int(status))[int(status)]
-                    example = response.get("content", {}).get("application/json", {}).get("example")
                     if response.get("description") == "Validation Error":
                         response["description"] = ours["description"]
-                    response["content"] = {"application/json": {
+                    response["content"] = {"application/json": {  # the example with its nulls, left out by FastAPI
                         "schema": {"$ref": "#/components/schemas/ErrorResponse"},
-                        "example": example or ours["content"]["application/json"]["example"],
+                        "example": ours["content"]["application/json"]["example"],
                     }}
 
 
