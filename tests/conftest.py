@@ -25,6 +25,7 @@ from emailplatform.migrations import upgrade
 from emailplatform.models import Job
 from emailplatform.runtime import Runtime
 from emailplatform.tenants import service as tenant_service
+from tests.openapi_traffic import ApiTraffic
 
 POSTGRES_URL = os.environ.get("EMAILPLATFORM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PUBLIC_URL = "http://testserver"
@@ -112,10 +113,21 @@ def tenant(runtime) -> TenantKey:
 
 
 @pytest.fixture
-def client(runtime, tenant):
-    """An API client for a tenant of this test's own (no worker runs: tests call run_jobs)."""
+def api_traffic():
+    """Every answer of the clients it watches, checked against the OpenAPI spec when the test ends."""
+    traffic = ApiTraffic()
+    yield traffic
+    mismatches = traffic.mismatches()
+    assert not mismatches, "answers that do not match /openapi.json:\n" + "\n".join(mismatches)
+
+
+@pytest.fixture
+def client(runtime, tenant, api_traffic):
+    """An API client for a tenant of this test's own (no worker runs: tests call run_jobs); its answers are
+    checked against the spec."""
     with TestClient(create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False) as client:
         client.headers["X-API-Key"] = tenant.api_key
+        api_traffic.watch(client)
         yield client
 
 

@@ -16,6 +16,7 @@ from emailplatform.errors import AppError, Unavailable
 from emailplatform.jobs.worker import new_event_loop as worker_loop
 from emailplatform.logs import AccessLog
 from emailplatform.metrics.service import HttpMetrics, new_registry
+from emailplatform.openapi import new_app
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.app")
@@ -36,7 +37,7 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False, wor
         if worker:
             worker.stop()
 
-    app = FastAPI(title="emailplatform", version=__version__, lifespan=lifespan)
+    app = new_app(title="emailplatform", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.metrics = new_registry(runtime.db)
     app.add_middleware(HttpMetrics, registry=app.state.metrics)
@@ -107,7 +108,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
+        body = {"code": code, "message": str(exc.detail), "field": None, "details": None}
+        return JSONResponse({"error": body}, status_code=exc.status_code)
 
     async def database_unavailable(request: Request, exc: Exception):
         log.warning("database unavailable", path=request.url.path, error=str(exc).splitlines()[0] if str(exc) else "")
@@ -121,7 +123,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unexpected_error(request: Request, exc: Exception):
         log.exception("unhandled error", path=request.url.path)
         return JSONResponse(
-            {"error": {"code": "internal", "message": "an unexpected error; it has been logged"}}, status_code=500
+            {"error": {"code": "internal", "message": "an unexpected error; it has been logged", "field": None,
+                       "details": None}},
+            status_code=500,
         )
 
 

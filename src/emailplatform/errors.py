@@ -8,8 +8,15 @@ AppError
 ├── Conflict (409)        the object is not in a state that allows this
 ├── Invalid (422)         a field's value is not acceptable
 ├── TooLarge (413)        an upload over the size cap
+├── RateLimited (429)     past a rate limit: try again (Retry-After, RateLimit-*)
 └── Unavailable (503)     the database cannot be reached for now: try again (Retry-After)
+
+Every error answers the same JSON, ErrorResponse: {"error": {"code", "message", "field", "details"}}.
 """
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AppError(Exception):
@@ -23,12 +30,7 @@ class AppError(Exception):
         self.details = details
 
     def to_dict(self) -> dict:
-        body: dict = {"code": self.code, "message": self.message}
-        if self.field:
-            body["field"] = self.field
-        if self.details:
-            body["details"] = self.details
-        return {"error": body}
+        return {"error": {"code": self.code, "message": self.message, "field": self.field, "details": self.details}}
 
 
 class BadRequest(AppError):
@@ -78,3 +80,33 @@ class RateLimited(AppError):
     def __init__(self, message: str, headers: dict[str, str], field: str | None = None, details: list[dict] | None = None):
         super().__init__(message, field, details)
         self.headers = headers  # Retry-After and RateLimit-*
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"code": "not_found", "message": "no such template", "field": "template_id", "details": None}],
+    })
+
+    code: str = Field(description="What kind of error, for programs: bad_request, unauthorized, forbidden, not_found, "
+                      "method_not_allowed, conflict, invalid, too_large, rate_limited, unavailable, internal.")
+    message: str = Field(description="What is wrong and what to do, for people.")
+    field: str | None = Field(None, description="The field, parameter or header at fault (dotted for nested fields).")
+    details: list[dict[str, Any]] | None = Field(
+        None, description="More about it: for an invalid request, each field's problem as {field, reason}."
+    )
+
+
+class ErrorResponse(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"error": {"code": "invalid", "message": "from.email: value is not a valid email address",
+                           "field": "from.email",
+                           "details": [{"field": "from.email", "reason": "value is not a valid email address"}]}}
+            ]
+        }
+    )
+
+    error: ErrorBody

@@ -5,9 +5,9 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, get_args
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import Session
 
@@ -18,9 +18,22 @@ MAX_LIMIT = 500
 BIGINT = range(-(2**63), 2**63)  # what an integer column holds
 
 
+def _page_example(schema: dict, page: type[BaseModel]) -> None:
+    """A page's example: its item type's first example, and a cursor to the next page."""
+    (item,) = get_args(page.model_fields["items"].annotation)
+    is_model = isinstance(item, type) and issubclass(item, BaseModel)
+    extra = item.model_config.get("json_schema_extra") if is_model else None
+    if isinstance(extra, dict) and extra.get("examples"):
+        schema["examples"] = [{"items": extra["examples"][:1], "next_cursor": "WyIyMDI2LTEyLTAxVDA5OjAwOjAwWiJd"}]
+
+
 class Page(BaseModel, Generic[T]):
+    model_config = ConfigDict(json_schema_extra=_page_example)
+
     items: list[T]
-    next_cursor: str | None = None
+    next_cursor: str | None = Field(
+        None, description="Pass it as `cursor` to get the next page; null on the last page."
+    )
 
 
 def paginate(session: Session, stmt: Select, keys: tuple, *, cursor: str | None, limit: int, descending: bool = False):

@@ -29,7 +29,8 @@ def runtime(database_url, tmp_path, dns_server):
 
 
 @pytest.fixture
-def client(runtime, tenant):
+def client(runtime, tenant, api_traffic):
     with TestClient(create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False) as client:
         client.headers["X-API-Key"] = tenant.api_key
+        api_traffic.watch(client)
         yield client

@@ -80,8 +80,9 @@ def suppressions(client) -> dict[str, dict]:
 
 
 @pytest.fixture
-def client(runtime, tenant):
+def client(runtime, tenant, api_traffic):
     with app_client(runtime, tenant.api_key) as client:
+        api_traffic.watch(client)
         yield client
 
 

@@ -21,13 +21,17 @@ from emailplatform.campaigns.schemas import (
 )
 from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.models import File, Message, MessageStatus, Transaction, TransactionStatus
+from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep
 
-router = APIRouter(prefix="/api/v1/email", tags=["campaigns"])
+router = APIRouter(prefix="/api/v1/email", tags=["campaigns"], responses=error_responses(401, 422))
 
 
-@router.post("/campaigns", response_model=CampaignAccepted, status_code=202)
+@router.post(
+    "/campaigns", response_model=CampaignAccepted, status_code=202, responses=error_responses(404),
+    summary="Create a campaign",
+)
 def create_campaign(
     body: CampaignCreate,
     session: SessionDep,
@@ -35,10 +39,13 @@ def create_campaign(
     tenant_id: TenantDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ):
+    """Send a template to every row of an uploaded recipients file, now or at `schedule.send_at`. The campaign is
+    accepted at once (202) and split in the background; follow it with Get a campaign. An `Idempotency-Key` header
+    makes a retried request answer the first one's campaign instead of creating another."""
     return JSONResponse(service.create(session, runtime, tenant_id, body, idempotency_key), status_code=202)
 
 
-@router.post("/campaigns/check", response_model=RecipientsCheck)
+@router.post("/campaigns/check", summary="Check a recipients file", response_model=RecipientsCheck)
 def check_recipients(body: RecipientsCheckRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """What a campaign would make of an uploaded file, before it is created: how it is read, its counts, its first
     good rows and its first skipped rows; the same 4xx a campaign with it would get."""
@@ -50,37 +57,56 @@ def check_recipients(body: RecipientsCheckRequest, session: SessionDep, runtime:
     )
 
 
-@router.get("/campaigns", response_model=Page[Campaign], response_model_by_alias=True)
+@router.get("/campaigns", summary="List campaigns", response_model=Page[Campaign], response_model_by_alias=True)
 def list_campaigns(
     session: SessionDep, tenant_id: TenantDep, status: TransactionStatus | None = None, limit: int = 50,
     cursor: str | None = None,
 ):
+    """The tenant's campaigns, newest first, optionally of one `status`; without their summaries."""
     rows, next_cursor = service.page_of_campaigns(session, tenant_id, status=status, cursor=cursor, limit=limit)
     urls = dict(session.execute(select(File.id, File.url).where(File.id.in_({t.file_id for t in rows}))).all())
     return Page(items=[_campaign(session, t, with_summary=False, file_url=urls[t.file_id]) for t in rows],
                 next_cursor=next_cursor)
 
 
-@router.get("/campaigns/{transaction_id}", response_model=Campaign, response_model_by_alias=True)
+@router.get(
+    "/campaigns/{transaction_id}", response_model=Campaign, response_model_by_alias=True,
+    responses=error_responses(404),
+    summary="Get a campaign",
+)
 def get_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    """A campaign with its status and its summary: how many messages are pending, sent, delivered, bounced, opened…"""
     return _campaign(session, service.get(session, tenant_id, transaction_id))
 
 
-@router.post("/campaigns/{transaction_id}/cancel", response_model=Campaign, response_model_by_alias=True)
+@router.post(
+    "/campaigns/{transaction_id}/cancel", response_model=Campaign, response_model_by_alias=True,
+    responses=error_responses(404, 409),
+    summary="Cancel a campaign",
+)
 def cancel_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    """Stop a campaign that has not finished sending: its messages not yet sent are cancelled. A campaign that is sent,
+    completed, failed or cancelled already answers 409."""
     return _campaign(session, service.cancel(session, tenant_id, transaction_id))
 
 
-@router.get("/campaigns/{transaction_id}/batches", response_model=Page[BatchOut])
+@router.get(
+    "/campaigns/{transaction_id}/batches", response_model=Page[BatchOut], responses=error_responses(404),
+    summary="List a campaign's batches",
+)
 def list_batches(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
 ):
+    """The chunks the recipients file was split into, in order, with their status."""
     transaction = service.get(session, tenant_id, transaction_id)
     rows, next_cursor = service.page_of_batches(session, transaction, cursor=cursor, limit=limit)
     return Page(items=[BatchOut.model_validate(b) for b in rows], next_cursor=next_cursor)
 
 
-@router.get("/campaigns/{transaction_id}/messages", response_model=Page[MessageOut])
+@router.get(
+    "/campaigns/{transaction_id}/messages", response_model=Page[MessageOut], responses=error_responses(404),
+    summary="List a campaign's messages",
+)
 def list_messages(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, status: MessageStatus | None = None,
     q: Annotated[str, Query(max_length=320, description="Addresses that start with this.")] = "",
@@ -92,17 +118,26 @@ def list_messages(
     return Page(items=[_message(m, transaction) for m in rows], next_cursor=next_cursor)
 
 
-@router.get("/campaigns/{transaction_id}/errors", response_model=Page[RowErrorOut])
+@router.get(
+    "/campaigns/{transaction_id}/errors", response_model=Page[RowErrorOut], responses=error_responses(404),
+    summary="List a campaign's rejected rows",
+)
 def list_row_errors(
     transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
 ):
+    """The rows of the recipients file that were not sent, with the reason: a bad address, a duplicate, a missing
+    column."""
     transaction = service.get(session, tenant_id, transaction_id)
     rows, next_cursor = service.page_of_row_errors(session, transaction, cursor=cursor, limit=limit)
     return Page(items=[RowErrorOut.model_validate(e) for e in rows], next_cursor=next_cursor)
 
 
-@router.get("/messages/{message_id}", response_model=MessageDetail)
+@router.get(
+    "/messages/{message_id}", response_model=MessageDetail, responses=error_responses(404), summary="Get a message",
+)
 def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    """One recipient's message: its status, the data of its row, and its history of events (sent,
+    delivered, opened…)."""
     message = service.get_message(session, tenant_id, message_id)
     transaction = service.get(session, tenant_id, message.transaction_id)
     return MessageDetail(

@@ -12,17 +12,56 @@ COLUMNS_DESCRIPTION = (
 )
 
 
+SUMMARY_EXAMPLE = {
+    "total_messages": 3, "pending": 0, "sent": 3, "delivered": 2, "bounced": 1, "complained": 0, "opened": 1,
+    "clicked": 0, "failed": 0, "suppressed": 0, "cancelled": 0,
+    "by_status": {"DELIVERED": 1, "OPENED": 1, "BOUNCED": 1},
+}
+CAMPAIGN_EXAMPLE = {
+    "transaction_id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10", "name": "November newsletter", "status": "SENT",
+    "status_reason": None, "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40", "template_version": 1,
+    "csv_file_url": "files/0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51/recipients.csv",
+    "from": {"email": "news@sender.example.com", "name": "Acme News"}, "reply_to": None, "callback_url": None,
+    "send_at": None, "batch_size": 500, "tracking": True, "total_messages": 3, "invalid_rows": 1, "duplicate_rows": 0,
+    "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-01T09:00:20Z", "processed_at": "2026-12-01T09:00:02Z",
+    "sent_at": "2026-12-01T09:00:20Z", "completed_at": None, "cancelled_at": None, "summary": SUMMARY_EXAMPLE,
+}
+MESSAGE_EXAMPLE = {
+    "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b", "transaction_id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10",
+    "batch_id": "0193b7b1-1a2b-7c3d-8e4f-5a6b7c8d9e0f", "row_number": 2, "email": "ada@example.com",
+    "status": "DELIVERED", "attempts": 1, "last_error": None, "created_at": "2026-12-01T09:00:00Z",
+    "updated_at": "2026-12-01T09:00:09Z", "sent_at": "2026-12-01T09:00:05Z",
+}
+
+
 class Sender(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"email": "news@sender.example.com", "name": "Acme News"}],
+    })
+
     email: EmailStr
     name: str | None = Field(None, max_length=200)
 
 
 class Schedule(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"send_at": "2026-12-01T09:00:00+01:00"}]})
+
     send_at: AwareDatetime = Field(description="When to send, with a time zone, e.g. 2026-12-01T09:00:00+01:00.")
 
 
 class CampaignCreate(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        populate_by_name=True, extra="forbid",
+        json_schema_extra={
+            "examples": [{
+                "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
+                "csv_file_url": "files/0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51/recipients.csv",
+                "from": {"email": "news@sender.example.com", "name": "Acme News"},
+                "reply_to": "support@sender.example.com", "callback_url": "https://hooks.example.com/emailplatform",
+                "schedule": {"send_at": "2026-12-01T09:00:00+01:00"}, "name": "November newsletter",
+            }],
+        },
+    )
 
     template_id: uuid.UUID
     template_version: int | None = Field(None, ge=1, description="Default: the template's latest version.")
@@ -56,12 +95,18 @@ class RecipientsLayout(BaseModel):
 
 
 class CampaignAccepted(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"transaction_id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10", "status": "ACCEPT", "warnings": []}],
+    })
+
     transaction_id: uuid.UUID
     status: str
     warnings: list[str] = Field(default_factory=list, description="E.g. that the sender's domain is not verified.")
 
 
 class Summary(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SUMMARY_EXAMPLE]})
+
     total_messages: int
     pending: int
     sent: int
@@ -77,6 +122,8 @@ class Summary(BaseModel):
 
 
 class Campaign(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CAMPAIGN_EXAMPLE]})
+
     transaction_id: uuid.UUID
     name: str | None
     status: str
@@ -104,7 +151,15 @@ class Campaign(BaseModel):
 
 
 class BatchOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [{
+                "batch_id": "0193b7b1-1a2b-7c3d-8e4f-5a6b7c8d9e0f", "seq": 0, "status": "SENT", "message_count": 500,
+                "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-01T09:00:12Z",
+            }],
+        },
+    )
 
     batch_id: uuid.UUID = Field(validation_alias="id")
     seq: int
@@ -115,7 +170,10 @@ class BatchOut(BaseModel):
 
 
 class MessageOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(
+        from_attributes=True, validate_by_name=True, validate_by_alias=True,
+        json_schema_extra={"examples": [MESSAGE_EXAMPLE]},
+    )
 
     message_id: uuid.UUID = Field(validation_alias="id")
     transaction_id: uuid.UUID
@@ -137,12 +195,28 @@ class MessageOut(BaseModel):
 
 
 class HistoryEntry(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"at": "2026-12-01T09:05:00Z", "type": "opened", "details": {"user_agent": "Mozilla/5.0"}}],
+    })
+
     at: datetime
     type: str
     details: dict = {}
 
 
 class MessageDetail(MessageOut):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [
+            MESSAGE_EXAMPLE | {
+                "data": {"email": "ada@example.com", "first_name": "Ada"},
+                "history": [
+                    {"at": "2026-12-01T09:00:00Z", "type": "created", "details": {}},
+                    {"at": "2026-12-01T09:00:05Z", "type": "sent", "details": {}},
+                ],
+            },
+        ],
+    })
+
     data: dict[str, str] | None = Field(
         description="The placeholder data of this recipient's row; null when its batch file is no longer in storage."
     )
@@ -150,7 +224,14 @@ class MessageDetail(MessageOut):
 
 
 class RowErrorOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [{
+                "row_number": 3, "email": "not-an-address", "reason": "the email address is not valid: it has no @",
+            }],
+        },
+    )
 
     row_number: int
     email: str | None

@@ -8,33 +8,45 @@ from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.domains import service
 from emailplatform.domains.schemas import DnsRecordOut, DomainCreate, DomainOut
 from emailplatform.models import SendingDomain
+from emailplatform.openapi import error_responses
 from emailplatform.tenants.auth import TenantDep
 
-router = APIRouter(prefix="/api/v1/domains", tags=["sending domains"])
+router = APIRouter(prefix="/api/v1/domains", tags=["sending domains"], responses=error_responses(401, 422))
 
 
-@router.post("", response_model=DomainOut, status_code=201)
+@router.post(
+    "", response_model=DomainOut, status_code=201, responses=error_responses(409), summary="Register a sending domain",
+)
 def register_domain(body: DomainCreate, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    """Register the domain of your From addresses: the answer lists the DNS records to publish (DKIM and SPF required;
+    DMARC and a return path recommended). Then verify it."""
     return _domain_out(service.register(session, tenant_id, body.name), runtime.settings)
 
 
-@router.get("", response_model=list[DomainOut])
+@router.get("", summary="List sending domains", response_model=list[DomainOut])
 def list_domains(session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    """The tenant's sending domains with the DNS records each needs and what the last check found."""
     return [_domain_out(domain, runtime.settings) for domain in service.list_domains(session, tenant_id)]
 
 
-@router.get("/{domain_id}", response_model=DomainOut)
+@router.get("/{domain_id}", summary="Get a sending domain", response_model=DomainOut, responses=error_responses(404))
 def get_domain(domain_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    """A domain with its DNS records and their status."""
     return _domain_out(service.get(session, tenant_id, domain_id), runtime.settings)
 
 
-@router.delete("/{domain_id}", status_code=204)
+@router.delete("/{domain_id}", summary="Delete a sending domain", status_code=204, responses=error_responses(404))
 def delete_domain(domain_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    """Forget the domain, its DKIM key and its checks; registering it again starts over with a new key."""
     service.delete(session, tenant_id, domain_id)
 
 
-@router.post("/{domain_id}/verify", response_model=DomainOut)
+@router.post(
+    "/{domain_id}/verify", response_model=DomainOut, responses=error_responses(404), summary="Verify a sending domain",
+)
 def verify_domain(domain_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    """Look up the domain's DNS records now; `verified` is true once the required ones are right, and `problems` says
+    what to fix when not."""
     return _domain_out(service.verify(session, tenant_id, domain_id, runtime.settings), runtime.settings)
 
 

@@ -7,13 +7,14 @@ from emailplatform.deps import SessionDep
 from emailplatform.events import suppression
 from emailplatform.events.schemas import SuppressionCreate, SuppressionOut, SuppressionReason
 from emailplatform.models import Suppression
+from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page, paginate
 from emailplatform.tenants.auth import TenantDep
 
-router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"])
+router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"], responses=error_responses(401, 422))
 
 
-@router.get("", response_model=Page[SuppressionOut])
+@router.get("", summary="List suppressed addresses", response_model=Page[SuppressionOut])
 def list_suppressions(
     session: SessionDep,
     tenant_id: TenantDep,
@@ -30,20 +31,30 @@ def list_suppressions(
     return Page(items=[SuppressionOut.model_validate(s) for s in rows], next_cursor=next_cursor)
 
 
-@router.post("", response_model=SuppressionOut, status_code=201, responses={200: {"description": "Already suppressed."}})
+@router.post(
+    "", response_model=SuppressionOut, status_code=201,
+    responses={200: {"model": SuppressionOut, "description": "Already suppressed: the entry as it was."}},
+    summary="Suppress an address",
+)
 def add_suppression(body: SuppressionCreate, session: SessionDep, tenant_id: TenantDep, response: Response):
+    """No message is sent to it again. Adding an address already on the list answers 200 with the entry as it was (its
+    first reason is kept); a new entry answers 201."""
     entry, created = suppression.add_manual(session, tenant_id, body.email, body.reason, body.details)
     if not created:
         response.status_code = 200
     return SuppressionOut.model_validate(entry)
 
 
-@router.get("/{email}", response_model=SuppressionOut)
+@router.get(
+    "/{email}", response_model=SuppressionOut, responses=error_responses(404), summary="Look up a suppressed address",
+)
 def get_suppression(email: str, session: SessionDep, tenant_id: TenantDep):
+    """The entry of an address on the list, with why it is there; 404 when it is not."""
     return SuppressionOut.model_validate(suppression.get(session, tenant_id, email))
 
 
-@router.delete("/{email}", status_code=204)
+@router.delete("/{email}", summary="Unsuppress an address", status_code=204, responses=error_responses(404))
 def remove_suppression(email: str, session: SessionDep, tenant_id: TenantDep):
+    """Messages can go to the address again."""
     suppression.remove(session, tenant_id, email)
     return Response(status_code=204)

@@ -8,13 +8,25 @@ SuppressionReason = Literal["hard_bounce", "complaint", "unsubscribe", "manual"]
 
 
 class SuppressionCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"email": "someone@example.com", "reason": "manual", "details": "asked by phone"}],
+    })
+
     email: EmailStr
     reason: SuppressionReason = "manual"
     details: str | None = Field(None, max_length=1000, description="Why, in your words.")
 
 
 class SuppressionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [{
+                "email": "someone@example.com", "reason": "hard_bounce", "details": "smtp; 550 5.1.1 user unknown",
+                "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b", "created_at": "2026-12-01T09:00:00Z",
+            }],
+        },
+    )
 
     email: str
     reason: str = Field(description="hard_bounce, complaint, unsubscribe or manual.")
@@ -39,3 +51,12 @@ class EventOut(BaseModel):
     type: str = Field(description="sent, delivered, bounced, complained, opened, clicked, unsubscribed, deferred, …")
     occurred_at: datetime
     details: dict = Field(description="What the source said: a bounce's reason and diagnostic, a click's url, …")
+
+
+class SnsReceived(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"type": "Notification", "recorded": 1}]})
+
+    type: str = Field(
+        description="The SNS message's Type: Notification, SubscriptionConfirmation or UnsubscribeConfirmation."
+    )
+    recorded: int = Field(description="How many events the message added (0 for one seen before).")

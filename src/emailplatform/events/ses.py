@@ -22,8 +22,10 @@ from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.errors import BadRequest
 from emailplatform.events import sns
 from emailplatform.events import service as event_service
+from emailplatform.events.schemas import SnsReceived
 from emailplatform.events.service import NewEvent
 from emailplatform.models import utcnow
+from emailplatform.openapi import error_responses
 from emailplatform.sending.transports.ses import MESSAGE_ID_TAG
 
 log = structlog.get_logger("emailplatform.events.ses")
@@ -93,7 +95,10 @@ def verified_message(body: Annotated[bytes, Depends(raw_body)], verifier: Verifi
     return message
 
 
-@router.post("/api/v1/events/ses", status_code=200)
+@router.post(
+    "/api/v1/events/ses", response_model=SnsReceived, responses=error_responses(400, 403, 422, 503),
+    summary="Receive SES events (SNS)",
+)
 def receive_ses_notification(
     message: Annotated[sns.SnsMessage, Depends(verified_message)], verifier: VerifierDep, session: SessionDep
 ):

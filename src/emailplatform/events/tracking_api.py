@@ -17,6 +17,7 @@ from emailplatform.errors import NotFound, RateLimited
 from emailplatform.events import tracking
 from emailplatform.events.buffer import EventBuffer
 from emailplatform.events.service import NewEvent
+from emailplatform.openapi import error_responses
 from emailplatform.ratelimits import deps as ratelimits
 
 log = structlog.get_logger("emailplatform.events.tracking")
@@ -39,7 +40,11 @@ async def lifespan(app: FastAPI):
 router = APIRouter(tags=["tracking"], lifespan=lifespan)
 
 
-@router.get("/t/o/{token}.gif", response_class=Response)
+@router.get(
+    "/t/o/{token}.gif", summary="Open pixel", response_class=Response,
+    responses={200: {"description": "A transparent 1×1 GIF.",
+                     "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}},
+)
 async def open_pixel(token: str, request: Request) -> Response:
     """A 1×1 GIF, always; a valid token also counts an open of its message."""
     runtime = request.app.state.runtime
@@ -53,7 +58,10 @@ async def open_pixel(token: str, request: Request) -> Response:
     return Response(tracking.PIXEL_GIF, media_type="image/gif", headers=NOT_CACHED)
 
 
-@router.get("/t/c/{token}", response_class=RedirectResponse, status_code=302)
+@router.get(
+    "/t/c/{token}", response_class=RedirectResponse, status_code=302, responses=error_responses(404),
+    summary="Click redirect",
+)
 async def click(token: str, request: Request) -> RedirectResponse:
     """A 302 to the URL the message linked to, counting a click of its message."""
     runtime = request.app.state.runtime
@@ -67,7 +75,7 @@ async def click(token: str, request: Request) -> RedirectResponse:
     return RedirectResponse(url, status_code=302, headers=NOT_CACHED)
 
 
-@router.get("/u/{token}", response_class=HTMLResponse)
+@router.get("/u/{token}", summary="Unsubscribe page", response_class=HTMLResponse, responses=error_responses(404))
 def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
     """A page with an Unsubscribe button; a GET alone never unsubscribes (link scanners follow GETs)."""
     if refused := ratelimits.tracking_refusal(request):
@@ -76,7 +84,9 @@ def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
     return _page("Unsubscribe", "Do you want to stop receiving these emails?", button="Unsubscribe")
 
 
-@router.post("/u/{token}", response_class=HTMLResponse)
+@router.post(
+    "/u/{token}", summary="Unsubscribe the recipient", response_class=HTMLResponse, responses=error_responses(404)
+)
 def unsubscribe(token: str, request: Request, session: SessionDep) -> HTMLResponse:
     """Unsubscribe the message's recipient: the page's button, and RFC 8058 one-click (no cookie, no login)."""
     if refused := ratelimits.tracking_refusal(request):

@@ -7,13 +7,14 @@ from emailplatform.deps import SessionDep
 from emailplatform.jobs import queue
 from emailplatform.jobs.schemas import JobId, JobOut
 from emailplatform.models import Job
+from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page, paginate
 from emailplatform.tenants.auth import TenantDep
 
-router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 422))
 
 
-@router.get("", response_model=Page[JobOut])
+@router.get("", summary="List jobs", response_model=Page[JobOut])
 def list_jobs(
     session: SessionDep,
     tenant_id: TenantDep,
@@ -21,6 +22,8 @@ def list_jobs(
     limit: int = 100,
     cursor: str | None = None,
 ):
+    """The work queue's jobs of this tenant, newest first, optionally in one `state`; a `dead` job ran out
+    of attempts."""
     stmt = select(Job).where(Job.tenant_id == tenant_id)
     if state:
         stmt = stmt.where(Job.state == state)
@@ -28,6 +31,7 @@ def list_jobs(
     return Page(items=[JobOut.model_validate(job) for job in rows], next_cursor=next_cursor)
 
 
-@router.post("/{job_id}/retry", response_model=JobOut)
+@router.post("/{job_id}/retry", summary="Retry a dead job", response_model=JobOut, responses=error_responses(404, 409))
 def retry_job(job_id: JobId, session: SessionDep, tenant_id: TenantDep):
+    """Queue a dead job again with fresh attempts; a job in another state answers 409."""
     return queue.retry_dead(session, job_id, tenant_id)

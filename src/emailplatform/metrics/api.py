@@ -6,11 +6,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from emailplatform.deps import RuntimeDep
 from emailplatform.errors import Unauthorized
+from emailplatform.openapi import error_responses
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+@router.get(
+    "/metrics", response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}} | error_responses(401),
+    summary="Prometheus metrics",
+)
 def metrics(request: Request, runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None):
     """Prometheus metrics: this process's HTTP requests; the deployment's jobs and campaigns."""
     token = runtime.settings.metrics_token

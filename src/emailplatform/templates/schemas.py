@@ -20,11 +20,32 @@ Text = Annotated[
 ]
 
 
+VERSION_EXAMPLE = {
+    "version": 1, "subject": "News for {{ first_name }}", "html": "<p>Hello {{ first_name }}, here is our news.</p>",
+    "text": "Hello {{ first_name }}, here is our news.", "text_is_generated": True, "placeholders": ["first_name"],
+    "created_at": "2026-12-01T09:00:00Z",
+}
+TEMPLATE_EXAMPLE = {
+    "id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40", "name": "November newsletter", "latest_version": 1,
+    "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-01T09:00:00Z",
+}
+
+
 class TemplateUploadRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "November newsletter"}]})
+
     name: Name
 
 
 class TemplateUpload(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{
+            "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
+            "upload_url": "https://emailplatform.example.com/uploads/eyJrIjoidGVtcGxhdGVzLzAxOTNiN2E4In0.Z3x9",
+            "upload_method": "PUT", "expires_at": "2026-12-01T10:00:00Z",
+        }],
+    })
+
     template_id: uuid.UUID
     upload_url: str = Field(description="PUT the template's HTML (UTF-8) here, then confirm the template.")
     upload_method: str = "PUT"
@@ -32,11 +53,22 @@ class TemplateUpload(BaseModel):
 
 
 class TemplateConfirm(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"subject": "News for {{ first_name }}", "text": "Hello {{ first_name }}, here is our news."}],
+    })
+
     subject: Subject
     text: Text = None
 
 
 class TemplateCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{
+            "name": "November newsletter", "subject": "News for {{ first_name }}",
+            "html": "<p>Hello {{ first_name }}, here is our news.</p>",
+        }],
+    })
+
     name: Name
     subject: Subject
     html: Html
@@ -44,19 +76,31 @@ class TemplateCreate(BaseModel):
 
 
 class VersionCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"subject": "More news for {{ first_name }}", "html": "<p>Hello again, {{ first_name }}.</p>"}],
+    })
+
     subject: Subject
     html: Html
     text: Text = None
 
 
 class VersionCreated(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{
+            "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40", "version": 1, "placeholders": ["first_name"],
+        }],
+    })
+
     template_id: uuid.UUID
     version: int
     placeholders: list[str] = Field(description="The names the template uses: columns a recipients file must have.")
 
 
 class VersionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [VERSION_EXAMPLE]}
+    )
 
     version: int
     subject: str
@@ -68,7 +112,9 @@ class VersionOut(BaseModel):
 
 
 class TemplateOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [TEMPLATE_EXAMPLE]}
+    )
 
     id: uuid.UUID
     name: str
@@ -81,15 +127,26 @@ class TemplateOut(BaseModel):
 
 
 class TemplateDetail(TemplateOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [TEMPLATE_EXAMPLE | {"versions": [VERSION_EXAMPLE]}]})
+
     versions: list[VersionOut]
 
 
 class PreviewRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"data": {"first_name": "Ada"}, "version": 1}]})
+
     data: dict[str, str] = Field(default_factory=dict, description="A value for each placeholder.")
     version: int | None = Field(None, ge=1, description="The version to render; the latest when left out.")
 
 
 class PreviewOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{
+            "subject": "News for Ada", "html": "<p>Hello Ada, here is our news.</p>",
+            "text": "Hello Ada, here is our news.",
+        }],
+    })
+
     subject: str
     html: str
     text: str

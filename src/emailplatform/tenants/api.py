@@ -3,24 +3,30 @@ import uuid
 from fastapi import APIRouter
 
 from emailplatform.deps import SessionDep
+from emailplatform.openapi import error_responses
 from emailplatform.tenants import service
 from emailplatform.tenants.auth import TenantDep
 from emailplatform.tenants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"], responses=error_responses(401))
 
 
-@router.get("", response_model=list[ApiKeyOut])
+@router.get("", summary="List API keys", response_model=list[ApiKeyOut])
 def list_api_keys(session: SessionDep, tenant_id: TenantDep):
+    """The tenant's API keys, revoked ones too; a key itself is never shown again, only its prefix."""
     return service.list_api_keys(session, tenant_id)
 
 
-@router.post("", response_model=ApiKeyCreated, status_code=201)
+@router.post(
+    "", response_model=ApiKeyCreated, status_code=201, responses=error_responses(422), summary="Create an API key",
+)
 def create_api_key(body: ApiKeyCreate, session: SessionDep, tenant_id: TenantDep):
+    """A new key for this tenant. The answer holds the key itself, this once: keep it."""
     key, plain = service.create_api_key(session, tenant_id, body.name, body.rate_limit_per_minute)
     return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=plain)
 
 
-@router.delete("/{key_id}", response_model=ApiKeyOut)
+@router.delete("/{key_id}", summary="Revoke an API key", response_model=ApiKeyOut, responses=error_responses(404, 422))
 def revoke_api_key(key_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    """The key stops working at once; revoking a revoked key changes nothing."""
     return service.revoke_api_key(session, tenant_id, key_id)

@@ -1,21 +1,39 @@
-"""The API's authentication: every route under /api/v1 needs a valid X-API-Key and acts for its tenant."""
+"""The API's authentication: every route under /api/v1 needs a valid API key and acts for its tenant.
+
+The key comes in the X-API-Key header or as `Authorization: Bearer <key>` (what generated clients send); both are
+declared as security schemes, so /docs has an Authorize button and the OpenAPI spec tells clients how to send it.
+"""
 
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from emailplatform.deps import RuntimeDep
 from emailplatform.models import ApiKey
 from emailplatform.ratelimits import deps as ratelimits
 from emailplatform.tenants import service
 
+API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key", scheme_name="ApiKey", auto_error=False, description="An API key of your tenant."
+)
+BEARER = HTTPBearer(
+    scheme_name="Bearer", auto_error=False, description="The same API key, as `Authorization: Bearer <key>`."
+)
 
-def verified_api_key(request: Request, runtime: RuntimeDep, x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
+def verified_api_key(
+    request: Request,
+    runtime: RuntimeDep,
+    x_api_key: Annotated[str | None, Security(API_KEY_HEADER)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+) -> ApiKey:
     """The key, read in a session of its own: on SQLite a request takes the write lock only when its route
-    starts to work, and a refused key never takes it. Refused keys are counted by client address."""
+    starts to work, and a refused key never takes it. X-API-Key wins when both are sent. Refused keys are
+    counted by client address."""
+    plain = x_api_key or (bearer.credentials if bearer else None)
     with ratelimits.refused_keys_counted(runtime, request), runtime.db.session(write=False) as session:
-        return service.authenticate(session, x_api_key)
+        return service.authenticate(session, plain)
 
 
 def current_tenant_id(key: Annotated[ApiKey, Depends(verified_api_key)], runtime: RuntimeDep, response: Response) -> uuid.UUID:

@@ -99,7 +99,9 @@ def create_api_key(
 
 def authenticate(session: Session, plain: str | None) -> ApiKey:
     if not plain:
-        raise Unauthorized("an API key is required in the X-API-Key header", field="X-API-Key")
+        raise Unauthorized(
+            "an API key is required: the X-API-Key header, or Authorization: Bearer <key>", field="X-API-Key"
+        )
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(plain)))
     if key is None or key.revoked_at is not None:
         raise Unauthorized("the API key is unknown or revoked", field="X-API-Key")
