@@ -13,10 +13,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from emailplatform import __version__, ui
 from emailplatform.db import UNAVAILABLE
 from emailplatform.errors import AppError, Unavailable
+from emailplatform.health import router as health_router
 from emailplatform.jobs.worker import new_event_loop as worker_loop
 from emailplatform.logs import AccessLog
 from emailplatform.metrics.service import HttpMetrics, new_registry
-from emailplatform.openapi import new_app
+from emailplatform.openapi import error_responses, new_app
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.app")
@@ -43,8 +44,9 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False, wor
     app.add_middleware(HttpMetrics, registry=app.state.metrics)
     app.add_middleware(AccessLog, enabled=runtime.settings.access_log)
     _add_error_handlers(app)
-    for router in _routers():
-        app.include_router(router)
+    for router in _routers():  # any route may meet a rate limit, or a database it cannot reach for now
+        app.include_router(router, responses=error_responses(429, 503))
+    app.include_router(health_router)
     app.include_router(ui.router)
     app.mount(ui.STATIC_PATH, ui.static_app, name="ui-static")
 
@@ -70,7 +72,6 @@ def _routers():
     from emailplatform.events.api import router as suppressions
     from emailplatform.events.ses import router as ses_events
     from emailplatform.events.tracking_api import router as tracking
-    from emailplatform.health import router as health
     from emailplatform.jobs.api import router as jobs
     from emailplatform.metrics.api import router as metrics
     from emailplatform.sending.api import router as outbox
@@ -79,7 +80,7 @@ def _routers():
     from emailplatform.tenants.api import router as api_keys
     from emailplatform.webhooks.api import router as webhooks
 
-    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics, health,
+    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics,
             *_parity_routers()]
 
 

@@ -13,6 +13,7 @@ STORAGE_PROBE_KEY = "readyz-probe"  # never written: asking for its size reaches
 
 @router.get("/healthz", summary="Liveness: the process answers")
 def healthz():
+    """Answers as long as the process serves requests; it does not look at the database."""
     return {"status": "ok"}
 
 

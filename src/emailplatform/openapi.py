@@ -39,16 +39,21 @@ ERRORS = {
           "file"),
     422: ("A field's value is not acceptable; `details` lists each field's problem.", "invalid",
           "limit must be between 1 and 500", "limit"),
+    429: ("Past a rate limit; `Retry-After` says when to try again, the `RateLimit-*` headers how much is left.",
+          "rate_limited", "too many requests with this API key: 1000 a minute at most; try again in 12 seconds",
+          "X-API-Key"),
     503: ("A service this route needs cannot be reached now; try again later.", "unavailable",
           "the signing certificate could not be fetched", "SigningCertURL"),
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict]:
-    """The `responses=` of a router or route: the error shape, with an example, on each of these statuses."""
+def error_responses(*statuses: int, descriptions: dict[int, str] | None = None) -> dict[int | str, dict]:
+    """The `responses=` of a router or route: the error shape, with an example, on each of these statuses; a
+    route may say in `descriptions` when it answers one."""
     responses: dict[int | str, dict] = {}
     for status in statuses:
         description, code, message, field = ERRORS[status]
+        description = (descriptions or {}).get(status, description)
         example = {"error": {"code": code, "message": message, "field": field, "details": None}}
         if status == 422:
             example["error"]["details"] = [{"field": field, "reason": message}]

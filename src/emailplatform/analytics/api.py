@@ -11,13 +11,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from emailplatform.openapi import error_responses
 from emailplatform.analytics import service as analytics
 from emailplatform.analytics.schemas import (
     BounceReasonOut,
     CampaignStatsOut,
     CountsOut,
     DayOut,
-    DomainOut,
+    RecipientDomainOut,
     LinkOut,
     OverviewOut,
     RatesOut,
@@ -26,7 +27,7 @@ from emailplatform.deps import SessionDep
 from emailplatform.pagination import Page, paginate_by_offset
 from emailplatform.tenants.auth import TenantDep
 
-router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"], responses=error_responses(401, 422))
 
 Days = Annotated[int, Query(ge=1, le=366, description="The period: the last this many days (UTC).")]
 Format = Annotated[
@@ -87,7 +88,7 @@ def links(
     return _breakdown(request, session, where, format, limit, cursor, "links", _links)
 
 
-@router.get("/domains", response_model=Page[DomainOut], summary="Results per recipient domain", responses=CSV_TOO)
+@router.get("/domains", response_model=Page[RecipientDomainOut], summary="Results per recipient domain", responses=CSV_TOO)
 def domains(
     request: Request, session: SessionDep, tenant_id: TenantDep, days: Days = 30, transaction_id: CampaignId = None,
     format: Format = None, limit: int = 50, cursor: str | None = None,
@@ -120,9 +121,9 @@ def _links(session, where: analytics.Scope, offset: int, count: int) -> list[Lin
     return [LinkOut(url=url, clicks=clicks, messages_clicked=messages) for url, clicks, messages in found]
 
 
-def _domains(session, where: analytics.Scope, offset: int, count: int) -> list[DomainOut]:
+def _domains(session, where: analytics.Scope, offset: int, count: int) -> list[RecipientDomainOut]:
     found = analytics.by_recipient_domain(session, where, count, offset)
-    return [DomainOut(domain=domain, counts=_counts(c), rates=_rates(c)) for domain, c in found]
+    return [RecipientDomainOut(domain=domain, counts=_counts(c), rates=_rates(c)) for domain, c in found]
 
 
 def _wants_csv(request: Request, format: str | None) -> bool:

@@ -40,6 +40,10 @@ class RatesOut(BaseModel):
 
 
 class DayOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"date": "2026-12-01", "counts": COUNTS_EXAMPLE, "rates": RATES_EXAMPLE},
+    ]})
+
     date: date
     counts: CountsOut
     rates: RatesOut
@@ -92,7 +96,7 @@ class LinkOut(BaseModel):
     messages_clicked: int = Field(description="Messages whose recipient clicked it at least once.")
 
 
-class DomainOut(BaseModel):
+class RecipientDomainOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "domain": "gmail.com", "counts": COUNTS_EXAMPLE, "rates": RATES_EXAMPLE,
     }]})

@@ -150,7 +150,7 @@ def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
 @router.post(
     "/campaigns/{transaction_id}/reschedule", response_model=Campaign, response_model_by_alias=True,
     summary="Move a scheduled campaign's send time",
-    responses={409: {"description": "Its sending has started or ended, or it was sent right away."}},
+    responses=error_responses(404, 409, descriptions={409: "Its sending has started or ended, or it was sent right away."}),
 )
 def reschedule_campaign(transaction_id: uuid.UUID, body: Reschedule, session: SessionDep, tenant_id: TenantDep):
     """A campaign created with `schedule` goes at the new `send_at` instead, while it is ACCEPT, PROCESSING or

@@ -78,8 +78,14 @@ class CampaignCreate(BaseModel):
     columns: dict[ColumnName, ColumnName] | None = Field(None, max_length=200, description=COLUMNS_DESCRIPTION)
 
 
+LAYOUT_EXAMPLE = {"format": "csv", "encoding": "cp1250", "delimiter": ";", "columns": {"email": "E-Mail", "first_name": "Vorname"}}
+
+
 class RecipientsCheckRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "template_id": "0193b7a0-5c2e-7d4f-9a1b-3e6c8d2f4a70", "template_version": None,
+        "csv_file_url": "local://files/uploads/0193b7a4/recipients.csv", "columns": {"first_name": "Vorname"},
+    }]})
 
     template_id: uuid.UUID
     template_version: int | None = Field(None, ge=1, description="Default: the template's latest version.")
@@ -88,6 +94,8 @@ class RecipientsCheckRequest(BaseModel):
 
 
 class RecipientsLayout(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [LAYOUT_EXAMPLE]})
+
     format: str = Field(description="csv or xlsx.")
     encoding: str | None = Field(description="The CSV's encoding as detected: utf-8, utf-8-sig (with a BOM), utf-16-le, cp1250…")
     delimiter: str | None = Field(description="The CSV's delimiter as detected: , ; tab or |.")
@@ -239,6 +247,15 @@ class RowErrorOut(BaseModel):
 
 
 class RecipientsCheck(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "layout": LAYOUT_EXAMPLE, "header": ["E-Mail", "Vorname"], "total_messages": 2, "invalid_rows": 1,
+        "duplicate_rows": 1, "first_rows": [{"E-Mail": "ada@example.com", "Vorname": "Ada"}],
+        "bad_rows": [
+            {"row_number": 3, "email": "broken", "reason": "'broken' is not a valid email address"},
+            {"row_number": 5, "email": "ada@example.com", "reason": "duplicate of row 2"},
+        ],
+    }]})
+
     layout: RecipientsLayout
     header: list[str]
     total_messages: int = Field(description="The recipients the campaign sends to: what its total_messages will be.")

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from emailplatform.openapi import error_responses
 from emailplatform.deps import SessionDep
 from emailplatform.events import history
 from emailplatform.events.schemas import EventOut
@@ -12,7 +13,7 @@ from emailplatform.models import Event
 from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep
 
-router = APIRouter(prefix="/api/v1/email", tags=["events"])
+router = APIRouter(prefix="/api/v1/email", tags=["events"], responses=error_responses(401, 404, 422))
 
 
 @router.get("/messages/{message_id}/events", response_model=Page[EventOut], summary="A message's events")

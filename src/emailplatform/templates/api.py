@@ -102,7 +102,7 @@ def preview_template(
 # --- archive and delete -----------------------------------------------------------------------------------
 
 
-@router.post("/{template_id}/archive", response_model=TemplateOut, summary="Archive a template")
+@router.post("/{template_id}/archive", response_model=TemplateOut, summary="Archive a template", responses=error_responses(404))
 def archive_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """Hide the template from `GET /api/v1/templates` (but with `archived=true`) and from new campaigns, which
     it can no longer start (409); its versions and the campaigns sent with them stay. Archiving twice is
@@ -110,7 +110,9 @@ def archive_template(template_id: uuid.UUID, session: SessionDep, tenant_id: Ten
     return TemplateOut.model_validate(service.archive(session, tenant_id, template_id))
 
 
-@router.post("/{template_id}/restore", response_model=TemplateOut, summary="Restore an archived template")
+@router.post(
+    "/{template_id}/restore", response_model=TemplateOut, summary="Restore an archived template", responses=error_responses(404)
+)
 def restore_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """Bring an archived template back to the list and to new campaigns."""
     return TemplateOut.model_validate(service.archive(session, tenant_id, template_id, archived=False))
@@ -118,7 +120,7 @@ def restore_template(template_id: uuid.UUID, session: SessionDep, tenant_id: Ten
 
 @router.delete(
     "/{template_id}", status_code=204, summary="Delete a template no campaign used",
-    responses={409: {"description": "A campaign used the template: it is kept; archive it instead."}},
+    responses=error_responses(404, 409, descriptions={409: "A campaign used the template: it is kept; archive it instead."}),
 )
 def delete_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """Delete the template and its versions. A template a campaign was sent with is kept for that campaign's

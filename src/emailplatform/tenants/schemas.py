@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 API_KEY_EXAMPLE = {
     "id": "0193b7a0-3b1d-7c40-8e9f-2d4b7a1c6e30", "name": "billing system", "prefix": "ep_live_9f2c",
-    "created_at": "2026-12-01T09:00:00Z", "revoked_at": None,
+    "rate_limit_per_minute": None, "created_at": "2026-12-01T09:00:00Z", "revoked_at": None,
 }
 
 
@@ -41,6 +41,8 @@ class ApiKeyCreated(ApiKeyOut):
 
 
 class DefaultSender(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "news@example.com", "name": "Example News"}]})
+
     email: EmailStr
     name: str | None = Field(None, max_length=200)
 

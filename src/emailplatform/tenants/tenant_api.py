@@ -2,13 +2,14 @@
 
 from fastapi import APIRouter
 
+from emailplatform.openapi import error_responses
 from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.models import Tenant
 from emailplatform.tenants import service
 from emailplatform.tenants.auth import TenantDep
 from emailplatform.tenants.schemas import DefaultSender, TenantOut, TenantUpdate
 
-router = APIRouter(prefix="/api/v1/tenant", tags=["tenant"])
+router = APIRouter(prefix="/api/v1/tenant", tags=["tenant"], responses=error_responses(401, 422))
 
 
 @router.get("", response_model=TenantOut, summary="The key's tenant and its settings")

@@ -6,14 +6,15 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from emailplatform.openapi import error_responses
 from emailplatform.deps import SessionDep
 from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep
 from emailplatform.users import service
 from emailplatform.users.schemas import UserCreate, UserCreated, UserOut, UserUpdate
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"])
-OWNER_RULE = {403: {"description": "The change concerns an owner, which an API key cannot make or remove."}}
+router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=error_responses(401, 422))
+OWNER_RULE = error_responses(403, 404, descriptions={403: "The change concerns an owner, which an API key cannot make or remove."})
 
 
 @router.get("", response_model=Page[UserOut], summary="The tenant's users")
@@ -23,7 +24,7 @@ def list_users(session: SessionDep, tenant_id: TenantDep, limit: int = 100, curs
     return Page(items=[UserOut.model_validate(u) for u in rows], next_cursor=next_cursor)
 
 
-@router.get("/{user_id}", response_model=UserOut, summary="One user")
+@router.get("/{user_id}", response_model=UserOut, summary="One user", responses=error_responses(404))
 def get_user(user_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """A user of the tenant; 404 for anyone else's."""
     return UserOut.model_validate(service.get_user(session, tenant_id, user_id))
