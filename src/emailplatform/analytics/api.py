@@ -36,6 +36,7 @@ Format = Annotated[
 ]
 CampaignId = Annotated[uuid.UUID | None, Query(description="One campaign instead of the period's campaigns.")]
 CSV_TOO = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON, or CSV."}}
+OF_A_CAMPAIGN = CSV_TOO | error_responses(404, descriptions={404: "`transaction_id` names no campaign of this tenant."})
 
 
 @router.get("/overview", response_model=OverviewOut, summary="Counts and rates over a period", responses=CSV_TOO)
@@ -67,7 +68,7 @@ def campaigns(
 
 
 @router.get(
-    "/bounce-reasons", response_model=Page[BounceReasonOut], summary="Bounces by reason", responses=CSV_TOO
+    "/bounce-reasons", response_model=Page[BounceReasonOut], summary="Bounces by reason", responses=OF_A_CAMPAIGN
 )
 def bounce_reasons(
     request: Request, session: SessionDep, tenant_id: TenantDep, days: Days = 30, transaction_id: CampaignId = None,
@@ -78,7 +79,7 @@ def bounce_reasons(
     return _breakdown(request, session, where, format, limit, cursor, "bounce-reasons", _bounce_reasons)
 
 
-@router.get("/links", response_model=Page[LinkOut], summary="Clicked links", responses=CSV_TOO)
+@router.get("/links", response_model=Page[LinkOut], summary="Clicked links", responses=OF_A_CAMPAIGN)
 def links(
     request: Request, session: SessionDep, tenant_id: TenantDep, days: Days = 30, transaction_id: CampaignId = None,
     format: Format = None, limit: int = 50, cursor: str | None = None,
@@ -88,7 +89,7 @@ def links(
     return _breakdown(request, session, where, format, limit, cursor, "links", _links)
 
 
-@router.get("/domains", response_model=Page[RecipientDomainOut], summary="Results per recipient domain", responses=CSV_TOO)
+@router.get("/domains", response_model=Page[RecipientDomainOut], summary="Results per recipient domain", responses=OF_A_CAMPAIGN)
 def domains(
     request: Request, session: SessionDep, tenant_id: TenantDep, days: Days = 30, transaction_id: CampaignId = None,
     format: Format = None, limit: int = 50, cursor: str | None = None,

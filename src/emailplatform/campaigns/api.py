@@ -29,7 +29,8 @@ router = APIRouter(prefix="/api/v1/email", tags=["campaigns"], responses=error_r
 
 
 @router.post(
-    "/campaigns", response_model=CampaignAccepted, status_code=202, responses=error_responses(404),
+    "/campaigns", response_model=CampaignAccepted, status_code=202,
+    responses=error_responses(404, 409, descriptions={409: "The template is archived: restore it first."}),
     summary="Create a campaign",
 )
 def create_campaign(

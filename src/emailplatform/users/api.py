@@ -14,6 +14,8 @@ from emailplatform.users import service
 from emailplatform.users.schemas import UserCreate, UserCreated, UserOut, UserUpdate
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=error_responses(401, 422))
+INVITE_CONFLICT = error_responses(409, descriptions={409: "The address has an account in this tenant already."})
+LAST_OWNER = error_responses(409, descriptions={409: "The tenant would have no owner left, or you would remove yourself."})
 OWNER_RULE = error_responses(403, 404, descriptions={403: "The change concerns an owner, which an API key cannot make or remove."})
 
 
@@ -30,7 +32,7 @@ def get_user(user_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     return UserOut.model_validate(service.get_user(session, tenant_id, user_id))
 
 
-@router.post("", response_model=UserCreated, status_code=201, summary="Invite a user", responses=OWNER_RULE)
+@router.post("", response_model=UserCreated, status_code=201, summary="Invite a user", responses=OWNER_RULE | INVITE_CONFLICT)
 def create_user(body: UserCreate, session: SessionDep, tenant_id: TenantDep):
     """A new user with a random password, returned this once for you to pass on; 409 when the address has an
     account in the tenant already."""
@@ -38,13 +40,13 @@ def create_user(body: UserCreate, session: SessionDep, tenant_id: TenantDep):
     return UserCreated(**UserOut.model_validate(user).model_dump(), password=password)
 
 
-@router.patch("/{user_id}", response_model=UserOut, summary="Change a user's role", responses=OWNER_RULE)
+@router.patch("/{user_id}", response_model=UserOut, summary="Change a user's role", responses=OWNER_RULE | LAST_OWNER)
 def change_role(user_id: uuid.UUID, body: UserUpdate, session: SessionDep, tenant_id: TenantDep):
     """The new role applies from the user's next page in the UI."""
     return UserOut.model_validate(service.change_role(session, service.ApiKeyActor(tenant_id), user_id, body.role))
 
 
-@router.delete("/{user_id}", status_code=204, summary="Remove a user", responses=OWNER_RULE)
+@router.delete("/{user_id}", status_code=204, summary="Remove a user", responses=OWNER_RULE | LAST_OWNER)
 def remove_user(user_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """The user can no longer sign in."""
     service.remove_user(session, service.ApiKeyActor(tenant_id), user_id)
