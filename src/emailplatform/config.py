@@ -72,6 +72,10 @@ class Settings(BaseSettings):
         description="The domain sending domains include in their SPF record. Empty: `amazonses.com` with the SES transport, else the bounce domain, else the public URL's host.",
     )
     upload_max_bytes: int = Field(100 * 1024 * 1024, gt=0, description="Largest file a presigned upload accepts.")
+    request_max_bytes: int = Field(
+        8 * 1024 * 1024, ge=64 * 1024,
+        description="Largest request body of every route but presigned uploads (the largest template fits); past it a 413, the rest never read.",
+    )
     upload_url_ttl_seconds: int = Field(3600, gt=0, description="How long a presigned upload URL stays valid.")
     default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")
     worker_processes: int = Field(
