@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PUBLIC_URL, free_port
+from tests.conftest import free_port
 from tests.test_cli import EMAILPLATFORM, cli_env
 from tests.test_install import wait_for
 
@@ -124,4 +124,3 @@ def test_every_api_route_without_a_key_is_known_to_the_limits(client):
     open_paths = {path for path, operations in spec["paths"].items() if path.startswith("/api/v1/")
                   and any(not op.get("security") for op in operations.values())}
     assert open_paths == PUBLIC_API_PATHS
-    assert PUBLIC_URL
