@@ -249,3 +249,10 @@ def test_a_template_made_in_one_call_has_nothing_to_confirm(client):
     template_id = create_template(client, "S", "<p>x</p>")["template_id"]
     response = client.post(f"/api/v1/templates/{template_id}/confirm", json={"subject": "S"})
     assert_error(response, 422, "template_id", "not created by an upload")
+
+
+@pytest.mark.parametrize("version", [2**31, 2**63, 2**64 + 1, 10**30])
+def test_a_version_past_any_stored_one_is_refused_naming_it(client, version):
+    template_id = create_template(client, "S", "<p>x</p>")["template_id"]
+    response = client.post(f"/api/v1/templates/{template_id}/preview", json={"version": version})
+    assert_error(response, 422, "version", "less than or equal to 2147483647")
