@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$",
         description="Hosts SNS signing certificates and subscription confirmations may come from (a regular expression).",
     )
+    sns_topic_arns: list[str] = Field(
+        default_factory=list,
+        description="The SNS topics (ARNs, JSON list) the SES events endpoint accepts messages of; empty: any topic, with a warning logged.",
+    )
     bounce_domain: str = Field(
         "", description="Domain of the VERP return path (`bounces+<id>@domain`); its MX must reach the inbound listener. Empty: the sender's domain."
     )
