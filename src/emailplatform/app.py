@@ -19,6 +19,7 @@ from emailplatform.logs import AccessLog
 from emailplatform.metrics.service import HttpMetrics, new_registry
 from emailplatform.openapi import error_responses, new_app
 from emailplatform.request_limits import RequestLimits
+from emailplatform.security_headers import SecurityHeaders
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.app")
@@ -44,6 +45,7 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False, wor
     app.state.metrics = new_registry(runtime.db)
     settings = runtime.settings
     app.add_middleware(RequestLimits, max_bytes=settings.request_max_bytes, upload_max_bytes=settings.upload_max_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(HttpMetrics, registry=app.state.metrics)
     app.add_middleware(AccessLog, enabled=runtime.settings.access_log)
     _add_error_handlers(app)
