@@ -124,3 +124,29 @@ def test_every_api_route_without_a_key_is_known_to_the_limits(client):
     open_paths = {path for path, operations in spec["paths"].items() if path.startswith("/api/v1/")
                   and any(not op.get("security") for op in operations.values())}
     assert open_paths == PUBLIC_API_PATHS
+
+
+def test_a_client_that_never_finishes_its_headers_is_disconnected(tmp_path, sqlite_url):
+    port = free_port()
+    env = cli_env(tmp_path, sqlite_url, EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}",
+                  EMAILPLATFORM_HTTP_HEADER_TIMEOUT_SECONDS="1")
+    process = subprocess.Popen(EMAILPLATFORM + ["serve", "--no-worker", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(f"http://127.0.0.1:{port}/healthz").status_code == 200  # a normal request is served
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            closed = False
+            for _ in range(600):  # a byte at a time, as a slowloris client sends
+                try:
+                    sock.sendall(b"a")
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+                if select.select([sock], [], [], 0.1)[0]:
+                    closed = sock.recv(1) == b""
+                    break
+            assert closed, "the server kept a connection whose headers never ended"
+    finally:
+        process.terminate()
+        process.wait(30)

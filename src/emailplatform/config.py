@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         description="The domain sending domains include in their SPF record. Empty: `amazonses.com` with the SES transport, else the bounce domain, else the public URL's host.",
     )
     upload_max_bytes: int = Field(100 * 1024 * 1024, gt=0, description="Largest file a presigned upload accepts.")
+    http_header_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long `serve` waits for a request's headers before it closes the connection (slow clients).",
+    )
+    http_keep_alive_seconds: int = Field(5, ge=1, description="How long `serve` keeps an idle connection open for its next request.")
     request_max_bytes: int = Field(
         8 * 1024 * 1024, ge=64 * 1024,
         description="Largest request body of every route but presigned uploads (the largest template fits); past it a 413, the rest never read.",
