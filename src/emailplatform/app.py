@@ -18,6 +18,8 @@ from emailplatform.jobs.worker import new_event_loop as worker_loop
 from emailplatform.logs import AccessLog
 from emailplatform.metrics.service import HttpMetrics, new_registry
 from emailplatform.openapi import error_responses, new_app
+from emailplatform.request_limits import RequestLimits
+from emailplatform.security_headers import SecurityHeaders
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.app")
@@ -41,11 +43,14 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False, wor
     app = new_app(title="emailplatform", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.metrics = new_registry(runtime.db)
+    settings = runtime.settings
+    app.add_middleware(RequestLimits, max_bytes=settings.request_max_bytes, upload_max_bytes=settings.upload_max_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(HttpMetrics, registry=app.state.metrics)
     app.add_middleware(AccessLog, enabled=runtime.settings.access_log)
     _add_error_handlers(app)
-    for router in _routers():  # any route may meet a rate limit, or a database it cannot reach for now
-        app.include_router(router, responses=error_responses(429, 503))
+    for router in _routers():  # any route may meet a rate limit, a body too large, a database it cannot reach for now
+        app.include_router(router, responses=error_responses(413, 429, 503))
     app.include_router(health_router)
     app.include_router(ui.router)
     app.mount(ui.STATIC_PATH, ui.static_app, name="ui-static")

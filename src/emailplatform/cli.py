@@ -11,7 +11,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from emailplatform import __version__
+from emailplatform import __version__, http_server
 from emailplatform.config import Settings, get_settings
 from emailplatform.events.cli import bounces_app, inbound
 from emailplatform.logs import configure_logging
@@ -95,7 +95,8 @@ def serve(
     try:
         workers = 0 if no_worker else _worker_processes(runtime.settings, processes)
         os.environ["EMAILPLATFORM_PUBLIC_URL"] = runtime.settings.public_url  # the worker processes' links too
-        uvicorn.run(create_app(runtime, worker_processes=workers), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(runtime, worker_processes=workers), host=host, port=port, log_level="warning",
+                    **http_server.uvicorn_options(runtime.settings))
     finally:
         if listener:
             listener.stop()

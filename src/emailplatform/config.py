@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$",
         description="Hosts SNS signing certificates and subscription confirmations may come from (a regular expression).",
     )
+    sns_topic_arns: list[str] = Field(
+        default_factory=list,
+        description="The SNS topics (ARNs, JSON list) the SES events endpoint accepts messages of; empty: any topic, with a warning logged.",
+    )
     bounce_domain: str = Field(
         "", description="Domain of the VERP return path (`bounces+<id>@domain`); its MX must reach the inbound listener. Empty: the sender's domain."
     )
@@ -72,6 +76,14 @@ class Settings(BaseSettings):
         description="The domain sending domains include in their SPF record. Empty: `amazonses.com` with the SES transport, else the bounce domain, else the public URL's host.",
     )
     upload_max_bytes: int = Field(100 * 1024 * 1024, gt=0, description="Largest file a presigned upload accepts.")
+    http_header_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long `serve` waits for a request's headers before it closes the connection (slow clients).",
+    )
+    http_keep_alive_seconds: int = Field(5, ge=1, description="How long `serve` keeps an idle connection open for its next request.")
+    request_max_bytes: int = Field(
+        8 * 1024 * 1024, ge=64 * 1024,
+        description="Largest request body of every route but presigned uploads (the largest template fits); past it a 413, the rest never read.",
+    )
     upload_url_ttl_seconds: int = Field(3600, gt=0, description="How long a presigned upload URL stays valid.")
     default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")
     worker_processes: int = Field(

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from emailplatform.app import create_app
-from tests.conftest import PUBLIC_URL, new_tenant
+from tests.conftest import PUBLIC_URL, new_tenant, run_jobs
 from tests.helpers import all_pages, create_campaign, create_template, csv_bytes, upload_file
 
 HTML = "<p>Hello {{ first_name }}</p>"
@@ -141,3 +141,53 @@ def test_an_unverified_sender_domain_is_refused_unless_the_deployment_allows_it(
         assert "example.com" in response.json()["warnings"][0]
     else:
         assert response.status_code == 422 and response.json()["error"]["field"] == "from.email"
+
+
+def test_a_file_past_the_column_limit_is_refused_naming_it(client, template_id):
+    header = ["email", "first_name", *(f"col{i:05d}" for i in range(40_000))]
+    file_url = upload_file(client, csv_bytes(header, [["ada@example.com", "Ada", *[""] * 40_000]]))["file_url"]
+    for path in ("/api/v1/email/campaigns/check", "/api/v1/email/campaigns"):
+        body = campaign_body(template_id, file_url)
+        if path.endswith("check"):
+            body.pop("from")
+        response = client.post(path, json=body)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["field"] == "csv_file_url"
+        assert "the file has 40002 columns; at most 1000 are allowed" in response.json()["error"]["message"]
+    assert all_pages(client, "/api/v1/email/campaigns") == []
+
+
+LONG_FIELD_LATE = (
+    "email,first_name\n" + "".join(f"user{i:05d}@example.com,Name{i}\n" for i in range(1200)) + "long@example.com,"
+    + "x" * 200_000 + "\nlast@example.com,Last\n"
+).encode()
+
+
+def test_a_value_past_the_field_limit_is_a_bad_row_and_the_campaign_still_sends(client, runtime, template_id):
+    file_url = upload_file(client, LONG_FIELD_LATE)["file_url"]
+    check = client.post("/api/v1/email/campaigns/check", json={"template_id": template_id, "csv_file_url": file_url})
+    assert check.status_code == 200, check.text
+    assert (check.json()["total_messages"], check.json()["invalid_rows"]) == (1201, 1)
+
+    transaction_id = create_campaign(client, template_id, file_url)["transaction_id"]
+    run_jobs(runtime)
+    found = client.get(f"/api/v1/email/campaigns/{transaction_id}").json()
+    assert found["status"] in ("SENT", "COMPLETED")
+    assert (found["total_messages"], found["invalid_rows"]) == (1201, 1)
+    errors = all_pages(client, f"/api/v1/email/campaigns/{transaction_id}/errors")
+    assert [(e["row_number"], e["email"]) for e in errors] == [(1202, "long@example.com")]
+    assert errors[0]["reason"] == "the 'first_name' value has 200000 characters; at most 131072 are allowed"
+
+
+@pytest.mark.parametrize("version", [2**31, 2**63, 10**30])
+def test_a_template_version_past_any_stored_one_is_refused_naming_it(client, template_id, version):
+    file_url = upload_file(client, csv_bytes(["email", "first_name"], [["ada@example.com", "Ada"]]))["file_url"]
+    for path, body in (
+        ("/api/v1/email/campaigns", campaign_body(template_id, file_url, template_version=version)),
+        ("/api/v1/email/campaigns/check", {"template_id": template_id, "csv_file_url": file_url, "template_version": version}),
+    ):
+        response = client.post(path, json=body)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["field"] == "template_version"
+        assert "less than or equal to 2147483647" in response.json()["error"]["message"]
+    assert all_pages(client, "/api/v1/email/campaigns") == []

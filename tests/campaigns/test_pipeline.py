@@ -185,3 +185,32 @@ def test_idempotency_key_returns_the_first_answer(client, smtp_runtime):
     changed = client.post("/api/v1/email/campaigns", json=body | {"name": "other"}, headers={"Idempotency-Key": "order-42"})
     assert changed.status_code == 422 and changed.json()["error"]["field"] == "Idempotency-Key"
     assert len(all_pages(client, "/api/v1/email/campaigns")) == 1
+
+
+STALLING_TEMPLATES = [
+    "{{ range(999999)|list|groupby('real')|list|length }}",
+    '{% set s="a"*2000000 %}{{ (s|list|sort)|length }}',
+]
+
+
+@pytest.mark.parametrize("html", STALLING_TEMPLATES)
+def test_a_template_that_would_stall_fails_its_messages_and_another_tenant_still_sends(client, runtime, html):
+    runtime.settings.render_timeout_ms = 60_000  # the filter's own bound is met, not the clock
+    from fastapi.testclient import TestClient
+
+    from emailplatform.app import create_app
+    from tests.conftest import PUBLIC_URL, new_tenant
+
+    stalling = create_template(client, "S", html, text="t")
+    rows = [[f"user{i}@example.com", f"User{i}", "Acme"] for i in range(8)]
+    bad = create_campaign(client, stalling["template_id"], upload_file(client, csv_bytes(["email", "first_name", "company"], rows))["file_url"])
+    with TestClient(create_app(runtime), base_url=PUBLIC_URL) as other:
+        other.headers["X-API-Key"] = new_tenant(runtime).api_key
+        good = create_campaign(other, create_template(other, "Hi", HTML)["template_id"],
+                               upload_file(other, csv_bytes(["email", "first_name", "company"], rows[:2]))["file_url"])
+        run_jobs(runtime)
+        assert campaign(other, good["transaction_id"])["summary"]["sent"] == 2
+
+    failed = all_pages(client, f"/api/v1/email/campaigns/{bad['transaction_id']}/messages", status="FAILED")
+    assert len(failed) == 8
+    assert all("a filter was given" in m["last_error"] and "at most 10000 are allowed" in m["last_error"] for m in failed)

@@ -488,3 +488,29 @@ def test_a_forged_subscription_confirmation_is_not_followed(sns_client, cert_ser
 
     assert answer.status_code == 403 and answer.json()["error"]["field"] == "Signature"
     assert not any(token in path for path in cert_server.requested)
+
+
+def test_a_correctly_signed_message_of_another_topic_is_refused(sns_client, runtime, sent_messages, cert_server, pki):
+    sns_client.app.state.sns_verifier = SnsVerifier(ALLOWED_HOST_PATTERN, topic_arns=[TOPIC_ARN], ca_file=cert_server.ca_file)
+    ada, grace = sent_messages["ada"], sent_messages["grace"]
+    other_topic = "arn:aws:sns:eu-west-1:999999999999:someone-elses-topic"
+    foreign = notification(bounce(ada["hex"], ada["email"]), cert_server.url("/SimpleNotificationService-test.pem"),
+                           pki["signing_key"]) | {"TopicArn": other_topic}
+    answer = refused(sns_client, sign({k: v for k, v in foreign.items() if k not in ("Signature", "SignatureVersion")},
+                                      pki["signing_key"], "1"), 403, "TopicArn", ada)
+    assert other_topic in answer.json()["error"]["message"]
+
+    token = uuid.uuid4().hex
+    confirmation = subscription_confirmation(cert_server, pki, cert_server.url(f"/confirm?token={token}"))
+    confirmation = sign({k: v for k, v in confirmation.items() if k not in ("Signature", "SignatureVersion")}
+                        | {"TopicArn": other_topic}, pki["signing_key"], "2")
+    assert post(sns_client, confirmation).status_code == 403
+    assert not any(token in path for path in cert_server.requested)
+
+    assert post(sns_client, signed(cert_server, pki, bounce(grace["hex"], grace["email"]))).status_code == 200
+    assert message_detail(sns_client, grace)["status"] == "BOUNCED"
+
+
+def test_the_allowed_topics_come_from_the_settings(runtime):
+    runtime.settings.sns_topic_arns = [TOPIC_ARN]
+    assert SnsVerifier.from_settings(runtime.settings).topic_arns == {TOPIC_ARN}

@@ -161,6 +161,10 @@ def test_sandbox_refuses_unsafe_attribute_access(client):
         ("{% for i in range(3) %}<p>{{ 'x' * 1000000 }}</p>{% endfor %}", "larger than the 2097152 characters allowed"),
         ("{% for i in range(10**8) %}{% endfor %}", "loop iterations allowed"),
         ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "recurses too deeply"),
+        # one filter call reads no clock: its input is bounded instead
+        ("{{ range(999999)|list|groupby('real')|list|length }}", "a filter was given 999999 items; at most 10000 are allowed"),
+        ('{% set s="a"*2000000 %}{{ (s|list|sort)|length }}', "a filter was given 2000000 items; at most 10000 are allowed"),
+        ("{{ ('a ' * 1000000)|urlize }}", "a filter was given 2000000 characters; at most 65536 are allowed"),
         (
             "{% set s = 'x' * 1000000 %}{% for i in range(100000) %}{% set t = s.upper() %}{% endfor %}",
             "took longer than the 200 ms allowed",
@@ -245,3 +249,10 @@ def test_a_template_made_in_one_call_has_nothing_to_confirm(client):
     template_id = create_template(client, "S", "<p>x</p>")["template_id"]
     response = client.post(f"/api/v1/templates/{template_id}/confirm", json={"subject": "S"})
     assert_error(response, 422, "template_id", "not created by an upload")
+
+
+@pytest.mark.parametrize("version", [2**31, 2**63, 2**64 + 1, 10**30])
+def test_a_version_past_any_stored_one_is_refused_naming_it(client, version):
+    template_id = create_template(client, "S", "<p>x</p>")["template_id"]
+    response = client.post(f"/api/v1/templates/{template_id}/preview", json={"version": version})
+    assert_error(response, 422, "version", "less than or equal to 2147483647")

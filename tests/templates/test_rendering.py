@@ -126,11 +126,32 @@ def test_render_time_is_bounded_inside_calls():
         "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}",
         "{% set s = 'x' * 1000000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}",
         "{{ [1]|batch(10**8)|list }}",
-        "{{ range(10**6)|map('string')|join(',') }}",
+        "{% for i in range(200) %}{{ range(9000)|map('string')|join(',')|length }}{% endfor %}",
     ],
 )
 def test_iterations_are_bounded(html):
     assert "loop iterations allowed" in render_error(html).reason
+
+
+@pytest.mark.parametrize(
+    ("html", "reason"),
+    [
+        ("{{ range(10**6)|map('string')|join(',') }}", "a filter was given 1000000 items; at most 10000 are allowed"),
+        ("{{ range(999999)|list|groupby('real')|list|length }}", "a filter was given 999999 items"),
+        ('{% set s="a"*2000000 %}{{ (s|list|sort)|length }}', "a filter was given 2000000 items"),
+        ("{{ (range(20000)|list)[:5] }}", "a filter was given 20000 items"),
+        ("{{ ('x' * 20000)|unique|list }}", "a filter was given 20000 items"),
+        ("{{ ('a ' * 50000)|wordwrap }}", "a filter was given 100000 characters; at most 65536 are allowed"),
+        ("{{ ('a ' * 50000)|title }}", "a filter was given 100000 characters"),
+    ],
+)
+def test_one_filter_call_is_bounded_by_its_input(html, reason):
+    assert reason in render_error(html).reason
+
+
+def test_collection_filters_work_within_their_bounds():
+    html = "{{ range(10000)|list|sort|last }} {{ [3, 1, 2]|sort|join(',') }} {{ range(5)|map('string')|join('-') }}"
+    assert compiled(html).render({}).html == "9999 1,2,3 0-1-2-3-4"
 
 
 def test_numbers_are_bounded():

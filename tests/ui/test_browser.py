@@ -65,8 +65,11 @@ def page():
         context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin")
         page = context.new_page()
         page.set_default_timeout(20_000)
+        blocked = []  # what the Content-Security-Policy stopped: every page must work within it
+        page.on("console", lambda message: "Content Security Policy" in message.text and blocked.append(message.text))
         yield page
         browser.close()
+        assert blocked == []
 
 
 def reload_until(page, text: str, seconds: float = 20) -> None:

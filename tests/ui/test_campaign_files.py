@@ -144,3 +144,13 @@ def test_an_xlsx_upload_sends_its_numbers_as_written(ui_client, client, smtp_run
     send(ui_client, token, template_id, file_url)
     run_jobs(smtp_runtime)
     assert_everyone_got_their_name(smtp_sink, [("ada@example.com", "Ada", "12345"), ("grace@example.org", "Grâce", "Navy")])
+
+
+def test_the_check_reports_a_value_past_the_field_limit_as_a_bad_row(ui_client, client, runtime, tenant):
+    from tests.campaigns.test_bad_input import LONG_FIELD_LATE
+
+    token = sign_in(ui_client, make_user(runtime, tenant, "editor"))
+    template_id = create_template(client, "Hi", "<p>{{ first_name }}</p>")["template_id"]
+    page = text_of(check(ui_client, token, template_id, upload(ui_client, token, "people.csv", LONG_FIELD_LATE)))
+    assert "Send to 1201 recipients" in page
+    assert "the 'first_name' value has 200000 characters; at most 131072 are allowed" in page

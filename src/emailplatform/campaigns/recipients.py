@@ -29,6 +29,12 @@ SAMPLE_ROWS = 50
 DELIMITERS = ",;\t|"
 DUPLICATE_REASON = "a duplicate: this address is on an earlier row, and is sent once"
 SAVE_AS = 'save it from your spreadsheet as "CSV UTF-8" (or .xlsx) and upload it again'
+MAX_COLUMNS = 1000
+# A value longer than this makes its row a bad row; one that also runs over lines makes the file unreadable (most
+# likely a quote never closed, which swallows the rows after it).
+MAX_FIELD_CHARS = 128 * 1024
+MAX_READ_FIELD_CHARS = 16 * 1024 * 1024  # past this a field is not read at all: the file is refused
+csv.field_size_limit(MAX_READ_FIELD_CHARS)  # process-wide: every reader reads a long field, then its row is refused
 
 # The names the address column goes by, normalised (see column_key); the first that a file has wins.
 EMAIL_ALIASES = (
@@ -180,6 +186,8 @@ def read_header(binary: BinaryIO, field: str) -> Header:
         found = Header("csv", encoding, delimiter, *_csv_first_rows(binary, encoding, delimiter, field))
     if not any(found.header):
         raise Invalid("the file is empty: it needs a header row with an 'email' column", field=field)
+    if len(found.header) > MAX_COLUMNS:
+        raise Invalid(f"the file has {len(found.header)} columns; at most {MAX_COLUMNS} are allowed", field=field)
     return found
 
 
@@ -332,7 +340,11 @@ def check_csv(binary: BinaryIO, encoding: str, delimiter: str, field: str) -> No
     reader = _csv_reader(_Unclosing(binary), encoding, delimiter)
     started = 1
     try:
-        for _ in reader:
+        for row in reader:
+            if row and max(map(len, row)) > MAX_FIELD_CHARS and reader.line_num - started > 0:
+                raise csv.Error(
+                    f"field larger than field limit ({MAX_FIELD_CHARS}), across lines {started} to {reader.line_num}"
+                )
             started = reader.line_num + 1
     except UnicodeDecodeError:
         binary.seek(0)
@@ -502,6 +514,12 @@ def _rows(numbered, header: list[str], email_index: int) -> Iterator[Row | Skipp
             missing = header[len(values):]
             reason = f"missing values for: {', '.join(missing)}" if missing else f"{len(values)} fields where the header has {width}"
             yield Skipped(number, raw_email, reason)
+            continue
+        longest = max(map(len, values))
+        if longest > MAX_FIELD_CHARS:
+            column = header[next(i for i, value in enumerate(values) if len(value) == longest)]
+            yield Skipped(number, raw_email if len(raw_email) <= 320 else None,
+                          f"the {column!r} value has {longest} characters; at most {MAX_FIELD_CHARS} are allowed")
             continue
         try:
             yield Row(number, normalize_address(raw_email), values)

@@ -4,6 +4,8 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
+from emailplatform.models.template import MAX_VERSION
+
 ColumnName = Annotated[str, Field(min_length=1, max_length=500)]
 COLUMNS_DESCRIPTION = (
     "Which column of the file holds the address (`email`) and each placeholder, e.g. "
@@ -64,7 +66,7 @@ class CampaignCreate(BaseModel):
     )
 
     template_id: uuid.UUID
-    template_version: int | None = Field(None, ge=1, description="Default: the template's latest version.")
+    template_version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Default: the template's latest version.")
     csv_file_url: str = Field(min_length=1, max_length=600, description="The file_url of an uploaded recipients CSV.")
     sender: Sender | None = Field(
         None, alias="from", description="Default: the tenant's default sender (PUT /api/v1/tenant)."
@@ -88,7 +90,7 @@ class RecipientsCheckRequest(BaseModel):
     }]})
 
     template_id: uuid.UUID
-    template_version: int | None = Field(None, ge=1, description="Default: the template's latest version.")
+    template_version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Default: the template's latest version.")
     csv_file_url: str = Field(min_length=1, max_length=600, description="The file_url of an uploaded recipients file.")
     columns: dict[ColumnName, ColumnName] | None = Field(None, max_length=200, description=COLUMNS_DESCRIPTION)
 

@@ -5,7 +5,8 @@ in it is used: the signing certificate comes only from an https URL on an allowe
 expression, `sns_cert_host_pattern`), over a verified TLS connection, and is kept once fetched; it must be
 valid now; the signature (SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA) must match the canonical
 string of the message's type. A subscription is confirmed by fetching its SubscribeURL, again only over
-https on an allowed host.
+https on an allowed host. With `sns_topic_arns` set, a message of any other topic is refused before its
+certificate is fetched: anyone can make SNS sign messages of their own topics.
 """
 
 import base64
@@ -93,8 +94,10 @@ def string_to_sign(message: SnsMessage) -> bytes:
 class SnsVerifier:
     """Verifies messages and confirms subscriptions; keeps each signing certificate it fetched."""
 
-    def __init__(self, host_pattern: str, *, ca_file: str | None = None, timeout: float = 10.0):
+    def __init__(self, host_pattern: str, *, topic_arns: list[str] | tuple[str, ...] = (), ca_file: str | None = None,
+                 timeout: float = 10.0):
         self.host_pattern = re.compile(host_pattern)
+        self.topic_arns = frozenset(topic_arns)
         context = ssl.create_default_context()
         if ca_file:
             context.load_verify_locations(cafile=ca_file)
@@ -104,10 +107,15 @@ class SnsVerifier:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SnsVerifier":
-        return cls(settings.sns_cert_host_pattern)
+        if not settings.sns_topic_arns:
+            log.warning("sns messages of any topic are accepted: set EMAILPLATFORM_SNS_TOPIC_ARNS to your SES topics")
+        return cls(settings.sns_cert_host_pattern, topic_arns=settings.sns_topic_arns)
 
     def verify(self, message: SnsMessage) -> None:
-        """Forbidden unless the message carries a valid signature from an allowed SNS signing certificate."""
+        """Forbidden unless the message is of an allowed topic and carries a valid signature from an allowed SNS
+        signing certificate."""
+        if self.topic_arns and message.topic_arn not in self.topic_arns:
+            raise Forbidden(f"the topic {message.topic_arn} is not one this endpoint accepts", field="TopicArn")
         algorithm = SIGNATURE_HASHES.get(message.fields["SignatureVersion"])
         if algorithm is None:
             raise Forbidden("SignatureVersion must be 1 or 2", field="SignatureVersion")

@@ -17,6 +17,9 @@ class Template(UUIDPrimaryKey, Timestamps, Base):
     archived_at: Mapped[datetime | None]  # hidden from lists, starts no new campaign; its versions are kept
 
 
+MAX_VERSION = 2**31 - 1  # the largest version number the column holds (a 32-bit integer)
+
+
 class TemplateVersion(UUIDPrimaryKey, Base):
     """One immutable version of a template; a campaign names the version it was sent with."""
 

@@ -3,8 +3,10 @@
 A template is untrusted code. Jinja's sandbox stops it reaching Python's internals; these guards stop it
 spending unbounded time or memory. They are checked where a template can do work: calls, loops, `range`,
 the operators that grow values (`*`, `**`, `+`, `%`), string formatting, joins of buffers, and the filters
-and string methods that can multiply their input. Each check is cheap (a clock read or a length sum), so a
-render costs about what plain Jinja costs.
+and string methods that can multiply their input. One filter call reads no clock, so the filters that walk a
+whole collection (`list`, `sort`, `groupby`, ...) take at most MAX_FILTER_ITEMS items, charged to the budget, and
+the slow text filters (`urlize`, `wordwrap`, `title`) at most MAX_TEXT_FILTER_CHARS characters. Each check is
+cheap (a clock read or a length sum), so a render costs about what plain Jinja costs.
 """
 
 import re
@@ -14,6 +16,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 ITERATION_BUDGET = 1_000_000  # loop iterations and `range` items one render may use
+MAX_FILTER_ITEMS = 10_000  # items one collection filter (list, sort, groupby, ...) may take
+# The filters that walk their whole input in one call, where no clock is read: their input is bounded and charged.
+COLLECTION_FILTERS = (
+    "list", "sort", "groupby", "unique", "map", "select", "reject", "selectattr", "rejectattr", "dictsort", "sum",
+    "min", "max", "batch", "slice", "items", "join",
+)
+MAX_TEXT_FILTER_CHARS = 65_536  # characters the text filters that run a Python loop a word may take
+SLOW_TEXT_FILTERS = ("urlize", "wordwrap", "title")
 MAX_INT_BITS = 4096  # numbers past this are refused: only a template trying to stall would make them
 _ITEMS_PER_CLOCK_READ = 256
 _FORMAT_NUMBER = re.compile(r"\d+")
@@ -214,6 +224,32 @@ STR_METHOD_SIZES: dict[str, Callable[..., int]] = {
     "zfill": _width_size,
     "expandtabs": _expandtabs_size,
 }
+
+
+def bounded_items(value):
+    """A collection filter's input, refused past MAX_FILTER_ITEMS items; its items are charged as iterations, so
+    filters chained or in a loop stay within the render's budget and each call reads the clock."""
+    budget = _current.get()
+    if hasattr(value, "__len__"):
+        count = len(value)
+        if count > MAX_FILTER_ITEMS:
+            raise LimitExceeded(f"a filter was given {count} items; at most {MAX_FILTER_ITEMS} are allowed")
+    else:
+        items = []
+        for item in value:
+            items.append(item)
+            if len(items) > MAX_FILTER_ITEMS:
+                raise LimitExceeded(f"a filter was given more than the {MAX_FILTER_ITEMS} items allowed")
+        value, count = items, len(items)
+    budget.charge(count)
+    return value
+
+
+def bounded_text(value):
+    """A slow text filter's input, refused past MAX_TEXT_FILTER_CHARS characters (such a call reads no clock)."""
+    if isinstance(value, str) and len(value) > MAX_TEXT_FILTER_CHARS:
+        raise LimitExceeded(f"a filter was given {len(value)} characters; at most {MAX_TEXT_FILTER_CHARS} are allowed")
+    return value
 
 
 def join_items(items: Iterable, separator) -> list:

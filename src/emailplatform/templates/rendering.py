@@ -74,6 +74,10 @@ class _Environment(ImmutableSandboxedEnvironment):
         for name, size in limits.FILTER_SIZES.items():
             self.filters[name] = _sized_filter(self.filters[name], size)
         self.filters["join"] = _bounded_join(self.filters["join"])
+        for name in limits.COLLECTION_FILTERS:
+            self.filters[name] = _bounded_input_filter(self.filters[name], limits.bounded_items)
+        for name in limits.SLOW_TEXT_FILTERS:
+            self.filters[name] = _bounded_input_filter(self.filters[name], limits.bounded_text)
 
     def _parse(self, source, name, filename) -> nodes.Template:
         tree = super()._parse(source, name, filename)
@@ -140,6 +144,18 @@ def _sized_filter(func, size):
         return limits.checked(func(*args, **kwargs))
 
     return sized
+
+
+def _bounded_input_filter(func, bound):
+    skip = 1 if hasattr(func, "jinja_pass_arg") else 0
+
+    @functools.wraps(func)
+    def bounded(*args, **kwargs):
+        if len(args) > skip:
+            args = (*args[:skip], bound(args[skip]), *args[skip + 1:])
+        return func(*args, **kwargs)
+
+    return bounded
 
 
 def _bounded_join(join):

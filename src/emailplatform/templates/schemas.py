@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from emailplatform.models.template import MAX_VERSION
 from emailplatform.templates.service import MAX_SOURCE_CHARS, MAX_SUBJECT_CHARS
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -136,7 +137,7 @@ class PreviewRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"data": {"first_name": "Ada"}, "version": 1}]})
 
     data: dict[str, str] = Field(default_factory=dict, description="A value for each placeholder.")
-    version: int | None = Field(None, ge=1, description="The version to render; the latest when left out.")
+    version: int | None = Field(None, ge=1, le=MAX_VERSION, description="The version to render; the latest when left out.")
 
 
 class PreviewOut(BaseModel):

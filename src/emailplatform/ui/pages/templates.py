@@ -3,12 +3,13 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from emailplatform.deps import RuntimeDep
 from emailplatform.errors import AppError
+from emailplatform.models.template import MAX_VERSION
 from emailplatform.templates import service as template_service
 from emailplatform.ui.deps import DbDep, Editor, Viewer
 from emailplatform.ui.views import UiRoute, render
@@ -52,8 +53,9 @@ def create_template(
 
 @router.get("/ui/templates/{template_id}")
 def edit_template_page(
-    request: Request, session: DbDep, me: Viewer, template_id: uuid.UUID, version: int | None = None,
-    saved: int | None = None,
+    request: Request, session: DbDep, me: Viewer, template_id: uuid.UUID,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+    saved: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ):
     template = template_service.get(session, me.tenant_id, template_id)
     shown = template_service.get_version(session, me.tenant_id, template_id, version)

@@ -92,6 +92,17 @@
     if (ask && !confirm(ask)) e.preventDefault();
   });
 
+  // A field with data-select-on-focus (a new key, secret or DNS record) is selected whole when focused.
+  document.addEventListener("focusin", function (e) {
+    if (e.target.matches && e.target.matches("[data-select-on-focus]")) e.target.select();
+  });
+
+  // A link with data-back goes back a page (where there is one; else it follows its href).
+  document.addEventListener("click", function (e) {
+    const link = e.target.closest("a[data-back]");
+    if (link && history.length > 1) { e.preventDefault(); history.back(); }
+  });
+
   // A button with data-copy copies the value of the element it names, and says so.
   document.addEventListener("click", function (e) {
     const button = e.target.closest("button[data-copy]");
