@@ -28,12 +28,18 @@ def verified_api_key(
     x_api_key: Annotated[str | None, Security(API_KEY_HEADER)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
 ) -> ApiKey:
-    """The key, read in a session of its own: on SQLite a request takes the write lock only when its route
-    starts to work, and a refused key never takes it. X-API-Key wins when both are sent. Refused keys are
-    counted by client address."""
+    """The key, from the process's cache of keys verified in the last few seconds, or else read in a session of
+    its own: on SQLite a request takes the write lock only when its route starts to work, and a refused key never
+    takes it. X-API-Key wins when both are sent. Refused keys are counted by client address."""
     plain = x_api_key or (bearer.credentials if bearer else None)
-    with ratelimits.refused_keys_counted(runtime, request), runtime.db.session(write=False) as session:
-        return service.authenticate(session, plain)
+    with ratelimits.refused_keys_counted(runtime, request):
+        cached = runtime.api_keys.get(service.hash_key(plain)) if plain else None
+        if cached is not None:
+            return cached
+        with runtime.db.session(write=False) as session:
+            key = service.authenticate(session, plain)
+        runtime.api_keys.put(key)
+        return key
 
 
 def current_tenant_id(key: Annotated[ApiKey, Depends(verified_api_key)], runtime: RuntimeDep, response: Response) -> uuid.UUID:
