@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(100 * 1024 * 1024, gt=0, description="Largest file a presigned upload accepts.")
     upload_url_ttl_seconds: int = Field(3600, gt=0, description="How long a presigned upload URL stays valid.")
     default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")
+    api_workers: int = Field(
+        0, ge=0, le=256,
+        description="API processes that `serve` runs; 0: one on SQLite (one writer at a time), one per core on PostgreSQL.",
+    )
     worker_processes: int = Field(
         0, ge=0, le=256,
         description="Worker processes that `serve` and `worker` run, each restarted if it dies; 0: one per core.",
