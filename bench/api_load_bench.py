@@ -10,7 +10,7 @@ Routes: `/healthz` (the floor), a campaign's status (`GET /api/v1/email/campaign
 reported with requests/s, p50/p95/p99, errors (connection errors, timeouts and any answer not 2xx/3xx, by status)
 and the ratios to `/healthz` at the same concurrency: throughput (target ≥ 0.5) and p95 (target ≤ 2). The
 rate limits are turned off (one key makes every request); the API processes are `serve`'s default unless
-`--api-workers` says (1 on SQLite, one per core on PostgreSQL). Needs `wrk` (apt-get install wrk).
+`--api-workers` says (one). Needs `wrk` (apt-get install wrk).
 """
 
 import argparse

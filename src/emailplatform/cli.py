@@ -71,7 +71,7 @@ def serve(
     processes: ProcessesOption = None,
     api_workers: Annotated[
         int | None,
-        typer.Option("--api-workers", min=1, help="API processes. Default: EMAILPLATFORM_API_WORKERS, or 1 on SQLite, one per core on PostgreSQL."),
+        typer.Option("--api-workers", min=1, help="API processes on one port. Default: EMAILPLATFORM_API_WORKERS, or 1."),
     ] = None,
 ):
     """Run the API and, unless --no-worker, worker processes (the scheduler is one of their jobs) and the bounce
@@ -110,8 +110,7 @@ def serve(
 
 
 def _api_workers(runtime: Runtime, requested: int | None) -> int:
-    count = requested if requested is not None else runtime.settings.api_workers
-    return count or (1 if runtime.db.is_sqlite else os.cpu_count() or 1)
+    return (requested if requested is not None else runtime.settings.api_workers) or 1
 
 
 def _serve_api_processes(settings: Settings, count: int, worker_processes: int, host: str, port: int) -> None:

@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")
     api_workers: int = Field(
         0, ge=0, le=256,
-        description="API processes that `serve` runs; 0: one on SQLite (one writer at a time), one per core on PostgreSQL.",
+        description="API processes that `serve` runs (0: one); with more, `/readyz` no longer sees the worker processes.",
     )
     worker_processes: int = Field(
         0, ge=0, le=256,
