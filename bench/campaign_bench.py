@@ -2,6 +2,11 @@
 
     .venv/bin/python -m bench.campaign_bench [--recipients 100000] [--connections 10] [--databases sqlite,postgresql]
     .venv/bin/python -m bench.campaign_bench --recipients 1000000 --ingest-only     # the memory figure
+    .venv/bin/python -m bench.campaign_bench --sink smtp-sink --processes 2 --databases postgresql
+
+`--sink smtp-sink` sends to Postfix's C sink (/usr/sbin/smtp-sink, apt-get install postfix) instead of the aiosmtpd
+one; `--processes N` sends with `emailplatform worker --processes N` (N processes of `--connections` SMTP
+connections each) against the same database instead of one worker in the benchmark's process.
 
 Prints JSON: rows ingested per second, messages sent per second, end-to-end seconds and peak RSS per database,
 and the floor: a plain aiosmtplib script sending the same number of pre-built messages over the same number of
@@ -44,12 +49,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, ingest_only: bool) -> dict:
+def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, ingest_only: bool, processes: int = 0) -> dict:
     """One campaign, in this process, through the API and a worker, as a user's deployment would run it."""
     from fastapi.testclient import TestClient
 
     from emailplatform.app import create_app
     from emailplatform.config import Settings
+    from emailplatform.logs import configure_logging
     from emailplatform.migrations import upgrade
     from emailplatform.models import Transaction
     from emailplatform.runtime import Runtime
@@ -61,6 +67,7 @@ def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, inge
         database_url=url, data_dir=workdir / "data", transport="smtp", smtp_url=smtp_url, smtp_connections=connections,
         public_url="http://bench", secret_key="bench", log_level="WARNING", allow_unverified_domains=True,
     )
+    configure_logging(settings)  # at WARNING: the access log would print to stdout, where the JSON goes
     upgrade(settings.resolved_database_url)
     runtime = Runtime(settings)
     try:
@@ -80,6 +87,8 @@ def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, inge
         if ingest_only:
             from emailplatform.campaigns import splitting
             splitting.split_file(runtime, uuid.UUID(accepted["transaction_id"]))
+        elif processes:
+            send_with_processes(settings, runtime, uuid.UUID(accepted["transaction_id"]), processes)
         else:
             run(drain(runtime))
         ended = time.perf_counter()
@@ -103,6 +112,34 @@ def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, inge
     finally:
         runtime.close()
         drop()
+
+
+def send_with_processes(settings, runtime, transaction_id: uuid.UUID, processes: int) -> None:
+    """Split and send with `emailplatform worker --processes N` on the same database, until the campaign is sent."""
+    from emailplatform.models import Transaction, TransactionStatus
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAILPLATFORM_")} | {
+        "EMAILPLATFORM_DATABASE_URL": settings.database_url, "EMAILPLATFORM_DATA_DIR": str(settings.data_dir),
+        "EMAILPLATFORM_SECRET_KEY": settings.secret_key, "EMAILPLATFORM_PUBLIC_URL": settings.public_url,
+        "EMAILPLATFORM_TRANSPORT": "smtp", "EMAILPLATFORM_SMTP_URL": settings.smtp_url,
+        "EMAILPLATFORM_SMTP_CONNECTIONS": str(settings.smtp_connections), "EMAILPLATFORM_LOG_LEVEL": "WARNING",
+        "EMAILPLATFORM_ALLOW_UNVERIFIED_DOMAINS": "true",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "emailplatform.cli", "worker", "--processes", str(processes)], env=env, stdout=sys.stderr,
+    )
+    try:
+        while True:
+            with runtime.db.session(write=False) as session:
+                status = session.get(Transaction, transaction_id).status
+            if status in (TransactionStatus.SENT, TransactionStatus.COMPLETED, TransactionStatus.FAILED):
+                return
+            if worker.poll() is not None:
+                raise RuntimeError(f"the workers exited with {worker.returncode}")
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        worker.wait(120)
 
 
 async def drain(runtime) -> None:
@@ -157,34 +194,52 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for_port(port: int) -> None:
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the sink did not start")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--ingest-only", action="store_true", help="Split only: the ingest rate and its memory.")
+    parser.add_argument("--sink", choices=["aiosmtpd", "smtp-sink"], default="aiosmtpd")
+    parser.add_argument("--processes", type=int, default=0, help="Worker processes (0: one worker in this process).")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one database in this process
     parser.add_argument("--csv", help=argparse.SUPPRESS)
     parser.add_argument("--smtp-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, Path(args.csv), args.smtp_url, args.connections, args.ingest_only)))
+        print(json.dumps(run_one(args.one, Path(args.csv), args.smtp_url, args.connections, args.ingest_only, args.processes)))
         return
 
     port = free_port()
-    sink = subprocess.Popen([sys.executable, "-m", "bench.smtp_sink", str(port)], stdout=subprocess.PIPE, text=True)
-    sink.stdout.readline()
+    if args.sink == "smtp-sink":
+        sink = subprocess.Popen(["/usr/sbin/smtp-sink", "-u", "nobody", f"127.0.0.1:{port}", "1024"])
+        wait_for_port(port)
+    else:
+        sink = subprocess.Popen([sys.executable, "-m", "bench.smtp_sink", str(port)], stdout=subprocess.PIPE, text=True)
+        sink.stdout.readline()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             csv_path = Path(tmp) / "recipients.csv"
             write_csv(csv_path, args.recipients)
-            report: dict = {"recipients": args.recipients, "connections": args.connections, "runs": []}
+            report: dict = {"recipients": args.recipients, "connections": args.connections, "sink": args.sink,
+                            "worker_processes": args.processes or "one worker in the benchmark's process", "runs": []}
             if not args.ingest_only:
                 rate = run(floor(args.recipients, "127.0.0.1", port, args.connections))
                 report["floor_messages_per_second"] = round(rate)
             for database in args.databases.split(","):
                 command = [sys.executable, "-m", "bench.campaign_bench", "--one", database, "--csv", str(csv_path),
-                           "--smtp-url", f"smtp://127.0.0.1:{port}", "--connections", str(args.connections)]
+                           "--smtp-url", f"smtp://127.0.0.1:{port}", "--connections", str(args.connections),
+                           "--processes", str(args.processes)]
                 if args.ingest_only:
                     command.append("--ingest-only")
                 measured = json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout)

@@ -83,7 +83,7 @@ def test_the_installed_wheel_serves_the_api_the_ui_and_its_files(venv, tmp_path)
         api_key = server.stdout.readline().strip()
         assert api_key.startswith("ep_"), (tmp_path / "serve.log").read_text()
         base = f"http://127.0.0.1:{port}"
-        assert wait_for(f"{base}/healthz").json() == {"status": "ok"}
+        assert wait_for(f"{base}/healthz").json()["status"] == "ok"
 
         created = httpx.post(f"{base}/api/v1/templates", headers={"X-API-Key": api_key},
                              json={"name": "welcome", "subject": "Hi {{ name }}", "html": "<p>Hello {{ name }}</p>"})

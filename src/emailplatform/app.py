@@ -62,6 +62,17 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False, wor
     return app
 
 
+def create_app_from_env() -> FastAPI:
+    """The app of one of the API processes of `serve --api-workers N`: settings from the environment, and no
+    workers of its own (the serve command runs them, once for all its API processes)."""
+    from emailplatform.config import get_settings
+    from emailplatform.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(Runtime(settings))
+
+
 def _workers(runtime: Runtime, with_worker: bool, processes: int):
     if processes:
         from emailplatform.job_kinds import run_worker_process

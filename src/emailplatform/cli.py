@@ -69,6 +69,10 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve the API alone; run workers apart.")] = False,
     processes: ProcessesOption = None,
+    api_workers: Annotated[
+        int | None,
+        typer.Option("--api-workers", min=1, help="API processes on one port. Default: EMAILPLATFORM_API_WORKERS, or 1."),
+    ] = None,
 ):
     """Run the API and, unless --no-worker, worker processes (the scheduler is one of their jobs) and the bounce
     listener."""
@@ -94,12 +98,41 @@ def serve(
     listener = None if no_worker else _start_bounce_listener(runtime, start_listener)
     try:
         workers = 0 if no_worker else _worker_processes(runtime.settings, processes)
-        os.environ["EMAILPLATFORM_PUBLIC_URL"] = runtime.settings.public_url  # the worker processes' links too
-        uvicorn.run(create_app(runtime, worker_processes=workers), host=host, port=port, log_level="warning",
-                    **http_server.uvicorn_options(runtime.settings))
+        os.environ["EMAILPLATFORM_PUBLIC_URL"] = runtime.settings.public_url  # the other processes' links too
+        count = _api_workers(runtime, api_workers)
+        if count == 1:
+            uvicorn.run(
+                create_app(runtime, worker_processes=workers), host=host, port=port, log_level="warning",
+                **http_server.uvicorn_options(runtime.settings),
+            )
+        else:
+            _serve_api_processes(runtime.settings, count, workers, host, port)
     finally:
         if listener:
             listener.stop()
+
+
+def _api_workers(runtime: Runtime, requested: int | None) -> int:
+    return (requested if requested is not None else runtime.settings.api_workers) or 1
+
+
+def _serve_api_processes(settings: Settings, count: int, worker_processes: int, host: str, port: int) -> None:
+    """`count` API processes under uvicorn's supervisor, each building its app from the environment; the worker
+    processes are this process's, started once for all of them."""
+    from emailplatform.job_kinds import run_worker_process
+    from emailplatform.jobs.processes import WorkerProcesses
+
+    supervisor = WorkerProcesses(worker_processes, run_worker_process, drain_seconds=settings.job_lease_seconds) if worker_processes else None
+    if supervisor:
+        supervisor.start()
+    try:
+        uvicorn.run(
+            "emailplatform.app:create_app_from_env", factory=True, workers=count, host=host, port=port,
+            log_level="warning", **http_server.uvicorn_options(settings),
+        )
+    finally:
+        if supervisor:
+            supervisor.stop()
 
 
 def _start_bounce_listener(runtime: Runtime, start_listener):

@@ -20,6 +20,14 @@ class Settings(BaseSettings):
         "",
         description="SQLAlchemy or plain URL of the database (`postgresql://user:pass@host/db`); empty: SQLite in the data dir.",
     )
+    db_pool_size: int = Field(10, ge=1, le=1000, description="Database connections each process keeps open in its pool.")
+    db_max_overflow: int = Field(
+        20, ge=0, le=1000, description="Connections a process may open beyond the pool when it is busy, closed again after use."
+    )
+    db_pool_timeout_seconds: float = Field(
+        3.0, gt=0, le=300,
+        description="How long a request waits for a free connection of a full pool before it answers 503 with Retry-After.",
+    )
     public_url: str = Field(
         "http://127.0.0.1:8000",
         description="The base URL clients reach the API at; presigned upload URLs of the local storage start with it.",
@@ -86,6 +94,10 @@ class Settings(BaseSettings):
     )
     upload_url_ttl_seconds: int = Field(3600, gt=0, description="How long a presigned upload URL stays valid.")
     default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")
+    api_workers: int = Field(
+        0, ge=0, le=256,
+        description="API processes that `serve` runs (0: one); with more, `/readyz` no longer sees the worker processes.",
+    )
     worker_processes: int = Field(
         0, ge=0, le=256,
         description="Worker processes that `serve` and `worker` run, each restarted if it dies; 0: one per core.",
@@ -120,6 +132,10 @@ class Settings(BaseSettings):
         "", description="Redis (`redis://host:6379/0`) that keeps the rate limits' counters, shared by every process; empty: each process counts in its own memory.",
     )
     redis_key_prefix: str = Field("emailplatform", description="Prefix of the rate limits' keys in Redis, so deployments can share one Redis.")
+    api_key_cache_seconds: float = Field(
+        5.0, ge=0, le=300,
+        description="How long a process trusts an API key it verified without reading it again (0: every request reads it); a key revoked elsewhere works at most this long in other processes.",
+    )
     rate_limit_api_key: str = Field(
         "1000/minute",
         description="Requests one API key may make (a `limits` string: `1000/minute`, `20/second;1000/minute`; empty: no limit); a key's own `rate_limit_per_minute` replaces it.",

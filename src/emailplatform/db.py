@@ -69,8 +69,15 @@ class Database:
 SQLITE_BUSY_SECONDS = 60
 
 
-def _sqlite_engine(url: str, begin: str, writer: bool = False) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS})
+def _pool_options(settings: Settings) -> dict:
+    """A full pool makes a request wait at most `db_pool_timeout_seconds` for a connection, then raise the
+    pool's TimeoutError, which the API answers 503 with Retry-After."""
+    return {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow,
+            "pool_timeout": settings.db_pool_timeout_seconds}
+
+
+def _sqlite_engine(url: str, begin: str, pool: dict, writer: bool = False) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}, **pool)
     # Writers take turns on a lock, taken before BEGIN IMMEDIATE and given back as the transaction ends: a waiting
     # writer wakes as soon as the one before it is done. Left to SQLite's busy handler, which polls with sleeps
     # growing to 100 ms, a writer could wait for seconds while others, committing every few milliseconds, keep
@@ -142,12 +149,13 @@ def create_database(settings: Settings) -> Database:
         path = url.split("///", 1)[1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer_engine = _sqlite_engine(url, "BEGIN IMMEDIATE", writer=True)
-        reader_engine = _sqlite_engine(url, "BEGIN")
+        pool = _pool_options(settings) if path and path != ":memory:" else {}
+        writer_engine = _sqlite_engine(url, "BEGIN IMMEDIATE", pool, writer=True)
+        reader_engine = _sqlite_engine(url, "BEGIN", pool)
         engines: tuple[Engine, ...] = (writer_engine, reader_engine)
     else:
         writer_engine = reader_engine = create_engine(
-            url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+            url, **_pool_options(settings), pool_pre_ping=True,
             connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
         )
         engines = (writer_engine,)

@@ -1,8 +1,11 @@
 """FastAPI dependencies every domain's routes share: the runtime and the one session of a request."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
+from anyio import CapacityLimiter, to_thread
+from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
@@ -15,19 +18,69 @@ def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request, committed once after the route returns, rolled back on any error."""
-    with get_runtime(request).db.session(write=request.method not in READ_METHODS) as session:
+    async with _session(request, write=request.method not in READ_METHODS) as session:
         yield session
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
+@asynccontextmanager
+async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
+    """A request's session, opened on the event loop (that does no I/O) once the request has a place among the
+    process's requests that use the database, and ended in the thread pool.
+
+    The places keep those requests to no more than the connections of the pool and the threads of the pool of
+    threads. Without them, under load, every thread would wait for a connection while every connection is held by
+    a request that waits for a thread to serialize its answer (FastAPI does that in the pool, before the session
+    ends): nothing moves until the pool's wait times out."""
+    db = get_runtime(request).db
+    async with _places(get_runtime(request)):
+        session = (db.writer if write else db.reader)()
+        try:
+            yield session
+        except BaseException:
+            await to_thread.run_sync(_end, session, False)
+            raise
+        await to_thread.run_sync(_end, session, True)
+
+
+PLACES = RunVar[CapacityLimiter]("database_places")
+
+
+def _places(runtime: Runtime) -> CapacityLimiter:
+    try:
+        return PLACES.get()
+    except LookupError:
+        threads = to_thread.current_default_thread_limiter().total_tokens
+        settings = runtime.settings
+        PLACES.set(places := CapacityLimiter(min(threads, settings.db_pool_size + settings.db_max_overflow)))
+        return places
+
+
+def _end(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
     """A reading session, for a POST that changes nothing (a preview): on SQLite it takes no write lock."""
-    with get_runtime(request).db.session(write=False) as session:
+    async with _session(request, write=False) as session:
         yield session
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+async def _runtime(request: Request) -> Runtime:
+    return get_runtime(request)  # async: a dependency this cheap is not worth a trip to the thread pool
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 # "function" scope: the commit happens before the response is sent, so a 2xx means the change is stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

@@ -2,6 +2,8 @@
 liveness probe: restart me if not); /readyz says whether what it needs answers too (send me traffic or not):
 the database, the storage and, in the embedded deployment, its worker."""
 
+import os
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -13,8 +15,9 @@ STORAGE_PROBE_KEY = "readyz-probe"  # never written: asking for its size reaches
 
 @router.get("/healthz", summary="Liveness: the process answers")
 def healthz():
-    """Answers as long as the process serves requests; it does not look at the database."""
-    return {"status": "ok"}
+    """Answers as long as the process serves requests; it does not look at the database. `process` is the id of
+    the API process that answered (`serve --api-workers N` runs several)."""
+    return {"status": "ok", "process": os.getpid()}
 
 
 @router.get("/readyz", summary="Readiness: the database, storage and worker answer")

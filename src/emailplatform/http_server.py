@@ -10,12 +10,15 @@ from asyncio import TimerHandle, Transport
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from emailplatform.config import Settings
+from emailplatform.config import Settings, get_settings
 
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
-    header_timeout_seconds = 10.0
     _header_deadline: TimerHandle | None = None
+
+    @property
+    def header_timeout_seconds(self) -> float:
+        return get_settings().http_header_timeout_seconds  # from the environment, in every API process alike
 
     def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -50,5 +53,4 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
 def uvicorn_options(settings: Settings) -> dict:
     """What `serve` gives uvicorn beside the app: the header deadline and the keep-alive timeout."""
-    protocol = type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout_seconds": settings.http_header_timeout_seconds})
-    return {"http": protocol, "timeout_keep_alive": settings.http_keep_alive_seconds}
+    return {"http": f"{__name__}:HeaderDeadlineProtocol", "timeout_keep_alive": settings.http_keep_alive_seconds}

@@ -38,6 +38,12 @@ class Runtime:
 
         return Limiter(self.settings)
 
+    @cached_property
+    def api_keys(self):
+        from emailplatform.tenants.key_cache import ApiKeyCache
+
+        return ApiKeyCache(self.settings.api_key_cache_seconds)
+
     async def aclose(self) -> None:
         """Close what belongs to the running event loop: the transport's connections and the webhook clients."""
         from emailplatform.webhooks.sender import aclose_senders

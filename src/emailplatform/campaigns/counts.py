@@ -27,6 +27,14 @@ def domain_of(email: str) -> str:
     return email.rpartition("@")[2].lower()
 
 
+def of_campaign(session: Session, transaction_id: uuid.UUID) -> dict[str, int]:
+    """The campaign's messages by counted status (the unsent ones together as PENDING): one indexed read."""
+    rows = session.execute(
+        select(MessageCount.status, MessageCount.count).where(MessageCount.transaction_id == transaction_id)
+    ).all()
+    return {status: count for status, count in rows if count}
+
+
 def record_moves(session: Session, moves: Iterable[Move]) -> None:
     """Count messages that were created or changed status, in the caller's transaction."""
     moved = Counter((transaction_id, domain_of(email), before, after) for transaction_id, email, before, after in moves)

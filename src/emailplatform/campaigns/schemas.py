@@ -128,7 +128,9 @@ class Summary(BaseModel):
     failed: int
     suppressed: int
     cancelled: int
-    by_status: dict[str, int]
+    by_status: dict[str, int] = Field(
+        description="Messages by status; those not sent yet (created, scheduled, ready, sending) together as PENDING."
+    )
 
 
 class Campaign(BaseModel):

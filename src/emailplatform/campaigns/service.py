@@ -154,20 +154,16 @@ def set_status(session: Session, transaction: Transaction, status: TransactionSt
 
 
 def summary(session: Session, transaction: Transaction) -> dict:
-    """Message counts by status, and the cumulative counts a sender reads (an opened message was delivered)."""
-    rows = session.execute(
-        select(Message.status, func.count())
-        .where(Message.transaction_id == transaction.id)
-        .group_by(Message.status)
-    ).all()
-    by_status = {status: count for status, count in rows}
+    """Message counts by status (the unsent ones together as PENDING), and the cumulative counts a sender reads
+    (an opened message was delivered), from the campaign's counts, not its messages."""
+    by_status = counts.of_campaign(session, transaction.id)
 
     def total(statuses) -> int:
         return sum(by_status.get(s, 0) for s in statuses)
 
     return {
         "total_messages": transaction.total_messages,
-        "pending": total(UNSENT_MESSAGE_STATUSES),
+        "pending": total([counts.PENDING]),
         "sent": total(SENT_OUT),
         "delivered": total(DELIVERED),
         "bounced": total([MessageStatus.BOUNCED]),

@@ -2,7 +2,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from emailplatform.deps import SessionDep
+from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.openapi import error_responses
 from emailplatform.tenants import service
 from emailplatform.tenants.auth import TenantDep
@@ -27,6 +27,9 @@ def create_api_key(body: ApiKeyCreate, session: SessionDep, tenant_id: TenantDep
 
 
 @router.delete("/{key_id}", summary="Revoke an API key", response_model=ApiKeyOut, responses=error_responses(404, 422))
-def revoke_api_key(key_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
-    """The key stops working at once; revoking a revoked key changes nothing."""
-    return service.revoke_api_key(session, tenant_id, key_id)
+def revoke_api_key(key_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
+    """The key stops working at once on this server; API processes elsewhere trust a key they verified for a few
+    seconds more (`api_key_cache_seconds`). Revoking a revoked key changes nothing."""
+    key = service.revoke_api_key(session, tenant_id, key_id)
+    runtime.api_keys.forget_after_commit(session, key)
+    return key

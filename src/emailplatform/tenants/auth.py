@@ -9,10 +9,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from emailplatform.deps import RuntimeDep
 from emailplatform.models import ApiKey
 from emailplatform.ratelimits import deps as ratelimits
+from emailplatform.runtime import Runtime
 from emailplatform.tenants import service
 
 API_KEY_HEADER = APIKeyHeader(
@@ -22,23 +24,35 @@ BEARER = HTTPBearer(
     scheme_name="Bearer", auto_error=False, description="The same API key, as `Authorization: Bearer <key>`."
 )
 
-def verified_api_key(
+async def verified_api_key(
     request: Request,
     runtime: RuntimeDep,
     x_api_key: Annotated[str | None, Security(API_KEY_HEADER)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
 ) -> ApiKey:
-    """The key, read in a session of its own: on SQLite a request takes the write lock only when its route
-    starts to work, and a refused key never takes it. X-API-Key wins when both are sent. Refused keys are
-    counted by client address."""
+    """The key, from the process's cache of keys verified in the last few seconds (without leaving the event
+    loop), or else read in a session of its own: on SQLite a request takes the write lock only when its route
+    starts to work, and a refused key never takes it. X-API-Key wins when both are sent. Refused keys are counted
+    by client address."""
     plain = x_api_key or (bearer.credentials if bearer else None)
+    cached = runtime.api_keys.get(service.hash_key(plain)) if plain else None
+    return cached or await run_in_threadpool(_read_key, runtime, request, plain)
+
+
+def _read_key(runtime: Runtime, request: Request, plain: str | None) -> ApiKey:
     with ratelimits.refused_keys_counted(runtime, request), runtime.db.session(write=False) as session:
-        return service.authenticate(session, plain)
+        key = service.authenticate(session, plain)
+    runtime.api_keys.put(key)
+    return key
 
 
-def current_tenant_id(key: Annotated[ApiKey, Depends(verified_api_key)], runtime: RuntimeDep, response: Response) -> uuid.UUID:
-    """The key's tenant, once the request is within the key's and the tenant's rate limits."""
-    ratelimits.limit_api_key(runtime, response, key)
+async def current_tenant_id(key: Annotated[ApiKey, Depends(verified_api_key)], runtime: RuntimeDep, response: Response) -> uuid.UUID:
+    """The key's tenant, once the request is within the key's and the tenant's rate limits (counted in memory
+    on the event loop, or in Redis from the thread pool)."""
+    if runtime.limiter.remote:
+        await run_in_threadpool(ratelimits.limit_api_key, runtime, response, key)
+    else:
+        ratelimits.limit_api_key(runtime, response, key)
     return key.tenant_id
 
 

@@ -89,7 +89,7 @@ def create_api_key(
         raise Invalid(f"a key's rate limit is 1 to {MAX_RATE_LIMIT_PER_MINUTE:,} requests a minute", field="rate_limit_per_minute")
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
-        tenant_id=tenant_id, name=name[:100] or "default", prefix=plain[:10], key_hash=_hash(plain),
+        tenant_id=tenant_id, name=name[:100] or "default", prefix=plain[:10], key_hash=hash_key(plain),
         rate_limit_per_minute=rate_limit_per_minute,
     )
     session.add(key)
@@ -102,7 +102,7 @@ def authenticate(session: Session, plain: str | None) -> ApiKey:
         raise Unauthorized(
             "an API key is required: the X-API-Key header, or Authorization: Bearer <key>", field="X-API-Key"
         )
-    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(plain)))
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(plain)))
     if key is None or key.revoked_at is not None:
         raise Unauthorized("the API key is unknown or revoked", field="X-API-Key")
     return key
@@ -120,5 +120,5 @@ def revoke_api_key(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) ->
     return key
 
 
-def _hash(plain: str) -> str:
+def hash_key(plain: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()

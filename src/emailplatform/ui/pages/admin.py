@@ -36,8 +36,9 @@ def create_api_key(request: Request, session: DbDep, me: Admin, name: Annotated[
 
 
 @router.post("/ui/api-keys/{key_id}/revoke")
-def revoke_api_key(session: DbDep, me: Admin, key_id: uuid.UUID):
-    tenant_service.revoke_api_key(session, me.tenant_id, key_id)
+def revoke_api_key(session: DbDep, runtime: RuntimeDep, me: Admin, key_id: uuid.UUID):
+    key = tenant_service.revoke_api_key(session, me.tenant_id, key_id)
+    runtime.api_keys.forget_after_commit(session, key)
     return RedirectResponse("/ui/api-keys", status_code=303)
 
 
