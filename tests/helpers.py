@@ -1,8 +1,13 @@
 """Steps a client takes, written once for the tests: a template, an uploaded CSV, a campaign; and messages
-sent straight through a transport."""
+sent straight through a transport; an app served for real, in a thread of the test."""
 
 import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import uvicorn
 from fastapi.testclient import TestClient
 
 
@@ -59,3 +64,25 @@ def send_through(transport, messages: list) -> list:
             await transport.close()
 
     return asyncio.run(main())
+
+
+class _ThreadServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # it runs in a thread of the test
+        pass
+
+
+@contextmanager
+def serving(app, port: int) -> Iterator[None]:
+    """`app` served by uvicorn on 127.0.0.1:`port`, in a thread of the test, until the block ends."""
+    server = _ThreadServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+            time.sleep(0.05)
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(30)

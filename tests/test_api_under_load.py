@@ -2,7 +2,6 @@
 wait, not 500; API keys are checked from a short-lived cache of the process, and revoking one through this process
 drops it at once; a campaign's summary is read from its counts."""
 
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +9,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -19,7 +17,7 @@ from emailplatform.models import utcnow
 from emailplatform.runtime import Runtime
 from emailplatform.tenants import service as tenant_service
 from tests.conftest import PUBLIC_URL, free_port, make_settings, new_tenant, run_jobs
-from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
+from tests.helpers import campaign, create_campaign, create_template, csv_bytes, serving, upload_file
 
 
 @pytest.fixture
@@ -67,21 +65,15 @@ def test_more_requests_than_threads_on_a_small_pool_all_answer(database_url, tmp
     runtime = Runtime(make_settings(database_url, tmp_path / "data", db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=2))
     tenant = new_tenant(runtime)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        while not server.started:
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}/api/v1/email/campaigns"
-        headers = {"X-API-Key": tenant.api_key}
-        assert httpx.get(url, headers=headers).status_code == 200
-        with ThreadPoolExecutor(120) as pool:
-            answers = list(pool.map(lambda _: httpx.get(url, headers=headers, timeout=120).status_code, range(240)))
-        assert answers == [200] * 240
+        with serving(create_app(runtime), port):
+            url = f"http://127.0.0.1:{port}/api/v1/email/campaigns"
+            headers = {"X-API-Key": tenant.api_key}
+            assert httpx.get(url, headers=headers).status_code == 200
+            with ThreadPoolExecutor(120) as pool:
+                answers = list(pool.map(lambda _: httpx.get(url, headers=headers, timeout=120).status_code, range(240)))
+            assert answers == [200] * 240
     finally:
-        server.should_exit = True
-        thread.join(30)
         runtime.close()
 
 

@@ -2,25 +2,18 @@
 the package serves, and asks nothing of any other host."""
 
 import re
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
 from emailplatform.app import create_app
 from emailplatform.runtime import Runtime
 from tests.conftest import free_port, make_settings
+from tests.helpers import serving
 from tests.ui.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 URL_IN_HTML = re.compile(r"""https?://[^\s"'<>)]+""")
-
-
-class Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # it runs in a thread of the test
-        pass
 
 
 @pytest.fixture
@@ -28,16 +21,8 @@ def live_url(sqlite_url, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     runtime = Runtime(make_settings(sqlite_url, tmp_path / "data", public_url=url))
-    server = Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(30)
+    with serving(create_app(runtime), port):
+        yield url
     runtime.close()
 
 

@@ -9,25 +9,19 @@ import importlib
 import os
 import subprocess
 import sys
-import threading
 import time
 import venv
 
 import httpx
 import pytest
-import uvicorn
 
 from emailplatform.app import create_app
 from emailplatform.runtime import Runtime
 from tests.conftest import free_port, make_settings, new_tenant
+from tests.helpers import serving
 
 GENERATOR = "openapi-python-client==0.29.1"
 RECIPIENTS = b"email,first_name\nada@example.com,Ada\ngrace@example.com,Grace\n"
-
-
-class Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # it runs in a thread of the test
-        pass
 
 
 @pytest.fixture(scope="session")
@@ -48,17 +42,8 @@ def live_server(sqlite_url, tmp_path, smtp_sink):
     url = f"http://127.0.0.1:{port}"
     settings = make_settings(sqlite_url, tmp_path / "data", public_url=url, transport="smtp", smtp_url=smtp_sink.url)
     runtime = Runtime(settings)
-    app = create_app(runtime, with_worker=True)
-    server = Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield url, runtime
-    server.should_exit = True
-    thread.join(30)
+    with serving(create_app(runtime, with_worker=True), port):
+        yield url, runtime
     runtime.close()
 
 
@@ -89,7 +74,12 @@ def test_a_client_generated_from_the_spec_sends_a_campaign(generator, live_serve
     from emailplatform_client.api.campaigns import create_campaign, get_campaign
     from emailplatform_client.api.files import create_file_upload
     from emailplatform_client.api.templates import create_template
-    from emailplatform_client.models import CampaignCreate, FileUploadRequest, Sender, TemplateCreate
+    from emailplatform_client.models import (
+        CampaignCreate,
+        FileUploadRequest,
+        Sender,
+        TemplateCreate,
+    )
 
     # the generated client sends the key as a bearer token, as the spec's security schemes allow
     client = emailplatform_client.AuthenticatedClient(base_url=url, token=key, raise_on_unexpected_status=True)

@@ -3,18 +3,17 @@ sign in, create a template, upload a CSV, send, watch the campaign finish, open 
 main page go to test-artifacts/screenshots/."""
 
 import re
-import threading
 import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
 from emailplatform.app import create_app
 from emailplatform.runtime import Runtime
 from emailplatform.webhooks import service as webhook_service
 from tests.conftest import free_port, make_settings, new_tenant
+from tests.helpers import serving
 from tests.ui.conftest import PASSWORD, make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,26 +31,13 @@ RECIPIENTS = (
 )
 
 
-class Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # it runs in a thread of the test
-        pass
-
-
 @pytest.fixture
 def live_server(sqlite_url, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     runtime = Runtime(make_settings(sqlite_url, tmp_path / "data", public_url=url))
-    server = Server(uvicorn.Config(create_app(runtime, with_worker=True), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield url, runtime
-    server.should_exit = True
-    thread.join(30)
+    with serving(create_app(runtime, with_worker=True), port):
+        yield url, runtime
     runtime.close()
 
 
