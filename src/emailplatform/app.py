@@ -113,7 +113,7 @@ def _parity_routers():
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, exc: AppError):
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError):
@@ -130,8 +130,10 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def database_unavailable(request: Request, exc: Exception):
         log.warning("database unavailable", path=request.url.path, error=str(exc).splitlines()[0] if str(exc) else "")
-        error = Unavailable("the database cannot be reached at the moment; try again shortly")
-        return JSONResponse(error.to_dict(), status_code=error.status_code, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return await app_error(request, Unavailable(
+            "the database cannot be reached at the moment; try again shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ))
 
     for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, database_unavailable)

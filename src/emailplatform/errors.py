@@ -23,11 +23,15 @@ class AppError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, field: str | None = None, details: list[dict] | None = None):
+    def __init__(
+        self, message: str, field: str | None = None, details: list[dict] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
         self.details = details
+        self.headers = headers or {}  # sent with the answer: Retry-After, RateLimit-*
 
     def to_dict(self) -> dict:
         return {"error": {"code": self.code, "message": self.message, "field": self.field, "details": self.details}}
@@ -76,10 +80,6 @@ class Unavailable(AppError):
 class RateLimited(AppError):
     status_code = 429
     code = "rate_limited"
-
-    def __init__(self, message: str, headers: dict[str, str], field: str | None = None, details: list[dict] | None = None):
-        super().__init__(message, field, details)
-        self.headers = headers  # Retry-After and RateLimit-*
 
 
 class ErrorBody(BaseModel):

@@ -101,4 +101,4 @@ def refusal(quota: Quota, field: str | None = None) -> RateLimited:
         "reason": "rate_limited", "scope": quota.scope, "limit": quota.limit, "window_seconds": quota.window_seconds,
         "retry_after_seconds": quota.reset_seconds,
     }]
-    return RateLimited(message, headers(quota) | {"Retry-After": str(quota.reset_seconds)}, field=field, details=details)
+    return RateLimited(message, field, details, headers=headers(quota) | {"Retry-After": str(quota.reset_seconds)})

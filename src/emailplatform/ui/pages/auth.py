@@ -45,7 +45,7 @@ def sign_in(
             request, "sign_in.html", status_code=exc.status_code, next=_safe_next(next), tenant=tenant, email=email,
             error=exc.message,
         )
-        page.headers.update(getattr(exc, "headers", {}))
+        page.headers.update(exc.headers)
         return page
     response = RedirectResponse(_safe_next(next), status_code=303)
     # a new CSRF token at sign-in, so a token planted before it is worth nothing after
