@@ -75,10 +75,9 @@ def create_app_from_env() -> FastAPI:
 
 def _workers(runtime: Runtime, with_worker: bool, processes: int):
     if processes:
-        from emailplatform.job_kinds import run_worker_process
-        from emailplatform.jobs.processes import WorkerProcesses
+        from emailplatform.job_kinds import supervised_workers
 
-        return WorkerProcesses(processes, run_worker_process, drain_seconds=runtime.settings.job_lease_seconds)
+        return supervised_workers(processes, runtime.settings)
     return WorkerThread(runtime) if with_worker else None
 
 

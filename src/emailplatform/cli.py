@@ -119,10 +119,9 @@ def _api_workers(runtime: Runtime, requested: int | None) -> int:
 def _serve_api_processes(settings: Settings, count: int, worker_processes: int, host: str, port: int) -> None:
     """`count` API processes under uvicorn's supervisor, each building its app from the environment; the worker
     processes are this process's, started once for all of them."""
-    from emailplatform.job_kinds import run_worker_process
-    from emailplatform.jobs.processes import WorkerProcesses
+    from emailplatform.job_kinds import supervised_workers
 
-    supervisor = WorkerProcesses(worker_processes, run_worker_process, drain_seconds=settings.job_lease_seconds) if worker_processes else None
+    supervisor = supervised_workers(worker_processes, settings) if worker_processes else None
     if supervisor:
         supervisor.start()
     try:
@@ -150,8 +149,7 @@ def _start_bounce_listener(runtime: Runtime, start_listener):
 def worker(processes: ProcessesOption = None):
     """Run workers only: they take jobs (splitting files, sending batches, scheduled sends) from the database.
     With one process it runs in this one; with more, this one supervises them."""
-    from emailplatform.job_kinds import run_worker_process
-    from emailplatform.jobs.processes import WorkerProcesses
+    from emailplatform.job_kinds import run_worker_process, supervised_workers
 
     settings = get_settings()
     count = _worker_processes(settings, processes)
@@ -159,7 +157,7 @@ def worker(processes: ProcessesOption = None):
         run_worker_process()
         return
     configure_logging(settings)
-    supervisor = WorkerProcesses(count, run_worker_process, drain_seconds=settings.job_lease_seconds)
+    supervisor = supervised_workers(count, settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

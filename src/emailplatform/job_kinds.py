@@ -7,6 +7,7 @@ import signal
 from emailplatform.campaigns import tasks as campaign_tasks
 from emailplatform.config import Settings, get_settings
 from emailplatform.jobs import tasks as maintenance_tasks
+from emailplatform.jobs.processes import WorkerProcesses
 from emailplatform.jobs.worker import Lane, Worker, run, run_supervised
 from emailplatform.logs import configure_logging
 from emailplatform.runtime import Runtime
@@ -48,3 +49,8 @@ def run_worker_process() -> None:
             await runtime.aclose()
 
     run(main())
+
+
+def supervised_workers(count: int, settings: Settings) -> WorkerProcesses:
+    """`count` worker processes, restarted if they die and drained within a lease on stop (not yet started)."""
+    return WorkerProcesses(count, run_worker_process, drain_seconds=settings.job_lease_seconds)
