@@ -223,7 +223,7 @@ def send(
     if server and not api_key:
         raise typer.BadParameter("--server needs --api-key (or EMAILPLATFORM_API_KEY)", param_hint="--api-key")
     request = send_command.SendRequest(template, subject, recipients, sender, send_at)
-    if server:
+    if server and api_key:
         code = send_command.run_remote(request, server, api_key, console)
     else:
         runtime = _runtime()

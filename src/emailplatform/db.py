@@ -9,6 +9,7 @@ after its reads are committed.
 
 import fcntl
 import threading
+from typing import BinaryIO
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -127,7 +128,7 @@ class SharedTurn:
 
     def __init__(self, path: Path):
         self.path = path
-        self.file = None
+        self.file: BinaryIO | None = None
 
     def take(self) -> None:
         if self.file is None:
@@ -135,6 +136,7 @@ class SharedTurn:
         fcntl.flock(self.file, fcntl.LOCK_EX)
 
     def give_back(self) -> None:
+        assert self.file is not None, "give_back() without take()"
         fcntl.flock(self.file, fcntl.LOCK_UN)
 
     def close(self) -> None:

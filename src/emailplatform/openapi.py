@@ -6,6 +6,7 @@ an example; a 422 so declared replaces FastAPI's default validation schema, whic
 """
 
 import re
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -47,14 +48,17 @@ ERRORS = {
 }
 
 
-def error_responses(*statuses: int, descriptions: dict[int, str] | None = None) -> dict[int | str, dict]:
+Responses = dict[int | str, dict[str, Any]]  # the `responses=` of a route or router
+
+
+def error_responses(*statuses: int, descriptions: dict[int, str] | None = None) -> Responses:
     """The `responses=` of a router or route: the error shape, with an example, on each of these statuses; a
     route may say in `descriptions` when it answers one."""
-    responses: dict[int | str, dict] = {}
+    responses: Responses = {}
     for status in statuses:
         description, code, message, field = ERRORS[status]
         description = (descriptions or {}).get(status, description)
-        example = {"error": {"code": code, "message": message, "field": field, "details": None}}
+        example: dict[str, dict[str, Any]] = {"error": {"code": code, "message": message, "field": field, "details": None}}
         if status == 422:
             example["error"]["details"] = [{"field": field, "reason": message}]
         responses[status] = {
@@ -77,14 +81,15 @@ def new_app(**kwargs) -> FastAPI:
         **kwargs,
     )
 
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            spec = FastAPI.openapi(app)
+    def openapi() -> dict[str, Any]:
+        spec = app.openapi_schema
+        if spec is None:
+            spec = FastAPI.openapi(app)  # which keeps it in app.openapi_schema
             _use_error_shape(spec)
             _keep_nulls_in_examples(spec)
-        return app.openapi_schema
+        return spec
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend its spec
     return app
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from emailplatform.openapi import error_responses
+from emailplatform.openapi import Responses, error_responses
 from emailplatform.analytics import service as analytics
 from emailplatform.analytics.schemas import (
     BounceReasonOut,
@@ -35,7 +35,7 @@ Format = Annotated[
     Query(description="csv: every row as CSV; default: JSON, or CSV when the Accept header asks for text/csv."),
 ]
 CampaignId = Annotated[uuid.UUID | None, Query(description="One campaign instead of the period's campaigns.")]
-CSV_TOO = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON, or CSV."}}
+CSV_TOO: Responses = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON, or CSV."}}
 OF_A_CAMPAIGN = CSV_TOO | error_responses(404, descriptions={404: "`transaction_id` names no campaign of this tenant."})
 
 

@@ -1,13 +1,14 @@
 import uuid
 from datetime import date, datetime
 
+from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, Field
 
-COUNTS_EXAMPLE = {
+COUNTS_EXAMPLE: JsonDict = {
     "total": 1000, "pending": 0, "sent": 990, "delivered": 950, "bounced": 30, "complained": 5, "opened": 400,
     "clicked": 120, "failed": 10,
 }
-RATES_EXAMPLE = {"delivered": 0.9596, "bounced": 0.0303, "complained": 0.0051, "opened": 0.4211, "clicked": 0.1263}
+RATES_EXAMPLE: JsonDict = {"delivered": 0.9596, "bounced": 0.0303, "complained": 0.0051, "opened": 0.4211, "clicked": 0.1263}
 
 
 class CountsOut(BaseModel):

@@ -11,7 +11,7 @@ import csv
 import io
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -260,7 +260,7 @@ def overview_csv(ov: Overview) -> str:
 
 
 # What each count of a recipient domain's row adds up: the message statuses it counts.
-_COUNTED = {
+_COUNTED: dict[str, Collection[str]] = {
     "pending": PENDING,
     "sent": SENT_OUT,
     "delivered": DELIVERED,
@@ -341,6 +341,7 @@ def by_recipient_domain(
 def breakdown_csv(session: Session, where: Scope, kind: str) -> str:
     """One breakdown ("bounce-reasons", "links" or "domains"), every row of it, as CSV safe in a spreadsheet."""
     if kind == "bounce-reasons":
+        rows: Sequence[Sequence[object]]
         header, rows = ["reason", "bounces"], bounce_reasons(session, where, limit=None)
     elif kind == "links":
         header, rows = ["url", "clicks", "messages_clicked"], top_links(session, where, limit=None)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from sqlalchemy.engine import make_url
 
@@ -148,7 +148,7 @@ def _add_file(archive: tarfile.TarFile, path: Path, name: str, progress: Progres
 class _Counted:
     """A file whose reads are counted for the progress bar."""
 
-    def __init__(self, handle: BinaryIO, count: Callable[[int], None]):
+    def __init__(self, handle: IO[bytes], count: Callable[[int], None]):
         self.handle, self.count = handle, count
 
     def read(self, size: int = -1) -> bytes:
@@ -179,7 +179,7 @@ def restore(settings: Settings, src: Path, progress: Progress = Progress()) -> S
                 continue
             out = staged / name
             out.parent.mkdir(parents=True, exist_ok=True)
-            with archive.extractfile(member) as data, out.open("wb") as handle:
+            with _member_file(archive, member.name) as data, out.open("wb") as handle:
                 shutil.copyfileobj(_Counted(data, lambda n: progress.advance("restore", n)), handle)
             if name.startswith(f"{FILES}/"):
                 files, files_bytes = files + 1, files_bytes + member.size
@@ -195,6 +195,13 @@ def restore(settings: Settings, src: Path, progress: Progress = Progress()) -> S
         return Summary(target.stat().st_size, files, files_bytes)
 
 
+def _member_file(archive: tarfile.TarFile, name: str) -> IO[bytes]:
+    data = archive.extractfile(name)
+    if data is None:
+        raise BackupError(f"{name} in the backup is not a file")
+    return data
+
+
 def _existing_parent(path: Path) -> Path:
     path = path.resolve()
     while not path.exists():
@@ -206,7 +213,7 @@ def _check_manifest(archive: tarfile.TarFile, members: list[tarfile.TarInfo], sr
     names = {m.name for m in members}
     if MANIFEST not in names or DATABASE not in names:
         raise BackupError(f"{src} is not an emailplatform backup: it has no {MANIFEST} and {DATABASE}")
-    manifest = json.loads(archive.extractfile(MANIFEST).read())
+    manifest = json.loads(_member_file(archive, MANIFEST).read())
     if manifest.get("format") != FORMAT:
         raise BackupError(f"{src} is a backup of format {manifest.get('format')}; this version reads format {FORMAT}")
 

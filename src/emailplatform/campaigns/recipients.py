@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import charset_normalizer
 from email_validator import EmailNotValidError, validate_email
@@ -120,7 +120,8 @@ def describe(layout: Layout) -> str:
     """How a file was read, in words: "CSV, Windows-1250 (Central European), fields separated by semicolons"."""
     if layout.format == "xlsx":
         return "an Excel workbook (.xlsx), its first sheet"
-    return f"CSV, {ENCODING_NAMES.get(layout.encoding, layout.encoding)}, fields separated by {DELIMITER_NAMES[layout.delimiter]}"
+    encoding = ENCODING_NAMES.get(layout.encoding or "", layout.encoding)
+    return f"CSV, {encoding}, fields separated by {DELIMITER_NAMES.get(layout.delimiter or '', layout.delimiter)}"
 
 
 def column_key(name: str) -> str:
@@ -157,6 +158,7 @@ def read_layout(
     if not found.has_rows:
         raise Invalid("the file has a header but no recipient rows", field=field)
     if found.format == "csv":
+        assert found.encoding and found.delimiter, "read_header names both for a CSV"
         binary.seek(0)
         check_csv(binary, found.encoding, found.delimiter, field)
     return Layout(found.format, found.encoding, found.delimiter, mapping, found.header)
@@ -337,7 +339,7 @@ def _named_column(header: list[str], name: str, field: str, columns_field: str) 
 
 def check_csv(binary: BinaryIO, encoding: str, delimiter: str, field: str) -> None:
     """Read the whole file as CSV once, so the split meets nothing it cannot read; a 422 naming the line."""
-    reader = _csv_reader(_Unclosing(binary), encoding, delimiter)
+    reader = _csv_reader_leaving_open(binary, encoding, delimiter)
     started = 1
     try:
         for row in reader:
@@ -401,8 +403,13 @@ def _encoding_name(encoding: str) -> str:
 # -- CSV ---------------------------------------------------------------------------------------------------------
 
 
-def _csv_reader(binary: BinaryIO, encoding: str, delimiter: str):
+def _csv_reader(binary: BinaryIO, encoding: str | None, delimiter: str | None):
+    assert encoding and delimiter, "a CSV layout names its encoding and delimiter"
     return csv.reader(io.TextIOWrapper(binary, encoding=encoding, newline=""), delimiter=delimiter)
+
+
+def _csv_reader_leaving_open(binary: BinaryIO, encoding: str, delimiter: str):
+    return _csv_reader(cast(BinaryIO, _Unclosing(binary)), encoding, delimiter)
 
 
 def _csv_header(reader) -> list[str]:
@@ -413,7 +420,7 @@ def _csv_header(reader) -> list[str]:
 
 
 def _csv_first_rows(binary: BinaryIO, encoding: str, delimiter: str, field: str) -> tuple[list[str], bool]:
-    reader = _csv_reader(_Unclosing(binary), encoding, delimiter)
+    reader = _csv_reader_leaving_open(binary, encoding, delimiter)
     started, has_rows = 1, False
     try:
         header = _csv_header(reader)
@@ -509,12 +516,12 @@ def _rows(numbered, header: list[str], email_index: int) -> Iterator[Row | Skipp
     for number, values in numbered:
         if not any(values):
             continue  # a blank line is no recipient and no error
-        raw_email = values[email_index] if email_index < len(values) else None
         if len(values) != width:
             missing = header[len(values):]
             reason = f"missing values for: {', '.join(missing)}" if missing else f"{len(values)} fields where the header has {width}"
-            yield Skipped(number, raw_email, reason)
+            yield Skipped(number, values[email_index] if email_index < len(values) else None, reason)
             continue
+        raw_email = values[email_index]
         longest = max(map(len, values))
         if longest > MAX_FIELD_CHARS:
             column = header[next(i for i, value in enumerate(values) if len(value) == longest)]

@@ -2,6 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+from pydantic.config import JsonDict
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from emailplatform.models.template import MAX_VERSION
@@ -14,12 +15,12 @@ COLUMNS_DESCRIPTION = (
 )
 
 
-SUMMARY_EXAMPLE = {
+SUMMARY_EXAMPLE: JsonDict = {
     "total_messages": 3, "pending": 0, "sent": 3, "delivered": 2, "bounced": 1, "complained": 0, "opened": 1,
     "clicked": 0, "failed": 0, "suppressed": 0, "cancelled": 0,
     "by_status": {"DELIVERED": 1, "OPENED": 1, "BOUNCED": 1},
 }
-CAMPAIGN_EXAMPLE = {
+CAMPAIGN_EXAMPLE: JsonDict = {
     "transaction_id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10", "name": "November newsletter", "status": "SENT",
     "status_reason": None, "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40", "template_version": 1,
     "csv_file_url": "files/0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51/recipients.csv",
@@ -28,7 +29,7 @@ CAMPAIGN_EXAMPLE = {
     "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-01T09:00:20Z", "processed_at": "2026-12-01T09:00:02Z",
     "sent_at": "2026-12-01T09:00:20Z", "completed_at": None, "cancelled_at": None, "summary": SUMMARY_EXAMPLE,
 }
-MESSAGE_EXAMPLE = {
+MESSAGE_EXAMPLE: JsonDict = {
     "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b", "transaction_id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10",
     "batch_id": "0193b7b1-1a2b-7c3d-8e4f-5a6b7c8d9e0f", "row_number": 2, "email": "ada@example.com",
     "status": "DELIVERED", "attempts": 1, "last_error": None, "created_at": "2026-12-01T09:00:00Z",
@@ -80,7 +81,7 @@ class CampaignCreate(BaseModel):
     columns: dict[ColumnName, ColumnName] | None = Field(None, max_length=200, description=COLUMNS_DESCRIPTION)
 
 
-LAYOUT_EXAMPLE = {"format": "csv", "encoding": "cp1250", "delimiter": ";", "columns": {"email": "E-Mail", "first_name": "Vorname"}}
+LAYOUT_EXAMPLE: JsonDict = {"format": "csv", "encoding": "cp1250", "delimiter": ";", "columns": {"email": "E-Mail", "first_name": "Vorname"}}
 
 
 class RecipientsCheckRequest(BaseModel):

@@ -2,10 +2,11 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
+from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, Field
 
 
-DNS_RECORD_EXAMPLE = {
+DNS_RECORD_EXAMPLE: JsonDict = {
     "kind": "dkim", "type": "TXT", "name": "ep1._domainkey.sender.example.com",
     "value": "v=DKIM1; k=rsa; p=MIIBIjANBg…", "priority": None, "required": True, "status": "missing", "found": [],
     "message": "publish the DKIM record: TXT ep1._domainkey.sender.example.com",

@@ -88,7 +88,7 @@ def ingest(runtime: Runtime, raw: bytes, envelope_recipient: str) -> str:
     with runtime.db.session() as session:
         message = session.get(Message, message_id)
         details = _event_details(report, message) if message else None
-        if details is None:
+        if message is None or details is None:
             log.warning("report for no message of ours; ignored", message_id=str(message_id), found=message is not None)
             return "unknown_message"
         new = event_service.record(session, event_service.NewEvent(
@@ -112,7 +112,7 @@ def _event_details(report: bounces.BounceReport, message: Message) -> dict | Non
         return None
     if report.kind == "feedback":
         details = {k: details[k] for k in ("reason", "recipient")} | {"feedback_type": report.feedback_type}
-    elif report.kind == "delivery":
+    elif report.kind == "delivery" and recipient is not None:
         details = details | {"action": recipient.action}
     return details
 

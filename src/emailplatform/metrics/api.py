@@ -13,7 +13,7 @@ router = APIRouter(tags=["health"])
 
 @router.get(
     "/metrics", response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}} | error_responses(401),
+    responses=error_responses(401) | {200: {"content": {CONTENT_TYPE_LATEST: {}}}},
     summary="Prometheus metrics",
 )
 def metrics(request: Request, runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None):

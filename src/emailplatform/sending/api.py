@@ -30,9 +30,10 @@ def list_outbox(
 # declared before /{message_id}, which would otherwise take "….eml" as an id and refuse it
 @router.get(
     "/{message_id}.eml", response_class=Response,
-    responses={200: {"description": "The message as it was captured: an .eml file (RFC 5322).",
-                      "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}}
-    | error_responses(404),
+    responses=error_responses(404) | {200: {
+        "description": "The message as it was captured: an .eml file (RFC 5322).",
+        "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+    }},
     summary="Download a captured message",
 )
 def download_outbox_message(message_id: uuid.UUID, runtime: RuntimeDep, tenant_id: TenantDep):

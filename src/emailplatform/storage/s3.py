@@ -2,7 +2,7 @@
 
 import tempfile
 from datetime import timedelta
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import boto3
 from botocore.exceptions import ClientError
@@ -35,7 +35,7 @@ class S3Storage:
                 raise StoredFileMissing(key) from None
             raise
         spool.seek(0)
-        return spool
+        return cast(BinaryIO, spool)
 
     def size(self, key: str) -> int | None:
         try:

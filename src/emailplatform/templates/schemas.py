@@ -2,6 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, Field
 
 from emailplatform.models.template import MAX_VERSION
@@ -21,12 +22,12 @@ Text = Annotated[
 ]
 
 
-VERSION_EXAMPLE = {
+VERSION_EXAMPLE: JsonDict = {
     "version": 1, "subject": "News for {{ first_name }}", "html": "<p>Hello {{ first_name }}, here is our news.</p>",
     "text": "Hello {{ first_name }}, here is our news.", "text_is_generated": True, "placeholders": ["first_name"],
     "created_at": "2026-12-01T09:00:00Z",
 }
-TEMPLATE_EXAMPLE = {
+TEMPLATE_EXAMPLE: JsonDict = {
     "id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40", "name": "November newsletter", "latest_version": 1,
     "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-01T09:00:00Z",
 }

@@ -1,10 +1,11 @@
 import uuid
 from datetime import datetime
 
+from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 
-API_KEY_EXAMPLE = {
+API_KEY_EXAMPLE: JsonDict = {
     "id": "0193b7a0-3b1d-7c40-8e9f-2d4b7a1c6e30", "name": "billing system", "prefix": "ep_live_9f2c",
     "rate_limit_per_minute": None, "created_at": "2026-12-01T09:00:00Z", "revoked_at": None,
 }

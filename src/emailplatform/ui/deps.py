@@ -112,7 +112,7 @@ async def check_csrf(request: Request) -> None:
     if request.method in READ_METHODS:
         return
     expected = read_cookie(request).get("csrf", "")
-    sent = request.headers.get(CSRF_HEADER)
+    sent: object = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):

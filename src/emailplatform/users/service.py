@@ -22,7 +22,7 @@ FIRST_USER_EMAIL = "owner@example.com"
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1000
 # What each role may do: a viewer reads, an editor also sends and changes content, an admin also manages access.
-ABILITIES = {
+ABILITIES: dict[str, set[str]] = {
     Role.OWNER: {"view", "change", "administer"},
     Role.ADMIN: {"view", "change", "administer"},
     Role.EDITOR: {"view", "change"},

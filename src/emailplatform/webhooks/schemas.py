@@ -2,6 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
+from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, Field
 
 EventType = Literal[
@@ -17,18 +18,18 @@ EventType = Literal[
 ]
 
 
-ENDPOINT_EXAMPLE = {
+ENDPOINT_EXAMPLE: JsonDict = {
     "id": "0193b7c3-7f5a-7b94-8c3d-6e8f1a4b5d73", "url": "https://hooks.example.com/emailplatform",
     "description": "CRM sync", "event_types": ["message.delivered", "message.bounced"], "enabled": True,
     "disabled_reason": None, "disabled_at": None, "failing_since": None, "previous_secret_expires_at": None,
     "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-01T09:00:00Z",
 }
-ATTEMPT_EXAMPLE = {
+ATTEMPT_EXAMPLE: JsonDict = {
     "number": 1, "started_at": "2026-12-01T09:00:06Z", "request_url": "https://hooks.example.com/emailplatform",
     "request_headers": {"webhook-id": "0193b7c4-8a6b-7ca5-9d4e-7f9a2b5c6e84", "webhook-timestamp": "1796029206"},
     "status_code": 200, "response_excerpt": "ok", "latency_ms": 84.2, "error": None,
 }
-DELIVERY_EXAMPLE = {
+DELIVERY_EXAMPLE: JsonDict = {
     "id": "0193b7c4-8a6b-7ca5-9d4e-7f9a2b5c6e84", "endpoint_id": "0193b7c3-7f5a-7b94-8c3d-6e8f1a4b5d73",
     "callback": False, "transaction_id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10",
     "url": "https://hooks.example.com/emailplatform", "event_type": "message.delivered",

@@ -95,7 +95,7 @@ def check_url(url: str, settings: Settings) -> None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise RefusedDestination(f"{host} does not resolve") from None
-    check_addresses(host, [info[4][0] for info in infos])
+    check_addresses(host, [str(info[4][0]) for info in infos])
 
 
 async def check_url_async(url: str, settings: Settings) -> None:
@@ -107,7 +107,7 @@ async def check_url_async(url: str, settings: Settings) -> None:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise RefusedDestination(f"{host} does not resolve") from None
-    check_addresses(host, [info[4][0] for info in infos])
+    check_addresses(host, [str(info[4][0]) for info in infos])
 
 
 class CheckedResolver(ThreadedResolver):

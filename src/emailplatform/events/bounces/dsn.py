@@ -5,6 +5,7 @@ from email.message import Message
 
 from emailplatform.events.bounces.classify import classify, clean, code_in, status_in
 from emailplatform.events.bounces.report import BouncedRecipient
+from emailplatform.events.bounces.text import payload_bytes, sub_messages
 
 STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 # A status block pasted into a text part, as some servers send it.
@@ -28,11 +29,9 @@ def inline_blocks(text: str) -> list[dict[str, str]]:
 
 def _part_text(part: Message) -> str:
     """The stdlib splits well-formed parts into sub-messages; broken ones stay a string."""
-    payload = part.get_payload(decode=False)
-    if isinstance(payload, list):
-        return "\n\n".join("\n".join(f"{k}: {v}" for k, v in sub.items()) for sub in payload)
-    data = part.get_payload(decode=True) if payload else b""
-    return (data or b"").decode("utf-8", "replace")
+    if isinstance(part.get_payload(), list):
+        return "\n\n".join("\n".join(f"{k}: {v}" for k, v in sub.items()) for sub in sub_messages(part))
+    return payload_bytes(part).decode("utf-8", "replace")
 
 
 def field_blocks(text: str) -> list[dict[str, str]]:

@@ -18,14 +18,32 @@ RETURNED_MARKER = re.compile(
 NOT_OWN_PARTS = ("message/", "text/rfc822", "image/", "application/")
 
 
+def payload_bytes(part: Message) -> bytes:
+    """A non-multipart part's body, transfer-decoded (b"" when it has none)."""
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
+def sub_messages(part: Message) -> list[Message]:
+    """A multipart or message/* part's sub-messages; [] for a part the stdlib left a string."""
+    payload = part.get_payload()
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+
+
+def payload_text(part: Message) -> str:
+    """A non-multipart part's body as the stdlib holds it, undecoded."""
+    payload = part.get_payload()
+    return payload if isinstance(payload, str) else ""
+
+
 def decoded_text(msg: Message) -> str:
     """All the bounce's own text parts, decoded; never the returned message."""
     if msg.get_content_maintype() == "multipart":
-        parts = msg.get_payload() if isinstance(msg.get_payload(), list) else []
-        return "\n".join(decoded_text(p) for p in parts if not p.get_content_type().startswith(NOT_OWN_PARTS))
+        own = (p for p in sub_messages(msg) if not p.get_content_type().startswith(NOT_OWN_PARTS))
+        return "\n".join(decoded_text(p) for p in own)
     if msg.get_content_maintype() != "text":
         return ""
-    text = _decode(msg.get_payload(decode=True) or b"", msg.get_content_charset())
+    text = _decode(payload_bytes(msg), msg.get_content_charset())
     return _strip_html(text) if msg.get_content_subtype() == "html" else text
 
 

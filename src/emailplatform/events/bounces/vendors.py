@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
-from emailplatform.events.bounces.text import EMAIL, addresses_in, decoded_subject
+from emailplatform.events.bounces.text import EMAIL, addresses_in, decoded_subject, payload_bytes, payload_text, sub_messages
 
 # Format name -> what marks it (subject, sender or text).
 SIGNATURES = [
@@ -164,10 +164,10 @@ def returned_recipients(msg: Message) -> list[str]:
 def _returned_headers(msg: Message) -> Message:
     for part in msg.walk():
         if part.get_content_type() == "message/rfc822" and part.is_multipart():
-            return part.get_payload()[0]
+            return sub_messages(part)[0]
         if part.get_content_type() == "text/rfc822-headers":
-            return email.message_from_bytes(part.get_payload(decode=True) or b"")
-    body = msg.get_payload() if not msg.is_multipart() else ""
+            return email.message_from_bytes(payload_bytes(part))
+    body = payload_text(msg)
     marker = re.search(r"^(Return-Path|Received|From|Message-ID):", body or "", re.MULTILINE | re.IGNORECASE)
     quoted = body[marker.start():] if marker and re.search(r"copy of|original|below", body[:marker.start()], re.I) else ""
     return email.message_from_string(quoted)

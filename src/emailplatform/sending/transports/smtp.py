@@ -127,7 +127,7 @@ class SmtpTransport:
 
     def _slots_of_running_loop(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # a new event loop: the old loop's connections cannot be used in it
+        if self._loop is not loop or self._slots is None:  # a new loop: the old loop's connections are unusable
             _abandon(self._idle)
             self._loop, self._slots, self._idle = loop, asyncio.Semaphore(self.connections), []
         return self._slots
@@ -232,8 +232,8 @@ def _queue_id(reply: str) -> str | None:
     return next((group for group in match.groups() if group), None) if match else None
 
 
-def _reason(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
+def _reason(exc: BaseException | None) -> str:
+    return (str(exc) or type(exc).__name__) if exc else "no reason given"
 
 
 async def _quit(smtp: aiosmtplib.SMTP) -> None:

@@ -194,7 +194,8 @@ def message_page(request: Request, session: DbDep, runtime: RuntimeDep, me: View
     message = campaign_service.get_message(session, me.tenant_id, message_id)
     transaction = campaign_service.get(session, me.tenant_id, message.transaction_id)
     data = splitting.message_data(runtime, session, message)
-    rendered, render_error = None, "the recipient's row data is no longer in storage"
+    rendered = None
+    render_error: str | None = "the recipient's row data is no longer in storage"
     if data is not None:
         try:
             rendered, render_error = template_service.preview(
