@@ -79,6 +79,10 @@ class Settings(BaseSettings):
         default_factory=list,
         description="DNS servers (`host`, `host:port` or `[v6]:port`) that sending-domain verification asks (JSON list); empty: the system's resolvers.",
     )
+    dns_timeout_seconds: float = Field(
+        5.0, gt=0, le=60,
+        description="How long one DNS lookup of domain verification may take, retries included: a verify request waits at most this long.",
+    )
     spf_include: str = Field(
         "",
         description="The domain sending domains include in their SPF record. Empty: `amazonses.com` with the SES transport, else the bounce domain, else the public URL's host.",

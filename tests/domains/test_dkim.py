@@ -44,7 +44,7 @@ def mail_dkim_result(raw: bytes, dns_server) -> str:
 
 
 def dkimpy_verifies(raw: bytes, dns_server) -> bool:
-    resolver = make_resolver([dns_server.address])
+    resolver = make_resolver([dns_server.address], lifetime=5)
 
     def txt_record(name: bytes, timeout: int = 5) -> bytes:
         values = lookup(resolver, name.decode().rstrip("."), "TXT").values

@@ -101,13 +101,38 @@ def test_refusals_are_retry_or_failed_with_the_reply_and_the_connection_goes_on(
     assert len(sink.peers) == 1
 
 
+class GatheringSink(CountingSink):
+    """Holds the first messages' DATA until `together` of them are in flight at once (or a while has passed, so a
+    transport that never sends that many together is seen failing, not hanging), counting the most at once."""
+
+    def __init__(self, together: int, **kwargs):
+        super().__init__(**kwargs)
+        self.together, self.in_flight, self.most_at_once = together, 0, 0
+        self.gathered: asyncio.Event | None = None
+
+    async def handle_DATA(self, server, session, envelope):
+        self.gathered = self.gathered or asyncio.Event()
+        self.in_flight += 1
+        self.most_at_once = max(self.most_at_once, self.in_flight)
+        if self.in_flight >= self.together:
+            self.gathered.set()
+        try:
+            await asyncio.wait_for(self.gathered.wait(), timeout=2)  # under the client's 5 s timeout
+        except TimeoutError:
+            self.gathered.set()  # they never came together: the rest go through unheld
+        finally:
+            self.in_flight -= 1
+        return await super().handle_DATA(server, session, envelope)
+
+
 def test_connections_are_pooled_and_bounded(start_sink):
-    sink = start_sink()
+    sink = start_sink(GatheringSink(together=3, port=free_port()))
     transport = smtp_transport(sink.url, smtp_connections=3)
     results = send_through(transport, [message(f"user{i}@example.org") for i in range(60)])
     assert {r.status for r in results} == {SendStatus.SENT}
     assert len(sink.received) == 60
-    assert 1 <= len(sink.peers) <= 3
+    assert sink.most_at_once == 3, "three messages were never in flight at once"
+    assert len(sink.peers) == 3, "60 messages took other connections than the pool's three"
 
 
 def test_one_transport_serves_one_event_loop_after_another(smtp_sink):

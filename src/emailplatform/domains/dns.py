@@ -10,7 +10,6 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
-LIFETIME_SECONDS = 5.0  # one lookup, retries included: a verify request waits at most this long
 EDNS_PAYLOAD = 1232  # a 2048-bit DKIM record does not fit the 512 bytes of plain DNS over UDP
 
 
@@ -20,12 +19,13 @@ class Answer:
     error: str | None = None  # the lookup failed (timeout, SERVFAIL…): values tell nothing
 
 
-def make_resolver(nameservers: Sequence[str]) -> dns.resolver.Resolver:
-    """A resolver asking `nameservers` ("host", "host:port", "[v6 address]:port"); none: the system's."""
+def make_resolver(nameservers: Sequence[str], lifetime: float) -> dns.resolver.Resolver:
+    """A resolver asking `nameservers` ("host", "host:port", "[v6 address]:port"); none: the system's. A lookup,
+    retries included, gives up after `lifetime` seconds."""
     resolver = dns.resolver.Resolver(configure=not nameservers)
     if nameservers:
         resolver.nameservers = [dns.nameserver.Do53Nameserver(*_host_port(ns)) for ns in nameservers]
-    resolver.lifetime = LIFETIME_SECONDS
+    resolver.lifetime = lifetime
     resolver.use_edns(0, 0, EDNS_PAYLOAD)
     return resolver
 

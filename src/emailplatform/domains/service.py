@@ -116,7 +116,7 @@ def verify(session: Session, tenant_id: uuid.UUID, domain_id: uuid.UUID, setting
     SPF records are right; a DNS failure leaves the verification as it was."""
     expected = _expected_records(get(session, tenant_id, domain_id), settings)
     session.commit()  # DNS can take seconds: no transaction (on SQLite, the write lock) is held meanwhile
-    resolver = dns.make_resolver(settings.dns_nameservers)
+    resolver = dns.make_resolver(settings.dns_nameservers, settings.dns_timeout_seconds)
     answers = dns.lookup_all(resolver, [(record.name, record.type) for record in expected])
     domain = get(session, tenant_id, domain_id)  # again: it may have been deleted meanwhile
     checked = [_check(record, answer, settings) for record, answer in zip(expected, answers)]
