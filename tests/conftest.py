@@ -1,10 +1,11 @@
-"""Shared fixtures: a fresh PostgreSQL database and a SQLite file per run, a real SMTP server on loopback,
+"""Shared fixtures: a fresh PostgreSQL database and a SQLite file per test module (copies of one migrated per run), a real SMTP server on loopback,
 and an API client acting for a tenant of its own (so tests never see each other's objects)."""
 
 import asyncio
 import email
 import email.policy
 import os
+import shutil
 import socket
 import threading
 import uuid
@@ -37,26 +38,52 @@ def plain_logs():
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
-    """A database of this run's own on the real server. Unreachable PostgreSQL fails the run; it never skips."""
+def postgres_admin():
+    """A connection to the real server. Unreachable PostgreSQL fails the run; it never skips."""
     try:
         admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL is required for the tests and is not reachable at {POSTGRES_URL}: {exc}")
-    name = f"emailplatform_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    upgrade(Settings(database_url=url).resolved_database_url)
-    yield url
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    yield admin
     admin.close()
 
 
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'emailplatform.db'}"
-    upgrade(url)
-    return url
+def postgres_template(postgres_admin):
+    """This run's migrated database, never used itself: each test module gets a copy."""
+    name = f"emailplatform_template_{uuid.uuid4().hex[:12]}"
+    postgres_admin.execute(f'CREATE DATABASE "{name}"')
+    upgrade(Settings(database_url=_postgres_database(name)).resolved_database_url)
+    yield name
+    postgres_admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def postgres_url(postgres_admin, postgres_template):
+    """A database of this test module's own, so no module sees another's rows."""
+    name = f"emailplatform_test_{uuid.uuid4().hex[:12]}"
+    postgres_admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    yield _postgres_database(name)
+    postgres_admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _postgres_database(name: str) -> str:
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def sqlite_url(sqlite_template, tmp_path_factory):
+    """A copy of the migrated SQLite file for this test module alone."""
+    path = tmp_path_factory.mktemp("sqlite") / "emailplatform.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
