@@ -18,6 +18,7 @@ from emailplatform.logs import configure_logging
 from emailplatform.metrics.cli import alerts
 from emailplatform.runtime import Runtime
 from emailplatform.users.cli import app as users_app
+from emailplatform.encryption.cli import app as master_keys_app
 
 app = typer.Typer(help="A self-hostable email platform for B2B senders.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants: each has its own templates, campaigns and API keys.")
@@ -26,6 +27,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(bounces_app, name="bounces")
 app.add_typer(users_app, name="users")
+app.add_typer(master_keys_app, name="keys")
 app.command("inbound")(inbound)
 app.command("alerts")(alerts)
 console = Console(stderr=True)

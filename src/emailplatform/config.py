@@ -36,6 +36,14 @@ class Settings(BaseSettings):
         "",
         description="Key that signs upload URLs and tokens; empty: generated once and kept in the data dir.",
     )
+    encrypt_at_rest: bool = Field(
+        True,
+        description="Encrypt stored files (recipient CSVs, batch files, captured messages) and the database's secrets (DKIM private keys, webhook signing secrets) with envelope encryption under the master keys.",
+    )
+    master_keys: list[str] = Field(
+        default_factory=list,
+        description="Master keys (JSON list of base64 32-byte keys; `emailplatform keys new` makes one): the first encrypts, every one decrypts. Empty: one generated once and kept in the data dir. Set the same list on every machine.",
+    )
     storage_backend: Literal["local", "s3"] = Field(
         "local", description="Where files live: `local` (the data dir) or `s3`."
     )

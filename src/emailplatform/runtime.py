@@ -1,12 +1,15 @@
 """What one process shares: settings, the database, storage and the transport, built once."""
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from emailplatform.config import Settings, get_settings
 from emailplatform.db import Database, create_database
+from emailplatform.crypto.master_keys import MasterKeys, new_key_text
+from emailplatform.models.encrypted import use_keys
 from emailplatform.storage import Storage, create_storage
 
 
@@ -16,15 +19,25 @@ class Runtime:
 
     @cached_property
     def db(self) -> Database:
-        return create_database(self.settings)
+        db = create_database(self.settings)
+        use_keys(db.engines, self.master_keys)
+        return db
 
     @cached_property
     def secret_key(self) -> str:
-        return self.settings.secret_key or _load_or_create_secret(self.settings.data_dir / "secret_key")
+        return self.settings.secret_key or _kept_in_file(self.settings.data_dir / "secret_key", secrets.token_urlsafe)
+
+    @cached_property
+    def master_keys(self) -> MasterKeys | None:
+        """What encrypts stored files and secrets; None when encryption at rest is turned off."""
+        if not self.settings.encrypt_at_rest:
+            return None
+        texts = self.settings.master_keys or [_kept_in_file(self.settings.data_dir / "master_key", new_key_text)]
+        return MasterKeys.from_text(texts)
 
     @cached_property
     def storage(self) -> Storage:
-        return create_storage(self.settings, self.secret_key)
+        return create_storage(self.settings, self.secret_key, self.master_keys)
 
     @cached_property
     def transport(self):
@@ -58,11 +71,12 @@ class Runtime:
             self.db.dispose()
 
 
-def _load_or_create_secret(path: Path) -> str:
+def _kept_in_file(path: Path, make: Callable[[], str]) -> str:
+    """A key of the embedded deployment, made on first start beside its database (mode 0600)."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(32)
+    key = make()
     path.touch(mode=0o600)
     path.write_text(key)
     return key

@@ -39,8 +39,14 @@ def test_a_campaign_runs_with_its_files_in_s3(client, s3_runtime):
     run_jobs(s3_runtime)
 
     assert campaign(client, transaction_id)["status"] == "COMPLETED"  # captured: delivered at once
-    stored = s3_runtime.storage.client.list_objects_v2(Bucket=BUCKET, Prefix="tenants/")["Contents"]
-    assert any(item["Key"].endswith("/batches/000000.csv") for item in stored)
+    s3 = s3_runtime.storage.backend.client
+    stored = s3.list_objects_v2(Bucket=BUCKET, Prefix="tenants/")["Contents"]
+    batch_keys = [item["Key"] for item in stored if item["Key"].endswith("/batches/000000.csv")]
+    assert batch_keys
+    for key in batch_keys:
+        batch_file = s3.get_object(Bucket=BUCKET, Key=key)
+        assert batch_file["ServerSideEncryption"] == "AES256"
+        assert b"Ada" not in batch_file["Body"].read()  # the placeholder data is encrypted by the platform too
     outbox = client.get("/api/v1/outbox").json()["items"]
     assert sorted(item["to"] for item in outbox) == ["ada@example.com", "bob@example.com"]
 

@@ -29,6 +29,8 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 DATABASE = "emailplatform.db"
 SECRET_KEY = "secret_key"
+MASTER_KEY = "master_key"  # the generated master key of encryption at rest: without it nothing stored reads
+KEY_FILES = (SECRET_KEY, MASTER_KEY)
 FILES = "files"
 PAGES_A_STEP = 1024  # 4 MiB at SQLite's default page size: a step of the progress bar
 
@@ -83,8 +85,9 @@ def backup(settings: Settings, dest: Path, progress: Progress = Progress()) -> S
             }
             _add_bytes(archive, MANIFEST, json.dumps(manifest, indent=2).encode())
             archive.add(copy, DATABASE)
-            if (secret := settings.data_dir / SECRET_KEY).exists():
-                archive.add(secret, SECRET_KEY)
+            for name in KEY_FILES:
+                if (key_file := settings.data_dir / name).exists():
+                    archive.add(key_file, name)
             progress.start("files", sum(size for _, _, size in files))
             for path, name, size in files:
                 _add_file(archive, path, name, progress)
@@ -188,9 +191,10 @@ def restore(settings: Settings, src: Path, progress: Progress = Progress()) -> S
         data_dir.mkdir(parents=True, exist_ok=True)
         if (staged / FILES).exists():
             shutil.copytree(staged / FILES, data_dir / FILES, dirs_exist_ok=True)
-        if (staged / SECRET_KEY).exists() and not (data_dir / SECRET_KEY).exists():
-            (data_dir / SECRET_KEY).touch(mode=0o600)
-            (data_dir / SECRET_KEY).write_bytes((staged / SECRET_KEY).read_bytes())
+        for name in KEY_FILES:
+            if (staged / name).exists() and not (data_dir / name).exists():
+                (data_dir / name).touch(mode=0o600)
+                (data_dir / name).write_bytes((staged / name).read_bytes())
         shutil.move(staged / DATABASE, target)  # last: a database is there only once everything else is
         return Summary(target.stat().st_size, files, files_bytes)
 

@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from emailplatform.models.base import Base, BigId, Timestamps, UUIDPrimaryKey, utcnow
+from emailplatform.models.encrypted import EncryptedText
 
 
 class WebhookDeliveryStatus(StrEnum):
@@ -17,8 +18,8 @@ class WebhookDeliveryStatus(StrEnum):
 class SigningSecrets:
     """A `whsec_` secret, and the one it replaced, which keeps signing until `previous_secret_expires_at`."""
 
-    secret: Mapped[str] = mapped_column(String(100))
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(EncryptedText)
+    previous_secret: Mapped[str | None] = mapped_column(EncryptedText)
     previous_secret_expires_at: Mapped[datetime | None]
 
 

@@ -4,7 +4,7 @@ from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.errors import NotFound
 from emailplatform.openapi import error_responses
 from emailplatform.storage import service
-from emailplatform.storage.local import LocalStorage
+from emailplatform.storage.base import UploadReceiver
 from emailplatform.storage.schemas import FileUpload, FileUploadRequest, UploadReceived
 from emailplatform.tenants.auth import TenantDep
 
@@ -31,7 +31,7 @@ def create_file_upload(body: FileUploadRequest, session: SessionDep, runtime: Ru
 async def receive_upload(token: str, request: Request, runtime: RuntimeDep):
     """The local storage's presigned upload URL: the signature is the authorisation, as with S3."""
     storage = runtime.storage
-    if not isinstance(storage, LocalStorage):
+    if not storage.receives_uploads or not isinstance(storage, UploadReceiver):
         raise NotFound("uploads go to the storage backend's own presigned URL", field="upload_url")
     key, max_bytes = storage.check_upload_token(token)
     size = await storage.receive_upload(key, max_bytes, request.stream())

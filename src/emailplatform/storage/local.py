@@ -4,7 +4,7 @@ import os
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import BinaryIO
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -17,6 +17,8 @@ UPLOAD_PATH = "/uploads/"
 
 
 class LocalStorage:
+    receives_uploads = True
+
     def __init__(self, root: Path, public_url: str, secret_key: str):
         self.root = root.resolve()
         self.public_url = public_url.rstrip("/")
@@ -41,6 +43,10 @@ class LocalStorage:
         except FileNotFoundError:
             raise StoredFileMissing(key) from None
 
+    def head(self, key: str, size: int) -> bytes:
+        with self.open(key) as stream:
+            return stream.read(size)
+
     def size(self, key: str) -> int | None:
         try:
             return self._path(key).stat().st_size
@@ -49,6 +55,11 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def keys(self) -> Iterator[str]:
+        for path in self.root.rglob("*"):
+            if path.is_file() and not path.name.startswith("tmp"):  # not an upload or put still being written
+                yield path.relative_to(self.root).as_posix()
 
     def url_for(self, key: str) -> str:
         return f"local://files/{key}"

@@ -1,6 +1,7 @@
 """Files in an S3 bucket (or an S3-compatible server); uploads go straight to S3 through presigned PUT URLs."""
 
 import tempfile
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import BinaryIO, cast
 
@@ -15,6 +16,8 @@ SPOOL_BYTES = 8 * 1024 * 1024
 
 
 class S3Storage:
+    receives_uploads = False
+
     def __init__(self, settings: Settings):
         self.bucket = settings.s3_bucket
         self.client = boto3.client(
@@ -22,7 +25,19 @@ class S3Storage:
         )
 
     def put(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256")
+
+    def keys(self) -> Iterator[str]:
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            yield from (item["Key"] for item in page.get("Contents", []))
+
+    def head(self, key: str, size: int) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{size - 1}")["Body"].read()
+        except ClientError as exc:
+            if _missing(exc):
+                raise StoredFileMissing(key) from None
+            raise
 
     def open(self, key: str) -> BinaryIO:
         """The object, spooled to a local temporary file: readers may seek (the CSV check reads it twice)."""
