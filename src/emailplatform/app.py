@@ -93,10 +93,11 @@ def _routers():
     from emailplatform.storage.api import router as files
     from emailplatform.templates.api import router as templates
     from emailplatform.tenants.api import router as api_keys
+    from emailplatform.testsends.api import router as test_sends
     from emailplatform.webhooks.api import router as webhooks
 
     return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics,
-            *_parity_routers()]
+            test_sends, *_parity_routers()]
 
 
 def _parity_routers():
