@@ -4,10 +4,12 @@ nowhere: no message row, no event, no count, no webhook; its unsubscribe link le
 no one."""
 
 import asyncio
+import re
 import uuid
 from dataclasses import dataclass
 from itertools import cycle
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import recipients
@@ -164,10 +166,21 @@ def accepted(results: list[SeedResult]) -> int:
     return sum(result.status == SendStatus.SENT for result in results)
 
 
-def _seeds(to: list[str]) -> list[str]:
+def parse_seeds(text: str) -> list[str]:
+    """Seed addresses as typed in a form: separated by commas, semicolons or spaces, each checked."""
+    addresses = [part for part in re.split(r"[\s,;]+", text) if part]
+    for address in addresses:
+        try:
+            validate_email(address, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise Invalid(f"{address!r} is not an email address: {exc}", field="test_to") from None
+    return _seeds(addresses, field="test_to")
+
+
+def _seeds(to: list[str], field: str = "to") -> list[str]:
     seeds = list(dict.fromkeys(address.strip() for address in to if address.strip()))
     if not seeds:
-        raise Invalid("give at least one address to send the test to", field="to")
+        raise Invalid("give at least one address to send the test to", field=field)
     if len(seeds) > MAX_SEEDS:
-        raise Invalid(f"a test goes to at most {MAX_SEEDS} addresses, not {len(seeds)}", field="to")
+        raise Invalid(f"a test goes to at most {MAX_SEEDS} addresses, not {len(seeds)}", field=field)
     return seeds
