@@ -83,6 +83,7 @@ def _workers(runtime: Runtime, with_worker: bool, processes: int):
 
 def _routers():
     from emailplatform.campaigns.api import router as campaigns
+    from emailplatform.deliverability.api import router as deliverability
     from emailplatform.domains.api import router as domains
     from emailplatform.events.api import router as suppressions
     from emailplatform.events.ses import router as ses_events
@@ -97,7 +98,8 @@ def _routers():
     from emailplatform.webhooks.api import router as webhooks
 
     return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics,
-            test_sends, *_parity_routers()]
+            test_sends, deliverability,
+            *_parity_routers()]
 
 
 def _parity_routers():
