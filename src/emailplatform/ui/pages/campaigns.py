@@ -15,6 +15,7 @@ from emailplatform.campaigns import recipients, splitting
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns.schemas import CampaignCreate
 from emailplatform.deps import RuntimeDep, get_runtime
+from emailplatform.deliverability import service as deliverability
 from emailplatform.domains import service as domain_service
 from emailplatform.errors import AppError, Invalid
 from emailplatform.models import MessageStatus, Transaction, TransactionStatus
@@ -151,6 +152,24 @@ def send_test(
     except AppError as exc:
         return render(request, "partials/test_result.html", error=exc, results=[])
     return render(request, "partials/test_result.html", error=None, results=results)
+
+
+@router.post("/ui/campaigns/deliverability")
+def check_deliverability(
+    request: Request, session: ReadDbDep, runtime: RuntimeDep, me: Editor,
+    template_id: Annotated[str, Form()] = "", file_url: Annotated[str, Form()] = "",
+    from_email: Annotated[str, Form(max_length=320)] = "", from_name: Annotated[str, Form(max_length=200)] = "",
+    column_key: Annotated[list[str], Form()] = [], column_value: Annotated[list[str], Form()] = [],
+):
+    """The deliverability report of the campaign on the page, as its first recipient would get it."""
+    values = {"template_id": template_id, "file_url": file_url, "from_email": from_email, "from_name": from_name,
+              "name": "", "send_mode": "now"}
+    try:
+        body = _campaign_body(values, dict(zip(column_key, column_value)))
+        report = deliverability.check_new_campaign(session, runtime, me.tenant_id, body)
+    except AppError as exc:
+        return render(request, "partials/deliverability.html", error=exc, report=None)
+    return render(request, "partials/deliverability.html", error=None, report=report)
 
 
 @router.get("/ui/campaigns/{transaction_id}")

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from emailplatform.deliverability import service as deliverability
 from emailplatform.deps import RuntimeDep
 from emailplatform.errors import AppError
 from emailplatform.models.template import MAX_VERSION
@@ -120,6 +121,25 @@ async def send_test(request: Request, session: ReadDbDep, runtime: RuntimeDep, m
     except AppError as exc:
         return render(request, "partials/test_result.html", error=exc, results=[])
     return render(request, "partials/test_result.html", error=None, results=results)
+
+
+@router.post("/ui/templates/{template_id}/deliverability")
+async def check_deliverability(
+    request: Request, session: ReadDbDep, runtime: RuntimeDep, me: Editor, template_id: uuid.UUID
+):
+    """The deliverability report of the version shown, with the sample data typed beside it."""
+    form = await request.form()
+    samples = {key.removeprefix("sample."): str(value) for key, value in form.items() if key.startswith("sample.")}
+    version = str(form.get("version", ""))
+    sender = str(form.get("test_from", "")).strip()
+    try:
+        report = await run_in_threadpool(
+            deliverability.check_template, session, runtime, me.tenant_id, template_id, data=samples,
+            version=int(version) if version.isdigit() else None, sender=(sender, None) if sender else None,
+        )
+    except AppError as exc:
+        return render(request, "partials/deliverability.html", error=exc, report=None)
+    return render(request, "partials/deliverability.html", error=None, report=report)
 
 
 @router.post("/ui/template-preview")
