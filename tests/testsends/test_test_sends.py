@@ -149,3 +149,17 @@ def test_a_template_test_with_a_failing_render_names_the_data(client, smtp_runti
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"].startswith("data")
     assert smtp_sink.received == []
+
+
+def test_over_the_capture_transport_a_test_is_in_the_outbox_by_its_id(client, runtime):
+    template = create_template(client, "News for {{ first_name }}", HTML)
+    response = client.post(f"/api/v1/templates/{template['template_id']}/test", json={
+        "to": ["me@seed.example.com"], "data": {"first_name": "Ada"}, "from": {"email": "news@sender.example.com"},
+    })
+    assert response.status_code == 200, response.text
+    result = response.json()["results"][0]
+    assert result["status"] == "sent" and result["response"] == "250 captured in the outbox"
+    captured = client.get(f"/api/v1/outbox/{result['message_id']}")
+    assert captured.status_code == 200, captured.text
+    headers = {h["name"]: h["value"] for h in captured.json()["headers"]}
+    assert headers["Subject"] == "[TEST] News for Ada" and headers["X-Emailplatform-Test"] == "true"

@@ -151,7 +151,8 @@ def send_test(
         results = test_sends.send_new_campaign_test(session, runtime, me.tenant_id, body, to=test_sends.parse_seeds(test_to))
     except AppError as exc:
         return render(request, "partials/test_result.html", error=exc, results=[])
-    return render(request, "partials/test_result.html", error=None, results=results)
+    captured = runtime.settings.transport == "capture"
+    return render(request, "partials/test_result.html", error=None, results=results, captured=captured)
 
 
 @router.post("/ui/campaigns/deliverability")

@@ -120,7 +120,8 @@ async def send_test(request: Request, session: ReadDbDep, runtime: RuntimeDep, m
         )
     except AppError as exc:
         return render(request, "partials/test_result.html", error=exc, results=[])
-    return render(request, "partials/test_result.html", error=None, results=results)
+    captured = runtime.settings.transport == "capture"
+    return render(request, "partials/test_result.html", error=None, results=results, captured=captured)
 
 
 @router.post("/ui/templates/{template_id}/deliverability")
