@@ -163,3 +163,18 @@ def test_over_the_capture_transport_a_test_is_in_the_outbox_by_its_id(client, ru
     assert captured.status_code == 200, captured.text
     headers = {h["name"]: h["value"] for h in captured.json()["headers"]}
     assert headers["Subject"] == "[TEST] News for Ada" and headers["X-Emailplatform-Test"] == "true"
+
+
+def test_a_suppressed_seed_gets_no_test(client, smtp_runtime, smtp_sink):
+    assert client.post("/api/v1/suppressions", json={"email": "gone@seed.example.com"}).status_code in (200, 201)
+    template = create_template(client, "News for {{ first_name }}", HTML)
+    response = client.post(f"/api/v1/templates/{template['template_id']}/test", json={
+        "to": ["gone@seed.example.com", "me@seed.example.com"], "data": {"first_name": "Ada"},
+        "from": {"email": "news@sender.example.com"},
+    })
+    assert response.status_code == 200, response.text
+    assert [(r["to"], r["status"]) for r in response.json()["results"]] == [
+        ("gone@seed.example.com", "suppressed"), ("me@seed.example.com", "sent"),
+    ]
+    assert response.json()["sent"] == 1
+    assert sorted(smtp_sink.by_recipient()) == ["me@seed.example.com"]

@@ -73,7 +73,8 @@ class SeedResultOut(BaseModel):
     row_number: int | None = Field(description="The row of the recipients file whose data it carries; null: given data.")
     message_id: uuid.UUID = Field(description="The test message's own id (its Message-ID header); no message row has it.")
     subject: str
-    status: str = Field(description="`sent`, `retry` (the server refused it for now) or `failed`, as the transport said.")
+    status: str = Field(description="`sent`, `retry` (the server refused it for now) or `failed`, as the transport said; "
+                        "`suppressed`: not sent, the address is on the tenant's suppression list.")
     response: str | None = Field(description="The transport's answer, e.g. the SMTP server's reply.")
 
 

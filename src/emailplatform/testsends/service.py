@@ -9,22 +9,26 @@ import uuid
 from dataclasses import dataclass
 from itertools import cycle
 
+import structlog
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import recipients
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.errors import Conflict, Invalid
+from emailplatform.events import suppression
 from emailplatform.models import File, Transaction, TransactionStatus
 from emailplatform.runtime import Runtime
-from emailplatform.sending.transports import OutgoingMessage, SendStatus, create_transport
+from emailplatform.sending.transports import OutgoingMessage, SendResult, SendStatus, create_transport
 from emailplatform.storage import service as file_service
 from emailplatform.templates import service as template_service
 from emailplatform.tenants import service as tenant_service
 from emailplatform.testsends.compose import Composed, Composer, Draft
 
+log = structlog.get_logger("emailplatform.testsends")
 MAX_SEEDS = 10
 MAX_ROWS = 10
+SUPPRESSED = SendResult("suppressed", "not sent: the address is on the suppression list")
 BEFORE_RELEASE = {TransactionStatus.ACCEPT, TransactionStatus.PROCESSING, TransactionStatus.SCHEDULED}
 
 
@@ -139,19 +143,27 @@ def send(
     session: Session, runtime: Runtime, tenant_id: uuid.UUID, draft: Draft, seeds: list[str], samples: list[Sample]
 ) -> list[SeedResult]:
     """Each seed's test message, the first seed with the first sample and so on round, through a transport of its
-    own (the runtime's belongs to the worker's event loop)."""
+    own (the runtime's belongs to the worker's event loop); a suppressed seed gets none, as in a campaign."""
     composer = Composer(session, runtime, tenant_id, draft, test=True)
     field = "data" if samples[0].row_number is None else "rows"
     pairs = list(zip(seeds, cycle(samples)))
     composed = [composer.compose(seed, sample.data, field) for seed, sample in pairs]
-    answers = asyncio.run(_deliver(runtime, tenant_id, composed))
-    return [
-        SeedResult(message.to, sample.row_number, message.message_id, message.subject, answer.status, answer.response)
-        for (_, sample), message, answer in zip(pairs, composed, answers)
-    ]
+    blocked = suppression.suppressed(session, tenant_id, seeds)
+    answers = asyncio.run(_deliver(runtime, tenant_id, [m for m in composed if m.to not in blocked]))
+    results = []
+    for (_, sample), message in zip(pairs, composed):
+        answer = SUPPRESSED if message.to in blocked else answers.pop(0)
+        results.append(SeedResult(
+            message.to, sample.row_number, message.message_id, message.subject, answer.status, answer.response
+        ))
+        log.info("test send", tenant_id=str(tenant_id), to=message.to, message_id=str(message.message_id),
+                 status=answer.status)
+    return results
 
 
-async def _deliver(runtime: Runtime, tenant_id: uuid.UUID, messages: list[Composed]):
+async def _deliver(runtime: Runtime, tenant_id: uuid.UUID, messages: list[Composed]) -> list[SendResult]:
+    if not messages:
+        return []
     transport = create_transport(runtime.settings, runtime.storage)
     try:
         return [
