@@ -1,6 +1,8 @@
 """The deliverability report, built by real servers: spamd's score, DNS records of the sending domain (DKIM verified
 against the key DNS publishes), and links asked of an HTTP server."""
 
+import socket
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -153,3 +155,20 @@ def test_a_template_check_with_no_sender_anywhere_names_from(client):
     template = create_template(client, "Hello", "<p>Hello</p>")
     response = client.post(f"/api/v1/templates/{template['template_id']}/check", json={})
     assert response.status_code == 422 and response.json()["error"]["field"] == "from"
+
+
+def test_a_silent_spamd_and_a_silent_link_are_waited_for_only_so_long(client, runtime, dns_server):
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
+    port = silent.getsockname()[1]
+    runtime.settings.spamd_address = f"127.0.0.1:{port}"
+    runtime.settings.spamd_timeout_seconds = 1
+    runtime.settings.link_check_timeout_seconds = 1
+    template = create_template(client, "Hello", f'<p>{WORDS}</p><p><a href="http://127.0.0.1:{port}/">wait</a></p>')
+    started = time.monotonic()
+    try:
+        report = check_template(client, template["template_id"])
+    finally:
+        silent.close()
+    assert time.monotonic() - started < 10
+    assert "did not answer within 1 seconds" in report["spam"]["error"]
+    assert "did not answer within 1 s" in findings(report)["links"]["message"]
