@@ -6,9 +6,12 @@ from tests.ui.conftest import make_user, sign_in, ui_client  # noqa: F401 (a fix
 WORDS = " ".join(["Our autumn letter tells you what changed in the product this month."] * 8)
 
 
-def test_the_new_campaign_page_shows_the_report_before_sending(ui_client, client, runtime, tenant, dns_server):  # noqa: F811
+def test_the_new_campaign_page_shows_the_report_before_sending(
+    ui_client, client, runtime, tenant, dns_server  # noqa: F811
+):
     token = sign_in(ui_client, make_user(runtime, tenant, "editor"))
-    template_id = create_template(client, "Hi {{ first_name }}", f"<p>Hi {{{{ first_name }}}}, {WORDS}</p>")["template_id"]
+    template = create_template(client, "Hi {{ first_name }}", f"<p>Hi {{{{ first_name }}}}, {WORDS}</p>")
+    template_id = template["template_id"]
     file_url = upload_file(client, csv_bytes(["email", "first_name"], [["ada@example.org", "Ada"]]))["file_url"]
     page = ui_client.get("/ui/campaigns/new").text
     assert page.index('id="check-button"') < page.index('id="send-button"')

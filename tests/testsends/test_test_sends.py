@@ -10,7 +10,10 @@ from tests.conftest import run_jobs
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
 
 HTML = "<p>Hello {{ first_name }},</p><p>see <a href=\"https://example.com/offer\">the offer</a>.</p>"
-ROWS = [["ada@example.com", "Ada"], ["not-an-address", "Bob"], ["grace@example.org", "Grace"], ["linus@example.net", "Linus"]]
+ROWS = [
+    ["ada@example.com", "Ada"], ["not-an-address", "Bob"], ["grace@example.org", "Grace"],
+    ["linus@example.net", "Linus"],
+]
 
 
 @pytest.fixture
@@ -118,7 +121,8 @@ def test_a_campaign_not_yet_created_is_tested_from_its_template_file_and_sender(
 
 def test_a_released_campaign_cannot_be_tested(client, smtp_runtime):
     template = create_template(client, "News for {{ first_name }}", HTML)
-    transaction_id = create_campaign(client, template["template_id"], recipients_file(client)["file_url"])["transaction_id"]
+    file_url = recipients_file(client)["file_url"]
+    transaction_id = create_campaign(client, template["template_id"], file_url)["transaction_id"]
     run_jobs(smtp_runtime)
     response = client.post(f"/api/v1/email/campaigns/{transaction_id}/test", json={"to": ["me@seed.example.com"]})
     assert response.status_code == 409

@@ -37,7 +37,9 @@ def test_the_new_campaign_page_sends_a_test_of_what_is_on_it(ui_client, client, 
     assert refused.status_code == 200 and "not an email address" in refused.text
 
 
-def test_the_template_editor_sends_the_version_shown_with_its_sample_data(ui_client, client, smtp_runtime, smtp_sink, tenant):
+def test_the_template_editor_sends_the_version_shown_with_its_sample_data(
+    ui_client, client, smtp_runtime, smtp_sink, tenant
+):
     token = sign_in(ui_client, make_user(smtp_runtime, tenant, "editor"))
     template_id = create_template(client, "Hi {{ first_name }}", "<p>Hi {{ first_name }}</p>")["template_id"]
     assert 'id="test-button"' in ui_client.get(f"/ui/templates/{template_id}").text

@@ -132,7 +132,7 @@ def plain_text(message: EmailMessage, html_facts: HtmlFacts) -> Finding:
     html_words = len(WORD.findall(" ".join(html_facts.text)))
     if not text:
         return Finding("plain_text", Severity.ERROR, "the message has no plain-text part",
-                       "give the template a plain-text version (or leave it empty: the platform makes one from the HTML)")
+                       "give the template a plain-text version (or none: the platform makes one from the HTML)")
     if len(text) < MIN_TEXT_CHARS and html_words >= MIN_TEXT_CHARS:
         return Finding("plain_text", Severity.WARNING, f"the plain-text part is nearly empty ({len(text)} characters)",
                        "write a plain-text version that says what the HTML says")

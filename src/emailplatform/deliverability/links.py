@@ -57,7 +57,8 @@ async def _check(client: httpx.AsyncClient, url: str, settings: Settings) -> Lin
             current = urljoin(current, location)
             continue
         if response.status_code >= 400:
-            return LinkResult(url, response.status_code, f"the server answers {response.status_code} {response.reason_phrase}")
+            answer = f"the server answers {response.status_code} {response.reason_phrase}"
+            return LinkResult(url, response.status_code, answer)
         return LinkResult(url, response.status_code, None)
     return LinkResult(url, None, f"it redirects more than {MAX_REDIRECTS} times")
 

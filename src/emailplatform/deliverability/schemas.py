@@ -12,7 +12,9 @@ FINDING_EXAMPLE = {
                "of bulk mail",
     "fix": 'publish a TXT record at _dmarc.sender.example.com: "v=DMARC1; p=none; rua=mailto:dmarc@sender.example.com"',
 }
-RULE_EXAMPLE = {"name": "HTML_IMAGE_RATIO_02", "score": 0.8, "description": "BODY: HTML has a low ratio of text to image area"}
+RULE_EXAMPLE = {
+    "name": "HTML_IMAGE_RATIO_02", "score": 0.8, "description": "BODY: HTML has a low ratio of text to image area",
+}
 SPAM_EXAMPLE = {"available": True, "score": 1.2, "threshold": 5.0, "error": None, "rules": [RULE_EXAMPLE]}
 REPORT_EXAMPLE = {
     "subject": "News for Ada", "from": "news@sender.example.com", "to": "ada@example.com", "row_number": 2,
@@ -26,7 +28,7 @@ class TemplateCheck(BaseModel):
     }]})
 
     data: dict[str, str] = Field(default_factory=dict, description="A value for each placeholder (and `email`).")
-    version: int | None = Field(None, ge=1, le=MAX_VERSION, description="The version to check; the latest when left out.")
+    version: int | None = Field(None, ge=1, le=MAX_VERSION, description="The version to check; default: the latest.")
     sender: Sender | None = Field(None, alias="from", description="Default: the tenant's default sender.")
 
 
@@ -40,7 +42,7 @@ class NewCampaignCheck(BaseModel):
     }]})
 
     template_id: uuid.UUID
-    template_version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Default: the template's latest version.")
+    template_version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Default: the latest version.")
     csv_file_url: str = Field(min_length=1, max_length=600, description="The file_url of an uploaded recipients file.")
     sender: Sender | None = Field(None, alias="from", description="Default: the tenant's default sender.")
     reply_to: EmailStr | None = None
@@ -60,7 +62,7 @@ class SpamOut(BaseModel):
 
     available: bool = Field(description="Whether spamd answered; false: no score, and `error` says why.")
     score: float | None
-    threshold: float | None = Field(description="The score from which SpamAssassin calls a message spam (5 by default).")
+    threshold: float | None = Field(description="The score from which SpamAssassin calls a message spam (5: default).")
     rules: list[RuleOut] = Field(description="The rules hit, the heaviest first.")
     error: str | None
 
@@ -68,7 +70,9 @@ class SpamOut(BaseModel):
 class FindingOut(BaseModel):
     model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [FINDING_EXAMPLE]})
 
-    check: str = Field(description="spamassassin, dkim, spf, dmarc, list_unsubscribe, links, https_links, images, size or plain_text.")
+    check: str = Field(
+        description="spamassassin, dkim, spf, dmarc, list_unsubscribe, links, https_links, images, size or plain_text."
+    )
     severity: Severity = Field(description="pass, info, warning, error, or skipped (it could not be checked).")
     message: str = Field(description="What was found, in plain words.")
     fix: str | None = Field(description="What to do about it; null when nothing needs doing.")

@@ -87,7 +87,8 @@ def check_new_campaign(session: Session, runtime: Runtime, tenant_id: uuid.UUID,
     file_service.uploaded_size(runtime, file, field="csv_file_url")
     with runtime.storage.open(file.storage_key) as stream:
         layout = recipients.read_layout(stream, version.placeholders, body.columns, field="csv_file_url")
-    sender = (str(body.sender.email), body.sender.name) if body.sender else test_sends.default_sender(session, tenant_id)
+    sender = (str(body.sender.email), body.sender.name) if body.sender else None
+    sender = sender or test_sends.default_sender(session, tenant_id)
     draft = Draft(version, *sender, str(body.reply_to) if body.reply_to else None)
     return _first_row_report(runtime, Composer(session, runtime, tenant_id, draft, test=False), file, layout)
 
@@ -160,10 +161,13 @@ def _rule_fix(rule: spamd.Rule) -> str:
 
 def _links_finding(results: list[links.LinkResult], total: int) -> Finding:
     broken = [result for result in results if result.problem]
-    unchecked = f"; the {total - len(results)} after the first {len(results)} were not checked" if total > len(results) else ""
+    unchecked = ""
+    if total > len(results):
+        unchecked = f"; the {total - len(results)} after the first {len(results)} were not checked"
     if broken:
         listed = "; ".join(f"{result.url}: {result.problem}" for result in broken[:5])
-        return Finding("links", Severity.ERROR, f"{len(broken)} of {len(results)} links do not work: {listed}{unchecked}",
+        told = f"{len(broken)} of {len(results)} links do not work: {listed}{unchecked}"
+        return Finding("links", Severity.ERROR, told,
                        "correct or remove them: broken links make filters and readers distrust the message")
     if not results:
         return Finding("links", Severity.PASS, "no links to check besides the unsubscribe link")

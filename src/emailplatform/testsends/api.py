@@ -45,7 +45,7 @@ def send_new_campaign_test(body: NewCampaignTest, session: ReadSessionDep, runti
 
 @router.post(
     "/api/v1/email/campaigns/{transaction_id}/test", response_model=SeedSendOut, summary="Send a campaign as a test",
-    responses=error_responses(409, descriptions={409: "The campaign was released already: it is sending or has ended."}),
+    responses=error_responses(409, descriptions={409: "The campaign was released already: it is sending or ended."}),
 )
 def send_campaign_test(
     transaction_id: uuid.UUID, body: CampaignTest, session: ReadSessionDep, runtime: RuntimeDep, tenant_id: TenantDep

@@ -15,8 +15,8 @@ Rows = Annotated[
     list[Annotated[int, Field(ge=2)]] | None,
     Field(
         None, min_length=1, max_length=MAX_ROWS,
-        description="Row numbers of the recipients file (as a spreadsheet numbers them: the header is row 1) whose data "
-        "the seeds get, the first seed the first row, and so on round; default: the first good rows.",
+        description="Row numbers of the recipients file (as a spreadsheet numbers them: the header is row 1) whose "
+        "data the seeds get, the first seed the first row, and so on round; default: the first good rows.",
     ),
 ]
 RESULT_EXAMPLE = {
@@ -33,7 +33,7 @@ class TemplateTest(BaseModel):
 
     to: Seeds
     data: dict[str, str] = Field(default_factory=dict, description="A value for each placeholder.")
-    version: int | None = Field(None, ge=1, le=MAX_VERSION, description="The version to send; the latest when left out.")
+    version: int | None = Field(None, ge=1, le=MAX_VERSION, description="The version to send; default: the latest.")
     sender: Sender | None = Field(None, alias="from", description="Default: the tenant's default sender.")
     reply_to: EmailStr | None = None
 
@@ -57,7 +57,7 @@ class NewCampaignTest(BaseModel):
     }]})
 
     template_id: uuid.UUID
-    template_version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Default: the template's latest version.")
+    template_version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Default: the latest version.")
     csv_file_url: str = Field(min_length=1, max_length=600, description="The file_url of an uploaded recipients file.")
     sender: Sender | None = Field(None, alias="from", description="Default: the tenant's default sender.")
     reply_to: EmailStr | None = None
@@ -70,11 +70,11 @@ class SeedResultOut(BaseModel):
     model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [RESULT_EXAMPLE]})
 
     to: str
-    row_number: int | None = Field(description="The row of the recipients file whose data it carries; null: given data.")
-    message_id: uuid.UUID = Field(description="The test message's own id (its Message-ID header); no message row has it.")
+    row_number: int | None = Field(description="The row of the recipients file whose data it has; null: given data.")
+    message_id: uuid.UUID = Field(description="The test's own id (in its Message-ID); no message row has it.")
     subject: str
-    status: str = Field(description="`sent`, `retry` (the server refused it for now) or `failed`, as the transport said; "
-                        "`suppressed`: not sent, the address is on the tenant's suppression list.")
+    status: str = Field(description="`sent`, `retry` (the server refused it for now) or `failed`, as the transport "
+                        "said; `suppressed`: not sent, the address is on the tenant's suppression list.")
     response: str | None = Field(description="The transport's answer, e.g. the SMTP server's reply.")
 
 

@@ -148,7 +148,8 @@ def send_test(
               "name": "", "send_mode": "now"}
     try:
         body = _campaign_body(values, dict(zip(column_key, column_value)))
-        results = test_sends.send_new_campaign_test(session, runtime, me.tenant_id, body, to=test_sends.parse_seeds(test_to))
+        seeds = test_sends.parse_seeds(test_to)
+        results = test_sends.send_new_campaign_test(session, runtime, me.tenant_id, body, to=seeds)
     except AppError as exc:
         return render(request, "partials/test_result.html", error=exc, results=[])
     captured = runtime.settings.transport == "capture"
