@@ -57,7 +57,8 @@ def _wait_for_spamd(process: subprocess.Popen, address: str, log) -> None:
 
 
 class Pages(BaseHTTPRequestHandler):
-    """/ok and /long-ok answer 200, /gone 404, /moved redirects to /ok, /no-head refuses HEAD but serves GET."""
+    """/ok answers 200, /gone 404, /moved redirects to /ok and /inward to localhost, /no-head refuses HEAD but
+    serves GET."""
 
     def do_HEAD(self):
         self._answer(head=True)
@@ -69,6 +70,9 @@ class Pages(BaseHTTPRequestHandler):
         if self.path == "/moved":
             self.send_response(302)
             self.send_header("Location", "/ok")
+        elif self.path == "/inward":  # to the same server by a name webhook_allowed_hosts does not allow
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{self.server.server_address[1]}/ok")
         elif self.path == "/no-head" and head:
             self.send_response(405)
         elif self.path in ("/ok", "/no-head", "/logo.png"):

@@ -108,6 +108,13 @@ def test_links_to_internal_addresses_are_not_asked_and_are_reported(client, runt
     assert "loopback address, which recipients cannot reach" in found["links"]["message"]
 
 
+def test_each_redirect_is_checked_as_the_link_itself_is(client, dns_server, pages):
+    template = create_template(client, "Hello", f'<p>{WORDS}</p><p><a href="{pages}/inward">read on</a></p>')
+    found = findings(check_template(client, template["template_id"]))
+    assert found["links"]["severity"] == "error"
+    assert f"{pages}/inward: localhost resolves to a loopback address" in found["links"]["message"]
+
+
 def test_without_spamd_the_report_says_so_plainly_and_checks_the_rest(client, runtime, dns_server):
     runtime.settings.spamd_address = f"127.0.0.1:{free_port()}"
     template = create_template(client, "Hello", f"<p>{WORDS}</p>")

@@ -68,7 +68,9 @@ def check_template(
     found = template_service.get_version(session, tenant_id, template_id, version)
     from_email, from_name = sender or test_sends.default_sender(session, tenant_id)
     composer = Composer(session, runtime, tenant_id, Draft(found, from_email, from_name), test=False)
-    return inspect(runtime.settings, composer.compose(data.get("email") or SAMPLE_RECIPIENT, data), None)
+    message = composer.compose(data.get("email") or SAMPLE_RECIPIENT, data)
+    session.rollback()  # spamd, DNS and the links' servers may take seconds: no connection is held meanwhile
+    return inspect(runtime.settings, message, None)
 
 
 def check_campaign(session: Session, runtime: Runtime, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> Report:
@@ -76,7 +78,7 @@ def check_campaign(session: Session, runtime: Runtime, tenant_id: uuid.UUID, tra
     transaction = campaign_service.get(session, tenant_id, transaction_id)
     composer = Composer(session, runtime, tenant_id, test_sends.campaign_draft(session, transaction), test=False)
     layout = recipients.Layout.from_dict(transaction.recipients_layout)
-    return _first_row_report(runtime, composer, session.get(File, transaction.file_id), layout)
+    return _first_row_report(session, runtime, composer, session.get(File, transaction.file_id), layout)
 
 
 def check_new_campaign(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body) -> Report:
@@ -90,12 +92,16 @@ def check_new_campaign(session: Session, runtime: Runtime, tenant_id: uuid.UUID,
     sender = (str(body.sender.email), body.sender.name) if body.sender else None
     sender = sender or test_sends.default_sender(session, tenant_id)
     draft = Draft(version, *sender, str(body.reply_to) if body.reply_to else None)
-    return _first_row_report(runtime, Composer(session, runtime, tenant_id, draft, test=False), file, layout)
+    composer = Composer(session, runtime, tenant_id, draft, test=False)
+    return _first_row_report(session, runtime, composer, file, layout)
 
 
-def _first_row_report(runtime: Runtime, composer: Composer, file: File, layout: recipients.Layout) -> Report:
+def _first_row_report(
+    session: Session, runtime: Runtime, composer: Composer, file: File, layout: recipients.Layout
+) -> Report:
     sample = test_sends.sample_rows(runtime, file, layout, None, count=1)[0]
     message = composer.compose(sample.data[recipients.EMAIL_COLUMN], sample.data, "rows")
+    session.rollback()  # spamd, DNS and the links' servers may take seconds: no connection is held meanwhile
     return inspect(runtime.settings, message, sample.row_number)
 
 
