@@ -168,3 +168,21 @@ def test_version(tmp_path):
 
     result = run_cli(["--version"], cli_env(tmp_path, ""))
     assert result.returncode == 0 and result.stdout.strip() == f"emailplatform {__version__}"
+
+
+def test_send_with_test_to_sends_only_the_tests(tmp_path, smtp_sink):
+    template = tmp_path / "welcome.html"
+    template.write_text("<h1>Welcome, {{ name }}!</h1>")
+    recipients = tmp_path / "people.csv"
+    recipients.write_text("email,name\nada@example.com,Ada\ngrace@example.com,Grace\n")
+    env = cli_env(tmp_path, "", EMAILPLATFORM_TRANSPORT="smtp", EMAILPLATFORM_SMTP_URL=smtp_sink.url)
+
+    result = run_cli(
+        ["send", "--template", str(template), "--subject", "Hello {{ name }}", "--recipients", str(recipients),
+         "--from", "team@example.com", "--test-to", "me@seed.example.com", "--test-to", "boss@seed.example.com"],
+        env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no campaign was created" in result.stderr
+    subjects = {to: mails[0].message["Subject"] for to, mails in smtp_sink.by_recipient().items()}
+    assert subjects == {"me@seed.example.com": "[TEST] Hello Ada", "boss@seed.example.com": "[TEST] Hello Grace"}

@@ -83,6 +83,7 @@ def _workers(runtime: Runtime, with_worker: bool, processes: int):
 
 def _routers():
     from emailplatform.campaigns.api import router as campaigns
+    from emailplatform.deliverability.api import router as deliverability
     from emailplatform.domains.api import router as domains
     from emailplatform.events.api import router as suppressions
     from emailplatform.events.ses import router as ses_events
@@ -93,9 +94,11 @@ def _routers():
     from emailplatform.storage.api import router as files
     from emailplatform.templates.api import router as templates
     from emailplatform.tenants.api import router as api_keys
+    from emailplatform.testsends.api import router as test_sends
     from emailplatform.webhooks.api import router as webhooks
 
     return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics,
+            test_sends, deliverability,
             *_parity_routers()]
 
 

@@ -218,13 +218,17 @@ def send(
     send_at: Annotated[str | None, typer.Option(help="ISO 8601 time with zone to send at; default now.")] = None,
     server: Annotated[str | None, typer.Option(help="URL of a running server; default: run one embedded.")] = None,
     api_key: Annotated[str | None, typer.Option(help="API key for --server.", envvar="EMAILPLATFORM_API_KEY")] = None,
+    test_to: Annotated[list[str] | None, typer.Option(
+        help="Send only a test to this seed address (repeat it, up to 10), with the first rows' data; no campaign.",
+    )] = None,
 ):
-    """Send a campaign: upload the template and the CSV, create the campaign, and follow it to the end."""
+    """Send a campaign: upload the template and the CSV, create the campaign, and follow it to the end; with
+    --test-to, only a test to those addresses."""
     from emailplatform import send_command
 
     if server and not api_key:
         raise typer.BadParameter("--server needs --api-key (or EMAILPLATFORM_API_KEY)", param_hint="--api-key")
-    request = send_command.SendRequest(template, subject, recipients, sender, send_at)
+    request = send_command.SendRequest(template, subject, recipients, sender, send_at, test_to or [])
     if server and api_key:
         code = send_command.run_remote(request, server, api_key, console)
     else:

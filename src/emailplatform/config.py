@@ -137,6 +137,18 @@ class Settings(BaseSettings):
         128, ge=1, le=1000,
         description="Webhook deliveries one worker process has in flight at once, beside its `worker_concurrency` other jobs.",
     )
+    spamd_address: str = Field(
+        "127.0.0.1:783",
+        description="SpamAssassin's spamd (`host:port`) that the deliverability check asks for a spam score (Debian: `apt-get install spamd`); empty: no spam score.",
+    )
+    spamd_timeout_seconds: float = Field(20.0, gt=0, le=300, description="Longest the deliverability check waits for spamd's score.")
+    link_check_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Timeout of one request of the deliverability check's link check (each redirect too).",
+    )
+    link_check_max_links: int = Field(
+        30, ge=0, le=200,
+        description="Links (and image URLs) of a message the deliverability check asks for; the hosts `webhook_allowed_hosts` allows may be private.",
+    )
     metrics_token: str = Field(
         "", description="Bearer token that `/metrics` asks for; empty: `/metrics` is open (keep it off the public network).",
     )

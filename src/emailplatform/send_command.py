@@ -4,7 +4,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 
@@ -28,6 +28,7 @@ class SendRequest:
     recipients: Path
     sender: str
     send_at: str | None
+    test_to: list[str] = field(default_factory=list)  # seed addresses: a test send only, no campaign
 
 
 class ApiError(Exception):
@@ -88,12 +89,24 @@ def _run(client: httpx.Client, request: SendRequest, console: Console) -> int:
         f" {check['total_messages']} recipients, {check['invalid_rows']} invalid rows, {check['duplicate_rows']} duplicate rows"
     )
     body = {"template_id": template["template_id"], "csv_file_url": file_url, "from": {"email": address, "name": name or None}}
+    if request.test_to:
+        return _test_send(client, body, request.test_to, console)
     if request.send_at:
         body["schedule"] = {"send_at": request.send_at}
     accepted = _call(client, "POST", "/api/v1/email/campaigns", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
     campaign = _follow(client, accepted["transaction_id"], rows, console)
     _print_summary(campaign, console)
     return 0 if campaign["status"] in ("SENT", "COMPLETED", "SCHEDULED") else 1
+
+
+def _test_send(client: httpx.Client, body: dict, seeds: list[str], console: Console) -> int:
+    """The campaign `body` would start, sent only to the seed addresses as a test; 0 when each was accepted."""
+    answer = _call(client, "POST", "/api/v1/email/campaigns/test", json=body | {"to": seeds})
+    for result in answer["results"]:
+        row = f"row {result['row_number']}" if result["row_number"] else "given data"
+        console.print(f"Test to {result['to']} ({row}): {result['status']}, {result['response'] or ''}".rstrip(", "))
+    console.print(f"{answer['sent']} of {len(answer['results'])} test messages sent; no campaign was created.")
+    return 0 if answer["sent"] == len(answer["results"]) else 1
 
 
 def _upload(client: httpx.Client, path: Path, console: Console) -> str:

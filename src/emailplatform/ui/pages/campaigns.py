@@ -15,12 +15,14 @@ from emailplatform.campaigns import recipients, splitting
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns.schemas import CampaignCreate
 from emailplatform.deps import RuntimeDep, get_runtime
+from emailplatform.deliverability import service as deliverability
 from emailplatform.domains import service as domain_service
 from emailplatform.errors import AppError, Invalid
 from emailplatform.models import MessageStatus, Transaction, TransactionStatus
 from emailplatform.storage import service as storage_service
 from emailplatform.templates import service as template_service
 from emailplatform.tenants import service as tenant_service
+from emailplatform.testsends import service as test_sends
 from emailplatform.ui.deps import DbDep, Editor, ReadDbDep, Viewer
 from emailplatform.ui.views import UiRoute, render
 
@@ -131,6 +133,45 @@ def create_campaign(
         session.rollback()
         return _new_page(request, session, me, values, error=exc)
     return RedirectResponse(f"/ui/campaigns/{accepted['transaction_id']}", status_code=303)
+
+
+@router.post("/ui/campaigns/test")
+def send_test(
+    request: Request, session: ReadDbDep, runtime: RuntimeDep, me: Editor,
+    template_id: Annotated[str, Form()] = "", file_url: Annotated[str, Form()] = "",
+    from_email: Annotated[str, Form(max_length=320)] = "", from_name: Annotated[str, Form(max_length=200)] = "",
+    test_to: Annotated[str, Form(max_length=4000)] = "",
+    column_key: Annotated[list[str], Form()] = [], column_value: Annotated[list[str], Form()] = [],
+):
+    """The campaign on the page, sent only to the seed addresses as a test, with the file's first rows."""
+    values = {"template_id": template_id, "file_url": file_url, "from_email": from_email, "from_name": from_name,
+              "name": "", "send_mode": "now"}
+    try:
+        body = _campaign_body(values, dict(zip(column_key, column_value)))
+        seeds = test_sends.parse_seeds(test_to)
+        results = test_sends.send_new_campaign_test(session, runtime, me.tenant_id, body, to=seeds)
+    except AppError as exc:
+        return render(request, "partials/test_result.html", error=exc, results=[])
+    captured = runtime.settings.transport == "capture"
+    return render(request, "partials/test_result.html", error=None, results=results, captured=captured)
+
+
+@router.post("/ui/campaigns/deliverability")
+def check_deliverability(
+    request: Request, session: ReadDbDep, runtime: RuntimeDep, me: Editor,
+    template_id: Annotated[str, Form()] = "", file_url: Annotated[str, Form()] = "",
+    from_email: Annotated[str, Form(max_length=320)] = "", from_name: Annotated[str, Form(max_length=200)] = "",
+    column_key: Annotated[list[str], Form()] = [], column_value: Annotated[list[str], Form()] = [],
+):
+    """The deliverability report of the campaign on the page, as its first recipient would get it."""
+    values = {"template_id": template_id, "file_url": file_url, "from_email": from_email, "from_name": from_name,
+              "name": "", "send_mode": "now"}
+    try:
+        body = _campaign_body(values, dict(zip(column_key, column_value)))
+        report = deliverability.check_new_campaign(session, runtime, me.tenant_id, body)
+    except AppError as exc:
+        return render(request, "partials/deliverability.html", error=exc, report=None)
+    return render(request, "partials/deliverability.html", error=None, report=report)
 
 
 @router.get("/ui/campaigns/{transaction_id}")

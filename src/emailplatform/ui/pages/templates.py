@@ -7,11 +7,13 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from emailplatform.deliverability import service as deliverability
 from emailplatform.deps import RuntimeDep
 from emailplatform.errors import AppError
 from emailplatform.models.template import MAX_VERSION
 from emailplatform.templates import service as template_service
-from emailplatform.ui.deps import DbDep, Editor, Viewer
+from emailplatform.testsends import service as test_sends
+from emailplatform.ui.deps import DbDep, Editor, ReadDbDep, Viewer
 from emailplatform.ui.views import UiRoute, render
 
 router = APIRouter(route_class=UiRoute)
@@ -101,6 +103,44 @@ def delete_template(session: DbDep, me: Editor, template_id: uuid.UUID):
     """Only a template no campaign used; a used one is kept (the error page says to archive it)."""
     template_service.delete(session, me.tenant_id, template_id)
     return RedirectResponse("/ui/templates", status_code=303)
+
+
+@router.post("/ui/templates/{template_id}/test")
+async def send_test(request: Request, session: ReadDbDep, runtime: RuntimeDep, me: Editor, template_id: uuid.UUID):
+    """The version shown in the editor, with the sample data typed beside it, sent only to the seed addresses."""
+    form = await request.form()
+    samples = {key.removeprefix("sample."): str(value) for key, value in form.items() if key.startswith("sample.")}
+    version = str(form.get("version", ""))
+    sender = str(form.get("test_from", "")).strip()
+    try:
+        results = await run_in_threadpool(
+            test_sends.send_template_test, session, runtime, me.tenant_id, template_id,
+            to=test_sends.parse_seeds(str(form.get("test_to", ""))), data=samples,
+            version=int(version) if version.isdigit() else None, sender=(sender, None) if sender else None,
+        )
+    except AppError as exc:
+        return render(request, "partials/test_result.html", error=exc, results=[])
+    captured = runtime.settings.transport == "capture"
+    return render(request, "partials/test_result.html", error=None, results=results, captured=captured)
+
+
+@router.post("/ui/templates/{template_id}/deliverability")
+async def check_deliverability(
+    request: Request, session: ReadDbDep, runtime: RuntimeDep, me: Editor, template_id: uuid.UUID
+):
+    """The deliverability report of the version shown, with the sample data typed beside it."""
+    form = await request.form()
+    samples = {key.removeprefix("sample."): str(value) for key, value in form.items() if key.startswith("sample.")}
+    version = str(form.get("version", ""))
+    sender = str(form.get("test_from", "")).strip()
+    try:
+        report = await run_in_threadpool(
+            deliverability.check_template, session, runtime, me.tenant_id, template_id, data=samples,
+            version=int(version) if version.isdigit() else None, sender=(sender, None) if sender else None,
+        )
+    except AppError as exc:
+        return render(request, "partials/deliverability.html", error=exc, report=None)
+    return render(request, "partials/deliverability.html", error=None, report=report)
 
 
 @router.post("/ui/template-preview")
