@@ -22,7 +22,7 @@ def aligned(domain: str, from_domain: str) -> bool:
 
 def check(raw: bytes, from_domain: str, return_path_domain: str, settings: Settings) -> list[Finding]:
     """The DKIM, SPF and DMARC findings of a message as it would be sent."""
-    resolver = dns_lookup.make_resolver(settings.dns_nameservers)
+    resolver = dns_lookup.make_resolver(settings.dns_nameservers, settings.dns_timeout_seconds)
     spf_answer, dmarc_answer = dns_lookup.lookup_all(resolver, [(from_domain, "TXT"), (f"_dmarc.{from_domain}", "TXT")])
     dkim_finding, dkim_aligned = _dkim(raw, from_domain, resolver)
     spf_finding = _spf(spf_answer, from_domain, return_path_domain, settings)
