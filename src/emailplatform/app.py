@@ -84,6 +84,7 @@ def _workers(runtime: Runtime, with_worker: bool, processes: int):
 def _routers():
     from emailplatform.campaigns.api import router as campaigns
     from emailplatform.domains.api import router as domains
+    from emailplatform.emails.api import router as emails
     from emailplatform.events.api import router as suppressions
     from emailplatform.events.ses import router as ses_events
     from emailplatform.events.tracking_api import router as tracking
@@ -95,7 +96,7 @@ def _routers():
     from emailplatform.tenants.api import router as api_keys
     from emailplatform.webhooks.api import router as webhooks
 
-    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics,
+    return [templates, files, campaigns, emails, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics,
             *_parity_routers()]
 
 

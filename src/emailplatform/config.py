@@ -92,6 +92,10 @@ class Settings(BaseSettings):
         8 * 1024 * 1024, ge=64 * 1024,
         description="Largest request body of every route but presigned uploads (the largest template fits); past it a 413, the rest never read.",
     )
+    email_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=64 * 1024,
+        description="Largest transactional email the API and SMTP submission take: its bodies and attachments (decoded), or the submitted message.",
+    )
     upload_url_ttl_seconds: int = Field(3600, gt=0, description="How long a presigned upload URL stays valid.")
     default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")
     api_workers: int = Field(
