@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     )
     inbound_host: str = Field("127.0.0.1", description="Address the inbound SMTP listener (bounces) binds to.")
     inbound_port: int = Field(2525, ge=1, le=65535, description="Port of the inbound SMTP listener.")
+    submission_enabled: bool = Field(
+        False, description="Run the SMTP submission listener (AUTH with an API key as the password) with `serve`; `emailplatform submission` runs it alone.",
+    )
+    submission_host: str = Field("127.0.0.1", description="Address the SMTP submission listener binds to.")
+    submission_port: int = Field(587, ge=0, le=65535, description="Port of SMTP submission with STARTTLS (0: none).")
+    submission_tls_port: int = Field(465, ge=0, le=65535, description="Port of SMTP submission over implicit TLS (0: none).")
+    submission_cert_file: Path | None = Field(None, description="TLS certificate (PEM, with its chain) of SMTP submission.")
+    submission_key_file: Path | None = Field(None, description="Private key (PEM) of the submission certificate.")
     tracking_url: str = Field("", description="Base URL of open, click and unsubscribe links; empty: the public URL.")
     allow_unverified_domains: bool | None = Field(
         None,
