@@ -65,6 +65,8 @@ def test_one_curl_sends_an_email_seen_in_the_sink_the_list_and_its_webhook(
     ]
     assert client.get("/api/v1/emails", params={"metadata": "order_id:1043"}).json()["items"] == []
     assert client.get("/api/v1/email/campaigns").json()["items"] == []  # an email is not a campaign
+    assert client.get("/api/v1/analytics/overview", params={"tag": "shipping"}).json()["totals"]["sent"] == 1
+    assert client.get("/api/v1/analytics/overview", params={"tag": "billing"}).json()["totals"]["sent"] == 0
 
     [sent] = [r.json for r in receiver.received if r.json["type"] == "message.sent"]
     assert sent["transaction_id"] == accepted["id"] and sent["recipient"] == "ada@example.com"

@@ -190,6 +190,11 @@ def history(session: Session, message: Message) -> list[dict]:
     return campaign_service.message_history(session, message)
 
 
+def tagged(tag: str):
+    """Transactions whose tags hold `tag`: tags are a JSON list of strings without quotes, on every database."""
+    return cast(Transaction.tags, String).contains(f'"{tag}"', autoescape=True)
+
+
 def page_of_emails(
     session: Session, tenant_id: uuid.UUID, *, tag: str | None, metadata: list[str], status: str | None,
     sent_after: datetime | None, cursor: str | None, limit: int,
@@ -198,7 +203,7 @@ def page_of_emails(
     status `status`, and created after `sent_after`."""
     stmt = select(Transaction).where(Transaction.tenant_id == tenant_id, Transaction.kind == TransactionKind.EMAIL)
     if tag:
-        stmt = stmt.where(cast(Transaction.tags, String).contains(f'"{tag}"', autoescape=True))
+        stmt = stmt.where(tagged(tag))
     for pair in metadata:
         key, colon, value = pair.partition(":")
         if not colon or not key:
