@@ -4,8 +4,12 @@ recipient's copy in the SMTP sink; every refusal its own reply."""
 import asyncio
 import datetime
 import ipaddress
+import os
 import smtplib
 import ssl
+import subprocess
+import sys
+import time
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -156,3 +160,41 @@ def test_a_suppressed_recipient_is_accepted_and_suppressed_in_the_pipeline(
 def test_without_a_certificate_the_listener_says_what_to_set(runtime):
     with pytest.raises(submission.NotConfigured, match="EMAILPLATFORM_SUBMISSION_CERT_FILE"):
         submission.start_listeners(runtime)
+
+
+def test_serve_runs_submission_when_enabled_and_its_mail_goes_out(tmp_path, smtp_sink, certificate):
+    cert_file, key_file, client_context = certificate
+    tls_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAILPLATFORM_")} | {
+        "EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"), "EMAILPLATFORM_TRANSPORT": "smtp",
+        "EMAILPLATFORM_SMTP_URL": smtp_sink.url, "EMAILPLATFORM_SUBMISSION_ENABLED": "true",
+        "EMAILPLATFORM_SUBMISSION_PORT": "0", "EMAILPLATFORM_SUBMISSION_TLS_PORT": str(tls_port),
+        "EMAILPLATFORM_SUBMISSION_CERT_FILE": str(cert_file), "EMAILPLATFORM_SUBMISSION_KEY_FILE": str(key_file),
+        "EMAILPLATFORM_INBOUND_PORT": str(free_port()),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "emailplatform.cli", "serve", "--port", str(free_port()), "--processes", "1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        api_key = server.stdout.readline().strip()
+        assert api_key.startswith("ep_")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                smtp = smtplib.SMTP_SSL("127.0.0.1", tls_port, context=client_context, timeout=30)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline and server.poll() is None, "the submission port did not open"
+                time.sleep(0.2)
+        with smtp:
+            smtp.login("apikey", api_key)
+            smtp.send_message(message())
+        while not smtp_sink.received:
+            assert time.monotonic() < deadline, "the submitted mail was not sent"
+            time.sleep(0.2)
+        assert smtp_sink.received[0].rcpt_tos == ["ada@example.com"]
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    assert "SMTP submission on 127.0.0.1, port" in err
