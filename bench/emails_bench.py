@@ -54,12 +54,14 @@ def stream(database: str, smtp_url: str, emails: int, clients: int, connections:
             _, key = tenant_service.create_api_key(session, tenant.id)
         latencies: list[float] = []
         lock = threading.Lock()
-        with TestClient(create_app(runtime, with_worker=True), base_url="http://bench", headers={"X-API-Key": key}) as client:
+        app = create_app(runtime, with_worker=True)
+        with TestClient(app, base_url="http://bench", headers={"X-API-Key": key}) as client:
 
             def send(share: range) -> None:
                 for i in share:
-                    body = {"from": {"email": "orders@example.com", "name": "Shop"}, "to": f"person{i}@example{i % 97}.com",
-                            "subject": f"Order {i} has shipped", "html": HTML, "tags": ["shipping"]}
+                    body = {"from": {"email": "orders@example.com", "name": "Shop"},
+                            "to": f"person{i}@example{i % 97}.com", "subject": f"Order {i} has shipped", "html": HTML,
+                            "tags": ["shipping"]}
                     started = time.perf_counter()
                     response = client.post("/api/v1/emails", json=body)
                     elapsed = time.perf_counter() - started

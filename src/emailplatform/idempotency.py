@@ -40,4 +40,6 @@ def answer_once(
 
 
 def _stored_answer(session: Session, tenant_id: uuid.UUID, key: str) -> IdempotencyKey | None:
-    return session.scalar(select(IdempotencyKey).where(IdempotencyKey.tenant_id == tenant_id, IdempotencyKey.key == key))
+    return session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.tenant_id == tenant_id, IdempotencyKey.key == key)
+    )

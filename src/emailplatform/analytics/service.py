@@ -216,7 +216,8 @@ def _created_since(tenant_id: uuid.UUID, days: int):
     """The tenant's campaigns created in the last `days` days (what the campaigns export lists)."""
     since = utcnow() - timedelta(days=days)
     return select(Transaction).where(
-        Transaction.tenant_id == tenant_id, Transaction.kind == TransactionKind.CAMPAIGN, Transaction.created_at >= since
+        Transaction.tenant_id == tenant_id, Transaction.kind == TransactionKind.CAMPAIGN,
+        Transaction.created_at >= since,
     )
 
 

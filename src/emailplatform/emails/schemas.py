@@ -107,7 +107,8 @@ class EmailCreate(BaseModel):
 
 def _one_or_a_batch(schema: dict) -> None:
     """The schema says what the body is: one email, or an object of `emails`."""
-    batch = {key: schema.pop(key) for key in ("type", "properties", "required", "additionalProperties") if key in schema}
+    keys = ("type", "properties", "required", "additionalProperties")
+    batch = {key: schema.pop(key) for key in keys if key in schema}
     schema["anyOf"] = [dict(batch["properties"]["emails"]["items"]), batch]
     schema["examples"] = [EMAIL_EXAMPLE, {"emails": [EMAIL_EXAMPLE]}]
 

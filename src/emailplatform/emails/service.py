@@ -52,7 +52,9 @@ def accept_all(session: Session, runtime: Runtime, tenant_id: uuid.UUID, emails:
     for index, email in enumerate(emails):
         prefix = f"emails.{index}." if len(emails) > 1 else ""
         transaction, warning = _accept(session, runtime, tenant_id, email, prefix)
-        accepted.append({"id": str(transaction.id), "status": transaction.status, "recipients": transaction.total_messages})
+        accepted.append(
+            {"id": str(transaction.id), "status": transaction.status, "recipients": transaction.total_messages}
+        )
         if warning:
             warnings.add(warning)
     return {"emails": accepted, "warnings": sorted(warnings)}
@@ -179,7 +181,8 @@ def recipients_of(session: Session, transaction_ids: list[uuid.UUID]) -> dict[uu
     """The messages of these emails, each email's in its recipients' order."""
     found: dict[uuid.UUID, list[Message]] = {t: [] for t in transaction_ids}
     rows = session.scalars(
-        select(Message).where(Message.transaction_id.in_(transaction_ids)).order_by(Message.transaction_id, Message.position)
+        select(Message).where(Message.transaction_id.in_(transaction_ids))
+        .order_by(Message.transaction_id, Message.position)
     )
     for message in rows:
         found[message.transaction_id].append(message)
@@ -213,4 +216,5 @@ def page_of_emails(
         stmt = stmt.where(Transaction.status == status)
     if sent_after:
         stmt = stmt.where(Transaction.created_at >= sent_after)
-    return paginate(session, stmt, (Transaction.created_at, Transaction.id), cursor=cursor, limit=limit, descending=True)
+    keys = (Transaction.created_at, Transaction.id)
+    return paginate(session, stmt, keys, cursor=cursor, limit=limit, descending=True)

@@ -207,7 +207,8 @@ def message_events(session: Session, tenant_id: uuid.UUID, event_type: str, payl
     for payload in payloads:
         transaction_id = payload.get("transaction_id")
         body = {"type": event_type, "timestamp": timestamp} | payload | labels.get(str(transaction_id), {})
-        _deliver(session, tenant_id, event_type, body, endpoints, uuid.UUID(str(transaction_id)) if transaction_id else None)
+        transaction = uuid.UUID(str(transaction_id)) if transaction_id else None
+        _deliver(session, tenant_id, event_type, body, endpoints, transaction)
 
 
 def _labels_of(session: Session, transaction_ids: set) -> dict[str, dict]:
@@ -216,7 +217,8 @@ def _labels_of(session: Session, transaction_ids: set) -> dict[str, dict]:
         return {}
     rows = session.execute(
         select(Transaction.id, Transaction.tags, Transaction.message_metadata)
-        .where(Transaction.id.in_([uuid.UUID(str(t)) for t in transaction_ids]), Transaction.kind == TransactionKind.EMAIL)
+        .where(Transaction.id.in_([uuid.UUID(str(t)) for t in transaction_ids]))
+        .where(Transaction.kind == TransactionKind.EMAIL)
     ).all()
     return {str(row.id): _labels(row.tags, row.message_metadata) for row in rows}
 
