@@ -85,6 +85,7 @@ def _routers():
     from emailplatform.campaigns.api import router as campaigns
     from emailplatform.deliverability.api import router as deliverability
     from emailplatform.domains.api import router as domains
+    from emailplatform.emails.api import router as emails
     from emailplatform.events.api import router as suppressions
     from emailplatform.events.ses import router as ses_events
     from emailplatform.events.tracking_api import router as tracking
@@ -97,8 +98,8 @@ def _routers():
     from emailplatform.testsends.api import router as test_sends
     from emailplatform.webhooks.api import router as webhooks
 
-    return [templates, files, campaigns, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events, tracking, metrics,
-            test_sends, deliverability,
+    return [templates, files, campaigns, emails, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events,
+            tracking, metrics, test_sends, deliverability,
             *_parity_routers()]
 
 

@@ -13,6 +13,8 @@ from rich.console import Console
 
 from emailplatform import __version__, http_server
 from emailplatform.config import Settings, get_settings
+from emailplatform.emails.cli import describe as describe_submission
+from emailplatform.emails.cli import submission
 from emailplatform.events.cli import bounces_app, inbound
 from emailplatform.logs import configure_logging
 from emailplatform.metrics.cli import alerts
@@ -29,6 +31,7 @@ app.add_typer(bounces_app, name="bounces")
 app.add_typer(users_app, name="users")
 app.add_typer(master_keys_app, name="keys")
 app.command("inbound")(inbound)
+app.command("submission")(submission)
 app.command("alerts")(alerts)
 console = Console(stderr=True)
 ProcessesOption = Annotated[
@@ -79,6 +82,7 @@ def serve(
     """Run the API and, unless --no-worker, worker processes (the scheduler is one of their jobs) and the bounce
     listener."""
     from emailplatform.app import create_app
+    from emailplatform.emails.submission import start_listeners
     from emailplatform.events.inbound import start_listener
     from emailplatform.tenants import service as tenant_service
     from emailplatform.users.service import ensure_first_user
@@ -98,6 +102,7 @@ def serve(
         print(first[1], flush=True)
     console.print(f"emailplatform on http://{host}:{port} (database: {runtime.db.dialect}, transport: {runtime.settings.transport})")
     listener = None if no_worker else _start_bounce_listener(runtime, start_listener)
+    submission_listeners = _start_submission(runtime, start_listeners) if runtime.settings.submission_enabled else []
     try:
         workers = 0 if no_worker else _worker_processes(runtime.settings, processes)
         os.environ["EMAILPLATFORM_PUBLIC_URL"] = runtime.settings.public_url  # the other processes' links too
@@ -112,6 +117,8 @@ def serve(
     finally:
         if listener:
             listener.stop()
+        for submission_listener in submission_listeners:
+            submission_listener.stop()
 
 
 def _api_workers(runtime: Runtime, requested: int | None) -> int:
@@ -145,6 +152,17 @@ def _start_bounce_listener(runtime: Runtime, start_listener):
         return None
     console.print(f"Bounces are received by SMTP on {settings.inbound_host}:{settings.inbound_port}")
     return listener
+
+
+def _start_submission(runtime: Runtime, start_listeners) -> list:
+    """The SMTP submission listeners; `serve` goes on without them (saying why) when they cannot start."""
+    try:
+        listeners = start_listeners(runtime)
+    except (RuntimeError, OSError) as exc:
+        console.print(f"[yellow]SMTP submission is off: {exc}[/]")
+        return []
+    console.print(f"SMTP submission on {describe_submission(runtime.settings)}")
+    return listeners
 
 
 @app.command()

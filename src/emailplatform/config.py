@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     )
     inbound_host: str = Field("127.0.0.1", description="Address the inbound SMTP listener (bounces) binds to.")
     inbound_port: int = Field(2525, ge=1, le=65535, description="Port of the inbound SMTP listener.")
+    submission_enabled: bool = Field(
+        False, description="Run the SMTP submission listener (AUTH with an API key as the password) with `serve`; `emailplatform submission` runs it alone.",
+    )
+    submission_host: str = Field("127.0.0.1", description="Address the SMTP submission listener binds to.")
+    submission_port: int = Field(587, ge=0, le=65535, description="Port of SMTP submission with STARTTLS (0: none).")
+    submission_tls_port: int = Field(465, ge=0, le=65535, description="Port of SMTP submission over implicit TLS (0: none).")
+    submission_cert_file: Path | None = Field(None, description="TLS certificate (PEM, with its chain) of SMTP submission.")
+    submission_key_file: Path | None = Field(None, description="Private key (PEM) of the submission certificate.")
     tracking_url: str = Field("", description="Base URL of open, click and unsubscribe links; empty: the public URL.")
     allow_unverified_domains: bool | None = Field(
         None,
@@ -103,6 +111,10 @@ class Settings(BaseSettings):
     request_max_bytes: int = Field(
         8 * 1024 * 1024, ge=64 * 1024,
         description="Largest request body of every route but presigned uploads (the largest template fits); past it a 413, the rest never read.",
+    )
+    email_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=64 * 1024,
+        description="Largest transactional email the API and SMTP submission take: its bodies and attachments (decoded), or the submitted message.",
     )
     upload_url_ttl_seconds: int = Field(3600, gt=0, description="How long a presigned upload URL stays valid.")
     default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")

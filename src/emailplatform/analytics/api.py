@@ -40,10 +40,13 @@ OF_A_CAMPAIGN = CSV_TOO | error_responses(404, descriptions={404: "`transaction_
 
 
 @router.get("/overview", response_model=OverviewOut, summary="Counts and rates over a period", responses=CSV_TOO)
-def overview(request: Request, session: SessionDep, tenant_id: TenantDep, days: Days = 30, format: Format = None):
+def overview(
+    request: Request, session: SessionDep, tenant_id: TenantDep, days: Days = 30, format: Format = None,
+    tag: Annotated[str | None, Query(max_length=64, description="Only the transactional emails with this tag.")] = None,
+):
     """The dashboard's figures: the period's messages (sent, delivered, bounced, complained, opened, clicked)
-    and their rates, in total and day by day. CSV: one row a day."""
-    ov = analytics.overview(session, tenant_id, days)
+    and their rates, in total and day by day, of campaigns and transactional emails. CSV: one row a day."""
+    ov = analytics.overview(session, tenant_id, days, tag=tag)
     if _wants_csv(request, format):
         return _csv(analytics.overview_csv(ov), f"overview-last-{days}-days.csv")
     return OverviewOut(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from emailplatform.campaigns import counts
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns.service import DELIVERED, SENT_OUT
+from emailplatform.emails import service as email_service
 from emailplatform.models import (
     UNSENT_MESSAGE_STATUSES,
     DomainMessageCount,
@@ -28,6 +29,7 @@ from emailplatform.models import (
     MessageCount,
     MessageStatus,
     Transaction,
+    TransactionKind,
     utcnow,
 )
 from emailplatform.pagination import paginate
@@ -161,7 +163,7 @@ def counts_by_campaign(session: Session, transaction_ids: Iterable[uuid.UUID]) -
 
 def recent_campaigns(session: Session, tenant_id: uuid.UUID, limit: int = 10) -> list[tuple[Transaction, Counts]]:
     stmt = (
-        select(Transaction).where(Transaction.tenant_id == tenant_id)
+        select(Transaction).where(Transaction.tenant_id == tenant_id, Transaction.kind == TransactionKind.CAMPAIGN)
         .order_by(Transaction.created_at.desc(), Transaction.id.desc()).limit(limit)
     )
     campaigns = list(session.scalars(stmt))
@@ -170,13 +172,14 @@ def recent_campaigns(session: Session, tenant_id: uuid.UUID, limit: int = 10) ->
 
 
 def overview(
-    session: Session, tenant_id: uuid.UUID, days: int, now: datetime | None = None, transport: str | None = None
+    session: Session, tenant_id: uuid.UUID, days: int, now: datetime | None = None, transport: str | None = None,
+    tag: str | None = None,
 ) -> Overview:
-    """Counts of the campaigns of the last `days` days, in total and per day (UTC), oldest day first; with the
-    transport they went out through, how each rate is known."""
+    """Counts of the campaigns and transactional emails (only the emails tagged `tag`) of the last `days` days, in
+    total and per day (UTC), oldest day first; with the transport they went out through, how each rate is known."""
     now = now or utcnow()
     first_day = (now - timedelta(days=days - 1)).date()
-    in_window = campaigns_in_period(session, tenant_id, days, now)
+    in_window = campaigns_in_period(session, tenant_id, days, now, tag)
     counts = counts_by_campaign(session, in_window)
     per_day: dict[date, Counts] = defaultdict(Counts)
     totals = Counts()
@@ -190,15 +193,16 @@ def overview(
 
 
 def campaigns_in_period(
-    session: Session, tenant_id: uuid.UUID, days: int, now: datetime | None = None
+    session: Session, tenant_id: uuid.UUID, days: int, now: datetime | None = None, tag: str | None = None
 ) -> dict[uuid.UUID, date]:
-    """The campaigns meant to go (send time, else creation) in the last `days` days (UTC), with that day."""
+    """The campaigns and emails (those tagged `tag`) meant to go (send time, else creation) in the last `days` days
+    (UTC), with that day."""
     now = now or utcnow()
     since = datetime.combine((now - timedelta(days=days - 1)).date(), datetime.min.time(), tzinfo=now.tzinfo)
-    campaigns = session.execute(
-        select(Transaction.id, Transaction.send_at, Transaction.created_at)
-        .where(Transaction.tenant_id == tenant_id, Transaction.created_at >= since - timedelta(days=days))
-    ).all()
+    stmt = select(Transaction.id, Transaction.send_at, Transaction.created_at).where(
+        Transaction.tenant_id == tenant_id, Transaction.created_at >= since - timedelta(days=days)
+    )
+    campaigns = session.execute(stmt.where(email_service.tagged(tag)) if tag else stmt).all()
     return {cid: (send_at or created).date() for cid, send_at, created in campaigns if (send_at or created) >= since}
 
 
@@ -211,7 +215,10 @@ def spreadsheet_safe(value) -> str:
 def _created_since(tenant_id: uuid.UUID, days: int):
     """The tenant's campaigns created in the last `days` days (what the campaigns export lists)."""
     since = utcnow() - timedelta(days=days)
-    return select(Transaction).where(Transaction.tenant_id == tenant_id, Transaction.created_at >= since)
+    return select(Transaction).where(
+        Transaction.tenant_id == tenant_id, Transaction.kind == TransactionKind.CAMPAIGN,
+        Transaction.created_at >= since,
+    )
 
 
 def campaigns_page(

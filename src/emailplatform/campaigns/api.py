@@ -140,7 +140,7 @@ def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
     """One recipient's message: its status, the data of its row, and its history of events (sent,
     delivered, opened…)."""
     message = service.get_message(session, tenant_id, message_id)
-    transaction = service.get(session, tenant_id, message.transaction_id)
+    transaction = service.transaction_of(session, message)
     return MessageDetail(
         **_message(message, transaction).model_dump(),
         data=splitting.message_data(runtime, session, message),

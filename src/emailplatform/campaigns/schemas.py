@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic.config import JsonDict
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
@@ -230,8 +230,9 @@ class MessageDetail(MessageOut):
         ],
     })
 
-    data: dict[str, str] | None = Field(
-        description="The placeholder data of this recipient's row; null when its batch file is no longer in storage."
+    data: dict[str, Any] | None = Field(
+        description="The placeholder data of this recipient's row (a transactional email's `data`); null when its batch "
+        "file is no longer in storage."
     )
     history: list[HistoryEntry]
 

@@ -1,20 +1,19 @@
 """Campaigns (the design documents' transactions): accept, split into batches and messages, track, cancel."""
 
-import hashlib
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import counts, recipients
 from emailplatform.campaigns.schemas import CampaignCreate
 from emailplatform.domains import service as domain_service
 from emailplatform.db import get_for_tenant
-from emailplatform.errors import AppError, Conflict, Invalid
+from emailplatform import idempotency
+from emailplatform.errors import AppError, Conflict, Invalid, NotFound
 from emailplatform.jobs import queue
 from emailplatform.models import (
     UNSENT_MESSAGE_STATUSES,
@@ -23,11 +22,11 @@ from emailplatform.models import (
     BatchStatus,
     Event,
     File,
-    IdempotencyKey,
     Message,
     MessageStatus,
     RowError,
     Transaction,
+    TransactionKind,
     TransactionStatus,
     utcnow,
 )
@@ -64,30 +63,10 @@ def create(
     """Accept a campaign and enqueue its split; with an Idempotency-Key, a retry gets the first answer."""
     if body.callback_url:
         webhook_service.check_url(body.callback_url, runtime.settings)
-    if idempotency_key is None:
-        return _accept(session, runtime, tenant_id, body)
-    request_hash = hashlib.sha256(body.model_dump_json(by_alias=True).encode()).hexdigest()
-    stored = _stored_answer(session, tenant_id, idempotency_key)
-    if stored is None:
-        try:
-            with session.begin_nested():
-                record = IdempotencyKey(
-                    tenant_id=tenant_id, key=idempotency_key, request_hash=request_hash, status_code=202, response={}
-                )
-                session.add(record)
-                session.flush()
-        except IntegrityError:  # the same key arrived at the same moment; its answer is committed now
-            stored = _stored_answer(session, tenant_id, idempotency_key)
-        else:
-            record.response = _accept(session, runtime, tenant_id, body)
-            return record.response
-    if stored.request_hash != request_hash:
-        raise Invalid("this Idempotency-Key was used with a different request body", field="Idempotency-Key")
-    return stored.response
-
-
-def _stored_answer(session: Session, tenant_id: uuid.UUID, key: str) -> IdempotencyKey | None:
-    return session.scalar(select(IdempotencyKey).where(IdempotencyKey.tenant_id == tenant_id, IdempotencyKey.key == key))
+    return idempotency.answer_once(
+        session, tenant_id, idempotency_key, body.model_dump_json(by_alias=True),
+        lambda: _accept(session, runtime, tenant_id, body),
+    )
 
 
 def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: CampaignCreate) -> dict:
@@ -137,8 +116,14 @@ def _sender(session: Session, tenant_id: uuid.UUID, body: CampaignCreate) -> tup
     return default
 
 
-def get(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> Transaction:
-    return get_for_tenant(session, Transaction, transaction_id, tenant_id, field="transaction_id", what="campaign")
+def get(
+    session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID, kind: str = TransactionKind.CAMPAIGN
+) -> Transaction:
+    """The tenant's campaign (or, of `kind` email, transactional email)."""
+    transaction = get_for_tenant(session, Transaction, transaction_id, tenant_id, field="transaction_id", what=kind)
+    if transaction.kind != kind:
+        raise NotFound(f"no such {kind}", field="transaction_id")
+    return transaction
 
 
 def set_status(session: Session, transaction: Transaction, status: TransactionStatus, reason: str | None = None) -> None:
@@ -347,7 +332,7 @@ def page_of_campaigns(
     session: Session, tenant_id: uuid.UUID, *, status: str | None = None, cursor: str | None, limit: int
 ) -> tuple[list[Transaction], str | None]:
     """A page of the tenant's campaigns (of one status), newest first, and the cursor of the next page."""
-    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id)
+    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id, Transaction.kind == TransactionKind.CAMPAIGN)
     if status:
         stmt = stmt.where(Transaction.status == status)
     return paginate(
@@ -389,6 +374,11 @@ def search_messages(
 
 def get_message(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message:
     return get_for_tenant(session, Message, message_id, tenant_id, field="message_id", what="message")
+
+
+def transaction_of(session: Session, message: Message) -> Transaction:
+    """The campaign or transactional email a message belongs to."""
+    return session.get(Transaction, message.transaction_id)
 
 
 @dataclass(frozen=True)

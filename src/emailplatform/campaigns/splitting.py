@@ -7,6 +7,7 @@ either lands before a group (which then sees it and stops) or after it (and canc
 import csv
 from concurrent.futures import Future, ThreadPoolExecutor
 import io
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -155,8 +156,10 @@ def chunk_csv(columns: list[tuple[str, int]], rows: list[recipients.Row]) -> byt
 
 
 def read_chunk(runtime: Runtime, batch: Batch) -> list[dict[str, str]]:
-    """The placeholder data of each message of a batch, by position."""
+    """The placeholder data of each message of a batch, by position (a transactional email's chunk is JSON)."""
     with runtime.storage.open(batch.storage_key) as stream:
+        if batch.storage_key.endswith(".json"):
+            return json.load(stream)["rows"]
         reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
         header = next(reader)
         return [dict(zip(header, values)) for values in reader]

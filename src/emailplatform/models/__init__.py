@@ -12,6 +12,7 @@ from emailplatform.models.campaign import (
     MessageStatus,
     RowError,
     Transaction,
+    TransactionKind,
     TransactionStatus,
 )
 from emailplatform.models.domain import SendingDomain
@@ -55,6 +56,7 @@ __all__ = [
     "TemplateVersion",
     "Tenant",
     "Transaction",
+    "TransactionKind",
     "TransactionStatus",
     "User",
     "utcnow",

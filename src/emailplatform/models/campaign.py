@@ -47,17 +47,26 @@ WAITING_MESSAGE_STATUSES = (MessageStatus.CREATED, MessageStatus.SCHEDULED, Mess
 UNSENT_MESSAGE_STATUSES = (*WAITING_MESSAGE_STATUSES, MessageStatus.SENDING)
 
 
+class TransactionKind(StrEnum):
+    CAMPAIGN = "campaign"
+    EMAIL = "email"  # one transactional email (emails/): its content in its one batch's chunk, no file
+
+
 class Transaction(UUIDPrimaryKey, Timestamps, Base):
-    """A campaign: one template sent to every good row of one recipients file."""
+    """A campaign: one template sent to every good row of one recipients file; or one transactional email, sent
+    to each of its recipients, with its own content or a template."""
 
     __tablename__ = "transactions"
-    __table_args__ = (Index(None, "tenant_id", "created_at"),)
+    __table_args__ = (Index(None, "tenant_id", "created_at"), Index(None, "tenant_id", "kind", "created_at"))
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    kind: Mapped[str] = mapped_column(String(20), default=TransactionKind.CAMPAIGN)
     name: Mapped[str | None] = mapped_column(String(200))
-    template_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("templates.id"))
-    template_version: Mapped[int]
-    file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("files.id"))
+    template_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("templates.id"))  # None: an email's own content
+    template_version: Mapped[int | None]
+    file_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("files.id"))  # None for an email
+    tags: Mapped[list | None]  # an email's tags and metadata, carried to its webhooks
+    message_metadata: Mapped[dict | None] = mapped_column("metadata")
     from_email: Mapped[str] = mapped_column(String(320))
     from_name: Mapped[str | None] = mapped_column(String(200))
     reply_to: Mapped[str | None] = mapped_column(String(320))

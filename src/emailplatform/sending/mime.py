@@ -2,9 +2,11 @@
 encoded once, and each recipient's message is filled in with byte joins and the C quoted-printable encoder.
 
 A message is multipart/alternative: text/plain, then text/html, both UTF-8 and quoted-printable,
-CRLF line endings, every line at most 78 characters except an unbreakable header word.
+CRLF line endings, every line at most 78 characters except an unbreakable header word; with attachments,
+that alternative is the first part of a multipart/mixed, each attachment a base64 part after it.
 """
 
+import base64
 import binascii
 import re
 import secrets
@@ -13,7 +15,8 @@ import uuid
 from datetime import datetime, timezone
 from email.charset import Charset
 from email.header import Header
-from email.utils import format_datetime, formataddr, parseaddr
+from dataclasses import dataclass
+from email.utils import encode_rfc2231, format_datetime, formataddr, parseaddr
 from functools import lru_cache
 
 CRLF = b"\r\n"
@@ -30,6 +33,14 @@ HEADER_NAME = re.compile(r"[!-9;-~]+")
 PRINTABLE_ASCII = re.compile(r"[ -~]*")
 LINE_BREAKS = re.compile(r"\r\n?|\n")
 UTF8 = Charset("utf-8")
+CONTENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    content: bytes
 
 
 def make_message_id(message_uuid: uuid.UUID, from_email: str) -> str:
@@ -47,17 +58,25 @@ class MessageSkeleton:
         from_name: str | None,
         reply_to: str | None,
         extra_headers: dict[str, str] | None = None,
+        attachments: list[Attachment] | None = None,
     ):
         self.boundary = "=_" + secrets.token_hex(16)  # "=_" never occurs in quoted-printable text
         self.shared_headers = _shared_headers(from_email, from_name, reply_to, extra_headers or {})
-        self.top_content_type = (
-            f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="{self.boundary}"\r\n\r\n'
-        ).encode("ascii")
+        alternative = f'Content-Type: multipart/alternative;\r\n boundary="{self.boundary}"\r\n\r\n'
+        self.top_content_type = b"MIME-Version: 1.0\r\n" + alternative.encode("ascii")
         delimiter = f"--{self.boundary}\r\n".encode("ascii")
         part_headers = b'; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
         self.text_part_start = delimiter + b"Content-Type: text/plain" + part_headers
         self.html_part_start = CRLF + delimiter + b"Content-Type: text/html" + part_headers
         self.end = f"\r\n--{self.boundary}--\r\n".encode("ascii")
+        if attachments:
+            mixed = "=_" + secrets.token_hex(16)  # base64 never holds "=_" either
+            self.top_content_type = (
+                f'MIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n boundary="{mixed}"\r\n\r\n'
+                f"--{mixed}\r\n{alternative}"
+            ).encode("ascii")
+            parts = [f"--{mixed}\r\n".encode("ascii") + _attachment_part(a) for a in attachments]
+            self.end += b"".join(parts) + f"--{mixed}--\r\n".encode("ascii")
 
     def build(
         self, *, to: str, subject: str, html: str, text: str, message_id: str, headers: dict[str, str] | None = None
@@ -94,6 +113,25 @@ def quoted_printable(body: str) -> bytes:
         if encoded.startswith(b"From "):
             encoded = b"=46" + encoded[1:]
     return encoded
+
+
+def _attachment_part(attachment: Attachment) -> bytes:
+    """One attachment's part: its type, its file name (RFC 2231 encoded when not ASCII), its content in base64."""
+    if not CONTENT_TYPE.fullmatch(attachment.content_type):
+        raise ValueError(f"{attachment.content_type!r} is not a content type (type/subtype)")
+    name = _one_line(attachment.filename).replace("\\", "_").replace('"', "_")
+    if name.isascii():
+        quoted = f'"{name}"'
+        disposition = f"filename={quoted}"
+    else:
+        quoted = f'"{UTF8.header_encode(name)}"'
+        disposition = f"filename*={encode_rfc2231(name, 'utf-8')}"
+    head = (
+        f"Content-Type: {attachment.content_type}; name={quoted}\r\n"
+        f"Content-Disposition: attachment;\r\n {disposition}\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    )
+    body = base64.encodebytes(attachment.content).replace(b"\n", CRLF)
+    return head.encode("ascii") + body + CRLF
 
 
 def _shared_headers(from_email: str, from_name: str | None, reply_to: str | None, extra: dict[str, str]) -> bytes:

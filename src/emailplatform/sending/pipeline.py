@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns import counts, splitting
 from emailplatform.domains import service as domain_service
+from emailplatform.emails import content as email_content
 from emailplatform.events import bounces, suppression, tracking
 from emailplatform.events import service as events_service
 from emailplatform.events.service import NewEvent
@@ -22,6 +23,7 @@ from emailplatform.models import (
     Message,
     MessageStatus,
     Transaction,
+    TransactionKind,
     TransactionStatus,
     utcnow,
 )
@@ -62,6 +64,7 @@ class BatchPlan:
     tracking_base: str
     mailto_domain: str  # of the List-Unsubscribe mailto, which the inbound listener receives
     notify_sent: bool  # some webhook endpoint of the tenant hears message.sent
+    to_header: str | None = None  # what every copy's To shows (an email's `to`); None: each copy's own recipient
 
 
 def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
@@ -77,17 +80,27 @@ def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
             .where(Message.batch_id == batch.id, Message.status == MessageStatus.SENDING)
             .values(status=MessageStatus.READY_TO_SEND)
         )
-        version = template_service.get_version(
-            session, transaction.tenant_id, transaction.template_id, transaction.template_version
-        )
+        if transaction.kind == TransactionKind.EMAIL:
+            parts = email_content.plan_parts(session, runtime, transaction, batch)
+        else:
+            version = template_service.get_version(
+                session, transaction.tenant_id, transaction.template_id, transaction.template_version
+            )
+            parts = email_content.Parts(
+                rendering.compile_version(version, runtime.settings),
+                MessageSkeleton(transaction.from_email, transaction.from_name, transaction.reply_to),
+                splitting.read_chunk(runtime, batch),
+                to_header=None,
+            )
         signer = domain_service.signer_for(session, transaction.tenant_id, transaction.from_email)
         notify_sent = webhook_service.has_subscribers(session, transaction.tenant_id, "sent")
     return BatchPlan(
         batch=batch,
         transaction=transaction,
-        template=rendering.compile_version(version, runtime.settings),
-        skeleton=MessageSkeleton(transaction.from_email, transaction.from_name, transaction.reply_to),
-        data=splitting.read_chunk(runtime, batch),
+        template=parts.template,
+        skeleton=parts.skeleton,
+        data=parts.data,
+        to_header=parts.to_header,
         signer=signer,
         tracking_base=tracking.base_url(runtime.settings),
         mailto_domain=runtime.settings.bounce_domain or transaction.from_email.rpartition("@")[2],
@@ -152,7 +165,7 @@ async def send_one(runtime: Runtime, plan: BatchPlan, message: Claimed) -> Outco
         return Outcome(message, SendResult(SendStatus.FAILED, f"the template could not be rendered: {exc}"))
     try:
         raw = plan.skeleton.build(
-            to=message.email, subject=rendered.subject,
+            to=plan.to_header or message.email, subject=rendered.subject,
             html=tracking.decorate_html(
                 rendered.html, unsubscribe_url, message.id, base, secret, plan.transaction.tracking
             ),

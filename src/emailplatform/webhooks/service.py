@@ -23,6 +23,7 @@ from emailplatform.jobs import queue
 from emailplatform.models import (
     CallbackSecret,
     Transaction,
+    TransactionKind,
     WebhookAttempt,
     WebhookDelivery,
     WebhookDeliveryStatus,
@@ -178,7 +179,7 @@ def transaction_status_changed(session: Session, transaction: Transaction, summa
         "status": str(transaction.status),
         "timestamp": _iso(utcnow()),
         "summary": summary,
-    }
+    } | _labels(transaction.tags, transaction.message_metadata)
     endpoints = _subscribed_endpoints(session, transaction.tenant_id, TRANSACTION_STATUS_CHANGED)
     destinations = [(e.id, e.url) for e in endpoints]
     if transaction.callback_url:
@@ -202,10 +203,28 @@ def message_events(session: Session, tenant_id: uuid.UUID, event_type: str, payl
     if not endpoints:
         return
     timestamp = _iso(utcnow())
+    labels = _labels_of(session, {p["transaction_id"] for p in payloads if p.get("transaction_id")})
     for payload in payloads:
-        body = {"type": event_type, "timestamp": timestamp} | payload
         transaction_id = payload.get("transaction_id")
-        _deliver(session, tenant_id, event_type, body, endpoints, uuid.UUID(str(transaction_id)) if transaction_id else None)
+        body = {"type": event_type, "timestamp": timestamp} | payload | labels.get(str(transaction_id), {})
+        transaction = uuid.UUID(str(transaction_id)) if transaction_id else None
+        _deliver(session, tenant_id, event_type, body, endpoints, transaction)
+
+
+def _labels_of(session: Session, transaction_ids: set) -> dict[str, dict]:
+    """The tags and metadata of transactional emails, by transaction id, that their events carry."""
+    if not transaction_ids:
+        return {}
+    rows = session.execute(
+        select(Transaction.id, Transaction.tags, Transaction.message_metadata)
+        .where(Transaction.id.in_([uuid.UUID(str(t)) for t in transaction_ids]))
+        .where(Transaction.kind == TransactionKind.EMAIL)
+    ).all()
+    return {str(row.id): _labels(row.tags, row.message_metadata) for row in rows}
+
+
+def _labels(tags: list | None, metadata: dict | None) -> dict:
+    return ({"tags": tags} if tags else {}) | ({"metadata": metadata} if metadata else {})
 
 
 def _deliver(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-02 06:14:56.757670
+Create Date: 2026-12-02 06:44:47.472789
 """
 from alembic import op
 import sqlalchemy as sa
@@ -240,10 +240,13 @@ def upgrade() -> None:
 
     op.create_table('transactions',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=True),
-    sa.Column('template_id', sa.Uuid(), nullable=False),
-    sa.Column('template_version', sa.Integer(), nullable=False),
-    sa.Column('file_id', sa.Uuid(), nullable=False),
+    sa.Column('template_id', sa.Uuid(), nullable=True),
+    sa.Column('template_version', sa.Integer(), nullable=True),
+    sa.Column('file_id', sa.Uuid(), nullable=True),
+    sa.Column('tags', sa.JSON(), nullable=True),
+    sa.Column('metadata', sa.JSON(), nullable=True),
     sa.Column('from_email', sa.String(length=320), nullable=False),
     sa.Column('from_name', sa.String(length=200), nullable=True),
     sa.Column('reply_to', sa.String(length=320), nullable=True),
@@ -271,6 +274,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('transactions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_transactions_tenant_id_created_at'), ['tenant_id', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_transactions_tenant_id_kind_created_at'), ['tenant_id', 'kind', 'created_at'], unique=False)
 
     op.create_table('batches',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
@@ -396,6 +400,7 @@ def downgrade() -> None:
 
     op.drop_table('batches')
     with op.batch_alter_table('transactions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_transactions_tenant_id_kind_created_at'))
         batch_op.drop_index(batch_op.f('ix_transactions_tenant_id_created_at'))
 
     op.drop_table('transactions')
