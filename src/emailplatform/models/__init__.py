@@ -22,6 +22,7 @@ from emailplatform.models.job import Job, JobState
 from emailplatform.models.suppression import Suppression
 from emailplatform.models.template import Template, TemplateVersion
 from emailplatform.models.tenant import ApiKey, Tenant
+from emailplatform.models.throttle import ThrottleCounter, ThrottleHold
 from emailplatform.models.user import Role, User
 from emailplatform.models.webhook import (
     CallbackSecret,
@@ -54,6 +55,8 @@ __all__ = [
     "Suppression",
     "TemplateVersion",
     "Tenant",
+    "ThrottleCounter",
+    "ThrottleHold",
     "Transaction",
     "TransactionStatus",
     "User",

@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import service as campaign_service
-from emailplatform.campaigns import counts, splitting
+from emailplatform.campaigns import counts, pausing, splitting
 from emailplatform.domains import service as domain_service
 from emailplatform.events import bounces, suppression, tracking
 from emailplatform.events import service as events_service
@@ -28,6 +28,7 @@ from emailplatform.models import (
 from emailplatform.runtime import Runtime
 from emailplatform.sending.dkim import DkimSigner
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
+from emailplatform.sending.throttles import Waiting
 from emailplatform.sending.transports.base import OutgoingMessage, SendResult, SendStatus
 from emailplatform.templates import rendering
 from emailplatform.templates import service as template_service
@@ -49,6 +50,7 @@ class Claimed:
 class Outcome:
     message: Claimed
     result: SendResult
+    waiting: Waiting | None = None  # throttled: not sent, back in the queue until then
 
 
 @dataclass
@@ -169,7 +171,10 @@ async def send_one(runtime: Runtime, plan: BatchPlan, message: Claimed) -> Outco
         envelope_from=bounces.return_path(message.id, plan.transaction.from_email, runtime.settings),
         recipient=message.email, raw=raw,
     )
-    return Outcome(message, await runtime.transport.send(outgoing))
+    async with runtime.throttles.sending(plan.transaction.tenant_id, counts.domain_of(message.email)) as waiting:
+        if waiting:
+            return Outcome(message, SendResult(SendStatus.RETRY, waiting.reason), waiting)
+        return Outcome(message, await runtime.transport.send(outgoing))
 
 
 def record(session: Session, settings, plan: BatchPlan, outcomes: list[Outcome]) -> None:
@@ -192,7 +197,9 @@ def record(session: Session, settings, plan: BatchPlan, outcomes: list[Outcome])
         if plan.notify_sent:
             _notify_sent(session, plan, [o.message for o in outcomes if o.result.status == SendStatus.SENT], now)
     for outcome in outcomes:
-        if outcome.result.status != SendStatus.SENT:
+        if outcome.waiting:
+            _put_back(session, outcome, now)
+        elif outcome.result.status != SendStatus.SENT:
             events.append(_record_unsent(session, settings, plan, outcome, now))
         elif outcome.result.delivered:
             events.append(NewEvent(outcome.message.id, "delivered", now, {"response": outcome.result.response}))
@@ -202,9 +209,11 @@ def record(session: Session, settings, plan: BatchPlan, outcomes: list[Outcome])
 
 def record_and_claim(runtime: Runtime, plan: BatchPlan, outcomes: list[Outcome] | None) -> list[Claimed] | None:
     """One transaction a slice: the claim of the next slice, and the outcomes of the slice just sent. The claim
-    comes first, as in a cancel: both lock waiting messages before message counts, never the other way."""
+    comes first, as in a cancel: both lock waiting messages before message counts, never the other way (and a
+    pause, like a cancel, writes the campaign before either). A paused campaign claims nothing more."""
     with runtime.db.session() as session:
-        claimed = claim(session, plan)
+        sending = pausing.still_sending(session, runtime.settings, plan.transaction.id)
+        claimed = claim(session, plan) if sending else None
         if outcomes:
             record(session, runtime.settings, plan, outcomes)
         return claimed
@@ -232,6 +241,16 @@ def _record_unsent(session, settings, plan: BatchPlan, outcome: Outcome, now: da
         classified = bounces.classify_reply(int(smtp_reply[1]), result.response)
         return NewEvent(message.id, "bounced", now, classified.details() | {"source": "smtp"})
     return NewEvent(message.id, "failed" if gave_up else "deferred", now, details)
+
+
+def _put_back(session, outcome: Outcome, now: datetime) -> None:
+    """A throttled message waits for its turn: no attempt spent, no event."""
+    session.execute(
+        update(Message)
+        .where(Message.id == outcome.message.id, Message.status == MessageStatus.SENDING)
+        .values(status=MessageStatus.READY_TO_SEND, not_before=outcome.waiting.until, last_error=outcome.waiting.reason,
+                updated_at=now)
+    )
 
 
 def _notify_sent(session, plan: BatchPlan, messages: list[Claimed], now: datetime) -> None:
