@@ -272,7 +272,9 @@ class Throttles:
     async def windows_of(self, tenant_id: uuid.UUID, recipient_domain: str) -> list[Window]:
         """The rate limits one message counts against, tightest first."""
         provider = self.provider_of(recipient_domain)
-        tenant = self.tenants.get(tenant_id) or await asyncio.to_thread(self._read_tenant, tenant_id)
+        tenant = self.tenants.get(tenant_id)
+        if tenant is None:
+            tenant = self.tenants[tenant_id] = await asyncio.to_thread(self._read_tenant, tenant_id)
         windows = []
         if provider and provider[1].per_minute:
             windows.append(Window(f"domain:{provider[0]}:minute", provider[1].per_minute, 60,
@@ -300,21 +302,16 @@ class Throttles:
             return domain, self.settings.throttle_domains[domain]
         return PROVIDERS.get(domain)
 
-    def forget_tenant(self, tenant_id: uuid.UUID) -> None:
-        self.tenants.pop(tenant_id, None)
-
     def _read_tenant(self, tenant_id: uuid.UUID) -> TenantLimits:
         with self.db.session(write=False) as session:
             row = session.execute(
                 select(Tenant.send_per_second, Tenant.send_per_day).where(Tenant.id == tenant_id)
             ).one_or_none()
         per_second, per_day = row or (None, None)
-        limits = TenantLimits(
+        return TenantLimits(
             self.settings.throttle_tenant_per_second if per_second is None else per_second,
             self.settings.throttle_tenant_per_day if per_day is None else per_day,
         )
-        self.tenants[tenant_id] = limits
-        return limits
 
     async def _release(self, hold: Hold) -> None:
         try:
