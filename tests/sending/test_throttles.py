@@ -146,6 +146,24 @@ def test_connections_to_a_provider_are_held_while_messages_are_in_flight(make_th
     assert waited is None, "a connection let go within the wait is taken"
 
 
+def test_a_connection_another_process_holds_is_free_once_that_process_stops_using_it(make_throttles, runtime):
+    domain = a_domain()
+    settings = {"throttle_domains": {domain: DomainThrottle(connections=1)}, "throttle_max_wait_seconds": 0}
+    first, second = make_throttles(**settings), make_throttles(**settings)
+    tenant = new_tenant(runtime).tenant_id
+
+    async def main():
+        assert await _send_one(first, tenant, domain) is None
+        assert await _send_one(first, tenant, domain) is None, "the process's lease serves its next message"
+        refused = await _send_one(second, tenant, domain)
+        await asyncio.sleep(1.2)  # the first process leaves its lease unused: it gives it back
+        return refused, await _send_one(second, tenant, domain)
+
+    refused, later = asyncio.run(main())
+    assert "1 connections to" in refused.reason
+    assert later is None
+
+
 async def _send_one(throttles, tenant, domain):
     async with throttles.sending(tenant, domain) as waiting:
         return waiting
