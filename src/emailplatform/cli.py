@@ -202,8 +202,10 @@ def tenants_throttle(
     runtime = _runtime()
     with runtime.db.session() as session:
         service.set_throttles(session, name, per_second, per_day)
-    shown = {"per second": per_second, "per day": per_day}
-    console.print(f"{name}: " + ", ".join(f"{'the setting' if v is None else v or 'no limit'} {k}" for k, v in shown.items()))
+    shown = {"a second": per_second, "a day": per_day}
+    console.print(f"{name} sends " + ", ".join(
+        f"{'as the setting says' if v is None else v or 'no limit'} {what}" for what, v in shown.items()
+    ))
 
 
 @keys_app.command("create")

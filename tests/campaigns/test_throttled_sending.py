@@ -113,7 +113,8 @@ def test_two_worker_processes_hold_one_tenant_limit_together(client, runtime, sm
     env = process_env(runtime, smtp_sink, EMAILPLATFORM_THROTTLE_TENANT_PER_SECOND=str(limit))
     if counted_in == "redis":
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-        env |= {"EMAILPLATFORM_REDIS_URL": REDIS_URL, "EMAILPLATFORM_REDIS_KEY_PREFIX": f"eptest-{uuid.uuid4().hex[:12]}"}
+        prefix = f"eptest-{uuid.uuid4().hex[:12]}"
+        env |= {"EMAILPLATFORM_REDIS_URL": REDIS_URL, "EMAILPLATFORM_REDIS_KEY_PREFIX": prefix}
     transaction_id, recipients = send_campaign(client, 20, batch_size=4)
     workers = subprocess.Popen(
         [sys.executable, "-m", "emailplatform.cli", "worker", "--processes", "2"], env=env, stderr=subprocess.DEVNULL,

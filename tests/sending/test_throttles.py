@@ -14,7 +14,9 @@ import redis
 from emailplatform.config import DomainThrottle
 from emailplatform.sending.throttles import PROVIDERS, Throttles, Waiting
 from emailplatform.tenants import service as tenant_service
+from emailplatform.runtime import Runtime
 from tests.conftest import make_settings, new_tenant
+from tests.test_cli import cli_env, run_cli
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -173,3 +175,20 @@ def test_the_large_providers_have_limits_and_their_domains_count_together():
     assert PROVIDERS["gmail.com"] == PROVIDERS["googlemail.com"]
     assert PROVIDERS["hotmail.com"][0] == PROVIDERS["outlook.com"][0] == "microsoft"
     assert all(limits.connections and limits.per_minute for _, limits in PROVIDERS.values())
+
+
+def test_an_operator_sets_a_tenants_throttles_from_the_command_line(tmp_path, postgres_url):
+    env = cli_env(tmp_path, postgres_url, EMAILPLATFORM_THROTTLE_TENANT_PER_DAY="5000")
+    name = f"acme-{uuid.uuid4().hex[:8]}"
+    assert run_cli(["tenants", "create", name], env).returncode == 0
+    result = run_cli(["tenants", "throttle", name, "--per-second", "20"], env)
+    assert result.returncode == 0, result.stderr
+    assert "sends 20 a second, as the setting says a day" in " ".join(result.stderr.split())
+    runtime = Runtime(make_settings(postgres_url, tmp_path / "data", throttle_tenant_per_day=5000))
+    with runtime.db.session() as session:
+        tenant_id = tenant_service.get_tenant_by_name(session, name).id
+    windows = asyncio.run(Throttles(runtime.settings, runtime.db).windows_of(tenant_id, "example.com"))
+    assert [(w.limit, w.seconds) for w in windows] == [(20, 1), (5000, 86_400)]
+    refused = run_cli(["tenants", "throttle", "no-such-tenant", "--per-day", "1"], env)
+    assert refused.returncode != 0 and "no tenant named" in refused.stderr
+    runtime.close()

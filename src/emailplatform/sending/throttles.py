@@ -179,7 +179,8 @@ class DatabaseStore:
         """Whether the provider's connections are all held."""
         if self.db.dialect == "postgresql":
             session.execute(select(func.pg_advisory_xact_lock(HOLDS_LOCK_CLASS, func.hashtext(hold.key))))
-        session.execute(delete(ThrottleHold).where(ThrottleHold.key == hold.key, ThrottleHold.expires_at <= _moment(now)))
+        expired = delete(ThrottleHold).where(ThrottleHold.key == hold.key, ThrottleHold.expires_at <= _moment(now))
+        session.execute(expired)
         if session.scalar(select(func.count()).where(ThrottleHold.key == hold.key)) >= hold.limit:
             return True
         session.add(ThrottleHold(id=hold.holder, key=hold.key, expires_at=_moment(hold.expires)))
@@ -291,7 +292,9 @@ class Throttles:
         taken = await self._acquire(tenant_id, recipient_domain, None)
         return taken if isinstance(taken, Waiting) else None
 
-    async def _acquire(self, tenant_id: uuid.UUID, recipient_domain: str, connection: Hold | None) -> Waiting | Hold | None:
+    async def _acquire(
+        self, tenant_id: uuid.UUID, recipient_domain: str, connection: Hold | None
+    ) -> Waiting | Hold | None:
         """Count one message and take a connection lease, waiting in place for a limit that opens soon: the lease
         (None without a connection limit), or a Waiting when a limit opens later."""
         windows = await self.windows_of(tenant_id, recipient_domain)
@@ -312,7 +315,9 @@ class Throttles:
                 return Waiting(_moment(opens), f"throttled: {full.what}")
             await asyncio.sleep(opens - now + random.uniform(0, 0.02))  # spread those woken by the same window
 
-    async def _take(self, windows: list[Window], connection: Hold | None, now: float) -> tuple[Window | Hold | None, Hold | None]:
+    async def _take(
+        self, windows: list[Window], connection: Hold | None, now: float
+    ) -> tuple[Window | Hold | None, Hold | None]:
         """One message from this process's share of every window, and a lease it holds or a new one; what the
         share lacks comes from the store, in chunks. The full limit, or the lease."""
         lease = self._free_lease(connection, now) if connection else None
