@@ -63,9 +63,9 @@ def test_a_tenant_limit_spreads_a_campaign_over_seconds_and_every_message_goes_o
     assert campaign(client, transaction_id)["status"] == "SENT"
     assert Counter(r for mail in smtp_sink.received for r in mail.rcpt_tos) == Counter(recipients)
     # Ten at two a second take five windows of a second; the first two may arrive late, behind the connection's
-    # set-up, among the next two.
-    assert arrivals[-1] - arrivals[0] >= 3
-    assert max(Counter(int(t) for t in arrivals).values()) <= 4
+    # set-up, among the next two: at least four seconds see messages arrive, none more than four.
+    by_second = Counter(int(t) for t in arrivals)
+    assert len(by_second) >= 4 and max(by_second.values()) <= 4, by_second
 
 
 def test_a_message_throttled_longer_than_the_wait_goes_back_to_the_queue_and_is_sent_later_never_failed(
@@ -126,5 +126,7 @@ def test_two_worker_processes_hold_one_tenant_limit_together(client, runtime, sm
         workers.wait(30)
     assert Counter(r for mail in smtp_sink.received for r in mail.rcpt_tos) == Counter(recipients)
     # Twenty at four a second between both take five windows of a second (the first ones may arrive late, behind
-    # the connections' set-up); each process counting on its own would send them in three.
-    assert arrivals[-1] - arrivals[0] >= 3
+    # the connections' set-up, in the second of the next): four seconds at least see messages arrive. Each
+    # process counting on its own would send them in three.
+    by_second = Counter(int(t) for t in arrivals)
+    assert len(by_second) >= 4, by_second

@@ -196,10 +196,9 @@ def record(session: Session, settings, plan: BatchPlan, outcomes: list[Outcome])
         counts.record_move(session, plan.transaction.id, emails, MessageStatus.SENDING, MessageStatus.SENT)
         if plan.notify_sent:
             _notify_sent(session, plan, [o.message for o in outcomes if o.result.status == SendStatus.SENT], now)
-    for outcome in outcomes:
-        if outcome.waiting:
-            _put_back(session, outcome, now)
-        elif outcome.result.status != SendStatus.SENT:
+    _put_back(session, [o for o in outcomes if o.waiting], now)
+    for outcome in (o for o in outcomes if not o.waiting):
+        if outcome.result.status != SendStatus.SENT:
             events.append(_record_unsent(session, settings, plan, outcome, now))
         elif outcome.result.delivered:
             events.append(NewEvent(outcome.message.id, "delivered", now, {"response": outcome.result.response}))
@@ -243,14 +242,18 @@ def _record_unsent(session, settings, plan: BatchPlan, outcome: Outcome, now: da
     return NewEvent(message.id, "failed" if gave_up else "deferred", now, details)
 
 
-def _put_back(session, outcome: Outcome, now: datetime) -> None:
-    """A throttled message waits for its turn: no attempt spent, no event."""
-    session.execute(
-        update(Message)
-        .where(Message.id == outcome.message.id, Message.status == MessageStatus.SENDING)
-        .values(status=MessageStatus.READY_TO_SEND, not_before=outcome.waiting.until, last_error=outcome.waiting.reason,
-                updated_at=now)
-    )
+def _put_back(session, throttled: list[Outcome], now: datetime) -> None:
+    """Throttled messages wait for their turn, one statement for each wait: no attempt spent, no event."""
+    by_wait: dict[Waiting, list[uuid.UUID]] = {}
+    for outcome in throttled:
+        by_wait.setdefault(outcome.waiting, []).append(outcome.message.id)
+    for waiting, ids in by_wait.items():
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(ids), Message.status == MessageStatus.SENDING)
+            .values(status=MessageStatus.READY_TO_SEND, not_before=waiting.until, last_error=waiting.reason, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _notify_sent(session, plan: BatchPlan, messages: list[Claimed], now: datetime) -> None:
