@@ -12,6 +12,7 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from emailplatform.config import DomainThrottle
 from emailplatform.models import Job
 from emailplatform.tenants import service as tenant_service
 from tests.conftest import run_jobs
@@ -90,6 +91,22 @@ def test_a_message_throttled_longer_than_the_wait_goes_back_to_the_queue_and_is_
     assert campaign(client, transaction_id)["status"] == "SENT"
     assert {m["status"] for m in messages_of(client, transaction_id).values()} == {"SENT"}
     assert Counter(r for mail in smtp_sink.received for r in mail.rcpt_tos) == Counter(recipients)
+
+
+def test_a_domains_connection_limit_holds_the_messages_in_flight_to_it_to_that_many(
+    client, smtp_runtime, smtp_sink, arrivals
+):
+    smtp_runtime.settings.throttle_domains = {"example.com": DomainThrottle(connections=1)}
+    smtp_sink.delay_seconds = 0.2  # each message takes a fifth of a second
+    transaction_id, recipients = send_campaign(client, 5)
+    started = time.time()
+    run_jobs(smtp_runtime)
+
+    assert campaign(client, transaction_id)["status"] == "SENT"
+    assert Counter(r for mail in smtp_sink.received for r in mail.rcpt_tos) == Counter(recipients)
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
+    assert min(gaps) >= 0.19, "one at a time, each after the one before was answered"
+    assert arrivals[-1] - started >= 1.0
 
 
 def test_a_days_quota_used_up_leaves_the_rest_waiting_until_midnight(client, smtp_runtime, smtp_sink, tenant):
