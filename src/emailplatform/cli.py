@@ -210,6 +210,24 @@ def tenants_create(name: str):
         print(tenant.id)
 
 
+@tenants_app.command("throttle")
+def tenants_throttle(
+    name: str,
+    per_second: Annotated[int | None, typer.Option(min=0, help="Messages a second (0: no limit).")] = None,
+    per_day: Annotated[int | None, typer.Option(min=0, help="Messages a UTC day (0: no limit).")] = None,
+):
+    """Set a tenant's sending throttles; one left out follows its setting (EMAILPLATFORM_THROTTLE_TENANT_*)."""
+    from emailplatform.tenants import service
+
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        service.set_throttles(session, name, per_second, per_day)
+    shown = {"a second": per_second, "a day": per_day}
+    console.print(f"{name} sends " + ", ".join(
+        f"{'as the setting says' if v is None else v or 'no limit'} {what}" for what, v in shown.items()
+    ))
+
+
 @keys_app.command("create")
 def api_keys_create(
     tenant: Annotated[str, typer.Option(help="The tenant's name.")],

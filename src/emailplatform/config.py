@@ -5,8 +5,15 @@ from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DomainThrottle(BaseModel):
+    """How much one recipient domain takes from all our processes together; 0: no limit."""
+
+    connections: int = Field(0, ge=0, description="Messages in flight to the domain at once.")
+    per_minute: int = Field(0, ge=0, description="Messages a minute to the domain.")
 
 
 class Settings(BaseSettings):
@@ -184,6 +191,27 @@ class Settings(BaseSettings):
     rate_limit_sign_in_address: str = Field("10/minute;100/hour", description="Sign-in attempts to the web UI from one client address.")
     rate_limit_tracking: str = Field(
         "600/minute", description="Open pixel, click and unsubscribe requests from one client address that are counted; past it opens and clicks are not recorded.",
+    )
+    throttle_tenant_per_second: int = Field(
+        0, ge=0, description="Messages a second one tenant's campaigns may send, all processes together (0: no limit); `emailplatform tenants throttle` sets a tenant's own.",
+    )
+    throttle_tenant_per_day: int = Field(
+        0, ge=0, description="Messages a UTC day one tenant may send (0: no limit); past it messages wait for the next day.",
+    )
+    throttle_domains: dict[str, DomainThrottle] = Field(
+        {}, description='Limits per recipient domain, beside or instead of the built-in ones for the large providers (JSON: `{"gmail.com": {"connections": 20, "per_minute": 3000}}`; zeros: no limit).',
+    )
+    throttle_max_wait_seconds: float = Field(
+        2.0, ge=0, le=60, description="How long a throttled message waits in its worker for its turn; a longer wait puts it back in the queue until then.",
+    )
+    pause_bounce_rate: float = Field(
+        0.05, gt=0, le=1, description="Bounced share of a campaign's sent messages that pauses it (AWS SES reviews an account at 5%).",
+    )
+    pause_complaint_rate: float = Field(
+        0.003, gt=0, le=1, description="Complained share of a campaign's sent messages that pauses it (Gmail and Yahoo: never reach 0.3%).",
+    )
+    pause_min_sent: int = Field(
+        100, ge=1, description="Messages a campaign sends (since it was last resumed) before its bounce and complaint rates can pause it.",
     )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(False, description="Log as JSON lines instead of readable text.")

@@ -52,6 +52,12 @@ class Runtime:
         return Limiter(self.settings)
 
     @cached_property
+    def throttles(self):
+        from emailplatform.sending.throttles import Throttles
+
+        return Throttles(self.settings, self.db)
+
+    @cached_property
     def api_keys(self):
         from emailplatform.tenants.key_cache import ApiKeyCache
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from emailplatform.campaigns import service, splitting
+from emailplatform.campaigns import pausing, service, splitting
 from emailplatform.campaigns.schemas import (
     BatchOut,
     Campaign,
@@ -89,6 +89,29 @@ def cancel_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: T
     """Stop a campaign that has not finished sending: its messages not yet sent are cancelled. A campaign that is sent,
     completed, failed or cancelled already answers 409."""
     return _campaign(session, service.cancel(session, tenant_id, transaction_id))
+
+
+@router.post(
+    "/campaigns/{transaction_id}/pause", response_model=Campaign, response_model_by_alias=True,
+    responses=error_responses(404, 409, descriptions={409: "The campaign is not sending (READY_TO_SEND)."}),
+    summary="Pause a sending campaign",
+)
+def pause_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    """A READY_TO_SEND campaign becomes PAUSED: messages already handed to the transport go, the rest wait until it
+    is resumed. A campaign also pauses by itself when its bounce or complaint rate passes the threshold settings;
+    `status_reason` says why."""
+    return _campaign(session, pausing.pause(session, tenant_id, transaction_id))
+
+
+@router.post(
+    "/campaigns/{transaction_id}/resume", response_model=Campaign, response_model_by_alias=True,
+    responses=error_responses(404, 409, descriptions={409: "The campaign is not paused."}),
+    summary="Resume a paused campaign",
+)
+def resume_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+    """A PAUSED campaign is READY_TO_SEND again and sends the messages still waiting. Its bounce and complaint
+    rates count afresh from here, so it pauses again only if the messages sent from now on pass the thresholds."""
+    return _campaign(session, pausing.resume(session, tenant_id, transaction_id))
 
 
 @router.get(

@@ -42,6 +42,7 @@ CANCELLABLE = {
     TransactionStatus.PROCESSING,
     TransactionStatus.SCHEDULED,
     TransactionStatus.READY_TO_SEND,
+    TransactionStatus.PAUSED,
 }
 RESCHEDULABLE = {TransactionStatus.ACCEPT, TransactionStatus.PROCESSING, TransactionStatus.SCHEDULED}
 RELEASE_JOB = "release_campaign"

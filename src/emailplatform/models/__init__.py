@@ -23,6 +23,7 @@ from emailplatform.models.job import Job, JobState
 from emailplatform.models.suppression import Suppression
 from emailplatform.models.template import Template, TemplateVersion
 from emailplatform.models.tenant import ApiKey, Tenant
+from emailplatform.models.throttle import ThrottleCounter, ThrottleHold
 from emailplatform.models.user import Role, User
 from emailplatform.models.webhook import (
     CallbackSecret,
@@ -55,6 +56,8 @@ __all__ = [
     "Suppression",
     "TemplateVersion",
     "Tenant",
+    "ThrottleCounter",
+    "ThrottleHold",
     "Transaction",
     "TransactionKind",
     "TransactionStatus",

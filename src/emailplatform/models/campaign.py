@@ -13,6 +13,7 @@ class TransactionStatus(StrEnum):
     PROCESSING = "PROCESSING"
     SCHEDULED = "SCHEDULED"
     READY_TO_SEND = "READY_TO_SEND"
+    PAUSED = "PAUSED"  # sends nothing until resumed; status_reason says why
     SENT = "SENT"
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
@@ -80,6 +81,7 @@ class Transaction(UUIDPrimaryKey, Timestamps, Base):
     invalid_rows: Mapped[int] = mapped_column(default=0)
     duplicate_rows: Mapped[int] = mapped_column(default=0)
     recipients_layout: Mapped[dict | None]  # how its file is read: format, encoding, delimiter, columns
+    rates_since: Mapped[dict | None]  # sent, bounced, complained when last resumed: auto-pause counts from there
     processed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]

@@ -14,6 +14,9 @@ class Tenant(UUIDPrimaryKey, Base):
     # The sender of a campaign that names none.
     default_from_email: Mapped[str | None] = mapped_column(String(320))
     default_from_name: Mapped[str | None] = mapped_column(String(200))
+    # Sending throttles; none: the `throttle_tenant_*` settings, 0: no limit.
+    send_per_second: Mapped[int | None]
+    send_per_day: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

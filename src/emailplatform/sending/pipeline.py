@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import service as campaign_service
-from emailplatform.campaigns import counts, splitting
+from emailplatform.campaigns import counts, pausing, splitting
 from emailplatform.domains import service as domain_service
 from emailplatform.emails import content as email_content
 from emailplatform.events import bounces, suppression, tracking
@@ -30,6 +30,7 @@ from emailplatform.models import (
 from emailplatform.runtime import Runtime
 from emailplatform.sending.dkim import DkimSigner
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
+from emailplatform.sending.throttles import Waiting
 from emailplatform.sending.transports.base import OutgoingMessage, SendResult, SendStatus
 from emailplatform.templates import rendering
 from emailplatform.templates import service as template_service
@@ -51,6 +52,7 @@ class Claimed:
 class Outcome:
     message: Claimed
     result: SendResult
+    waiting: Waiting | None = None  # throttled: not sent, back in the queue until then
 
 
 @dataclass
@@ -182,7 +184,10 @@ async def send_one(runtime: Runtime, plan: BatchPlan, message: Claimed) -> Outco
         envelope_from=bounces.return_path(message.id, plan.transaction.from_email, runtime.settings),
         recipient=message.email, raw=raw,
     )
-    return Outcome(message, await runtime.transport.send(outgoing))
+    async with runtime.throttles.sending(plan.transaction.tenant_id, counts.domain_of(message.email)) as waiting:
+        if waiting:
+            return Outcome(message, SendResult(SendStatus.RETRY, waiting.reason), waiting)
+        return Outcome(message, await runtime.transport.send(outgoing))
 
 
 def record(session: Session, settings, plan: BatchPlan, outcomes: list[Outcome]) -> None:
@@ -204,7 +209,8 @@ def record(session: Session, settings, plan: BatchPlan, outcomes: list[Outcome])
         counts.record_move(session, plan.transaction.id, emails, MessageStatus.SENDING, MessageStatus.SENT)
         if plan.notify_sent:
             _notify_sent(session, plan, [o.message for o in outcomes if o.result.status == SendStatus.SENT], now)
-    for outcome in outcomes:
+    _put_back(session, [o for o in outcomes if o.waiting], now)
+    for outcome in (o for o in outcomes if not o.waiting):
         if outcome.result.status != SendStatus.SENT:
             events.append(_record_unsent(session, settings, plan, outcome, now))
         elif outcome.result.delivered:
@@ -215,9 +221,11 @@ def record(session: Session, settings, plan: BatchPlan, outcomes: list[Outcome])
 
 def record_and_claim(runtime: Runtime, plan: BatchPlan, outcomes: list[Outcome] | None) -> list[Claimed] | None:
     """One transaction a slice: the claim of the next slice, and the outcomes of the slice just sent. The claim
-    comes first, as in a cancel: both lock waiting messages before message counts, never the other way."""
+    comes first, as in a cancel: both lock waiting messages before message counts, never the other way (and a
+    pause, like a cancel, writes the campaign before either). A paused campaign claims nothing more."""
     with runtime.db.session() as session:
-        claimed = claim(session, plan)
+        sending = pausing.still_sending(session, runtime.settings, plan.transaction.id)
+        claimed = claim(session, plan) if sending else None
         if outcomes:
             record(session, runtime.settings, plan, outcomes)
         return claimed
@@ -245,6 +253,20 @@ def _record_unsent(session, settings, plan: BatchPlan, outcome: Outcome, now: da
         classified = bounces.classify_reply(int(smtp_reply[1]), result.response)
         return NewEvent(message.id, "bounced", now, classified.details() | {"source": "smtp"})
     return NewEvent(message.id, "failed" if gave_up else "deferred", now, details)
+
+
+def _put_back(session, throttled: list[Outcome], now: datetime) -> None:
+    """Throttled messages wait for their turn, one statement for each wait: no attempt spent, no event."""
+    by_wait: dict[Waiting, list[uuid.UUID]] = {}
+    for outcome in throttled:
+        by_wait.setdefault(outcome.waiting, []).append(outcome.message.id)
+    for waiting, ids in by_wait.items():
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(ids), Message.status == MessageStatus.SENDING)
+            .values(status=MessageStatus.READY_TO_SEND, not_before=waiting.until, last_error=waiting.reason, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _notify_sent(session, plan: BatchPlan, messages: list[Claimed], now: datetime) -> None:

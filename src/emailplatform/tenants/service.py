@@ -52,6 +52,14 @@ def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
     return tenant
 
 
+def set_throttles(session: Session, name: str, per_second: int | None, per_day: int | None) -> Tenant:
+    """The tenant's own sending throttles (None: the settings', 0: no limit); worker processes apply them within
+    half a minute (sending/throttles.py)."""
+    tenant = get_tenant_by_name(session, name)
+    tenant.send_per_second, tenant.send_per_day = per_second, per_day
+    return tenant
+
+
 def set_default_sender(
     session: Session, settings: Settings, tenant_id: uuid.UUID, email: str | None, name: str | None = None
 ) -> tuple[Tenant, str | None]:

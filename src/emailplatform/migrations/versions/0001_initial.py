@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-02 06:44:47.472789
+Create Date: 2026-12-02 06:45:02.950600
 """
 from alembic import op
 import sqlalchemy as sa
@@ -56,11 +56,28 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('default_from_email', sa.String(length=320), nullable=True),
     sa.Column('default_from_name', sa.String(length=200), nullable=True),
+    sa.Column('send_per_second', sa.Integer(), nullable=True),
+    sa.Column('send_per_day', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tenants')),
     sa.UniqueConstraint('name', name=op.f('uq_tenants_name'))
     )
+    op.create_table('throttle_counters',
+    sa.Column('key', sa.String(length=400), nullable=False),
+    sa.Column('window', sa.BigInteger(), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_throttle_counters'))
+    )
+    op.create_table('throttle_holds',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('key', sa.String(length=400), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_throttle_holds'))
+    )
+    with op.batch_alter_table('throttle_holds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_throttle_holds_key'), ['key'], unique=False)
+
     op.create_table('api_keys',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
@@ -260,6 +277,7 @@ def upgrade() -> None:
     sa.Column('invalid_rows', sa.Integer(), nullable=False),
     sa.Column('duplicate_rows', sa.Integer(), nullable=False),
     sa.Column('recipients_layout', sa.JSON(), nullable=True),
+    sa.Column('rates_since', sa.JSON(), nullable=True),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
@@ -437,6 +455,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_api_keys_tenant_id'))
 
     op.drop_table('api_keys')
+    with op.batch_alter_table('throttle_holds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_throttle_holds_key'))
+
+    op.drop_table('throttle_holds')
+    op.drop_table('throttle_counters')
     op.drop_table('tenants')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messages_transaction_id_status'))

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from emailplatform.analytics import service as analytics
-from emailplatform.campaigns import recipients, splitting
+from emailplatform.campaigns import pausing, recipients, splitting
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns.schemas import CampaignCreate
 from emailplatform.deps import RuntimeDep, get_runtime
@@ -217,6 +217,18 @@ def campaign_messages(
 @router.post("/ui/campaigns/{transaction_id}/cancel")
 def cancel_campaign(session: DbDep, me: Editor, transaction_id: uuid.UUID):
     campaign_service.cancel(session, me.tenant_id, transaction_id)
+    return RedirectResponse(f"/ui/campaigns/{transaction_id}", status_code=303)
+
+
+@router.post("/ui/campaigns/{transaction_id}/pause")
+def pause_campaign(session: DbDep, me: Editor, transaction_id: uuid.UUID):
+    pausing.pause(session, me.tenant_id, transaction_id)
+    return RedirectResponse(f"/ui/campaigns/{transaction_id}", status_code=303)
+
+
+@router.post("/ui/campaigns/{transaction_id}/resume")
+def resume_campaign(session: DbDep, me: Editor, transaction_id: uuid.UUID):
+    pausing.resume(session, me.tenant_id, transaction_id)
     return RedirectResponse(f"/ui/campaigns/{transaction_id}", status_code=303)
 
 
