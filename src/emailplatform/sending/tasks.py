@@ -1,5 +1,6 @@
 import uuid
 
+from emailplatform.campaigns.status import SEND_BATCH_JOB
 from emailplatform.sending import pipeline
 
 
@@ -7,4 +8,4 @@ async def send_batch(ctx, payload: dict) -> None:
     await pipeline.send_batch(ctx.runtime, uuid.UUID(payload["batch_id"]))
 
 
-HANDLERS = {"send_batch": send_batch}
+HANDLERS = {SEND_BATCH_JOB: send_batch}
