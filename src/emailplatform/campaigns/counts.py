@@ -1,6 +1,6 @@
 """Message counts by campaign and status (MessageCount), and by recipient domain as well (DomainMessageCount).
-Every write that moves a message's status (campaigns/status.py) reports the move here, in its own transaction, so the counts always
-add up to the messages; analytics reads them instead of grouping millions of messages."""
+Every write that moves a message's status (campaigns/status.py) reports the move here, in its own transaction,
+so the counts always add up to the messages; analytics reads them instead of grouping millions of messages."""
 
 import uuid
 from collections import Counter

@@ -130,7 +130,9 @@ def _delivered_at(status: MessageStatus, now: datetime) -> dict:
 # --- campaigns and batches ------------------------------------------------------------------------------------
 
 
-def set_status(session: Session, transaction: Transaction, status: TransactionStatus, reason: str | None = None) -> None:
+def set_status(
+    session: Session, transaction: Transaction, status: TransactionStatus, reason: str | None = None
+) -> None:
     """Move a campaign to `status`, stamp the time, and tell its subscribers."""
     now = utcnow()
     transaction.status = status
@@ -261,4 +263,5 @@ def _awaits_outcome(sent_before: datetime | None):
 
 
 def _has_unsent(session: Session, where) -> bool:
-    return session.scalar(select(Message.id).where(where, Message.status.in_(UNSENT_MESSAGE_STATUSES)).limit(1)) is not None
+    unsent = select(Message.id).where(where, Message.status.in_(UNSENT_MESSAGE_STATUSES)).limit(1)
+    return session.scalar(unsent) is not None

@@ -28,7 +28,9 @@ def base_url(settings: Settings) -> str:
 def unsubscribe_headers(token: str, base_url: str, mailto_domain: str) -> dict[str, str]:
     """`List-Unsubscribe` (https and mailto) and RFC 8058's `List-Unsubscribe-Post` for one message."""
     return {
-        "List-Unsubscribe": f"<{tracking.unsubscribe_url(token, base_url)}>, <mailto:unsubscribe+{token}@{mailto_domain}>",
+        "List-Unsubscribe": (
+            f"<{tracking.unsubscribe_url(token, base_url)}>, <mailto:unsubscribe+{token}@{mailto_domain}>"
+        ),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
 

@@ -16,13 +16,13 @@ from emailplatform.models import WAITING_MESSAGE_STATUSES, Batch, Message, Trans
 from emailplatform.runtime import Runtime
 from emailplatform.sending import decorate, steps
 from emailplatform.sending.mime import MessageSkeleton
-from emailplatform.sending.recorder import Recorder, record
+from emailplatform.sending.recorder import Recorder, recorder_for
 from emailplatform.sending.steps import BatchPlan, Claimed, Sender, Throttle
 from emailplatform.templates import rendering
 from emailplatform.templates import service as template_service
 from emailplatform.webhooks import service as webhook_service
 
-SLICE = 250  # messages claimed at once; each is recorded within moments of its send, not with its slice
+SLICE = 250  # messages claimed at once; each is recorded as soon as it is sent, not with its slice
 
 
 def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
@@ -74,14 +74,9 @@ async def send_slice(plan: BatchPlan, sender: Sender, recorder: Recorder, messag
 
     async def send(message: Claimed) -> None:
         async with in_flight:
-            recorder.add(await steps.run(plan, sender, message))
+            recorder.add(plan, await steps.run(plan, sender, message))
 
     await asyncio.gather(*(send(message) for message in messages))
-
-
-def write_outcomes(runtime: Runtime, plan: BatchPlan, outcomes: list[steps.Outcome]) -> None:
-    with runtime.db.session() as session:
-        record(session, plan, outcomes)
 
 
 def finish(runtime: Runtime, plan: BatchPlan) -> None:
@@ -108,11 +103,11 @@ async def send_batch(runtime: Runtime, batch_id: uuid.UUID, throttle: Throttle |
     plan = await asyncio.to_thread(load_plan, runtime, batch_id)
     if plan is None:
         return
-    sender = Sender(runtime.transport, throttle)
-    recorder = Recorder(lambda outcomes: write_outcomes(runtime, plan, outcomes))
+    recorder = recorder_for(runtime)
+    sender = Sender(runtime.transport, recorder.unrecorded, throttle)
     try:
         while (claimed := await asyncio.to_thread(claim, runtime, plan)) is not None:
             await send_slice(plan, sender, recorder, claimed, runtime.settings.smtp_connections)
     finally:
-        await recorder.close()
+        await recorder.drain(plan.batch_id)
     await asyncio.to_thread(finish, runtime, plan)

@@ -1,14 +1,18 @@
-"""The record step: outcomes written back as they come, a few at a time, not a claim at a time.
+"""The record step: outcomes written back as they come, not a claim at a time.
 
-A message the server accepted is SENT in the database within about `FLUSH_SECONDS` (plus one commit): a worker
-killed in the middle of a batch sends again only what was in its SMTP transactions and what the server accepted
-in that last moment, not everything it had claimed. The writes run on a thread, off the event loop, one at a
-time per batch; while the database is away they wait and try again, the outcomes kept.
+Each message handed to the transport holds one of its worker process's `unrecorded` slots (as many as it has
+SMTP connections) until its outcome is committed: a worker killed in the middle of its batches can send again
+at most that many, whatever it had claimed, however slow the database. One writer a process writes the outcomes
+of all its batches, all that wait at once, as soon as the write before is done (a group commit: the slower the
+database, the more in one write), on a thread, off the event loop; while the database is away the outcomes wait
+and are tried again, and no new message goes out meanwhile.
 """
 
 import asyncio
 import re
-from collections.abc import Callable
+import uuid
+import weakref
+from collections import Counter
 from datetime import datetime, timedelta
 
 import structlog
@@ -20,58 +24,91 @@ from emailplatform.events import bounces
 from emailplatform.events import service as events_service
 from emailplatform.events.service import NewEvent
 from emailplatform.models import Message, MessageStatus, utcnow
+from emailplatform.runtime import Runtime
 from emailplatform.sending.steps import SUPPRESSED, BatchPlan, Outcome, Stopped
 from emailplatform.sending.transports.base import SendStatus
 from emailplatform.webhooks import service as webhook_service
 
 log = structlog.get_logger("emailplatform.sending")
 
-FLUSH_SECONDS = 0.05
-FLUSH_MESSAGES = 250
 RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.25, 5.0
 SMTP_PERMANENT = re.compile(r"^(5\d\d)\b")
+_recorders: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> its recorders, by runtime
+
+
+def recorder_for(runtime: Runtime) -> "Recorder":
+    """The worker process's recorder (one an event loop and runtime)."""
+    of_loop = _recorders.setdefault(asyncio.get_running_loop(), {})
+    recorder = of_loop.get(id(runtime))
+    if recorder is None or recorder.runtime is not runtime:
+        recorder = of_loop[id(runtime)] = Recorder(runtime)
+    return recorder
 
 
 class Recorder:
-    """Takes outcomes as the sends finish and writes them with `write` every FLUSH_SECONDS, or as soon as
-    FLUSH_MESSAGES wait; `close` writes the rest."""
+    """Takes outcomes as the sends finish and writes them, all that wait at once, as soon as the write before
+    is done; gives back the `unrecorded` slot of each one sent once it is written."""
 
-    def __init__(self, write: Callable[[list[Outcome]], None]):
-        self._write = write
-        self._pending: list[Outcome] = []
-        self._wake = asyncio.Event()
-        self._closing = False
-        self._task = asyncio.create_task(self._write_until_closed())
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        settings = runtime.settings
+        self.unrecorded = asyncio.Semaphore(settings.send_unrecorded_limit or settings.smtp_connections)
+        self._pending: list[tuple[BatchPlan, Outcome]] = []
+        self._unwritten: Counter[uuid.UUID] = Counter()  # outcomes of each batch not yet written
+        self._errors: dict[uuid.UUID, BaseException] = {}
+        self._written = asyncio.Condition()
+        self._task: asyncio.Task | None = None
 
-    def add(self, outcome: Outcome) -> None:
-        self._pending.append(outcome)
-        if len(self._pending) >= FLUSH_MESSAGES:
-            self._wake.set()
+    def add(self, plan: BatchPlan, outcome: Outcome) -> None:
+        self._pending.append((plan, outcome))
+        self._unwritten[plan.batch_id] += 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._write_while_pending())
 
-    async def close(self) -> None:
-        self._closing = True
-        self._wake.set()
-        await self._task
+    async def drain(self, batch_id: uuid.UUID) -> None:
+        """Wait until every outcome of the batch is written; raises what a write of them raised."""
+        async with self._written:
+            await self._written.wait_for(lambda: not self._unwritten[batch_id])
+        del self._unwritten[batch_id]
+        error = self._errors.pop(batch_id, None)
+        if error is not None:
+            raise error
 
-    async def _write_until_closed(self) -> None:
+    async def _write_while_pending(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending, []
+            try:
+                await self._write(group)
+            except Exception as exc:  # the batches' jobs fail with it; their messages go again on the next run
+                self._errors.update((plan.batch_id, exc) for plan, _ in group)
+            finally:
+                self._give_back(group)
+            async with self._written:
+                self._unwritten.subtract(plan.batch_id for plan, _ in group)
+                self._written.notify_all()
+
+    async def _write(self, group: list[tuple[BatchPlan, Outcome]]) -> None:
         pause = RETRY_FIRST_SECONDS
-        while not (self._closing and not self._pending):
+        while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), FLUSH_SECONDS)
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            written, self._pending = self._pending, []
-            if not written:
-                continue
-            try:
-                await asyncio.to_thread(self._write, written)
-                pause = RETRY_FIRST_SECONDS
+                return await asyncio.to_thread(self._write_group, group)
             except UNAVAILABLE as exc:
                 log.warning("outcomes not recorded yet: the database is unavailable", error=str(exc))
-                self._pending = written + self._pending
                 await asyncio.sleep(pause)
                 pause = min(2 * pause, RETRY_MAX_SECONDS)
+
+    def _write_group(self, group: list[tuple[BatchPlan, Outcome]]) -> None:
+        by_batch: dict[uuid.UUID, tuple[BatchPlan, list[Outcome]]] = {}
+        for plan, outcome in group:
+            by_batch.setdefault(plan.batch_id, (plan, []))[1].append(outcome)
+        with self.runtime.db.session() as session:
+            for plan, outcomes in by_batch.values():
+                record(session, plan, outcomes)
+
+    def _give_back(self, group: list[tuple[BatchPlan, Outcome]]) -> None:
+        for _, outcome in group:
+            if not isinstance(outcome.result, Stopped):  # it went through the transport, holding a slot
+                self.unrecorded.release()
 
 
 def record(session: Session, plan: BatchPlan, outcomes: list[Outcome]) -> None:

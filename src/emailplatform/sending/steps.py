@@ -7,6 +7,7 @@ the step and the reason; a stopped message goes no further, and the record step 
 messages at once) writes back what became of it: SUPPRESSED, FAILED, or the transport's answer.
 """
 
+import asyncio
 import uuid
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, replace
@@ -139,10 +140,14 @@ class Unthrottled:
 
 
 class Sender:
-    """The throttle and send steps: through the throttle, to the transport."""
+    """The throttle and send steps: through the throttle, then, once one of the process's `unrecorded` slots is
+    free, to the transport. The slot is the recorder's to give back, when the outcome is committed: a process
+    never has more messages handed to the transport and not yet recorded than it has slots, so a crash can send
+    again at most that many."""
 
-    def __init__(self, transport: Transport, throttle: Throttle | None = None):
+    def __init__(self, transport: Transport, unrecorded: asyncio.Semaphore, throttle: Throttle | None = None):
         self.transport = transport
+        self.unrecorded = unrecorded
         self.throttle = throttle or Unthrottled()
 
     async def send(self, plan: BatchPlan, draft: Draft) -> SendResult:
@@ -151,7 +156,12 @@ class Sender:
             envelope_from=draft.envelope_from, recipient=draft.message.email, raw=draft.raw,
         )
         async with self.throttle.hold(outgoing):
-            return await self.transport.send(outgoing)
+            await self.unrecorded.acquire()
+            try:
+                return await self.transport.send(outgoing)
+            except BaseException:
+                self.unrecorded.release()
+                raise
 
 
 async def run(plan: BatchPlan, sender: Sender, message: Claimed) -> Outcome:
