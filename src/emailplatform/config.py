@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     smtp_verify_tls: bool = Field(True, description="Verify the SMTP server's TLS certificate.")
     smtp_ca_file: str = Field("", description="A PEM file of CA certificates to trust for SMTP TLS, beside the system's.")
     smtp_connections: int = Field(10, ge=1, le=200, description="SMTP connections kept open per worker process.")
+    send_unrecorded_limit: int = Field(
+        0, ge=0, le=10_000,
+        description="Messages a worker process may have handed to the transport and not yet recorded as sent (0: as many as its SMTP connections): at most this many go twice if it is killed.",
+    )
     smtp_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one SMTP command.")
     ses_region: str = Field("us-east-1", description="AWS region of SES (credentials come from the usual AWS settings).")
     ses_configuration_set: str = Field("", description="SES configuration set that publishes events to our SNS endpoint.")

@@ -10,6 +10,7 @@ import pytest
 
 from emailplatform.config import Settings
 from emailplatform.events import bounces
+from emailplatform.sending import decorate
 
 CORPUS = Path(__file__).parent / "bounces"
 OUR_ID = uuid.UUID("0123456789abcdef0123456789abcdef")
@@ -86,7 +87,7 @@ def test_the_message_comes_from_the_returned_headers_when_the_return_path_is_los
 
 def test_the_envelope_return_path_names_the_message():
     other = uuid.uuid4()
-    report = bounces.parse((CORPUS / "qmail_no_mailbox.eml").read_bytes(), envelope_recipient=bounces.return_path(
+    report = bounces.parse((CORPUS / "qmail_no_mailbox.eml").read_bytes(), envelope_recipient=decorate.return_path(
         other, "news@sender.example.com", Settings()))
     assert report.message_id == other
     assert report.returned_message_id == OUR_ID
@@ -103,8 +104,8 @@ def test_garbage_is_no_bounce_and_never_raises(raw):
 
 def test_return_path_is_verp_on_the_bounce_domain_or_the_senders():
     message_id = uuid.uuid4()
-    assert bounces.return_path(message_id, "news@Sender.Example.com", Settings()) == f"bounces+{message_id.hex}@sender.example.com"
-    on_bounce_domain = bounces.return_path(message_id, "news@sender.example.com", Settings(bounce_domain="bounce.example.net"))
+    assert decorate.return_path(message_id, "news@Sender.Example.com", Settings()) == f"bounces+{message_id.hex}@sender.example.com"
+    on_bounce_domain = decorate.return_path(message_id, "news@sender.example.com", Settings(bounce_domain="bounce.example.net"))
     assert on_bounce_domain == f"bounces+{message_id.hex}@bounce.example.net"
     assert bounces.message_id_from_address(on_bounce_domain) == message_id
     assert bounces.message_id_from_address(f"<{on_bounce_domain.upper()}>") == message_id

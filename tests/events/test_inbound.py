@@ -13,6 +13,7 @@ import pytest
 
 from emailplatform.events import bounces
 from emailplatform.events.inbound import start_listener
+from emailplatform.sending import decorate
 from tests.conftest import free_port, new_tenant, run_jobs
 from tests.helpers import all_pages, campaign, create_campaign, create_template, csv_bytes, upload_file
 
@@ -131,7 +132,7 @@ def test_a_bounce_for_an_unknown_message_or_another_tenants_changes_nothing(clie
     sent = send_campaign(client, runtime, ["gone@example.com"])
     ours = sent["gone@example.com"]
     dsn = bounce_for("postfix_user_unknown.eml", ours, "nobody@example.com")
-    deliver(listener, dsn, bounces.return_path(uuid.uuid4(), "news@sender.example.com", listener))
+    deliver(listener, dsn, decorate.return_path(uuid.uuid4(), "news@sender.example.com", listener))
 
     other = new_tenant(runtime)
     client.headers["X-API-Key"] = other.api_key

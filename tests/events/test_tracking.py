@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from emailplatform.app import create_app
 from emailplatform.events import service as event_service
 from emailplatform.events import tracking
+from emailplatform.sending import decorate
 from tests.conftest import PUBLIC_URL, run_jobs
 from tests.helpers import all_pages, campaign, create_campaign, create_template, csv_bytes, upload_file
 
@@ -222,12 +223,12 @@ def test_a_template_that_places_the_unsubscribe_link_gets_no_second_one():
     url = tracking.unsubscribe_url(tracking.unsubscribe_token(message_id, SECRET), BASE)
     html = f'<p>Hi</p><p><a href="{url}">Stop these mails</a> <a href="https://example.com/x">x</a></p>'
 
-    decorated_html = tracking.decorate_html(html, url, message_id, BASE, SECRET, True)
+    decorated_html = decorate.decorate_html(html, url, message_id, BASE, SECRET, True)
     assert decorated_html.count("/u/") == 1 and f'href="{url}"' in decorated_html
     assert decorated_html.count("/t/c/") == 1
     assert decorated_html.endswith('style="display:block;border:0;width:1px;height:1px">')
     text = f"Hi\nStop: {url}\n"
-    assert tracking.decorate_text(text, url) == text
+    assert decorate.decorate_text(text, url) == text
 
 
 def test_tokens_name_their_message_and_url_and_nothing_else():

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import counts
 from emailplatform.campaigns import service as campaign_service
-from emailplatform.campaigns.service import DELIVERED, SENT_OUT
+from emailplatform.campaigns.counts import DELIVERED, SENT_OUT
 from emailplatform.emails import service as email_service
 from emailplatform.models import (
     UNSENT_MESSAGE_STATUSES,

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from emailplatform.campaigns import pausing, service, splitting
+from emailplatform.campaigns import counts, pausing, service, splitting
 from emailplatform.campaigns.schemas import (
     BatchOut,
     Campaign,
@@ -214,5 +214,5 @@ def _campaign(session, transaction: Transaction, with_summary: bool = True, file
         sent_at=transaction.sent_at,
         completed_at=transaction.completed_at,
         cancelled_at=transaction.cancelled_at,
-        summary=service.summary(session, transaction) if with_summary else None,
+        summary=counts.summary(session, transaction) if with_summary else None,
     )

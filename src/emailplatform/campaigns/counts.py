@@ -1,6 +1,6 @@
 """Message counts by campaign and status (MessageCount), and by recipient domain as well (DomainMessageCount).
-Every write that moves a message's status reports the move here, in its own transaction, so the counts always
-add up to the messages; analytics reads them instead of grouping millions of messages."""
+Every write that moves a message's status (campaigns/status.py) reports the move here, in its own transaction,
+so the counts always add up to the messages; analytics reads them instead of grouping millions of messages."""
 
 import uuid
 from collections import Counter
@@ -11,9 +11,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from emailplatform.models import UNSENT_MESSAGE_STATUSES, DomainMessageCount, MessageCount
+from emailplatform.models import UNSENT_MESSAGE_STATUSES, DomainMessageCount, MessageCount, MessageStatus, Transaction
 
 PENDING = "PENDING"  # every unsent status, counted together
+SENT_OUT = {
+    MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED,
+    MessageStatus.COMPLAINED, MessageStatus.OPENED, MessageStatus.CLICKED,
+}
+DELIVERED = {MessageStatus.DELIVERED, MessageStatus.COMPLAINED, MessageStatus.OPENED, MessageStatus.CLICKED}
 COUNTS_LOCK_CLASS = 0x6570  # the advisory lock space of message counts ("ep")
 
 Move = tuple[uuid.UUID, str, str | None, str]  # campaign, address, status before (None: a new message), status after
@@ -33,6 +38,30 @@ def of_campaign(session: Session, transaction_id: uuid.UUID) -> dict[str, int]:
         select(MessageCount.status, MessageCount.count).where(MessageCount.transaction_id == transaction_id)
     ).all()
     return {status: count for status, count in rows if count}
+
+
+def summary(session: Session, transaction: Transaction) -> dict:
+    """Message counts by status (the unsent ones together as PENDING), and the cumulative counts a sender reads
+    (an opened message was delivered), from the campaign's counts, not its messages."""
+    by_status = of_campaign(session, transaction.id)
+
+    def total(statuses) -> int:
+        return sum(by_status.get(s, 0) for s in statuses)
+
+    return {
+        "total_messages": transaction.total_messages,
+        "pending": total([PENDING]),
+        "sent": total(SENT_OUT),
+        "delivered": total(DELIVERED),
+        "bounced": total([MessageStatus.BOUNCED]),
+        "complained": total([MessageStatus.COMPLAINED]),
+        "opened": total([MessageStatus.OPENED, MessageStatus.CLICKED]),
+        "clicked": total([MessageStatus.CLICKED]),
+        "failed": total([MessageStatus.FAILED]),
+        "suppressed": total([MessageStatus.SUPPRESSED]),
+        "cancelled": total([MessageStatus.CANCELLED]),
+        "by_status": by_status,
+    }
 
 
 def record_moves(session: Session, moves: Iterable[Move]) -> None:

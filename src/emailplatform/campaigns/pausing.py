@@ -8,10 +8,10 @@ review at a 5% bounce rate (and may pause its sending at 10%) and at a 0.1% comp
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emailplatform.campaigns import service
+from emailplatform.campaigns import counts, service, status
 from emailplatform.config import Settings
 from emailplatform.errors import Conflict
 from emailplatform.models import Batch, BatchStatus, Transaction, TransactionStatus
@@ -19,7 +19,7 @@ from emailplatform.models import Batch, BatchStatus, Transaction, TransactionSta
 
 def rates_since_resumed(session: Session, transaction: Transaction) -> dict[str, int]:
     """Sent, bounced and complained messages since the campaign was last resumed (or since it started)."""
-    summary = service.summary(session, transaction)
+    summary = counts.summary(session, transaction)
     since = transaction.rates_since or {}
     return {what: summary[what] - since.get(what, 0) for what in ("sent", "bounced", "complained")}
 
@@ -43,13 +43,13 @@ def still_sending(session: Session, settings: Settings, transaction_id: uuid.UUI
     if transaction.status != TransactionStatus.READY_TO_SEND:
         return False
     reason = reason_to_pause(rates_since_resumed(session, transaction), settings)
-    return reason is None or not _move(session, transaction, TransactionStatus.READY_TO_SEND, TransactionStatus.PAUSED,
+    return reason is None or not status.move_campaign(session, transaction, TransactionStatus.READY_TO_SEND, TransactionStatus.PAUSED,
                                        reason)
 
 
 def pause(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> Transaction:
     transaction = service.get(session, tenant_id, transaction_id)
-    if not _move(session, transaction, TransactionStatus.READY_TO_SEND, TransactionStatus.PAUSED, "paused by request"):
+    if not status.move_campaign(session, transaction, TransactionStatus.READY_TO_SEND, TransactionStatus.PAUSED, "paused by request"):
         raise Conflict(f"a campaign that is {transaction.status} cannot be paused: only one sending can",
                        field="transaction_id")
     return transaction
@@ -58,26 +58,15 @@ def pause(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> 
 def resume(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> Transaction:
     """Send the rest: every batch not sent yet gets its send job again. The rates that paused it count afresh."""
     transaction = service.get(session, tenant_id, transaction_id)
-    summary = service.summary(session, transaction)
-    if not _move(session, transaction, TransactionStatus.PAUSED, TransactionStatus.READY_TO_SEND, None):
+    summary = counts.summary(session, transaction)
+    if not status.move_campaign(session, transaction, TransactionStatus.PAUSED, TransactionStatus.READY_TO_SEND, None):
         raise Conflict(f"a campaign that is {transaction.status} cannot be resumed: it is not paused",
                        field="transaction_id")
     transaction.rates_since = {what: summary[what] for what in ("sent", "bounced", "complained")}
     batches = session.scalars(select(Batch).where(Batch.transaction_id == transaction.id).order_by(Batch.seq)).all()
     ready = [b for b in batches if b.status == BatchStatus.READY]
     for batch in ready:
-        service.enqueue_send(session, transaction.tenant_id, batch.id)
+        status.enqueue_send(session, transaction.tenant_id, batch.id)
     if not ready and batches:  # all went out while it was paused
-        service.finish_batch_if_sent(session, batches[-1])
+        status.finish_batch(session, batches[-1])
     return transaction
-
-
-def _move(session: Session, transaction: Transaction, before: str, after: str, reason: str | None) -> bool:
-    """The one status write of pausing: `before` → `after` when the campaign still is `before`."""
-    won = session.execute(
-        update(Transaction).where(Transaction.id == transaction.id, Transaction.status == before).values(status=after)
-    ).rowcount
-    session.refresh(transaction)
-    if won:
-        service.set_status(session, transaction, after, reason)
-    return bool(won)

@@ -2,8 +2,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic.config import JsonDict
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic.config import JsonDict
 
 from emailplatform.models.template import MAX_VERSION
 

@@ -1,25 +1,21 @@
 """Campaigns (the design documents' transactions): accept, split into batches and messages, track, cancel."""
 
 import uuid
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from emailplatform.campaigns import counts, recipients
-from emailplatform.campaigns.schemas import CampaignCreate
-from emailplatform.domains import service as domain_service
-from emailplatform.db import get_for_tenant
 from emailplatform import idempotency
+from emailplatform.campaigns import recipients, status
+from emailplatform.campaigns.schemas import CampaignCreate
+from emailplatform.db import get_for_tenant
+from emailplatform.domains import service as domain_service
 from emailplatform.errors import AppError, Conflict, Invalid, NotFound
 from emailplatform.jobs import queue
 from emailplatform.models import (
-    UNSENT_MESSAGE_STATUSES,
-    WAITING_MESSAGE_STATUSES,
     Batch,
-    BatchStatus,
     Event,
     File,
     Message,
@@ -37,25 +33,8 @@ from emailplatform.templates import service as template_service
 from emailplatform.tenants import service as tenant_service
 from emailplatform.webhooks import service as webhook_service
 
-CANCELLABLE = {
-    TransactionStatus.ACCEPT,
-    TransactionStatus.PROCESSING,
-    TransactionStatus.SCHEDULED,
-    TransactionStatus.READY_TO_SEND,
-    TransactionStatus.PAUSED,
-}
 RESCHEDULABLE = {TransactionStatus.ACCEPT, TransactionStatus.PROCESSING, TransactionStatus.SCHEDULED}
 RELEASE_JOB = "release_campaign"
-STATUS_TIMESTAMPS = {
-    TransactionStatus.SENT: "sent_at",
-    TransactionStatus.COMPLETED: "completed_at",
-    TransactionStatus.CANCELLED: "cancelled_at",
-}
-SENT_OUT = {
-    MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED,
-    MessageStatus.COMPLAINED, MessageStatus.OPENED, MessageStatus.CLICKED,
-}
-DELIVERED = {MessageStatus.DELIVERED, MessageStatus.COMPLAINED, MessageStatus.OPENED, MessageStatus.CLICKED}
 
 
 def create(
@@ -100,7 +79,7 @@ def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: Camp
     session.add(transaction)
     session.flush()
     queue.enqueue(session, "split_file", {"transaction_id": str(transaction.id)}, tenant_id=tenant_id)
-    set_status(session, transaction, TransactionStatus.ACCEPT)
+    status.set_status(session, transaction, TransactionStatus.ACCEPT)
     return {"transaction_id": str(transaction.id), "status": transaction.status, "warnings": [warning] if warning else []}
 
 
@@ -127,69 +106,11 @@ def get(
     return transaction
 
 
-def set_status(session: Session, transaction: Transaction, status: TransactionStatus, reason: str | None = None) -> None:
-    """Move a campaign to `status`, stamp the time, and tell its subscribers."""
-    now = utcnow()
-    transaction.status = status
-    transaction.status_reason = reason
-    transaction.updated_at = now
-    if status in STATUS_TIMESTAMPS:
-        setattr(transaction, STATUS_TIMESTAMPS[status], now)
-    session.flush()
-    webhook_service.transaction_status_changed(session, transaction, summary(session, transaction))
-
-
-def summary(session: Session, transaction: Transaction) -> dict:
-    """Message counts by status (the unsent ones together as PENDING), and the cumulative counts a sender reads
-    (an opened message was delivered), from the campaign's counts, not its messages."""
-    by_status = counts.of_campaign(session, transaction.id)
-
-    def total(statuses) -> int:
-        return sum(by_status.get(s, 0) for s in statuses)
-
-    return {
-        "total_messages": transaction.total_messages,
-        "pending": total([counts.PENDING]),
-        "sent": total(SENT_OUT),
-        "delivered": total(DELIVERED),
-        "bounced": total([MessageStatus.BOUNCED]),
-        "complained": total([MessageStatus.COMPLAINED]),
-        "opened": total([MessageStatus.OPENED, MessageStatus.CLICKED]),
-        "clicked": total([MessageStatus.CLICKED]),
-        "failed": total([MessageStatus.FAILED]),
-        "suppressed": total([MessageStatus.SUPPRESSED]),
-        "cancelled": total([MessageStatus.CANCELLED]),
-        "by_status": by_status,
-    }
-
-
 def cancel(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> Transaction:
     """Stop a campaign: every message not yet handed to a transport is cancelled and never goes."""
     transaction = get(session, tenant_id, transaction_id)
-    locked = session.execute(
-        update(Transaction)
-        .where(Transaction.id == transaction.id, Transaction.status.in_(CANCELLABLE))
-        .values(status=TransactionStatus.CANCELLED)
-    )
-    if locked.rowcount == 0:
-        session.refresh(transaction)
+    if not status.cancel(session, transaction):
         raise Conflict(f"a campaign that is {transaction.status} cannot be cancelled", field="transaction_id")
-    now = utcnow()
-    cancelled = session.execute(
-        update(Message)
-        .where(Message.transaction_id == transaction.id, Message.status.in_(WAITING_MESSAGE_STATUSES))
-        .values(status=MessageStatus.CANCELLED, updated_at=now)
-        .returning(Message.email)
-        .execution_options(synchronize_session=False)
-    ).scalars()
-    counts.record_move(session, transaction.id, cancelled, counts.PENDING, MessageStatus.CANCELLED)
-    session.execute(
-        update(Batch)
-        .where(Batch.transaction_id == transaction.id, Batch.status.in_([BatchStatus.PROCESSING, BatchStatus.READY]))
-        .values(status=BatchStatus.CANCELLED, updated_at=now)
-    )
-    session.refresh(transaction)
-    set_status(session, transaction, TransactionStatus.CANCELLED, "cancelled by request")
     return transaction
 
 
@@ -218,106 +139,6 @@ def reschedule(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID
     ):
         queue.enqueue(session, RELEASE_JOB, {"transaction_id": str(transaction.id)}, tenant_id=tenant_id, run_at=send_at)
     return transaction
-
-
-def release(session: Session, transaction: Transaction) -> None:
-    """The send time has come: every batch gets its send job."""
-    set_status(session, transaction, TransactionStatus.READY_TO_SEND)
-    for batch_id in session.scalars(select(Batch.id).where(Batch.transaction_id == transaction.id).order_by(Batch.seq)):
-        enqueue_send(session, transaction.tenant_id, batch_id)
-
-
-def enqueue_send(session: Session, tenant_id: uuid.UUID, batch_id: uuid.UUID, run_at: datetime | None = None) -> None:
-    queue.enqueue(session, "send_batch", {"batch_id": str(batch_id)}, tenant_id=tenant_id, run_at=run_at)
-
-
-def finish_batch_if_sent(session: Session, batch: Batch, sent_before: datetime | None = None) -> None:
-    """Mark the batch, then the campaign, SENT once none of their messages waits to be sent, and COMPLETED at
-    once when every message already has an outcome (see `complete_finished`)."""
-    if _has_unsent(session, Message.batch_id == batch.id):
-        return
-    session.execute(
-        update(Batch).where(Batch.id == batch.id, Batch.status == BatchStatus.READY)
-        .values(status=BatchStatus.SENT, updated_at=utcnow())
-    )
-    complete_batches(session, [batch.id], sent_before)
-    if _has_unsent(session, Message.transaction_id == batch.transaction_id):
-        return
-    won = session.execute(
-        update(Transaction)
-        .where(Transaction.id == batch.transaction_id, Transaction.status == TransactionStatus.READY_TO_SEND)
-        .values(status=TransactionStatus.SENT)
-    )
-    if won.rowcount:
-        transaction = session.get(Transaction, batch.transaction_id)
-        session.refresh(transaction)
-        set_status(session, transaction, TransactionStatus.SENT)
-    complete_campaigns(session, [batch.transaction_id])
-
-
-def complete_finished(
-    session: Session, batch_ids: Collection[uuid.UUID] | None = None, sent_before: datetime | None = None
-) -> None:
-    """Batches (those of `batch_ids`, or all) whose every message has an outcome become COMPLETED, then the SENT
-    campaigns (theirs, or all) whose every batch is COMPLETED. A message SENT before `sent_before` with no
-    outcome since has one: SENT is final after the outcome window. Set-based and idempotent."""
-    campaign_ids = complete_batches(session, batch_ids, sent_before)
-    complete_campaigns(session, None if batch_ids is None else campaign_ids)
-
-
-def complete_batches(
-    session: Session, batch_ids: Collection[uuid.UUID] | None, sent_before: datetime | None = None
-) -> set[uuid.UUID]:
-    """SENT batches (of `batch_ids`, or all) none of whose messages still waits for an outcome become COMPLETED;
-    the campaigns of those that did. Locked in id order, so two writers never wait for each other in a cycle."""
-    waiting = select(Message.id).where(Message.batch_id == Batch.id, _awaits_outcome(sent_before))
-    done = select(Batch.id, Batch.transaction_id).where(Batch.status == BatchStatus.SENT, ~waiting.exists())
-    if batch_ids is not None:
-        done = done.where(Batch.id.in_(batch_ids))
-    rows = session.execute(done.order_by(Batch.id).with_for_update()).all()
-    if rows:
-        session.execute(
-            update(Batch)
-            .where(Batch.id.in_([row.id for row in rows]), Batch.status == BatchStatus.SENT)
-            .values(status=BatchStatus.COMPLETED, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-    return {row.transaction_id for row in rows}
-
-
-def complete_campaigns(session: Session, transaction_ids: Collection[uuid.UUID] | None) -> None:
-    """SENT campaigns (of `transaction_ids`, or all) whose every batch is COMPLETED (or cancelled) become
-    COMPLETED, and tell their subscribers."""
-    if transaction_ids is not None and not transaction_ids:
-        return
-    open_batch = select(Batch.id).where(
-        Batch.transaction_id == Transaction.id, Batch.status.not_in([BatchStatus.COMPLETED, BatchStatus.CANCELLED])
-    )
-    done = select(Transaction.id).where(Transaction.status == TransactionStatus.SENT, ~open_batch.exists())
-    if transaction_ids is not None:
-        done = done.where(Transaction.id.in_(transaction_ids))
-    for transaction_id in session.scalars(done.order_by(Transaction.id)).all():
-        won = session.execute(
-            update(Transaction)
-            .where(Transaction.id == transaction_id, Transaction.status == TransactionStatus.SENT)
-            .values(status=TransactionStatus.COMPLETED)
-        )
-        if won.rowcount:
-            transaction = session.get(Transaction, transaction_id)
-            session.refresh(transaction)
-            set_status(session, transaction, TransactionStatus.COMPLETED)
-
-
-def _awaits_outcome(sent_before: datetime | None):
-    """A message with no outcome yet: not sent, or SENT (after `sent_before`, when there is a window)."""
-    sent = Message.status == MessageStatus.SENT
-    if sent_before is not None:
-        sent = and_(sent, or_(Message.sent_at.is_(None), Message.sent_at > sent_before))
-    return or_(Message.status.in_(UNSENT_MESSAGE_STATUSES), sent)
-
-
-def _has_unsent(session: Session, where) -> bool:
-    return session.scalar(select(Message.id).where(where, Message.status.in_(UNSENT_MESSAGE_STATUSES)).limit(1)) is not None
 
 
 def message_history(session: Session, message: Message) -> list[dict]:

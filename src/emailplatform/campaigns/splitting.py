@@ -5,18 +5,18 @@ either lands before a group (which then sees it and stops) or after it (and canc
 """
 
 import csv
-from concurrent.futures import Future, ThreadPoolExecutor
 import io
 import json
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, insert, update
-from uuid_utils import uuid7
 from sqlalchemy.orm import Session
+from uuid_utils import uuid7
 
-from emailplatform.campaigns import counts, recipients, service
+from emailplatform.campaigns import counts, recipients, status
 from emailplatform.jobs import queue
 from emailplatform.models import (
     Batch,
@@ -122,7 +122,7 @@ class Split:
                 session.add_all([batch for batch, _ in group.batches])
                 session.flush()
                 insert_messages(session, self.transaction, group.batches, self.message_status)
-                counts.record_move(session, self.transaction.id, _emails(group.batches), None, self.message_status)
+                status.add_messages(session, self.transaction.id, _emails(group.batches), self.message_status)
             if group.errors:
                 session.execute(
                     insert(RowError),
@@ -229,7 +229,7 @@ def start(runtime: Runtime, transaction_id: uuid.UUID) -> tuple[Transaction, Fil
         for model in (Message, RowError, Batch):
             session.execute(delete(model).where(model.transaction_id == transaction.id))
         counts.forget(session, transaction.id)
-        service.set_status(session, transaction, TransactionStatus.PROCESSING)
+        status.set_status(session, transaction, TransactionStatus.PROCESSING)
         file = session.get(File, transaction.file_id)
         return transaction, file
 
@@ -268,12 +268,12 @@ def finish(runtime: Runtime, transaction_id: uuid.UUID, total: int) -> None:
             return
         transaction.processed_at = utcnow()
         if total == 0:
-            service.set_status(session, transaction, TransactionStatus.FAILED, "the file has no valid recipient rows")
+            status.set_status(session, transaction, TransactionStatus.FAILED, "the file has no valid recipient rows")
         elif transaction.send_at is not None and transaction.send_at > utcnow():
-            service.set_status(session, transaction, TransactionStatus.SCHEDULED)
+            status.set_status(session, transaction, TransactionStatus.SCHEDULED)
             schedule_release(session, transaction, transaction.send_at)
         else:
-            service.release(session, transaction)
+            status.release(session, transaction)
 
 
 def schedule_release(session: Session, transaction: Transaction, at: datetime) -> None:

@@ -1,7 +1,7 @@
 import asyncio
 import uuid
 
-from emailplatform.campaigns import service, splitting
+from emailplatform.campaigns import splitting, status
 from emailplatform.models import Transaction, TransactionStatus, utcnow
 
 
@@ -18,7 +18,7 @@ async def release_campaign(ctx, payload: dict) -> None:
             if transaction.send_at is not None and transaction.send_at > utcnow():  # rescheduled while it was claimed
                 splitting.schedule_release(session, transaction, transaction.send_at)
             else:
-                service.release(session, transaction)
+                status.release(session, transaction)
 
     await asyncio.to_thread(release)
 

@@ -14,9 +14,9 @@ from emailplatform.campaigns import service as campaign_service
 from emailplatform.config import Settings
 from emailplatform.deliverability import authentication, content, links, spamd
 from emailplatform.deliverability.findings import Finding, Severity
-from emailplatform.events import tracking
 from emailplatform.models import File
 from emailplatform.runtime import Runtime
+from emailplatform.sending import decorate
 from emailplatform.storage import service as file_service
 from emailplatform.templates import service as template_service
 from emailplatform.testsends import service as test_sends
@@ -111,7 +111,7 @@ def inspect(settings: Settings, composed: Composed, row_number: int | None) -> R
     html = content.body_of(message, "html")
     facts = content.scan_html(html)
     sender = message["From"].addresses[0]
-    own = tracking.base_url(settings)
+    own = decorate.base_url(settings)
     urls = [url for url in facts.links + facts.images if url.startswith(("http://", "https://"))
             and not url.startswith(own)]
     urls = list(dict.fromkeys(urls))

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from uuid_utils import uuid7
 
 from emailplatform import idempotency
-from emailplatform.campaigns import counts
 from emailplatform.campaigns import service as campaign_service
+from emailplatform.campaigns import status as campaign_status
 from emailplatform.domains import service as domain_service
 from emailplatform.emails import content
 from emailplatform.emails.schemas import EmailCreate, EmailsCreate
@@ -87,14 +87,14 @@ def _accept(
     session.flush()  # no relationships tell the flush the order: the transaction goes first
     session.add_all([batch, *_messages(transaction, batch, recipients, status)])
     session.flush()
-    counts.record_move(session, transaction.id, recipients, None, status)
+    campaign_status.add_messages(session, transaction.id, recipients, status)
     if waiting:
-        campaign_service.set_status(session, transaction, TransactionStatus.SCHEDULED)
+        campaign_status.set_status(session, transaction, TransactionStatus.SCHEDULED)
         queue.enqueue(session, campaign_service.RELEASE_JOB, {"transaction_id": str(transaction.id)},
                       tenant_id=tenant_id, run_at=email.send_at)
     else:
-        campaign_service.set_status(session, transaction, TransactionStatus.READY_TO_SEND)
-        campaign_service.enqueue_send(session, tenant_id, batch.id)
+        campaign_status.set_status(session, transaction, TransactionStatus.READY_TO_SEND)
+        campaign_status.enqueue_send(session, tenant_id, batch.id)
     return transaction, warning
 
 

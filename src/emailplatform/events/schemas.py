@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 SuppressionReason = Literal["hard_bounce", "complaint", "unsubscribe", "manual"]
+MESSAGE_ID_TAG = "message_id"  # the SES tag that brings our message id back in SES events (its transport sets it)
 
 
 class SuppressionCreate(BaseModel):

@@ -7,12 +7,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from emailplatform.campaigns import counts
+from emailplatform.campaigns import status as campaign_status
 from emailplatform.events import suppression
 from emailplatform.models import (
     Event,
@@ -22,7 +22,7 @@ from emailplatform.models import (
 )
 from emailplatform.webhooks import service as webhook_service
 
-# The status an event moves its message to, and how far along that is; a message never moves back.
+# The status an event moves its message to (campaigns/status.py keeps the order: a message never moves back).
 EVENT_STATUS = {
     "delivered": MessageStatus.DELIVERED,
     "bounced": MessageStatus.BOUNCED,
@@ -31,14 +31,7 @@ EVENT_STATUS = {
     "complained": MessageStatus.COMPLAINED,
     "rejected": MessageStatus.FAILED,
 }
-RANK = {
-    MessageStatus.CREATED: 0, MessageStatus.SCHEDULED: 1, MessageStatus.READY_TO_SEND: 2, MessageStatus.SENDING: 3,
-    MessageStatus.SENT: 10, MessageStatus.FAILED: 15, MessageStatus.DELIVERED: 20, MessageStatus.BOUNCED: 25,
-    MessageStatus.OPENED: 30, MessageStatus.CLICKED: 40, MessageStatus.COMPLAINED: 50,
-    MessageStatus.SUPPRESSED: 100, MessageStatus.CANCELLED: 100,
-}
 SUPPRESSING = {"complained": "complaint", "unsubscribed": "unsubscribe"}
-IMPLIES_DELIVERY = {MessageStatus.DELIVERED, MessageStatus.OPENED, MessageStatus.CLICKED, MessageStatus.COMPLAINED}
 EVENT_TYPES = {"sent", "deferred", "failed", "delivery_delayed", "unsubscribed", *EVENT_STATUS}
 WEBHOOK_TYPES = {"rejected": "failed"}  # what a subscriber hears of an event; types not subscribable stay quiet
 
@@ -76,7 +69,8 @@ def record_many(session: Session, events: list[NewEvent]) -> list[NewEvent]:
             by_tenant_and_type[message.tenant_id, webhook_type].append(payload(event, message))
     for (tenant_id, webhook_type), payloads in by_tenant_and_type.items():
         webhook_service.message_events(session, tenant_id, webhook_type, payloads)
-    complete_if_done(session, {messages[m].batch_id for m in moved})
+    if moved:  # their batches and campaigns complete once every message has an outcome
+        campaign_status.complete_finished(session, {messages[m].batch_id for m in moved})
     return new
 
 
@@ -118,38 +112,9 @@ def _advance_statuses(session: Session, events: list[NewEvent]) -> set[uuid.UUID
     target: dict[uuid.UUID, MessageStatus] = {}
     for event in events:
         status = EVENT_STATUS.get(event.type)
-        if status and RANK[status] > RANK.get(target.get(event.message_id), -1):
+        if status and campaign_status.RANK[status] > campaign_status.RANK.get(target.get(event.message_id), -1):
             target[event.message_id] = status
-    by_status: dict[MessageStatus, list[uuid.UUID]] = defaultdict(list)
-    for message_id, status in target.items():
-        by_status[status].append(message_id)
-    moved: set[uuid.UUID] = set()
-    moves: list[counts.Move] = []
-    now = utcnow()
-    for status, ids in by_status.items():
-        behind = [s for s, rank in RANK.items() if rank < RANK[status] and rank >= RANK[MessageStatus.SENT]]
-        rows = session.execute(  # the statuses they move from, locked until the counts are written
-            select(Message.id, Message.transaction_id, Message.email, Message.status)
-            .where(Message.id.in_(ids), Message.status.in_(behind))
-            .order_by(Message.id)
-            .with_for_update()
-        ).all()
-        if rows:
-            session.execute(
-                update(Message)
-                .where(Message.id.in_([row.id for row in rows]))
-                .values(status=status, updated_at=now, **_delivered_at(status, now))
-                .execution_options(synchronize_session=False)
-            )
-        moves += [(row.transaction_id, row.email, row.status, status) for row in rows]
-        moved.update(row.id for row in rows)
-    counts.record_moves(session, moves)
-    return moved
-
-
-def _delivered_at(status: MessageStatus, now: datetime) -> dict:
-    """A move to DELIVERED, or past it to a status that implies delivery (an open), stamps the first delivery."""
-    return {"delivered_at": func.coalesce(Message.delivered_at, now)} if status in IMPLIES_DELIVERY else {}
+    return campaign_status.advance(session, target)
 
 
 def _suppress(session: Session, events: list[NewEvent], messages: dict[uuid.UUID, Row]) -> None:
@@ -159,16 +124,6 @@ def _suppress(session: Session, events: list[NewEvent], messages: dict[uuid.UUID
             message = messages[event.message_id]
             detail = event.details.get("reason") or event.details.get("diagnostic")
             suppression.add(session, message.tenant_id, message.email, reason, details=detail, message_id=message.id)
-
-
-def complete_if_done(session: Session, batch_ids: set[uuid.UUID]) -> None:
-    """The batches of messages that moved are COMPLETED once every message of theirs has reached a final outcome,
-    and their SENT campaigns once every batch is (the outcome window closes the rest: jobs/tasks.py)."""
-    if not batch_ids:
-        return
-    from emailplatform.campaigns import service as campaign_service
-
-    campaign_service.complete_finished(session, batch_ids)
 
 
 def payload(event: NewEvent, message: Message) -> dict:

@@ -22,11 +22,10 @@ from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.errors import BadRequest
 from emailplatform.events import sns
 from emailplatform.events import service as event_service
-from emailplatform.events.schemas import SnsReceived
+from emailplatform.events.schemas import MESSAGE_ID_TAG, SnsReceived
 from emailplatform.events.service import NewEvent
 from emailplatform.models import utcnow
 from emailplatform.openapi import error_responses
-from emailplatform.sending.transports.ses import MESSAGE_ID_TAG
 
 log = structlog.get_logger("emailplatform.events.ses")
 router = APIRouter(tags=["events"])

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 
-from emailplatform.campaigns import service as campaign_service
+from emailplatform.campaigns import status
 from emailplatform.models import IdempotencyKey, Job, JobState, utcnow
 
 DONE_JOBS_KEPT = timedelta(days=7)
@@ -22,7 +22,7 @@ async def cleanup(ctx, payload: dict) -> datetime:
     def run():
         now = utcnow()
         with runtime.db.session() as session:
-            campaign_service.complete_finished(session, sent_before=now - window)
+            status.complete_finished(session, sent_before=now - window)
             expired = now - timedelta(hours=runtime.settings.idempotency_ttl_hours)
             session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < expired))
             session.execute(delete(Job).where(Job.state == JobState.DONE, Job.finished_at < now - DONE_JOBS_KEPT))

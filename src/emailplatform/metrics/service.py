@@ -16,8 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emailplatform.campaigns.counts import PENDING
-from emailplatform.campaigns.service import DELIVERED, SENT_OUT
+from emailplatform.campaigns.counts import DELIVERED, PENDING, SENT_OUT
 from emailplatform.db import Database
 from emailplatform.models import Job, JobState, MessageCount, MessageStatus, Transaction, TransactionStatus, utcnow
 

@@ -12,10 +12,10 @@ import re
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.charset import Charset
 from email.header import Header
-from dataclasses import dataclass
 from email.utils import encode_rfc2231, format_datetime, formataddr, parseaddr
 from functools import lru_cache
 

@@ -36,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from emailplatform.config import DomainThrottle, Settings
 from emailplatform.db import Database
 from emailplatform.models import Tenant, ThrottleCounter, ThrottleHold
+from emailplatform.sending.transports.base import OutgoingMessage
 
 log = structlog.get_logger("emailplatform.throttles")
 
@@ -286,6 +287,10 @@ class Throttles:
         finally:
             if taken:
                 await self._give_back(taken)
+
+    def hold(self, message: OutgoingMessage):
+        """The send step's throttle (sending/steps.py): `sending` for the message's tenant and recipient domain."""
+        return self.sending(message.tenant_id, message.recipient.rpartition("@")[2].lower())
 
     async def acquire(self, tenant_id: uuid.UUID, recipient_domain: str) -> Waiting | None:
         """Count one message to this domain for this tenant against the rate limits (no connection)."""

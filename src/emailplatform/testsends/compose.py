@@ -10,9 +10,10 @@ from uuid_utils import uuid7
 
 from emailplatform.domains import service as domain_service
 from emailplatform.errors import Invalid
-from emailplatform.events import bounces, tracking
+from emailplatform.events import tracking
 from emailplatform.models import TemplateVersion
 from emailplatform.runtime import Runtime
+from emailplatform.sending import decorate
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
 from emailplatform.templates import rendering
 
@@ -50,7 +51,7 @@ class Composer:
         self.signer = domain_service.signer_for(session, tenant_id, draft.from_email)
         extra = {TEST_HEADER: "true"} if test else None
         self.skeleton = MessageSkeleton(draft.from_email, draft.from_name, draft.reply_to, extra)
-        self.base_url = tracking.base_url(runtime.settings)
+        self.base_url = decorate.base_url(runtime.settings)
         self.mailto_domain = runtime.settings.bounce_domain or draft.from_email.rpartition("@")[2]
 
     def compose(self, to: str, data: dict[str, str], data_field: str = "data") -> Composed:
@@ -67,14 +68,14 @@ class Composer:
         try:
             raw = self.skeleton.build(
                 to=to, subject=subject,
-                html=tracking.decorate_html(rendered.html, unsubscribe, message_id, self.base_url, "", False),
-                text=tracking.decorate_text(rendered.text, unsubscribe),
+                html=decorate.decorate_html(rendered.html, unsubscribe, message_id, self.base_url, "", False),
+                text=decorate.decorate_text(rendered.text, unsubscribe),
                 message_id=make_message_id(message_id, self.draft.from_email),
-                headers=tracking.unsubscribe_headers(token, self.base_url, self.mailto_domain),
+                headers=decorate.unsubscribe_headers(token, self.base_url, self.mailto_domain),
             )
         except ValueError as exc:
             raise Invalid(f"the message could not be built: {exc}", field=data_field) from None
         if self.signer:
             raw = self.signer.sign(raw)
-        envelope_from = bounces.return_path(message_id, self.draft.from_email, self.runtime.settings)
+        envelope_from = decorate.return_path(message_id, self.draft.from_email, self.runtime.settings)
         return Composed(message_id, to, envelope_from, subject, raw)

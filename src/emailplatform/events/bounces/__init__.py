@@ -23,14 +23,14 @@ from emailplatform.events.bounces.taxonomy import HARD_REASONS, REASONS
 from emailplatform.events.bounces.verp import (
     body,
     message_id_from_address,
-    return_path,
     returned_message_id,
+    verp_local_part,
     verp_message_id,
 )
 
 __all__ = [
     "HARD_REASONS", "REASONS", "BounceReport", "BouncedRecipient", "Classification", "classify_reply",
-    "message_id_from_address", "parse", "return_path", "returned_message_id",
+    "message_id_from_address", "parse", "returned_message_id", "verp_local_part",
 ]
 log = structlog.get_logger("emailplatform.bounces")
 # A DSN is a bounce when a recipient failed, else a delay when one is delayed, else a delivery notice.

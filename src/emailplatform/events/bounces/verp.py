@@ -1,20 +1,17 @@
-"""The VERP return path that names a message, and the message a bounce names."""
+"""The VERP local part that names a message, and the message a bounce names."""
 
 import re
 import uuid
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
-from emailplatform.config import Settings
-
 VERP_LOCAL_PART = re.compile(r"bounces\+([0-9a-f]{32})", re.IGNORECASE)
 RETURNED_MESSAGE_ID = re.compile(r"^[ \t]*Message-ID:\s*<([0-9a-f]{32})@[^>\s]+>", re.IGNORECASE | re.MULTILINE)
 
 
-def return_path(message_id: uuid.UUID, from_email: str, settings: Settings) -> str:
-    """The envelope sender of a message: `bounces+<id>@<bounce domain, or the sender's>`."""
-    domain = settings.bounce_domain or from_email.rpartition("@")[2]
-    return f"bounces+{message_id.hex}@{domain.encode('idna').decode('ascii').lower()}"
+def verp_local_part(message_id: uuid.UUID) -> str:
+    """The local part of the return path that names a message (sending/decorate.py adds the domain)."""
+    return f"bounces+{message_id.hex}"
 
 
 def message_id_from_address(address: str) -> uuid.UUID | None:

@@ -16,9 +16,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from emailplatform.config import Settings
+from emailplatform.events.schemas import MESSAGE_ID_TAG
 from emailplatform.sending.transports.base import OutgoingMessage, SendResult, SendStatus
 
-MESSAGE_ID_TAG = "message_id"
 # Refusals of this message, its sender or the account: sending it again will not help.
 REFUSED = {
     "MessageRejected", "MailFromDomainNotVerifiedException", "AccountSuspendedException", "BadRequestException",

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from emailplatform.analytics import service as analytics
+from emailplatform.campaigns import counts as campaign_counts
 from emailplatform.campaigns import pausing, recipients, splitting
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns.schemas import CampaignCreate
@@ -322,7 +323,7 @@ def _details(session, transaction: Transaction) -> dict:
 
 
 def _progress(session, transaction: Transaction) -> dict:
-    summary = campaign_service.summary(session, transaction)
+    summary = campaign_counts.summary(session, transaction)
     counts = analytics.Counts()
     for status, count in summary["by_status"].items():
         counts.add(status, count)

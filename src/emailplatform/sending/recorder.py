@@ -1,0 +1,200 @@
+"""The record step: outcomes written back as they come, not a claim at a time.
+
+Each message handed to the transport holds one of its worker process's `unrecorded` slots (as many as it has
+SMTP connections) until its outcome is committed: a worker killed in the middle of its batches can send again
+at most that many, whatever it had claimed, however slow the database. One writer a process writes the outcomes
+of all its batches, all that wait at once, as soon as the write before is done (a group commit: the slower the
+database, the more in one write), on a thread, off the event loop; while the database is away the outcomes wait
+and are tried again, and no new message goes out meanwhile.
+"""
+
+import asyncio
+import re
+import uuid
+import weakref
+from collections import Counter
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.orm import Session
+
+from emailplatform.campaigns import status
+from emailplatform.db import UNAVAILABLE
+from emailplatform.events import bounces
+from emailplatform.events import service as events_service
+from emailplatform.events.service import NewEvent
+from emailplatform.models import Message, MessageStatus, utcnow
+from emailplatform.runtime import Runtime
+from emailplatform.sending.steps import SUPPRESSED, BatchPlan, Outcome, Stopped
+from emailplatform.sending.throttles import Waiting
+from emailplatform.sending.transports.base import SendResult, SendStatus
+from emailplatform.webhooks import service as webhook_service
+
+log = structlog.get_logger("emailplatform.sending")
+
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.25, 5.0
+SMTP_PERMANENT = re.compile(r"^(5\d\d)\b")
+_recorders: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> its recorders, by runtime
+
+
+def recorder_for(runtime: Runtime) -> "Recorder":
+    """The worker process's recorder (one an event loop and runtime)."""
+    of_loop = _recorders.setdefault(asyncio.get_running_loop(), {})
+    recorder = of_loop.get(id(runtime))
+    if recorder is None or recorder.runtime is not runtime:
+        recorder = of_loop[id(runtime)] = Recorder(runtime)
+    return recorder
+
+
+class Recorder:
+    """Takes outcomes as the sends finish and writes them, all that wait at once, as soon as the write before
+    is done; gives back the `unrecorded` slot of each one sent once it is written."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        settings = runtime.settings
+        self.unrecorded = asyncio.Semaphore(settings.send_unrecorded_limit or settings.smtp_connections)
+        self._pending: list[tuple[BatchPlan, Outcome]] = []
+        self._unwritten: Counter[uuid.UUID] = Counter()  # outcomes of each batch not yet written
+        self._errors: dict[uuid.UUID, BaseException] = {}
+        self._written = asyncio.Condition()
+        self._task: asyncio.Task | None = None
+
+    def add(self, plan: BatchPlan, outcome: Outcome) -> None:
+        self._pending.append((plan, outcome))
+        self._unwritten[plan.batch_id] += 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._write_while_pending())
+
+    async def drain(self, batch_id: uuid.UUID) -> None:
+        """Wait until every outcome of the batch is written; raises what a write of them raised."""
+        async with self._written:
+            await self._written.wait_for(lambda: not self._unwritten[batch_id])
+        del self._unwritten[batch_id]
+        error = self._errors.pop(batch_id, None)
+        if error is not None:
+            raise error
+
+    async def _write_while_pending(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending, []
+            try:
+                await self._write(group)
+            except Exception as exc:  # the batches' jobs fail with it; their messages go again on the next run
+                self._errors.update((plan.batch_id, exc) for plan, _ in group)
+            finally:
+                self._give_back(group)
+            async with self._written:
+                self._unwritten.subtract(plan.batch_id for plan, _ in group)
+                self._written.notify_all()
+
+    async def _write(self, group: list[tuple[BatchPlan, Outcome]]) -> None:
+        pause = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                return await asyncio.to_thread(self._write_group, group)
+            except UNAVAILABLE as exc:
+                log.warning("outcomes not recorded yet: the database is unavailable", error=str(exc))
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, RETRY_MAX_SECONDS)
+
+    def _write_group(self, group: list[tuple[BatchPlan, Outcome]]) -> None:
+        by_batch: dict[uuid.UUID, tuple[BatchPlan, list[Outcome]]] = {}
+        for plan, outcome in group:
+            by_batch.setdefault(plan.batch_id, (plan, []))[1].append(outcome)
+        with self.runtime.db.session() as session:
+            for plan, outcomes in by_batch.values():
+                record(session, plan, outcomes)
+
+    def _give_back(self, group: list[tuple[BatchPlan, Outcome]]) -> None:
+        for _, outcome in group:
+            if isinstance(outcome.result, SendResult):  # it went through the transport, holding a slot
+                self.unrecorded.release()
+
+
+def record(session: Session, plan: BatchPlan, outcomes: list[Outcome]) -> None:
+    """Write outcomes back: one statement for all that were sent and one for the suppressed, one row each for the
+    rest, whose events (deferred, failed, or bounced for a 5xx reply) go through the events service like any
+    other, as does the delivery of those whose transport's acceptance was their delivery."""
+    now = utcnow()
+    sent, suppressed, throttled, unsent = _by_kind(outcomes)
+    _put_back(session, throttled)
+    if sent:
+        moved = status.move(
+            session, Message.id.in_([o.message.id for o in sent]), [MessageStatus.SENDING], MessageStatus.SENT,
+            values={"sent_at": now, "attempts": Message.attempts + 1, "last_error": None, "not_before": None},
+        )
+        if plan.notify_sent and moved:
+            moved_ids = {row.id for row in moved}
+            _notify_sent(session, plan, [o for o in sent if o.message.id in moved_ids], now)
+    if suppressed:
+        status.move(
+            session, Message.id.in_([o.message.id for o in suppressed]), [MessageStatus.SENDING],
+            MessageStatus.SUPPRESSED, values={"last_error": suppressed[0].result.reason},
+        )
+    events = [_record_unsent(session, plan, outcome, now) for outcome in unsent]
+    events += [
+        NewEvent(o.message.id, "delivered", now, {"response": o.result.response}) for o in sent if o.result.delivered
+    ]
+    if events:
+        events_service.record_many(session, events)
+
+
+def _by_kind(outcomes: list[Outcome]) -> tuple[list[Outcome], list[Outcome], list[Outcome], list[Outcome]]:
+    """The sent, the suppressed, the throttled, and the rest."""
+    sent, suppressed, throttled, unsent = [], [], [], []
+    for outcome in outcomes:
+        result = outcome.result
+        if isinstance(result, Waiting):
+            throttled.append(outcome)
+        elif isinstance(result, Stopped):
+            (suppressed if result.step == SUPPRESSED else unsent).append(outcome)
+        else:
+            (sent if result.status == SendStatus.SENT else unsent).append(outcome)
+    return sent, suppressed, throttled, unsent
+
+
+def _put_back(session: Session, throttled: list[Outcome]) -> None:
+    """Throttled messages wait for their turn, one statement for each wait: no attempt spent, no event."""
+    by_wait: dict[Waiting, list[uuid.UUID]] = {}
+    for outcome in throttled:
+        assert isinstance(outcome.result, Waiting)
+        by_wait.setdefault(outcome.result, []).append(outcome.message.id)
+    for waiting, ids in by_wait.items():
+        status.move(
+            session, Message.id.in_(ids), [MessageStatus.SENDING], MessageStatus.READY_TO_SEND,
+            values={"not_before": waiting.until, "last_error": waiting.reason},
+        )
+
+
+def _record_unsent(session: Session, plan: BatchPlan, outcome: Outcome, now: datetime) -> NewEvent:
+    """A message stopped or refused: retried later (deferred), or given up (failed; bounced when the server said
+    5xx)."""
+    message, result = outcome.message, outcome.result
+    attempts = message.attempts + 1
+    stopped = isinstance(result, Stopped)
+    response = result.reason if stopped else result.response
+    gave_up = stopped or result.status == SendStatus.FAILED or attempts >= plan.settings.send_max_attempts
+    values = {"attempts": attempts, "last_error": response}
+    if gave_up:
+        status.move(session, Message.id == message.id, [MessageStatus.SENDING], MessageStatus.FAILED,
+                    values=values | {"not_before": None})
+    else:
+        delay = plan.settings.send_retry_base_seconds * 2 ** (attempts - 1)
+        status.move(session, Message.id == message.id, [MessageStatus.SENDING], MessageStatus.READY_TO_SEND,
+                    values=values | {"not_before": now + timedelta(seconds=delay)})
+    smtp_reply = None if stopped or result.status != SendStatus.FAILED else SMTP_PERMANENT.match(response or "")
+    if smtp_reply:
+        classified = bounces.classify_reply(int(smtp_reply[1]), response)
+        return NewEvent(message.id, "bounced", now, classified.details() | {"source": "smtp"})
+    details = {"response": response, "attempt": attempts} | ({"step": result.step} if stopped else {})
+    return NewEvent(message.id, "failed" if gave_up else "deferred", now, details)
+
+
+def _notify_sent(session: Session, plan: BatchPlan, sent: list[Outcome], now: datetime) -> None:
+    """message.sent webhooks, for tenants that subscribe to them."""
+    webhook_service.message_events(session, plan.transaction.tenant_id, "sent", [
+        {"message_id": str(o.message.id), "transaction_id": str(plan.transaction.id), "recipient": o.message.email,
+         "event": "sent", "timestamp": now.isoformat(), "details": {}}
+        for o in sent
+    ])
