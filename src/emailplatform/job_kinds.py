@@ -52,5 +52,5 @@ def run_worker_process() -> None:
 
 
 def supervised_workers(count: int, settings: Settings) -> WorkerProcesses:
-    """`count` worker processes, restarted if they die and drained within a lease on stop (not yet started)."""
-    return WorkerProcesses(count, run_worker_process, drain_seconds=settings.job_lease_seconds)
+    """`count` worker processes, restarted if they die and drained on stop (not yet started)."""
+    return WorkerProcesses(count, run_worker_process, drain_seconds=settings.worker_drain_seconds)
