@@ -1,6 +1,7 @@
 """A job's lease is short and renewed while its worker lives: a job that runs for many leases stays its worker's,
 and when that worker is killed another takes the job over within about a lease, not after the job's whole run."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,8 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from emailplatform.config import Settings
+from emailplatform.db import UNAVAILABLE
+from emailplatform.jobs import queue
+from emailplatform.jobs.worker import Lane, Worker
+from emailplatform.migrations import upgrade
 from emailplatform.models import Job, JobState, utcnow
+from emailplatform.runtime import Runtime
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
+from tests.jobs.test_database_outage import cluster  # noqa: F401 (a fixture)
 from tests.jobs.test_worker_processes import process_env, wait_until
 
 LEASE_SECONDS = Settings.model_fields["job_lease_seconds"].default
@@ -77,3 +84,55 @@ def test_a_killed_workers_job_is_taken_over_within_a_lease(client, runtime, smtp
         for process in workers.values():
             process.kill()
             process.wait()
+
+
+OUTAGE_LEASE_SECONDS = 2
+
+
+def test_a_job_whose_lease_ran_out_in_an_outage_stays_its_workers(cluster, tmp_path):
+    """PostgreSQL away for longer than a lease: the lease runs out meanwhile, but the worker that still runs the
+    job takes it back once the database is back, and the other worker, idle and polling all along, leaves it."""
+    url = cluster.create_database("leases")
+    upgrade(url)
+    settings = {"database_url": url, "data_dir": tmp_path, "job_lease_seconds": OUTAGE_LEASE_SECONDS}
+    runtimes = [Runtime(Settings(**settings)) for _ in range(2)]
+    with runtimes[0].db.session() as session:
+        queue.enqueue(session, "slow", {})
+    runs = []
+
+    async def slow(ctx, payload):
+        runs.append(ctx.job.attempts)
+        await asyncio.sleep(4 * OUTAGE_LEASE_SECONDS + 4)  # through the outage and past it
+
+    async def scenario():
+        stop = asyncio.Event()
+        first, second = (Worker(runtime, {"slow": slow}, [Lane(1, ())], poll_seconds=0.1) for runtime in runtimes)
+        tasks = [asyncio.create_task(first.run(stop))]
+        while not runs:
+            await asyncio.sleep(0.05)
+        tasks.append(asyncio.create_task(second.run(stop)))  # idle, polling: it would take a lapsed job at once
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(cluster.stop, "fast")
+        await asyncio.sleep(OUTAGE_LEASE_SECONDS + 2)
+        await asyncio.to_thread(cluster.start)
+        while (job := await asyncio.to_thread(read_job, runtimes[0])) is None or job.state != JobState.DONE:
+            await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.gather(*tasks)
+        return job, first.id
+
+    try:
+        job, first_worker = asyncio.run(scenario())
+    finally:
+        for runtime in runtimes:
+            runtime.close()
+    assert runs == [1], "the job ran once, by its worker"
+    assert job.attempts == 1 and job.locked_by == first_worker
+
+
+def read_job(runtime) -> Job | None:
+    try:
+        with runtime.db.session(write=False) as session:
+            return session.scalar(select(Job).where(Job.kind == "slow"))
+    except UNAVAILABLE:
+        return None
