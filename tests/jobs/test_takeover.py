@@ -51,7 +51,8 @@ def test_a_killed_workers_job_is_taken_over_within_a_lease(client, runtime, smtp
     try:
         template = create_template(client, "Hi {{ name }}", "<p>Hi {{ name }}</p>")
         file = upload_file(client, csv_bytes(["email", "name"], [[r, r[:5]] for r in recipients]))
-        transaction_id = create_campaign(client, template["template_id"], file["file_url"], batch_size=1000)["transaction_id"]
+        created = create_campaign(client, template["template_id"], file["file_url"], batch_size=1000)  # one batch
+        transaction_id = created["transaction_id"]
         first = wait_until(lambda: running_batch(runtime), 60, "a worker runs the send batch")
         victim = holder(first)
         assert victim in workers

@@ -27,7 +27,8 @@ def test_a_killed_uploads_temporary_file_is_removed_by_the_housekeeping_job(runt
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     partial = runtime.settings.data_dir / "files" / PARTIAL_DIR
-    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": new_tenant(runtime).api_key}, timeout=30)
+    key = new_tenant(runtime).api_key
+    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=30)
     try:
         wait_until(lambda: _ready(api), 60, "the server is ready")
         upload_url = api.post("/api/v1/files/upload-url", json={"filename": "big.csv"}).json()["upload_url"]

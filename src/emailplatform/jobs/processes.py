@@ -110,9 +110,12 @@ class WorkerProcesses:
                     self._spawn(index, slot)
 
     def _publish(self) -> None:
-        with tempfile.NamedTemporaryFile("w", dir=self.status_path.parent, delete=False) as tmp:
-            json.dump({"alive": self.alive, "restarts": self.restarts}, tmp)
-        os.replace(tmp.name, self.status_path)
+        try:
+            with tempfile.NamedTemporaryFile("w", dir=self.status_path.parent, delete=False) as tmp:
+                json.dump({"alive": self.alive, "restarts": self.restarts}, tmp)
+            os.replace(tmp.name, self.status_path)
+        except OSError as exc:  # the API processes read it as stale; the watching goes on
+            log.warning("worker status not published", path=str(self.status_path), error=str(exc))
 
 
 class PublishedStatus:
@@ -123,7 +126,8 @@ class PublishedStatus:
 
     def _read(self) -> dict:
         try:
-            return json.loads(self.path.read_text()) | {"fresh": time.time() - self.path.stat().st_mtime < STALE_SECONDS}
+            age = time.time() - self.path.stat().st_mtime
+            return json.loads(self.path.read_text()) | {"fresh": age < STALE_SECONDS}
         except (OSError, ValueError):  # not written yet, or gone with its supervisor
             return {"alive": False, "restarts": 0}
 

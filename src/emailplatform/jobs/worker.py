@@ -1,6 +1,6 @@
 """The worker loop: claim due jobs in batches, run each as a task, keep their leases (leases.py), record the outcome.
 
-The database may go away at any moment: a claim, a heartbeat or an outcome that cannot be written is tried
+The database may go away at any moment: a claim, a lease's renewal or an outcome that cannot be written is tried
 again, with a pause that grows, until the database answers; the worker never exits for it. A job that failed
 because of it is recorded as failed once it can be, and runs again after its backoff. For a lease after an
 outage a worker claims queued jobs only, not running ones whose lease ran out meanwhile: their workers renew
@@ -114,7 +114,7 @@ class Worker:
             except UNAVAILABLE:  # their leases lapse and they run again: every handler may run twice
                 log.warning("finished jobs not recorded: the database is unavailable", jobs=len(self.done))
         finally:
-            self.leases.stop()
+            await asyncio.to_thread(self.leases.stop)  # a renewal under way may wait on the database
         log.info("worker stopped", worker=self.id)
 
     async def _claim_until(self, stop: asyncio.Event) -> None:
@@ -137,7 +137,7 @@ class Worker:
         try:
             await self._run_until_idle()
         finally:
-            self.leases.stop()
+            await asyncio.to_thread(self.leases.stop)
 
     async def _run_until_idle(self) -> None:
         await self._ensure_periodic()
