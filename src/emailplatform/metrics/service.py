@@ -174,7 +174,7 @@ class WorkerCollector(Collector):
         )
 
 
-def new_registry(db: Database, worker: Callable[[], object | None] = lambda: None) -> CollectorRegistry:
+def new_registry(db: Database, worker: Callable[[], object | None]) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(db))
     registry.register(WorkerCollector(worker))
