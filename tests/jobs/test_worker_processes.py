@@ -180,7 +180,8 @@ def test_serve_with_api_workers_tells_in_every_process_that_a_worker_process_was
     )
     try:
         ready = wait_until(
-            lambda: every_answer(port, lambda a: a["status_code"] == 200 and a["checks"]["worker"] == "ok"), 120,
+            lambda: every_answer(port, lambda a: a["status_code"] == 200 and a["checks"]["worker"] == "ok"),
+            300,  # three processes start, each a fresh interpreter: minutes on a machine as busy as CI's can be
             "both API processes are ready and see the worker process",
         )
         api_processes = {answer["process"] for answer in ready}
