@@ -1,8 +1,10 @@
 """The FastAPI application: every domain's router, one error format, and (optionally) a worker beside it."""
 
 import asyncio
+import os
 import threading
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import structlog
 from fastapi import FastAPI, Request
@@ -14,6 +16,7 @@ from emailplatform import __version__, ui
 from emailplatform.db import UNAVAILABLE
 from emailplatform.errors import AppError, Unavailable
 from emailplatform.health import router as health_router
+from emailplatform.jobs.processes import STATUS_ENV, PublishedStatus
 from emailplatform.jobs.worker import new_event_loop as worker_loop
 from emailplatform.logs import AccessLog
 from emailplatform.metrics.service import HttpMetrics, new_registry
@@ -26,14 +29,19 @@ log = structlog.get_logger("emailplatform.app")
 RETRY_AFTER_SECONDS = 5  # what a 503 asks a client to wait before it tries again
 
 
-def create_app(runtime: Runtime | None = None, *, with_worker: bool = False, worker_processes: int = 0) -> FastAPI:
+def create_app(
+    runtime: Runtime | None = None, *, with_worker: bool = False, worker_processes: int = 0,
+    worker_status: Path | None = None,
+) -> FastAPI:
     """The app; beside it, `worker_processes` supervised worker processes, or else with `with_worker` a worker
-    thread of this process (the `send` command's embedded run)."""
+    thread of this process (the `send` command's embedded run). Or the workers are another process's, which
+    publishes their status to `worker_status`."""
     runtime = runtime or Runtime()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        worker = app.state.worker = _workers(runtime, with_worker, worker_processes)
+        worker = _workers(runtime, with_worker, worker_processes)
+        app.state.worker = worker or (PublishedStatus(worker_status) if worker_status else None)
         if worker:
             worker.start()
         yield
@@ -42,7 +50,7 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False, wor
 
     app = new_app(title="emailplatform", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
-    app.state.metrics = new_registry(runtime.db)
+    app.state.metrics = new_registry(runtime.db, lambda: getattr(app.state, "worker", None))
     settings = runtime.settings
     app.add_middleware(RequestLimits, max_bytes=settings.request_max_bytes, upload_max_bytes=settings.upload_max_bytes)
     app.add_middleware(SecurityHeaders)
@@ -64,13 +72,14 @@ def create_app(runtime: Runtime | None = None, *, with_worker: bool = False, wor
 
 def create_app_from_env() -> FastAPI:
     """The app of one of the API processes of `serve --api-workers N`: settings from the environment, and no
-    workers of its own (the serve command runs them, once for all its API processes)."""
+    workers of its own (the serve command runs them, once for all its API processes, and publishes their status)."""
     from emailplatform.config import get_settings
     from emailplatform.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings)
-    return create_app(Runtime(settings))
+    status = os.environ.get(STATUS_ENV)
+    return create_app(Runtime(settings), worker_status=Path(status) if status else None)
 
 
 def _workers(runtime: Runtime, with_worker: bool, processes: int):

@@ -125,22 +125,32 @@ def _api_workers(runtime: Runtime, requested: int | None) -> int:
     return (requested if requested is not None else runtime.settings.api_workers) or 1
 
 
+# uvicorn kills an API process that does not answer its ping in time, starting up too: 5 s, its default, is less
+# than a start-up takes on a busy machine, where the processes were killed and started again without end.
+API_PROCESS_HEALTHCHECK_SECONDS = 60
+
+
 def _serve_api_processes(settings: Settings, count: int, worker_processes: int, host: str, port: int) -> None:
     """`count` API processes under uvicorn's supervisor, each building its app from the environment; the worker
-    processes are this process's, started once for all of them."""
+    processes are this process's, started once for all of them, and their status is published to the others."""
     from emailplatform.job_kinds import supervised_workers
+    from emailplatform.jobs.processes import STATUS_ENV
 
-    supervisor = supervised_workers(worker_processes, settings) if worker_processes else None
+    status_path = settings.data_dir / f"worker-status-{os.getpid()}.json"
+    supervisor = supervised_workers(worker_processes, settings, status_path) if worker_processes else None
     if supervisor:
+        os.environ[STATUS_ENV] = str(status_path)
         supervisor.start()
     try:
         uvicorn.run(
             "emailplatform.app:create_app_from_env", factory=True, workers=count, host=host, port=port,
-            log_level="warning", **http_server.uvicorn_options(settings),
+            log_level="warning", timeout_worker_healthcheck=API_PROCESS_HEALTHCHECK_SECONDS,
+            **http_server.uvicorn_options(settings),
         )
     finally:
         if supervisor:
             supervisor.stop()
+            status_path.unlink(missing_ok=True)
 
 
 def _start_bounce_listener(runtime: Runtime, start_listener):

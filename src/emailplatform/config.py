@@ -131,14 +131,22 @@ class Settings(BaseSettings):
     default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")
     api_workers: int = Field(
         0, ge=0, le=256,
-        description="API processes that `serve` runs (0: one); with more, `/readyz` no longer sees the worker processes.",
+        description="API processes that `serve` runs (0: one).",
     )
     worker_processes: int = Field(
         0, ge=0, le=256,
         description="Worker processes that `serve` and `worker` run, each restarted if it dies; 0: one per core.",
     )
     worker_concurrency: int = Field(4, ge=1, le=64, description="Jobs one worker process runs at once.")
-    job_lease_seconds: int = Field(60, ge=1, description="How long a claimed job is leased before another worker may take it.")
+    job_lease_seconds: int = Field(
+        10, ge=1,
+        description="A claimed job's lease, renewed by its worker every third of it: how soon the jobs of a worker "
+        "that died are taken over.",
+    )
+    worker_drain_seconds: int = Field(
+        60, ge=1,
+        description="How long a stopping worker process may take to finish its jobs in flight before it is killed.",
+    )
     job_max_attempts: int = Field(8, ge=1, description="Attempts before a failing job is dead.")
     job_retry_base_seconds: float = Field(5.0, gt=0, description="Delay before a failed job's second attempt; doubles each time, up to an hour.")
     send_max_attempts: int = Field(6, ge=1, description="Attempts (SMTP 4xx answers) before a message fails.")

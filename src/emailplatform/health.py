@@ -1,6 +1,7 @@
 """Liveness and readiness. /healthz answers while the process runs (a load balancer's or an orchestrator's
 liveness probe: restart me if not); /readyz says whether what it needs answers too (send me traffic or not):
-the database, the storage and, in the embedded deployment, its worker."""
+the database, the storage and the workers this server runs (its own, or those of the `serve` command that
+started it: `serve --api-workers N`)."""
 
 import os
 
@@ -22,11 +23,12 @@ def healthz():
 
 @router.get("/readyz", summary="Readiness: the database, storage and worker answer")
 def readyz(request: Request):
-    """200 when every check is `ok`, else 503 with what failed; each check names its part."""
+    """200 when every check is `ok`, else 503 with what failed; each check names its part. `worker_restarts`, once
+    a worker was restarted, is a count, not a check; `process` is the id of the API process that answered."""
     checks = readiness(request.app.state.runtime, getattr(request.app.state, "worker", None))
-    ready = all(value == "ok" for value in checks.values())
+    ready = all(value == "ok" for key, value in checks.items() if key != "worker_restarts")
     return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
+        {"status": "ready" if ready else "unavailable", "checks": checks, "process": os.getpid()},
         status_code=200 if ready else 503, headers={} if ready else {"Retry-After": "5"},
     )
 

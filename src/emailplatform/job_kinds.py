@@ -3,6 +3,7 @@ worker (the CLI, the embedded app, a test, a benchmark) starts it with these."""
 
 import asyncio
 import signal
+from pathlib import Path
 
 from emailplatform.campaigns import tasks as campaign_tasks
 from emailplatform.config import Settings, get_settings
@@ -12,9 +13,14 @@ from emailplatform.jobs.worker import Lane, Worker, run, run_supervised
 from emailplatform.logs import configure_logging
 from emailplatform.runtime import Runtime
 from emailplatform.sending import tasks as sending_tasks
+from emailplatform.storage import tasks as storage_tasks
 from emailplatform.webhooks import tasks as webhook_tasks
 
-HANDLERS = {**campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS}
+HANDLERS = {
+    **campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS,
+    **storage_tasks.HANDLERS,
+}
+PERIODIC_KINDS = maintenance_tasks.PERIODIC_KINDS + storage_tasks.PERIODIC_KINDS
 
 
 def lanes(settings: Settings) -> list[Lane]:
@@ -28,7 +34,7 @@ def lanes(settings: Settings) -> list[Lane]:
 
 
 def new_worker(runtime: Runtime, *, poll_seconds: float = 0.25) -> Worker:
-    return Worker(runtime, HANDLERS, lanes(runtime.settings), periodic=maintenance_tasks.PERIODIC_KINDS, poll_seconds=poll_seconds)
+    return Worker(runtime, HANDLERS, lanes(runtime.settings), periodic=PERIODIC_KINDS, poll_seconds=poll_seconds)
 
 
 def run_worker_process() -> None:
@@ -51,6 +57,7 @@ def run_worker_process() -> None:
     run(main())
 
 
-def supervised_workers(count: int, settings: Settings) -> WorkerProcesses:
-    """`count` worker processes, restarted if they die and drained within a lease on stop (not yet started)."""
-    return WorkerProcesses(count, run_worker_process, drain_seconds=settings.job_lease_seconds)
+def supervised_workers(count: int, settings: Settings, status_path: Path | None = None) -> WorkerProcesses:
+    """`count` worker processes, restarted if they die and drained on stop (not yet started); their status
+    published to `status_path`, if given."""
+    return WorkerProcesses(count, run_worker_process, settings.worker_drain_seconds, status_path)

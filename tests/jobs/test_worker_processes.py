@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -144,3 +145,62 @@ def _ready(api: httpx.Client) -> bool:
         return api.get("/readyz").status_code == 200
     except httpx.TransportError:
         return False
+
+
+def readyz_burst(port: int) -> list[dict]:
+    """/readyz asked 32 times at once, each on a connection of its own, so every API process answers some."""
+    def ask(_):
+        response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30)
+        return response.json() | {"status_code": response.status_code}
+
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(ask, range(32)))
+
+
+def every_answer(port: int, condition) -> list[dict] | None:
+    """A burst of /readyz answers, if each meets `condition` and two API processes gave them."""
+    try:
+        answers = readyz_burst(port)
+    except httpx.TransportError:
+        return None
+    return answers if all(map(condition, answers)) and len({a["process"] for a in answers}) == 2 else None
+
+
+def metric(text: str, name: str) -> float:
+    return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(f"{name} "))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # what it tells is the same on either
+def test_serve_with_api_workers_tells_in_every_process_that_a_worker_process_was_restarted(runtime, smtp_sink, database_url):
+    port = free_port()
+    env = process_env(runtime, smtp_sink, EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}", EMAILPLATFORM_INBOUND_PORT=str(free_port()))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "emailplatform.cli", "serve", "--port", str(port), "--api-workers", "2", "--processes", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        ready = wait_until(
+            lambda: every_answer(port, lambda a: a["status_code"] == 200 and a["checks"]["worker"] == "ok"),
+            300,  # three processes start, each a fresh interpreter: minutes on a machine as busy as CI's can be
+            "both API processes are ready and see the worker process",
+        )
+        api_processes = {answer["process"] for answer in ready}
+        (worker,) = worker_processes(server.pid, 3) - api_processes
+
+        os.kill(worker, signal.SIGKILL)
+        wait_until(lambda: every_answer(port, lambda a: a["checks"].get("worker_restarts") == "1"), 30,
+                   "every API process tells of the restart")
+        wait_until(lambda: every_answer(port, lambda a: a["status_code"] == 200 and a["checks"]["worker"] == "ok"), 30,
+                   "the new worker process runs, and the server is ready again")
+        assert worker not in worker_processes(server.pid, 3)
+        for _ in range(8):  # from either API process
+            scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+            assert metric(scraped, "emailplatform_worker_restarts_total") == 1
+            assert metric(scraped, "emailplatform_worker_up") == 1
+    finally:
+        server.terminate()
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

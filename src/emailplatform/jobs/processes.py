@@ -1,17 +1,24 @@
 """Worker processes, supervised. N children each run a worker; one that dies, for any reason, is started afresh
 after a pause that grows while it keeps dying. On stop each child is sent SIGTERM, finishes the jobs it has in
 flight, and exits; one still running after the drain time is killed (its jobs' leases lapse and another worker
-takes them). A child whose parent dies, even by SIGKILL, is sent SIGTERM by the kernel, so none is left behind."""
+takes them). A child whose parent dies, even by SIGKILL, is sent SIGTERM by the kernel, so none is left behind.
+
+Whether they all run, and how many were restarted, the supervisor may publish in a file every second, for the
+API processes of `serve --api-workers N` (its children too, but not the supervisor) to tell in /readyz and the
+metrics: PublishedStatus reads it, and a file left unwritten for STALE_SECONDS says the supervisor is gone."""
 
 import ctypes
+import json
 import multiprocessing
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 
@@ -21,6 +28,9 @@ RESTART_FIRST_SECONDS = 0.5
 RESTART_MAX_SECONDS = 30.0
 STEADY_SECONDS = 60.0  # a child that ran this long before it died is restarted at once, its pause forgotten
 PR_SET_PDEATHSIG = 1
+STATUS_ENV = "EMAILPLATFORM_SERVE_WORKER_STATUS"  # where the API processes of `serve` find the published status
+PUBLISH_SECONDS = 1.0
+STALE_SECONDS = 5.0
 
 
 def _child(target: Callable[[], None], parent: int) -> None:
@@ -40,9 +50,10 @@ class Slot:
 
 
 class WorkerProcesses:
-    def __init__(self, count: int, target: Callable[[], None], drain_seconds: float):
+    def __init__(self, count: int, target: Callable[[], None], drain_seconds: float, status_path: Path | None = None):
         self.target = target
         self.drain_seconds = drain_seconds
+        self.status_path = status_path
         self.slots = [Slot() for _ in range(count)]
         self.restarts = 0
         self.stopping = threading.Event()
@@ -79,8 +90,12 @@ class WorkerProcesses:
         slot.started_at = time.monotonic()
 
     def _watch(self) -> None:
+        published_at = 0.0
         while not self.stopping.wait(0.2):
             now = time.monotonic()
+            if self.status_path and now - published_at >= PUBLISH_SECONDS:
+                self._publish()
+                published_at = now
             for index, slot in enumerate(self.slots):
                 if slot.process is None or slot.process.is_alive():
                     continue
@@ -93,3 +108,34 @@ class WorkerProcesses:
                     slot.restart_at = 0.0
                     self.restarts += 1
                     self._spawn(index, slot)
+
+    def _publish(self) -> None:
+        try:
+            with tempfile.NamedTemporaryFile("w", dir=self.status_path.parent, delete=False) as tmp:
+                json.dump({"alive": self.alive, "restarts": self.restarts}, tmp)
+            os.replace(tmp.name, self.status_path)
+        except OSError as exc:  # the API processes read it as stale; the watching goes on
+            log.warning("worker status not published", path=str(self.status_path), error=str(exc))
+
+
+class PublishedStatus:
+    """What a supervisor of another process publishes of its worker processes (see the module's docstring)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _read(self) -> dict:
+        try:
+            age = time.time() - self.path.stat().st_mtime
+            return json.loads(self.path.read_text()) | {"fresh": age < STALE_SECONDS}
+        except (OSError, ValueError):  # not written yet, or gone with its supervisor
+            return {"alive": False, "restarts": 0}
+
+    @property
+    def alive(self) -> bool:
+        status = self._read()
+        return status["alive"] and status["fresh"]
+
+    @property
+    def restarts(self) -> int:
+        return self._read()["restarts"]

@@ -1,4 +1,8 @@
-"""The database is the queue: enqueue on the caller's session, claim leases in batches, retry with backoff."""
+"""The database is the queue: enqueue on the caller's session, claim leases in batches, retry with backoff.
+
+Leases are short and renewed while their worker lives (jobs/leases.py). They are told by the database's clock
+on PostgreSQL, so workers on machines whose clocks differ agree on when one ran out; SQLite serves one machine,
+whose clock every worker shares."""
 
 import random
 import uuid
@@ -6,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Update, and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Interval, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -53,14 +57,15 @@ def claim(
     *,
     kinds: tuple[str, ...] = (),
     other_kinds: bool = False,
+    take_over: bool = True,
 ) -> list[ClaimedJob]:
-    """Lease up to `limit` due jobs, on the caller's session: queued ones whose time has come, and running ones
-    whose lease ran out; of the given `kinds` only, or (`other_kinds`) of every kind but those; of any kind when
-    `kinds` is empty."""
+    """Lease up to `limit` due jobs, on the caller's session: queued ones whose time has come, and (`take_over`)
+    running ones whose lease ran out; of the given `kinds` only, or (`other_kinds`) of every kind but those; of
+    any kind when `kinds` is empty."""
     now = utcnow()
-    stmt = _claim_statement(kinds, other_kinds, skip_locked=session.get_bind().dialect.name != "sqlite")
-    locked_until = now + timedelta(seconds=lease_seconds)
-    params = {"now": now, "limit": limit, "locked_until": locked_until, "worker_id": worker_id}
+    postgres = session.get_bind().dialect.name != "sqlite"
+    stmt = _claim_statement(kinds, other_kinds, take_over, postgres)
+    params = {"now": now, "limit": limit, "worker_id": worker_id} | _lease_params(postgres, now, lease_seconds)
     claimed = [
         ClaimedJob(job_id, kind, payload, attempts, max_attempts or default_max_attempts, tenant_id)
         for job_id, kind, payload, attempts, max_attempts, tenant_id in session.execute(stmt, params)
@@ -71,24 +76,29 @@ def claim(
     return [job for job in claimed if job.attempts <= job.max_attempts]
 
 
+def _lease_clock(postgres: bool) -> tuple[ColumnElement, ColumnElement]:
+    """The moment now and the end of a lease begun now, by the clock leases are told by."""
+    if postgres:
+        return func.now(), func.now() + bindparam("lease", type_=Interval())
+    return bindparam("lease_now"), bindparam("locked_until")
+
+
+def _lease_params(postgres: bool, now: datetime, lease_seconds: int) -> dict:
+    lease = timedelta(seconds=lease_seconds)
+    return {"lease": lease} if postgres else {"lease_now": now, "locked_until": now + lease}
+
+
 @cache
-def _claim_statement(kinds: tuple[str, ...], other_kinds: bool, skip_locked: bool) -> Update:
+def _claim_statement(kinds: tuple[str, ...], other_kinds: bool, take_over: bool, postgres: bool) -> Update:
     """The claim's UPDATE … RETURNING, built once (claims come many times a second)."""
-    now = bindparam("now")
-    due = (
-        select(Jobs.c.id)
-        .where(
-            or_(
-                and_(Jobs.c.state == JobState.QUEUED, Jobs.c.run_at <= now),
-                and_(Jobs.c.state == JobState.RUNNING, Jobs.c.locked_until < now),
-            )
-        )
-        .order_by(Jobs.c.run_at)
-        .limit(bindparam("limit"))
-    )
+    lease_now, locked_until = _lease_clock(postgres)
+    due = and_(Jobs.c.state == JobState.QUEUED, Jobs.c.run_at <= bindparam("now"))
+    if take_over:
+        due = or_(due, and_(Jobs.c.state == JobState.RUNNING, Jobs.c.locked_until < lease_now))
+    due = select(Jobs.c.id).where(due).order_by(Jobs.c.run_at).limit(bindparam("limit"))
     if kinds:
         due = due.where(Jobs.c.kind.not_in(kinds) if other_kinds else Jobs.c.kind.in_(kinds))
-    if skip_locked:
+    if postgres:
         due = due.with_for_update(skip_locked=True)
     return (
         update(Jobs)
@@ -96,11 +106,32 @@ def _claim_statement(kinds: tuple[str, ...], other_kinds: bool, skip_locked: boo
         .values(
             state=JobState.RUNNING,
             attempts=Jobs.c.attempts + 1,
-            locked_until=bindparam("locked_until"),
+            locked_until=locked_until,
             locked_by=bindparam("worker_id"),
         )
         .returning(Jobs.c.id, Jobs.c.kind, Jobs.c.payload, Jobs.c.attempts, Jobs.c.max_attempts, Jobs.c.tenant_id)
     )
+
+
+def renew(session: Session, job_ids: list[int], worker_id: str, lease_seconds: int) -> set[int]:
+    """On the caller's session: a fresh lease on each of these running jobs that is still this worker's (even one
+    whose lease ran out meanwhile, unless another worker took it); the ids renewed."""
+    postgres = session.get_bind().dialect.name != "sqlite"
+    _, locked_until = _lease_clock(postgres)
+    stmt = (
+        update(Jobs)
+        .where(Jobs.c.id.in_(job_ids), Jobs.c.locked_by == worker_id, Jobs.c.state == JobState.RUNNING)
+        .values(locked_until=locked_until)
+        .returning(Jobs.c.id)
+    )
+    return set(session.scalars(stmt, _lease_params(postgres, utcnow(), lease_seconds)))
+
+
+def taken_over(session: Session, job_ids: list[int], worker_id: str) -> list[int]:
+    """Of these jobs, those another worker runs now."""
+    return list(session.scalars(
+        select(Jobs.c.id).where(Jobs.c.id.in_(job_ids), Jobs.c.state == JobState.RUNNING, Jobs.c.locked_by != worker_id)
+    ))
 
 
 def mark_done(session: Session, job_ids: list[int], worker_id: str) -> None:
@@ -132,15 +163,6 @@ def reschedule(session: Session, jobs: list[tuple[int, datetime]], worker_id: st
         .values(state=JobState.QUEUED, run_at=bindparam("b_run_at"), attempts=0, locked_until=None, last_error=None),
         [{"b_id": job_id, "b_run_at": run_at} for job_id, run_at in jobs],
     )
-
-
-def extend_lease(db: Database, job_id: int, worker_id: str, lease_seconds: int) -> None:
-    with db.session() as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.locked_by == worker_id, Job.state == JobState.RUNNING)
-            .values(locked_until=utcnow() + timedelta(seconds=lease_seconds))
-        )
 
 
 def fail(db: Database, job: ClaimedJob, worker_id: str, error: str, retry_base_seconds: float) -> bool:

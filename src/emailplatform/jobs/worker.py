@@ -1,13 +1,16 @@
-"""The worker loop: claim due jobs in batches, run each as a task, heartbeat its lease, record the outcome.
+"""The worker loop: claim due jobs in batches, run each as a task, keep their leases (leases.py), record the outcome.
 
-The database may go away at any moment: a claim, a heartbeat or an outcome that cannot be written is tried
+The database may go away at any moment: a claim, a lease's renewal or an outcome that cannot be written is tried
 again, with a pause that grows, until the database answers; the worker never exits for it. A job that failed
-because of it is recorded as failed once it can be, and runs again after its backoff.
+because of it is recorded as failed once it can be, and runs again after its backoff. For a lease after an
+outage a worker claims queued jobs only, not running ones whose lease ran out meanwhile: their workers renew
+them first, so no job runs twice for an outage.
 
 Jobs run in lanes, each with its own bound of jobs at once: webhook deliveries (network-bound, many at once)
 in one, every other kind (`worker_concurrency`) in the other, so neither kind takes the other's slots."""
 
 import asyncio
+import math
 import os
 import socket
 import traceback
@@ -24,6 +27,7 @@ from emailplatform.db import UNAVAILABLE
 from emailplatform.jobs import queue
 from emailplatform.jobs.batching import batcher_for
 from emailplatform.jobs.context import Handler, JobContext
+from emailplatform.jobs.leases import Leases
 from emailplatform.models import utcnow
 from emailplatform.runtime import Runtime
 
@@ -65,6 +69,7 @@ class Lane:
 class ClaimRequest:
     wants: list[tuple[Lane, int]]  # how many jobs each lane wants
     done: list[int]  # the jobs finished since the last claim
+    take_over: bool = True  # running jobs whose lease ran out too
 
 
 class Worker:
@@ -88,6 +93,8 @@ class Worker:
         self.room = asyncio.Event()  # set when a job ends and leaves its lane room to claim more
         self.stop = asyncio.Event()
         self.outage = Backoff("database unavailable", self.stop)
+        self.leases = Leases(runtime.db, self.id, self.lease_seconds)
+        self.take_over_from = 0.0  # event loop time from which jobs whose lease ran out may be claimed
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.runtime.settings
@@ -96,26 +103,43 @@ class Worker:
             webhook_concurrency=settings.webhook_concurrency,
         )
         self.stop = self.outage.stop = stop
-        await self._until_written(self._ensure_periodic)
+        self.leases.start()
+        try:
+            await self._until_written(self._ensure_periodic)
+            await self._claim_until(stop)
+            if self._running():
+                await asyncio.wait(self._running())
+            try:
+                await self._record_done()
+            except UNAVAILABLE:  # their leases lapse and they run again: every handler may run twice
+                log.warning("finished jobs not recorded: the database is unavailable", jobs=len(self.done))
+        finally:
+            await asyncio.to_thread(self.leases.stop)  # a renewal under way may wait on the database
+        log.info("worker stopped", worker=self.id)
+
+    async def _claim_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 started = await self._claim_and_start(self._lanes_due())
             except UNAVAILABLE as exc:
+                self.take_over_from = math.inf
                 await self.outage.wait(exc)
                 continue
+            if self.outage.seconds:
+                self.take_over_from = asyncio.get_running_loop().time() + self.lease_seconds
             self.outage.over()
             if not started:
                 await self._idle(stop)
-        if self._running():
-            await asyncio.wait(self._running())
-        try:
-            await self._record_done()
-        except UNAVAILABLE:  # their leases lapse and they run again: every handler may run twice
-            log.warning("finished jobs not recorded: the database is unavailable", jobs=len(self.done))
-        log.info("worker stopped", worker=self.id)
 
     async def run_until_idle(self) -> None:
         """Run jobs until none is due and none is running: for tests and benchmarks."""
+        self.leases.start()
+        try:
+            await self._run_until_idle()
+        finally:
+            await asyncio.to_thread(self.leases.stop)
+
+    async def _run_until_idle(self) -> None:
         await self._ensure_periodic()
         while True:
             if any(lane.running for lane in self.lanes):
@@ -147,7 +171,8 @@ class Worker:
         self.room.clear()
         if not lanes:
             return 0
-        request = ClaimRequest([(lane, lane.wanted()) for lane in lanes], self._take_done())
+        take_over = asyncio.get_running_loop().time() >= self.take_over_from
+        request = ClaimRequest([(lane, lane.wanted()) for lane in lanes], self._take_done(), take_over)
         for lane in lanes:
             lane.eager = False
         try:
@@ -155,6 +180,7 @@ class Worker:
         except BaseException:
             self.done[:0] = request.done  # recorded with the next claim that goes through
             raise
+        self.leases.release(request.done)
         now = asyncio.get_running_loop().time()
         for (lane, wanted), claimed in zip(request.wants, claims):
             lane.eager, lane.claimed_at = lane.eager or len(claimed) == wanted, now
@@ -171,7 +197,7 @@ class Worker:
             answers.append([
                 queue.claim(
                     session, self.id, wanted, self.lease_seconds, self.max_attempts,
-                    kinds=lane.kinds, other_kinds=lane.other_kinds,
+                    kinds=lane.kinds, other_kinds=lane.other_kinds, take_over=request.take_over,
                 )
                 for lane, wanted in request.wants
             ])
@@ -182,7 +208,9 @@ class Worker:
 
     async def _record_done(self) -> None:
         if self.done:
-            await self._write(self._claim, ClaimRequest([], self._take_done()))
+            done = self._take_done()
+            await self._write(self._claim, ClaimRequest([], done))
+            self.leases.release(done)
 
     def _take_done(self) -> list[int]:
         done, self.done = self.done, []
@@ -194,6 +222,7 @@ class Worker:
         return await batcher_for(self.runtime.db, write=True).call(function, item)
 
     def _start(self, lane: Lane, job: queue.ClaimedJob) -> None:
+        self.leases.hold(job.id)
         task = asyncio.create_task(self._run(job))
         lane.running.add(task)
 
@@ -214,7 +243,8 @@ class Worker:
             waiter.cancel()
 
     async def _run(self, job: queue.ClaimedJob) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat(job))
+        """Run the job and write its outcome; a job done is written with the next claim, and keeps its lease till
+        then."""
         db = self.runtime.db
         try:
             handler = self.handlers.get(job.kind)
@@ -228,10 +258,9 @@ class Worker:
         else:
             if next_run is None:
                 self.done.append(job.id)
-            else:
-                await self._until_written(self._write, self._reschedule, (job.id, next_run))
-        finally:
-            heartbeat.cancel()
+                return
+            await self._until_written(self._write, self._reschedule, (job.id, next_run))
+        self.leases.release([job.id])
 
     async def _until_written(self, function, *args) -> None:
         """Await `function(*args)` until the database takes it, or the worker stops (then the lease lapses)."""
@@ -244,14 +273,6 @@ class Worker:
                 if self.stop.is_set():
                     return
                 await backoff.wait(exc)
-
-    async def _heartbeat(self, job: queue.ClaimedJob) -> None:
-        while True:
-            await asyncio.sleep(self.lease_seconds / 3)
-            try:
-                await asyncio.to_thread(queue.extend_lease, self.runtime.db, job.id, self.id, self.lease_seconds)
-            except UNAVAILABLE:
-                pass  # the next beat tries again; the lease outlasts two missed beats
 
 
 class Backoff:

@@ -4,10 +4,12 @@ Request counts and latencies belong to the process that served them (scrape ever
 and messages are read from the database at each scrape, so any one process tells the state of them all. Messages
 are read from their counts by campaign (campaigns/counts.py), never from the messages table itself: a scrape
 grows with the campaigns, not with their messages. The alert rules on all of these ship beside this file
-(alerts.yml)."""
+(alerts.yml). A server that runs workers (its own thread or processes, or those of the `serve` command that
+started it) tells whether they all run and how many it restarted."""
 
 import threading
 import time
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -151,7 +153,28 @@ class DatabaseCollector(Collector):
             return self.highest[outcome]
 
 
-def new_registry(db: Database) -> CollectorRegistry:
+class WorkerCollector(Collector):
+    """The server's workers, if it has any: `worker()` is what /readyz reads too (with `alive` and `restarts`)."""
+
+    def __init__(self, worker: Callable[[], object | None]):
+        self.worker = worker
+
+    def collect(self):
+        worker = self.worker()
+        if worker is None:
+            return
+        yield GaugeMetricFamily(
+            "emailplatform_worker_up", "1 while every worker of this server runs, 0 while one is being restarted.",
+            value=int(worker.alive),
+        )
+        yield CounterMetricFamily(
+            "emailplatform_worker_restarts", "Workers of this server started again after one died.",
+            value=worker.restarts,
+        )
+
+
+def new_registry(db: Database, worker: Callable[[], object | None]) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(db))
+    registry.register(WorkerCollector(worker))
     return registry

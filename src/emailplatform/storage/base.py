@@ -1,8 +1,8 @@
 """Where files live: templates, recipient CSVs, batch chunks, captured .eml. One small interface, two backends."""
 
 from dataclasses import dataclass
-from datetime import datetime
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol, runtime_checkable
 
 
@@ -41,6 +41,9 @@ class Storage(Protocol):
         """The stable address of a stored file, as a campaign names it (`s3://bucket/key`, `local://files/key`)."""
 
     def presigned_upload(self, key: str, *, max_bytes: int, ttl_seconds: int) -> PresignedUpload: ...
+
+    def remove_partial(self, older_than: timedelta) -> int:
+        """Remove what writes that never finished left behind, untouched for `older_than`; how many were."""
 
 
 @runtime_checkable

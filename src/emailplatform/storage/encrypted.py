@@ -2,6 +2,7 @@
 encryption/envelope.py). Files stored before encryption was turned on are read as they are."""
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from typing import BinaryIO
 
 from emailplatform.crypto import envelope
@@ -47,6 +48,9 @@ class EncryptedStorage:
 
     def keys(self) -> Iterator[str]:
         return self.backend.keys()
+
+    def remove_partial(self, older_than: timedelta) -> int:
+        return self.backend.remove_partial(older_than)
 
     def url_for(self, key: str) -> str:
         return self.backend.url_for(key)

@@ -1,7 +1,12 @@
-"""Files in a local directory; upload URLs signed by the app, behaving as S3 presigned URLs do."""
+"""Files in a local directory; upload URLs signed by the app, behaving as S3 presigned URLs do.
+
+A file is written whole or not at all: into a temporary file in PARTIAL_DIR, then renamed into place. A process
+killed mid-write leaves its temporary file there, for the housekeeping job to remove (storage/tasks.py)."""
 
 import os
 import tempfile
+import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +19,7 @@ from emailplatform.models import utcnow
 from emailplatform.storage.base import PresignedUpload, StoredFileMissing
 
 UPLOAD_PATH = "/uploads/"
+PARTIAL_DIR = ".partial"  # under the root: on its filesystem, so a finished file is renamed into place
 
 
 class LocalStorage:
@@ -30,12 +36,33 @@ class LocalStorage:
             raise ValueError(f"storage key escapes the root: {key!r}")
         return Path(path)
 
+    def _partial(self):
+        """A temporary file to write a file into, before it is renamed into place."""
+        partial = self.root / PARTIAL_DIR
+        partial.mkdir(parents=True, exist_ok=True)
+        return tempfile.NamedTemporaryFile(dir=partial, delete=False)
+
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+        with self._partial() as tmp:
             tmp.write(data)
         os.replace(tmp.name, path)
+
+    def remove_partial(self, older_than: timedelta) -> int:
+        """Remove the temporary files not written to for `older_than`: of writes that never finished. How many."""
+        partial = self.root / PARTIAL_DIR
+        if not partial.is_dir():
+            return 0
+        removed, oldest = 0, time.time() - older_than.total_seconds()
+        for entry in os.scandir(partial):
+            try:
+                if entry.stat().st_mtime < oldest:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue  # renamed into place or removed meanwhile
+        return removed
 
     def open(self, key: str) -> BinaryIO:
         try:
@@ -58,8 +85,9 @@ class LocalStorage:
 
     def keys(self) -> Iterator[str]:
         for path in self.root.rglob("*"):
-            if path.is_file() and not path.name.startswith("tmp"):  # not an upload or put still being written
-                yield path.relative_to(self.root).as_posix()
+            key = path.relative_to(self.root).as_posix()
+            if path.is_file() and not key.startswith(f"{PARTIAL_DIR}/"):  # not a write still going on
+                yield key
 
     def url_for(self, key: str) -> str:
         return f"local://files/{key}"
@@ -84,7 +112,7 @@ class LocalStorage:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         written = 0
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+        with self._partial() as tmp:
             try:
                 async for chunk in chunks:
                     written += len(chunk)

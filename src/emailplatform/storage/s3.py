@@ -73,6 +73,10 @@ class S3Storage:
         )
         return PresignedUpload(url=url, expires_at=utcnow() + timedelta(seconds=ttl_seconds))
 
+    def remove_partial(self, older_than: timedelta) -> int:
+        """Nothing to remove: an S3 PUT stores the whole object or none of it."""
+        return 0
+
 
 def _missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
