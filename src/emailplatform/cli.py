@@ -195,6 +195,10 @@ def api_keys_create(
     tenant: Annotated[str, typer.Option(help="The tenant's name.")],
     name: Annotated[str, typer.Option(help="What the key is for.")] = "default",
     rate_limit: Annotated[int | None, typer.Option(min=1, help="Requests a minute the key may make; default: the setting.")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="What the key may do (repeat it for more): full, read, send, or <area>:read|write. Default: full."),
+    ] = None,
 ):
     """Create an API key; the key is printed alone on the last line, and shown only this once."""
     from emailplatform.tenants import service
@@ -202,7 +206,7 @@ def api_keys_create(
     runtime = _runtime()
     with runtime.db.session() as session:
         found = service.get_tenant_by_name(session, tenant)
-        _, plain = service.create_api_key(session, found.id, name, rate_limit)
+        _, plain = service.create_api_key(session, found.id, name, rate_limit, scope)
     console.print(f"A new API key for {tenant!r}; keep it, it is not shown again:")
     print(plain)
 

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from emailplatform.models.base import Base, UUIDPrimaryKey, utcnow
@@ -25,6 +25,7 @@ class ApiKey(UUIDPrimaryKey, Base):
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     rate_limit_per_minute: Mapped[int | None]  # requests a minute; none: the `rate_limit_api_key` setting
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["full"], server_default='["full"]')  # tenants/scopes.py
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

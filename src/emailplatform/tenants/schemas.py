@@ -1,21 +1,30 @@
 import uuid
 from datetime import datetime
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from emailplatform.tenants.scopes import SCOPES
+
+ScopeName = Literal[SCOPES]  # type: ignore[valid-type]  # the names of tenants/scopes.py, as an enum in the spec
 
 API_KEY_EXAMPLE = {
     "id": "0193b7a0-3b1d-7c40-8e9f-2d4b7a1c6e30", "name": "billing system", "prefix": "ep_live_9f2c",
-    "rate_limit_per_minute": None, "created_at": "2026-12-01T09:00:00Z", "revoked_at": None,
+    "rate_limit_per_minute": None, "scopes": ["send"], "created_at": "2026-12-01T09:00:00Z", "revoked_at": None,
 }
 
 
 class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "billing system"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "billing system", "scopes": ["send"]}]})
 
     name: str = Field("default", min_length=1, max_length=100)
     rate_limit_per_minute: int | None = Field(
         None, ge=1, le=1_000_000, description="Requests a minute this key may make; empty: the deployment's default.",
+    )
+    scopes: list[ScopeName] = Field(
+        default_factory=lambda: ["full"], min_length=1, max_length=len(SCOPES),
+        description="What the key may do (see Scopes above); never more than the key that creates it may.",
     )
 
 
@@ -28,6 +37,7 @@ class ApiKeyOut(BaseModel):
     name: str
     prefix: str
     rate_limit_per_minute: int | None = Field(description="The key's own limit of requests a minute; null: the deployment's default.")
+    scopes: list[str] = Field(description="What the key may do.")
     created_at: datetime
     revoked_at: datetime | None
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-02 02:01:49.640861
+Create Date: 2026-12-02 05:48:08.913151
 """
 from alembic import op
 import sqlalchemy as sa
@@ -67,6 +67,7 @@ def upgrade() -> None:
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
     sa.Column('rate_limit_per_minute', sa.Integer(), nullable=True),
+    sa.Column('scopes', sa.JSON(), server_default='["full"]', nullable=False),
     sa.Column('created_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_used_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('revoked_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
