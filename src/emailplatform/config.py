@@ -1,5 +1,6 @@
 """Every setting, with its description and default. The README's settings table is generated from here."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -136,6 +137,20 @@ class Settings(BaseSettings):
         5.0, ge=0, le=300,
         description="How long a process trusts an API key it verified without reading it again (0: every request reads it); a key revoked elsewhere works at most this long in other processes.",
     )
+    tls_cert_file: str = Field("", description="PEM certificate (chain) `serve` answers HTTPS with; empty: plain HTTP.")
+    tls_key_file: str = Field("", description="The PEM private key of `tls_cert_file`.")
+    tls_client_ca_file: str = Field(
+        "", description="PEM CA certificates that issue client certificates (mutual TLS); empty: `serve` asks for none.",
+    )
+    tls_client_certificates: Literal["optional", "required"] = Field(
+        "optional", description="With `tls_client_ca_file`: `required` refuses a TLS connection without a valid client certificate; `optional` asks for one.",
+    )
+    tls_proxy_cert_header: str = Field(
+        "", description="Header in which a TLS-terminating proxy passes the client certificate it verified (URL-encoded PEM, as nginx's `$ssl_client_escaped_cert`); empty: none.",
+    )
+    tls_trusted_proxies: list[str] = Field(
+        default_factory=list, description="Addresses or networks (JSON list) whose `tls_proxy_cert_header` is believed; from any other the header is ignored.",
+    )
     oidc_issuer: str = Field(
         "", description="The OAuth 2.0 / OpenID Connect issuer whose JWTs the API accepts as bearer tokens beside API keys (its URL, as in the tokens' `iss`); empty: API keys only.",
     )
@@ -178,6 +193,13 @@ class Settings(BaseSettings):
         if value.strip():
             parse_many(value)  # raises ValueError naming the string
         return value.strip()
+
+    @field_validator("tls_trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # raises ValueError naming it
+        return value
 
     @field_validator("oidc_algorithms")
     @classmethod

@@ -9,6 +9,7 @@ and the OpenAPI spec tells clients how to send them. What each route needs, its 
 import uuid
 from typing import Annotated
 
+from cryptography import x509
 from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +19,7 @@ from emailplatform.errors import Forbidden, Unauthorized
 from emailplatform.models import ApiKey
 from emailplatform.ratelimits import deps as ratelimits
 from emailplatform.runtime import Runtime
-from emailplatform.tenants import scopes, service, tokens
+from emailplatform.tenants import certificates, scopes, service, tokens
 from emailplatform.tenants.scopes import Principal
 
 API_KEY_HEADER = APIKeyHeader(
@@ -40,10 +41,14 @@ async def current_principal(
     """Who the request acts as. An API key comes from the process's cache of keys verified in the last few seconds
     (without leaving the event loop), or else is read in a session of its own: on SQLite a request takes the write
     lock only when its route starts to work, and a refused key never takes it. X-API-Key wins when both are sent;
-    a bearer credential with the dots of a JWT is a token. Refused credentials are counted by client address."""
+    a bearer credential with the dots of a JWT is a token; with neither, a client certificate acts as the key bound
+    to it (tenants/certificates.py). Refused credentials are counted by client address."""
     plain = x_api_key or (bearer.credentials if bearer else None)
     if plain and not x_api_key and tokens.looks_like_jwt(plain):
         return await run_in_threadpool(_read_token, runtime, request, plain)
+    certificate = None if plain else certificates.presented(request, runtime.settings)
+    if certificate is not None:
+        return key_principal(await run_in_threadpool(_read_certificate_key, runtime, request, certificate))
     cached = runtime.api_keys.get(service.hash_key(plain)) if plain else None
     return key_principal(cached or await run_in_threadpool(_read_key, runtime, request, plain))
 
@@ -53,6 +58,11 @@ def _read_key(runtime: Runtime, request: Request, plain: str | None) -> ApiKey:
         key = service.authenticate(session, plain)
     runtime.api_keys.put(key)
     return key
+
+
+def _read_certificate_key(runtime: Runtime, request: Request, certificate: x509.Certificate) -> ApiKey:
+    with ratelimits.refused_keys_counted(runtime, request), runtime.db.session(write=False) as session:
+        return certificates.find_key(session, certificate)
 
 
 def _read_token(runtime: Runtime, request: Request, token: str) -> Principal:

@@ -11,7 +11,7 @@ ScopeName = Literal[SCOPES]  # type: ignore[valid-type]  # the names of tenants/
 
 API_KEY_EXAMPLE = {
     "id": "0193b7a0-3b1d-7c40-8e9f-2d4b7a1c6e30", "name": "billing system", "prefix": "ep_live_9f2c",
-    "rate_limit_per_minute": None, "scopes": ["send"], "created_at": "2026-12-01T09:00:00Z", "revoked_at": None,
+    "rate_limit_per_minute": None, "scopes": ["send"], "client_certificate": None, "created_at": "2026-12-01T09:00:00Z", "revoked_at": None,
 }
 
 
@@ -26,6 +26,11 @@ class ApiKeyCreate(BaseModel):
         default_factory=lambda: ["full"], min_length=1, max_length=len(SCOPES),
         description="What the key may do (see Scopes above); never more than the key that creates it may.",
     )
+    client_certificate: str | None = Field(
+        None, max_length=600,
+        description="A client certificate (mutual TLS) that acts as this key: `sha256:<fingerprint>` or its subject "
+        "(RFC 4514, e.g. `CN=billing,O=Example`).",
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -38,6 +43,7 @@ class ApiKeyOut(BaseModel):
     prefix: str
     rate_limit_per_minute: int | None = Field(description="The key's own limit of requests a minute; null: the deployment's default.")
     scopes: list[str] = Field(description="What the key may do.")
+    client_certificate: str | None = Field(None, description="The client certificate that acts as this key, if any.")
     created_at: datetime
     revoked_at: datetime | None
 

@@ -12,6 +12,7 @@ from emailplatform.db import get_for_tenant
 from emailplatform.domains import service as domain_service
 from emailplatform.errors import Conflict, Invalid, NotFound, Unauthorized
 from emailplatform.models import ApiKey, Tenant, utcnow
+from emailplatform.tenants import certificates
 from emailplatform.tenants.scopes import FULL, SCOPES
 from emailplatform.tenants.scopes import unknown as unknown_scopes
 
@@ -84,7 +85,7 @@ def count_tenants(session: Session) -> int:
 
 def create_api_key(
     session: Session, tenant_id: uuid.UUID, name: str = "default", rate_limit_per_minute: int | None = None,
-    scopes: list[str] | None = None,
+    scopes: list[str] | None = None, client_certificate: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key for the tenant, with `scopes` (default `full`); the plain key is returned here and never again.
     Without a rate limit of its own, the key is held to the `rate_limit_api_key` setting."""
@@ -93,10 +94,13 @@ def create_api_key(
     scopes = sorted(set(scopes or [FULL]))
     if unknown := unknown_scopes(scopes):
         raise Invalid(f"no such scope: {', '.join(unknown)}; the scopes are {', '.join(SCOPES)}", field="scopes")
+    certificate = certificates.normalized(client_certificate) if client_certificate else None
+    if certificate and session.scalar(select(ApiKey.id).where(ApiKey.client_certificate == certificate)):
+        raise Conflict("that client certificate acts as another API key already", field="client_certificate")
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         tenant_id=tenant_id, name=name[:100] or "default", prefix=plain[:10], key_hash=hash_key(plain),
-        rate_limit_per_minute=rate_limit_per_minute, scopes=scopes,
+        rate_limit_per_minute=rate_limit_per_minute, scopes=scopes, client_certificate=certificate,
     )
     session.add(key)
     session.flush()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-02 05:48:08.913151
+Create Date: 2026-12-02 06:05:43.127468
 """
 from alembic import op
 import sqlalchemy as sa
@@ -67,6 +67,7 @@ def upgrade() -> None:
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
     sa.Column('rate_limit_per_minute', sa.Integer(), nullable=True),
+    sa.Column('client_certificate', sa.String(length=600), nullable=True),
     sa.Column('scopes', sa.JSON(), server_default='["full"]', nullable=False),
     sa.Column('created_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_used_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=True),
@@ -74,6 +75,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_api_keys_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
+    sa.UniqueConstraint('client_certificate', name=op.f('uq_api_keys_client_certificate')),
     sa.UniqueConstraint('key_hash', name=op.f('uq_api_keys_key_hash'))
     )
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
