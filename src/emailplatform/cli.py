@@ -95,7 +95,9 @@ def serve(
     if first:
         console.print(f"Sign in at {runtime.settings.public_url}/ as workspace 'default', {first[0]}, with the password (shown this once):")
         print(first[1], flush=True)
-    console.print(f"emailplatform on {scheme}://{host}:{port} (database: {runtime.db.dialect}, transport: {runtime.settings.transport})")
+    console.print(
+        f"emailplatform on {scheme}://{host}:{port} (database: {runtime.db.dialect}, transport: {runtime.settings.transport})"
+    )
     listener = None if no_worker else _start_bounce_listener(runtime, start_listener)
     try:
         workers = 0 if no_worker else _worker_processes(runtime.settings, processes)
@@ -198,7 +200,7 @@ def api_keys_create(
     rate_limit: Annotated[int | None, typer.Option(min=1, help="Requests a minute the key may make; default: the setting.")] = None,
     scope: Annotated[
         list[str] | None,
-        typer.Option(help="What the key may do (repeat it for more): full, read, send, or <area>:read|write. Default: full."),
+        typer.Option(help="What the key may do (repeat it for more): full, read, send, <area>:read|write. Default: full."),
     ] = None,
     certificate: Annotated[
         str | None, typer.Option(help="A client certificate that acts as the key: sha256:<fingerprint> or its subject.")

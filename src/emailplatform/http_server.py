@@ -76,7 +76,6 @@ def uvicorn_options(settings: Settings) -> dict:
         options |= {"ssl_certfile": settings.tls_cert_file, "ssl_keyfile": settings.tls_key_file or None}
     if settings.tls_cert_file and settings.tls_client_ca_file:
         required = settings.tls_client_certificates == "required"
-        options |= {
-            "ssl_ca_certs": settings.tls_client_ca_file, "ssl_cert_reqs": ssl.CERT_REQUIRED if required else ssl.CERT_OPTIONAL,
-        }
+        cert_reqs = ssl.CERT_REQUIRED if required else ssl.CERT_OPTIONAL
+        options |= {"ssl_ca_certs": settings.tls_client_ca_file, "ssl_cert_reqs": cert_reqs}
     return options

@@ -5,7 +5,8 @@
   The limit is `request_max_bytes` everywhere, the upload limit on presigned upload URLs, and SNS's own
   256 KiB on the SES events endpoint.
 - A request to /api/v1 that carries a body but no credential at all (no API key or token header, no client
-  certificate on its TLS connection or in the trusted proxy's header) is refused with 401 before its body is read: FastAPI parses a route's body before the key check runs. A wrong key still costs the key check, on a
+  certificate on its TLS connection or in the trusted proxy's header) is refused with 401 before its body is
+  read: FastAPI parses a route's body before the key check runs. A wrong key still costs the key check, on a
   body no larger than the limit above.
 """
 
@@ -46,7 +47,8 @@ class RequestLimits:
         limit = self.limit(path)
         declared = headers.get("content-length", "")
         has_body = (declared not in ("", "0")) or "transfer-encoding" in headers
-        if has_body and path.startswith(API_PREFIX) and path not in PUBLIC_API_PATHS and not self._credential(scope, headers):
+        needs_credential = path.startswith(API_PREFIX) and path not in PUBLIC_API_PATHS
+        if has_body and needs_credential and not self._credential(scope, headers):
             return await _answer(send, Unauthorized(
                 "an API key is required: the X-API-Key header, or Authorization: Bearer <key>", field="X-API-Key"
             ))

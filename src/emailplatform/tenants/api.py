@@ -20,7 +20,8 @@ def list_api_keys(session: SessionDep, tenant_id: TenantDep):
 
 
 @router.post(
-    "", response_model=ApiKeyCreated, status_code=201, responses=error_responses(403, 409, 422), summary="Create an API key",
+    "", response_model=ApiKeyCreated, status_code=201, responses=error_responses(403, 409, 422),
+    summary="Create an API key",
 )
 def create_api_key(body: ApiKeyCreate, session: SessionDep, tenant_id: TenantDep, principal: PrincipalDep):
     """A new key for this tenant, with the scopes asked for (default `full`): never more than the credential that

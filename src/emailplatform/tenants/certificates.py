@@ -72,7 +72,9 @@ def normalized(value: str) -> str:
     if value.lower().startswith("sha256:"):
         fingerprint = "sha256:" + value[7:].replace(":", "").lower()
         if not FINGERPRINT.match(fingerprint):
-            raise Invalid("a SHA-256 fingerprint is sha256: and 64 hex digits (colons allowed)", field="client_certificate")
+            raise Invalid(
+                "a SHA-256 fingerprint is sha256: and 64 hex digits (colons allowed)", field="client_certificate"
+            )
         return fingerprint
     try:
         return x509.Name.from_rfc4514_string(value).rfc4514_string()

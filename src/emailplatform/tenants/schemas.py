@@ -11,7 +11,8 @@ ScopeName = Literal[SCOPES]  # type: ignore[valid-type]  # the names of tenants/
 
 API_KEY_EXAMPLE = {
     "id": "0193b7a0-3b1d-7c40-8e9f-2d4b7a1c6e30", "name": "billing system", "prefix": "ep_live_9f2c",
-    "rate_limit_per_minute": None, "scopes": ["send"], "client_certificate": None, "created_at": "2026-12-01T09:00:00Z", "revoked_at": None,
+    "rate_limit_per_minute": None, "scopes": ["send"], "client_certificate": None, "created_at": "2026-12-01T09:00:00Z",
+    "revoked_at": None,
 }
 
 

@@ -18,12 +18,6 @@ SEND_GRANTS = frozenset({"campaigns:read", "campaigns:write", "templates:read", 
 READ_METHODS = frozenset({"GET", "HEAD"})
 Access = Literal["read", "write"]
 
-DESCRIPTIONS = {
-    FULL: "Everything, API keys and users included.",
-    READ: "Every GET of every area.",
-    SEND: "What sending takes: campaigns (create, follow, cancel), templates read, files upload.",
-} | {f"{area}:read": f"Read {area}." for area in AREAS} | {f"{area}:write": f"Change {area} (and read them)." for area in AREAS}
-
 
 @dataclass(frozen=True)
 class Principal:
@@ -32,7 +26,6 @@ class Principal:
     tenant_id: uuid.UUID
     scopes: frozenset[str]
     id: str
-    kind: Literal["api_key", "token", "certificate"] = "api_key"
     rate_limit_per_minute: int | None = None
 
 

@@ -95,8 +95,12 @@ def create_api_key(
     if unknown := unknown_scopes(scopes):
         raise Invalid(f"no such scope: {', '.join(unknown)}; the scopes are {', '.join(SCOPES)}", field="scopes")
     certificate = certificates.normalized(client_certificate) if client_certificate else None
-    if certificate and session.scalar(select(ApiKey.id).where(ApiKey.client_certificate == certificate)):
-        raise Conflict("that client certificate acts as another API key already", field="client_certificate")
+    if certificate and session.scalar(
+        select(ApiKey.id).where(ApiKey.client_certificate == certificate, ApiKey.revoked_at.is_(None))
+    ):
+        raise Conflict(
+            "that client certificate acts as another API key already; revoke it first", field="client_certificate"
+        )
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         tenant_id=tenant_id, name=name[:100] or "default", prefix=plain[:10], key_hash=hash_key(plain),

@@ -111,7 +111,9 @@ class OidcIssuer:
                 raise ValueError(f"the discovery document is of the issuer {discovery.get('issuer')!r}")
             self.keys = KeySet.import_key_set(_get_json(discovery["jwks_uri"]))
         except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError, JoseError) as exc:
-            log.warning("the token issuer's keys cannot be fetched", issuer=self.settings.oidc_issuer, error=str(exc)[:200])
+            log.warning(
+                "the token issuer's keys cannot be fetched", issuer=self.settings.oidc_issuer, error=str(exc)[:200]
+            )
             if self.keys is None:
                 raise Unavailable(
                     "the token issuer's signing keys cannot be fetched; try again shortly", field=FIELD,
@@ -151,7 +153,7 @@ def principal(session: Session, settings: Settings, claims: dict[str, Any]) -> P
     tenant_id = _tenant_id(session, claims.get(settings.oidc_tenant_claim), settings.oidc_tenant_claim)
     subject = claims.get("sub")
     return Principal(
-        tenant_id=tenant_id, scopes=_scopes(claims.get(settings.oidc_scopes_claim)), kind="token",
+        tenant_id=tenant_id, scopes=_scopes(claims.get(settings.oidc_scopes_claim)),
         id=f"token:{subject if isinstance(subject, str) else tenant_id}",
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-02 06:05:43.127468
+Create Date: 2026-12-02 06:32:44.696225
 """
 from alembic import op
 import sqlalchemy as sa
@@ -75,10 +75,10 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_api_keys_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
-    sa.UniqueConstraint('client_certificate', name=op.f('uq_api_keys_client_certificate')),
     sa.UniqueConstraint('key_hash', name=op.f('uq_api_keys_key_hash'))
     )
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_keys_client_certificate'), ['client_certificate'], unique=False)
         batch_op.create_index(batch_op.f('ix_api_keys_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('files',
@@ -433,6 +433,7 @@ def downgrade() -> None:
     op.drop_table('files')
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_keys_tenant_id'))
+        batch_op.drop_index(batch_op.f('ix_api_keys_client_certificate'))
 
     op.drop_table('api_keys')
     op.drop_table('tenants')
