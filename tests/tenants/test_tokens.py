@@ -3,6 +3,7 @@ its discovery document and JWKS fetched and cached, its key rotation followed, a
 says why, never a 500."""
 
 import base64
+import random
 import time
 
 import pytest
@@ -176,3 +177,30 @@ def _tampered(token: str) -> str:
 def _unsigned(token: str) -> str:
     header = base64.urlsafe_b64encode(b'{"alg":"none"}').rstrip(b"=").decode()
     return f"{header}.{token.split('.')[1]}."
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_mangled_tokens_are_refused_never_a_server_error(app_client, issuer):
+    client, runtime = app_client
+    tenant = new_tenant(runtime)
+    good = issuer.token(tenant=tenant.name, scope="full")
+    header, payload, signature = good.split(".")
+    rng = random.Random(12)
+    odd_headers = [b"[]", b"null", b'{"alg":"RS256","kid":123}', b'{"alg":["RS256"]}', b'{"alg":"RS256","crit":["x"]}',
+                   b'{"alg":"RS256","kid":"' + b"k" * 5000 + b'"}', b"\xff\xfe", b'{"alg":"RSA-OAEP","enc":"A128GCM"}']
+    mangled = [f"{_b64(h)}.{payload}.{signature}" for h in odd_headers]
+    mangled += [f"{header}.{_b64(p)}.{signature}" for p in (b"[]", b"1", b'{"exp":"soon"}', b"\x00")]
+    mangled += [".".join(rng.sample([header, payload, signature], 3)) for _ in range(5)] + ["..", "a..b", "." * 2 + "x" * 9000]
+    # a segment's last character may carry unused bits (the same bytes under another letter): it is left alone
+    places = [i for i in range(len(good) - 1) if good[i + 1] != "."]
+    for _ in range(40):
+        chars = list(good)
+        for _ in range(rng.randint(1, 5)):
+            chars[rng.choice(places)] = rng.choice("AZaz09-_.=+/")
+        mangled.append("".join(chars))
+    mangled = [token for token in mangled if token != good]  # a character may be put back as it was
+    statuses = {client.get("/api/v1/tenant", headers=bearer(token)).status_code for token in mangled}
+    assert statuses <= {401, 429}, statuses  # 429: past the refused-credential limit of one address
