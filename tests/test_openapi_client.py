@@ -118,9 +118,10 @@ def test_the_api_key_works_as_a_bearer_token_and_the_spec_says_so(client, tenant
     assert spec["components"]["securitySchemes"] == {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key of your tenant."},
         "Bearer": {"type": "http", "scheme": "bearer",
-                   "description": "The same API key, as `Authorization: Bearer <key>`."},
+                   "description": "The same API key, as `Authorization: Bearer <key>`; or an access token (a JWT) of the "
+                   "deployment's OAuth 2.0 / OpenID Connect issuer, when one is configured."},
     }
-    assert spec["paths"]["/api/v1/templates"]["get"]["security"] == [{"ApiKey": []}, {"Bearer": []}]
+    assert spec["paths"]["/api/v1/templates"]["get"]["security"] == [{"ApiKey": ["templates:read"]}, {"Bearer": ["templates:read"]}]
 
     del client.headers["X-API-Key"]
     assert client.get("/api/v1/templates", headers={"Authorization": f"Bearer {tenant.api_key}"}).status_code == 200

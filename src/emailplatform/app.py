@@ -52,7 +52,10 @@ def create_app(
     app.state.runtime = runtime
     app.state.metrics = new_registry(runtime.db, lambda: getattr(app.state, "worker", None))
     settings = runtime.settings
-    app.add_middleware(RequestLimits, max_bytes=settings.request_max_bytes, upload_max_bytes=settings.upload_max_bytes)
+    app.add_middleware(
+        RequestLimits, max_bytes=settings.request_max_bytes, upload_max_bytes=settings.upload_max_bytes,
+        certificate_header=settings.tls_proxy_cert_header,
+    )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HttpMetrics, registry=app.state.metrics)
     app.add_middleware(AccessLog, enabled=runtime.settings.access_log)

@@ -88,8 +88,9 @@ def serve(
     from emailplatform.users.service import ensure_first_user
 
     runtime = _runtime()
+    scheme = "https" if runtime.settings.tls_cert_file else "http"
     if "public_url" not in runtime.settings.model_fields_set:  # links and upload URLs point where we listen
-        runtime.settings.public_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        runtime.settings.public_url = f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     _migrate(runtime)
     with runtime.db.session() as session:
         key = tenant_service.ensure_default_tenant(session)
@@ -100,7 +101,9 @@ def serve(
     if first:
         console.print(f"Sign in at {runtime.settings.public_url}/ as workspace 'default', {first[0]}, with the password (shown this once):")
         print(first[1], flush=True)
-    console.print(f"emailplatform on http://{host}:{port} (database: {runtime.db.dialect}, transport: {runtime.settings.transport})")
+    console.print(
+        f"emailplatform on {scheme}://{host}:{port} (database: {runtime.db.dialect}, transport: {runtime.settings.transport})"
+    )
     listener = None if no_worker else _start_bounce_listener(runtime, start_listener)
     submission_listeners = _start_submission(runtime, start_listeners) if runtime.settings.submission_enabled else []
     try:
@@ -243,6 +246,13 @@ def api_keys_create(
     tenant: Annotated[str, typer.Option(help="The tenant's name.")],
     name: Annotated[str, typer.Option(help="What the key is for.")] = "default",
     rate_limit: Annotated[int | None, typer.Option(min=1, help="Requests a minute the key may make; default: the setting.")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="What the key may do (repeat it for more): full, read, send, <area>:read|write. Default: full."),
+    ] = None,
+    certificate: Annotated[
+        str | None, typer.Option(help="A client certificate that acts as the key: sha256:<fingerprint> or its subject.")
+    ] = None,
 ):
     """Create an API key; the key is printed alone on the last line, and shown only this once."""
     from emailplatform.tenants import service
@@ -250,7 +260,7 @@ def api_keys_create(
     runtime = _runtime()
     with runtime.db.session() as session:
         found = service.get_tenant_by_name(session, tenant)
-        _, plain = service.create_api_key(session, found.id, name, rate_limit)
+        _, plain = service.create_api_key(session, found.id, name, rate_limit, scope, certificate)
     console.print(f"A new API key for {tenant!r}; keep it, it is not shown again:")
     print(plain)
 

@@ -1,11 +1,12 @@
 """Every setting, with its description and default. The README's settings table is generated from here."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -191,6 +192,34 @@ class Settings(BaseSettings):
         5.0, ge=0, le=300,
         description="How long a process trusts an API key it verified without reading it again (0: every request reads it); a key revoked elsewhere works at most this long in other processes.",
     )
+    tls_cert_file: str = Field("", description="PEM certificate (chain) `serve` answers HTTPS with; empty: plain HTTP.")
+    tls_key_file: str = Field("", description="The PEM private key of `tls_cert_file`.")
+    tls_client_ca_file: str = Field(
+        "", description="PEM CA certificates that issue client certificates (mutual TLS); empty: `serve` asks for none.",
+    )
+    tls_client_certificates: Literal["optional", "required"] = Field(
+        "optional", description="With `tls_client_ca_file`: `required` refuses a TLS connection without a valid client certificate; `optional` asks for one.",
+    )
+    tls_proxy_cert_header: str = Field(
+        "", description="Header in which a TLS-terminating proxy passes the client certificate it verified (URL-encoded PEM, as nginx's `$ssl_client_escaped_cert`); empty: none.",
+    )
+    tls_trusted_proxies: list[str] = Field(
+        default_factory=list, description="Addresses or networks (JSON list) whose `tls_proxy_cert_header` is believed; from any other the header is ignored.",
+    )
+    oidc_issuer: str = Field(
+        "", description="The OAuth 2.0 / OpenID Connect issuer whose JWTs the API accepts as bearer tokens beside API keys (its URL, as in the tokens' `iss`); empty: API keys only.",
+    )
+    oidc_audience: str = Field("", description="The audience (`aud`) a token must be for; required with `oidc_issuer`.")
+    oidc_tenant_claim: str = Field("tenant", description="The token claim that names its tenant (the tenant's id or name).")
+    oidc_scopes_claim: str = Field("scope", description="The token claim with its scopes (a space-separated string, or a list as `scp`).")
+    oidc_algorithms: list[str] = Field(
+        ["RS256", "ES256"], description="Signature algorithms a token may be signed with (JSON list); `none` and HMAC never.",
+    )
+    oidc_leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed when a token's `exp` and `nbf` are checked.")
+    oidc_jwks_cache_seconds: float = Field(3600.0, gt=0, description="How long the issuer's signing keys (JWKS) are used before they are fetched again.")
+    oidc_jwks_min_refetch_seconds: float = Field(
+        10.0, ge=0, description="A token signed by an unknown key fetches the keys again (a rotation), at most once in this time.",
+    )
     rate_limit_api_key: str = Field(
         "1000/minute",
         description="Requests one API key may make (a `limits` string: `1000/minute`, `20/second;1000/minute`; empty: no limit); a key's own `rate_limit_per_minute` replaces it.",
@@ -240,6 +269,27 @@ class Settings(BaseSettings):
         if value.strip():
             parse_many(value)  # raises ValueError naming the string
         return value.strip()
+
+    @field_validator("tls_trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # raises ValueError naming it
+        return value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_algorithms(cls, value: list[str]) -> list[str]:
+        refused = [alg for alg in value if alg.lower() == "none" or alg.upper().startswith("HS")]
+        if refused:
+            raise ValueError(f"tokens are verified with the issuer's public keys only, never {refused}")
+        return value
+
+    @model_validator(mode="after")
+    def _an_issuer_has_an_audience(self) -> "Settings":
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("oidc_audience is required with oidc_issuer: a token must be meant for this API")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

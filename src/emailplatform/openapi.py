@@ -9,17 +9,26 @@ import re
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from emailplatform.errors import ErrorResponse
+from emailplatform.tenants import scopes
 
 DESCRIPTION = """\
 Upload a template and a CSV of recipients, create a campaign, and follow every message it sends.
 
 **Authentication.** Every `/api/v1` route needs an API key of your tenant, in the `X-API-Key` header or as
-`Authorization: Bearer <key>`. `emailplatform serve` prints the first one on an empty database,
-`emailplatform api-keys create --tenant NAME` makes one, and so does `POST /api/v1/api-keys`.
+`Authorization: Bearer <key>`, or, where the deployment names an OAuth 2.0 / OpenID Connect issuer, one of its
+access tokens (a JWT) as `Authorization: Bearer <token>`. `emailplatform serve` prints the first key on an empty
+database, `emailplatform api-keys create --tenant NAME` makes one, and so does `POST /api/v1/api-keys`.
+
+**Scopes.** A key or token may do what its scopes allow: `full` (everything), `read` (every GET), `send` (create
+and follow campaigns, read templates, upload files), or per area `<area>:read` and `<area>:write` (write includes
+read) for the areas templates, campaigns, files, webhooks, domains, suppressions, analytics, events and tenant
+(the tenant's settings, API keys and users). Each operation names the scope it needs in its security
+requirements; without it the answer is 403 with `field` `scope`, and the message names the scope.
 
 **Errors.** Every 4xx and 5xx answers `{"error": {"code", "message", "field", "details"}}`: `field` names the
 field, parameter or header at fault, `message` says why. A refused request changes nothing.
@@ -29,10 +38,12 @@ field, parameter or header at fault, `message` says why. A refused request chang
 
 ERRORS = {
     400: ("The request cannot be understood.", "bad_request", "the body is not JSON", "body"),
-    401: ("No API key, or an unknown or revoked one.", "unauthorized", "the API key is unknown or revoked",
+    401: ("No API key or token, or an unknown, revoked, expired or otherwise refused one; the message says why.",
+          "unauthorized", "the API key is unknown or revoked",
           "X-API-Key"),
-    403: ("A signature that does not match or has expired.", "forbidden",
-          "the upload URL has expired; ask for a new one", "upload_url"),
+    403: ("The credential lacks the scope the route needs (named in the message), or a signature that does not "
+          "match or has expired.", "forbidden",
+          "this route needs the scope 'templates:write', which the credential does not have (it has: read)", "scope"),
     404: ("No such object in this tenant.", "not_found", "no campaign with that id in this tenant", "transaction_id"),
     409: ("The object is not in a state that allows this.", "conflict",
           "a campaign that is SENT cannot be cancelled", "transaction_id"),
@@ -85,6 +96,7 @@ def new_app(**kwargs) -> FastAPI:
         spec = app.openapi_schema
         if spec is None:
             spec = FastAPI.openapi(app)  # which keeps it in app.openapi_schema
+            _document_scopes(spec, app)
             _use_error_shape(spec)
             _keep_nulls_in_examples(spec)
         return spec
@@ -115,6 +127,22 @@ def _use_error_shape(spec: dict) -> None:
                         "schema": {"$ref": "#/components/schemas/ErrorResponse"},
                         "example": ours["content"]["application/json"]["example"],
                     }}
+
+
+def _document_scopes(spec: dict, app: FastAPI) -> None:
+    """Each operation's scope in its security requirements (as OpenAPI 3.1 lets any scheme list roles), in its
+    description, and its 403 (in the error shape once _use_error_shape has run)."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        needs = scopes.declared(route.dependencies) if isinstance(route, APIRoute) else None
+        if needs is None or not route.include_in_schema:
+            continue
+        scope = needs.scope_for(route.methods)
+        for method in route.methods - {"HEAD"}:
+            operation = spec["paths"][context.path_format][method.lower()]
+            operation["security"] = [{name: [scope] for name in requirement} for requirement in operation["security"]]
+            operation["description"] = f"{operation.get('description', '')}\n\n**Scope:** `{scope}`.".lstrip()
+            operation["responses"].setdefault("403", {"description": ERRORS[403][0]})  # its content: _use_error_shape
 
 
 def _keep_nulls_in_examples(spec: dict) -> None:

@@ -4,7 +4,8 @@
   and the rest of the body is never read (a `Content-Length` over the limit is refused before the first byte).
   The limit is `request_max_bytes` everywhere, the upload limit on presigned upload URLs, and SNS's own
   256 KiB on the SES events endpoint.
-- A request to /api/v1 that carries a body but no API key header at all is refused with 401 before its body is
+- A request to /api/v1 that carries a body but no credential at all (no API key or token header, no client
+  certificate on its TLS connection or in the trusted proxy's header) is refused with 401 before its body is
   read: FastAPI parses a route's body before the key check runs. A wrong key still costs the key check, on a
   body no larger than the limit above.
 """
@@ -26,10 +27,11 @@ UPLOAD_SLACK_BYTES = 64 * 1024  # the storage refuses an upload over its URL's o
 
 
 class RequestLimits:
-    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_max_bytes: int):
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_max_bytes: int, certificate_header: str = ""):
         self.app = app
         self.max_bytes = max_bytes
         self.upload_max_bytes = upload_max_bytes
+        self.credential_headers = CREDENTIAL_HEADERS + ((certificate_header.lower(),) if certificate_header else ())
 
     def limit(self, path: str) -> int:
         if path.startswith(UPLOAD_PREFIX):
@@ -45,9 +47,8 @@ class RequestLimits:
         limit = self.limit(path)
         declared = headers.get("content-length", "")
         has_body = (declared not in ("", "0")) or "transfer-encoding" in headers
-        if has_body and path.startswith(API_PREFIX) and path not in PUBLIC_API_PATHS and not any(
-            name in headers for name in CREDENTIAL_HEADERS
-        ):
+        needs_credential = path.startswith(API_PREFIX) and path not in PUBLIC_API_PATHS
+        if has_body and needs_credential and not self._credential(scope, headers):
             return await _answer(send, Unauthorized(
                 "an API key is required: the X-API-Key header, or Authorization: Bearer <key>", field="X-API-Key"
             ))
@@ -79,6 +80,11 @@ class RequestLimits:
             await send(message)
 
         await self.app(scope, counted_receive, guarded_send)
+
+
+    def _credential(self, scope: Scope, headers: Headers) -> bool:
+        tls = scope.get("extensions", {}).get("tls") or {}
+        return bool(tls.get("client_cert_chain")) or any(name in headers for name in self.credential_headers)
 
 
 def _too_large(limit: int) -> TooLarge:

@@ -63,6 +63,13 @@ class Runtime:
 
         return ApiKeyCache(self.settings.api_key_cache_seconds)
 
+    @cached_property
+    def oidc(self):
+        """The issuer of the bearer tokens the API accepts; None: API keys only."""
+        from emailplatform.tenants.tokens import OidcIssuer
+
+        return OidcIssuer(self.settings) if self.settings.oidc_issuer else None
+
     async def aclose(self) -> None:
         """Close what belongs to the running event loop: the transport's connections and the webhook clients."""
         from emailplatform.webhooks.sender import aclose_senders

@@ -25,9 +25,10 @@ from emailplatform.analytics.schemas import (
 )
 from emailplatform.deps import SessionDep
 from emailplatform.pagination import Page, paginate_by_offset
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"], responses=error_responses(401, 422),
+                   dependencies=[needs("analytics")])
 
 Days = Annotated[int, Query(ge=1, le=366, description="The period: the last this many days (UTC).")]
 Format = Annotated[

@@ -23,9 +23,10 @@ from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.models import File, Message, MessageStatus, Transaction, TransactionStatus
 from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/email", tags=["campaigns"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/email", tags=["campaigns"], responses=error_responses(401, 422),
+                   dependencies=[needs("campaigns")])
 
 
 @router.post(
@@ -46,7 +47,10 @@ def create_campaign(
     return JSONResponse(service.create(session, runtime, tenant_id, body, idempotency_key), status_code=202)
 
 
-@router.post("/campaigns/check", summary="Check a recipients file", response_model=RecipientsCheck)
+@router.post(
+    "/campaigns/check", summary="Check a recipients file", response_model=RecipientsCheck,
+    dependencies=[needs("campaigns", "read")],
+)
 def check_recipients(body: RecipientsCheckRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """What a campaign would make of an uploaded file, before it is created: how it is read, its counts, its first
     good rows and its first skipped rows; the same 4xx a campaign with it would get."""

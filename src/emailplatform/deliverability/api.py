@@ -6,9 +6,11 @@ from emailplatform.deliverability import service
 from emailplatform.deliverability.schemas import DeliverabilityReport, NewCampaignCheck, TemplateCheck
 from emailplatform.deps import ReadSessionDep, RuntimeDep
 from emailplatform.openapi import error_responses
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(tags=["deliverability"], responses=error_responses(401, 404, 422))
+router = APIRouter(  # a check composes and looks: it changes nothing
+    tags=["deliverability"], responses=error_responses(401, 403, 404, 422), dependencies=[needs("campaigns", "read")]
+)
 
 
 def _answer(report: service.Report) -> DeliverabilityReport:

@@ -9,9 +9,10 @@ from emailplatform.domains import service
 from emailplatform.domains.schemas import DnsRecordOut, DomainCreate, DomainOut
 from emailplatform.models import SendingDomain
 from emailplatform.openapi import error_responses
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/domains", tags=["sending domains"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/domains", tags=["sending domains"], responses=error_responses(401, 422),
+                   dependencies=[needs("domains")])
 
 
 @router.post(

@@ -12,9 +12,11 @@ from emailplatform.emails.schemas import Email, EmailsAccepted, EmailsCreate, Re
 from emailplatform.models import Message, Transaction, TransactionStatus
 from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/emails", tags=["emails"], responses=error_responses(401, 422))
+router = APIRouter(
+    prefix="/api/v1/emails", tags=["emails"], responses=error_responses(401, 403, 422), dependencies=[needs("emails")]
+)
 
 
 @router.post(

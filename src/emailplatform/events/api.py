@@ -9,9 +9,10 @@ from emailplatform.events.schemas import SuppressionCreate, SuppressionOut, Supp
 from emailplatform.models import Suppression
 from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page, paginate
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"], responses=error_responses(401, 422),
+                   dependencies=[needs("suppressions")])
 
 
 @router.get("", summary="List suppressed addresses", response_model=Page[SuppressionOut])

@@ -11,9 +11,10 @@ from emailplatform.events import history
 from emailplatform.events.schemas import EventOut
 from emailplatform.models import Event
 from emailplatform.pagination import Page
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/email", tags=["events"], responses=error_responses(401, 404, 422))
+router = APIRouter(prefix="/api/v1/email", tags=["events"], responses=error_responses(401, 404, 422),
+                   dependencies=[needs("events")])
 
 
 @router.get("/messages/{message_id}/events", response_model=Page[EventOut], summary="A message's events")

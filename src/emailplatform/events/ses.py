@@ -26,6 +26,7 @@ from emailplatform.events.schemas import MESSAGE_ID_TAG, SnsReceived
 from emailplatform.events.service import NewEvent
 from emailplatform.models import utcnow
 from emailplatform.openapi import error_responses
+from emailplatform.tenants.auth import public
 
 log = structlog.get_logger("emailplatform.events.ses")
 router = APIRouter(tags=["events"])
@@ -96,7 +97,7 @@ def verified_message(body: Annotated[bytes, Depends(raw_body)], verifier: Verifi
 
 @router.post(
     "/api/v1/events/ses", response_model=SnsReceived, responses=error_responses(400, 403, 422, 503),
-    summary="Receive SES events (SNS)",
+    summary="Receive SES events (SNS)", dependencies=[public("the SNS signature")],
 )
 def receive_ses_notification(
     message: Annotated[sns.SnsMessage, Depends(verified_message)], verifier: VerifierDep, session: SessionDep

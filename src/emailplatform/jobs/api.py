@@ -9,9 +9,10 @@ from emailplatform.jobs.schemas import JobId, JobOut
 from emailplatform.models import Job
 from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page, paginate
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 422),
+                   dependencies=[needs("campaigns")])
 
 
 @router.get("", summary="List jobs", response_model=Page[JobOut])

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from emailplatform.models.base import Base, UUIDPrimaryKey, utcnow
@@ -28,6 +28,10 @@ class ApiKey(UUIDPrimaryKey, Base):
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     rate_limit_per_minute: Mapped[int | None]  # requests a minute; none: the `rate_limit_api_key` setting
+    # "sha256:<hex>" or an RFC 4514 subject: the client certificate (mutual TLS) that acts as this key
+    client_certificate: Mapped[str | None] = mapped_column(String(600), index=True)
+    # what the key may do: tenants/scopes.py
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["full"], server_default='["full"]')
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

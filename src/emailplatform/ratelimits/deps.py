@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from fastapi import Request, Response
 
 from emailplatform.errors import RateLimited, Unauthorized
-from emailplatform.models import ApiKey
 from emailplatform.ratelimits.service import Quota, Rule, parse, per_minute
 from emailplatform.runtime import Runtime
+from emailplatform.tenants.scopes import Principal
 
 WHAT = {
     "api-key": "too many requests with this API key",
@@ -23,8 +23,8 @@ WHAT = {
 WINDOWS = {1: "a second", 60: "a minute", 3600: "an hour", 86400: "a day"}
 
 
-def limit_api_key(runtime: Runtime, response: Response, key: ApiKey) -> None:
-    """Count a request of a verified key against its own limit and its tenant's; a 429 past either."""
+def limit_api_key(runtime: Runtime, response: Response, key: Principal) -> None:
+    """Count a request of a verified key (or token) against its own limit and its tenant's; a 429 past either."""
     settings = runtime.settings
     key_limits = per_minute(key.rate_limit_per_minute) if key.rate_limit_per_minute else parse(settings.rate_limit_api_key)
     quota = runtime.limiter.hit(

@@ -13,9 +13,10 @@ from emailplatform.runtime import Runtime
 from emailplatform.sending import outbox
 from emailplatform.sending.schemas import OutboxHeader, OutboxMessage, OutboxMessageDetail
 from emailplatform.sending.transports import capture
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"], responses=error_responses(401, 422),
+                   dependencies=[needs("campaigns")])
 
 
 @router.get("", summary="List captured messages", response_model=Page[OutboxMessage])

@@ -6,14 +6,14 @@ from emailplatform.openapi import error_responses
 from emailplatform.storage import service
 from emailplatform.storage.base import UploadReceiver
 from emailplatform.storage.schemas import FileUpload, FileUploadRequest, UploadReceived
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
 router = APIRouter(tags=["files"])
 
 
 @router.post(
     "/api/v1/files/upload-url", response_model=FileUpload, status_code=201, responses=error_responses(401, 422),
-    summary="Start a recipients file upload",
+    summary="Start a recipients file upload", dependencies=[needs("files")],
 )
 def create_file_upload(body: FileUploadRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """A presigned URL to PUT a recipients file (CSV) to, and the `file_url` a campaign takes once the file is there.

@@ -19,9 +19,10 @@ from emailplatform.templates.schemas import (
     VersionCreated,
     VersionOut,
 )
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/templates", tags=["templates"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/templates", tags=["templates"], responses=error_responses(401, 422),
+                   dependencies=[needs("templates")])
 
 
 def _created(version) -> VersionCreated:
@@ -89,6 +90,7 @@ def update_template(template_id: uuid.UUID, body: VersionCreate, session: Sessio
 
 @router.post(
     "/{template_id}/preview", response_model=PreviewOut, responses=error_responses(404), summary="Preview a template",
+    dependencies=[needs("templates", "read")],
 )
 def preview_template(
     template_id: uuid.UUID, body: PreviewRequest, session: ReadSessionDep, runtime: RuntimeDep, tenant_id: TenantDep

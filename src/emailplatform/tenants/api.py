@@ -3,12 +3,14 @@ import uuid
 from fastapi import APIRouter
 
 from emailplatform.deps import RuntimeDep, SessionDep
+from emailplatform.errors import Forbidden
 from emailplatform.openapi import error_responses
-from emailplatform.tenants import service
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants import scopes, service
+from emailplatform.tenants.auth import PrincipalDep, TenantDep, needs
 from emailplatform.tenants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"], responses=error_responses(401))
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"], responses=error_responses(401),
+                   dependencies=[needs("tenant")])
 
 
 @router.get("", summary="List API keys", response_model=list[ApiKeyOut])
@@ -18,11 +20,17 @@ def list_api_keys(session: SessionDep, tenant_id: TenantDep):
 
 
 @router.post(
-    "", response_model=ApiKeyCreated, status_code=201, responses=error_responses(422), summary="Create an API key",
+    "", response_model=ApiKeyCreated, status_code=201, responses=error_responses(403, 409, 422),
+    summary="Create an API key",
 )
-def create_api_key(body: ApiKeyCreate, session: SessionDep, tenant_id: TenantDep):
-    """A new key for this tenant. The answer holds the key itself, this once: keep it."""
-    key, plain = service.create_api_key(session, tenant_id, body.name, body.rate_limit_per_minute)
+def create_api_key(body: ApiKeyCreate, session: SessionDep, tenant_id: TenantDep, principal: PrincipalDep):
+    """A new key for this tenant, with the scopes asked for (default `full`): never more than the credential that
+    creates it holds (403, field `scopes`, otherwise). The answer holds the key itself, this once: keep it."""
+    if not scopes.covers(principal.scopes, frozenset(body.scopes)):
+        raise Forbidden("a key cannot be given scopes its creator does not have", field="scopes")
+    key, plain = service.create_api_key(
+        session, tenant_id, body.name, body.rate_limit_per_minute, list(body.scopes), body.client_certificate
+    )
     return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=plain)
 
 

@@ -1,22 +1,37 @@
 import uuid
 from datetime import datetime
 
+from typing import Literal
+
 from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from emailplatform.tenants.scopes import SCOPES
+
+ScopeName = Literal[SCOPES]  # type: ignore[valid-type]  # the names of tenants/scopes.py, as an enum in the spec
 
 API_KEY_EXAMPLE: JsonDict = {
     "id": "0193b7a0-3b1d-7c40-8e9f-2d4b7a1c6e30", "name": "billing system", "prefix": "ep_live_9f2c",
-    "rate_limit_per_minute": None, "created_at": "2026-12-01T09:00:00Z", "revoked_at": None,
+    "rate_limit_per_minute": None, "scopes": ["send"], "client_certificate": None, "created_at": "2026-12-01T09:00:00Z",
+    "revoked_at": None,
 }
 
 
 class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "billing system"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "billing system", "scopes": ["send"]}]})
 
     name: str = Field("default", min_length=1, max_length=100)
     rate_limit_per_minute: int | None = Field(
         None, ge=1, le=1_000_000, description="Requests a minute this key may make; empty: the deployment's default.",
+    )
+    scopes: list[ScopeName] = Field(
+        default_factory=lambda: ["full"], min_length=1, max_length=len(SCOPES),
+        description="What the key may do (see Scopes above); never more than the key that creates it may.",
+    )
+    client_certificate: str | None = Field(
+        None, max_length=600,
+        description="A client certificate (mutual TLS) that acts as this key: `sha256:<fingerprint>` or its subject "
+        "(RFC 4514, e.g. `CN=billing,O=Example`).",
     )
 
 
@@ -29,6 +44,8 @@ class ApiKeyOut(BaseModel):
     name: str
     prefix: str
     rate_limit_per_minute: int | None = Field(description="The key's own limit of requests a minute; null: the deployment's default.")
+    scopes: list[str] = Field(description="What the key may do.")
+    client_certificate: str | None = Field(None, description="The client certificate that acts as this key, if any.")
     created_at: datetime
     revoked_at: datetime | None
 

@@ -6,10 +6,11 @@ from emailplatform.openapi import error_responses
 from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.models import Tenant
 from emailplatform.tenants import service
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 from emailplatform.tenants.schemas import DefaultSender, TenantOut, TenantUpdate
 
-router = APIRouter(prefix="/api/v1/tenant", tags=["tenant"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/tenant", tags=["tenant"], responses=error_responses(401, 422),
+                   dependencies=[needs("tenant")])
 
 
 @router.get("", response_model=TenantOut, summary="The key's tenant and its settings")

@@ -4,11 +4,13 @@ from fastapi import APIRouter
 
 from emailplatform.deps import ReadSessionDep, RuntimeDep
 from emailplatform.openapi import error_responses
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 from emailplatform.testsends import service
 from emailplatform.testsends.schemas import CampaignTest, NewCampaignTest, SeedResultOut, SeedSendOut, TemplateTest
 
-router = APIRouter(tags=["test sends"], responses=error_responses(401, 404, 422))
+router = APIRouter(
+    tags=["test sends"], responses=error_responses(401, 403, 404, 422), dependencies=[needs("campaigns")]
+)
 
 
 def _answer(results: list[service.SeedResult]) -> SeedSendOut:

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Response
 from emailplatform.openapi import error_responses
 from emailplatform.deps import SessionDep
 from emailplatform.pagination import Page
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 from emailplatform.users import service
 from emailplatform.users.schemas import UserCreate, UserCreated, UserOut, UserUpdate
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=error_responses(401, 422),
+                   dependencies=[needs("tenant")])
 INVITE_CONFLICT = error_responses(409, descriptions={409: "The address has an account in this tenant already."})
 LAST_OWNER = error_responses(409, descriptions={409: "The tenant would have no owner left, or you would remove yourself."})
 OWNER_RULE = error_responses(403, 404, descriptions={403: "The change concerns an owner, which an API key cannot make or remove."})

@@ -7,7 +7,7 @@ from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.models import WebhookAttempt, WebhookDelivery
 from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 from emailplatform.webhooks import service
 from emailplatform.webhooks.schemas import (
     AttemptOut,
@@ -20,7 +20,8 @@ from emailplatform.webhooks.schemas import (
     EndpointWithSecret,
 )
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=error_responses(401, 422),
+                   dependencies=[needs("webhooks")])
 
 
 @router.post("/endpoints", summary="Create a webhook endpoint", response_model=EndpointWithSecret, status_code=201)

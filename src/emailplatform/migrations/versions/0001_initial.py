@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-02 06:45:02.950600
+Create Date: 2026-12-02 06:49:48.726284
 """
 from alembic import op
 import sqlalchemy as sa
@@ -84,6 +84,8 @@ def upgrade() -> None:
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
     sa.Column('rate_limit_per_minute', sa.Integer(), nullable=True),
+    sa.Column('client_certificate', sa.String(length=600), nullable=True),
+    sa.Column('scopes', sa.JSON(), server_default='["full"]', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
@@ -93,6 +95,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('key_hash', name=op.f('uq_api_keys_key_hash'))
     )
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_keys_client_certificate'), ['client_certificate'], unique=False)
         batch_op.create_index(batch_op.f('ix_api_keys_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('files',
@@ -453,6 +456,7 @@ def downgrade() -> None:
     op.drop_table('files')
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_keys_tenant_id'))
+        batch_op.drop_index(batch_op.f('ix_api_keys_client_certificate'))
 
     op.drop_table('api_keys')
     with op.batch_alter_table('throttle_holds', schema=None) as batch_op:
