@@ -6,7 +6,6 @@ killed mid-write leaves its temporary file there, for the housekeeping job to re
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from collections.abc import AsyncIterator, Iterator
