@@ -22,6 +22,7 @@ from emailplatform.app import create_app
 from emailplatform.config import Settings
 from emailplatform.migrations import upgrade
 from emailplatform.models import Message, MessageCount
+from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 
 REPEATS = 5
@@ -49,7 +50,7 @@ def main() -> None:
     )
     settings.data_dir.mkdir(parents=True)
     upgrade(settings.resolved_database_url)
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
     fill(runtime, args.campaigns, args.messages_per_campaign, domains=50)
     with runtime.db.session(write=False) as session:
         count_rows = session.scalar(select(func.count()).select_from(MessageCount))

@@ -25,6 +25,7 @@ from emailplatform.campaigns import counts
 from emailplatform.config import Settings
 from emailplatform.migrations import upgrade
 from emailplatform.models import Batch, Event, File, Message, Template, TemplateVersion, Transaction, utcnow
+from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
 from emailplatform.sending.transports.capture import outbox_key
@@ -114,7 +115,7 @@ def main() -> None:
     settings = Settings(database_url=args.database_url, data_dir=f"{workdir}/data", secret_key="bench", log_level="WARNING")
     settings.data_dir.mkdir(parents=True)
     upgrade(settings.resolved_database_url)
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
     tenant, last, last_message = fill(runtime, args.campaigns, args.messages_per_campaign, args.domains)
     with TestClient(create_app(runtime)) as client:
         page = client.get("/ui/sign-in").text

@@ -89,7 +89,7 @@ def bench_runtime(url: str, database_url: str, data_dir: Path):
     from emailplatform.config import Settings
     from emailplatform.logs import configure_logging
     from emailplatform.migrations import upgrade
-    from emailplatform.runtime import Runtime
+    from emailplatform.assembly import build_runtime
 
     settings = Settings(
         database_url=database_url, data_dir=data_dir, secret_key="bench", webhook_allowed_hosts=[RECEIVER_HOST],
@@ -97,7 +97,7 @@ def bench_runtime(url: str, database_url: str, data_dir: Path):
     )
     configure_logging(settings)
     upgrade(settings.resolved_database_url)
-    return Runtime(settings)
+    return build_runtime(settings)
 
 
 def new_subscriber(runtime, url: str) -> uuid.UUID:

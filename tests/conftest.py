@@ -23,6 +23,7 @@ from emailplatform.job_kinds import new_worker
 from emailplatform.logs import configure_logging
 from emailplatform.migrations import upgrade
 from emailplatform.models import Job
+from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 from emailplatform.tenants import service as tenant_service
 from tests.openapi_traffic import ApiTraffic
@@ -74,7 +75,7 @@ def make_settings(database_url: str, data_dir, **overrides) -> Settings:
 
 @pytest.fixture
 def runtime(database_url, tmp_path):
-    runtime = Runtime(make_settings(database_url, tmp_path / "data"))
+    runtime = build_runtime(make_settings(database_url, tmp_path / "data"))
     with runtime.db.session() as session:  # jobs of earlier tests are not this test's business
         session.execute(delete(Job))
     yield runtime

@@ -20,6 +20,7 @@ from emailplatform.metrics.service import HttpMetrics, new_registry
 from emailplatform.openapi import error_responses, new_app
 from emailplatform.request_limits import RequestLimits
 from emailplatform.security_headers import SecurityHeaders
+from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.app")
@@ -29,7 +30,7 @@ RETRY_AFTER_SECONDS = 5  # what a 503 asks a client to wait before it tries agai
 def create_app(runtime: Runtime | None = None, *, with_worker: bool = False, worker_processes: int = 0) -> FastAPI:
     """The app; beside it, `worker_processes` supervised worker processes, or else with `with_worker` a worker
     thread of this process (the `send` command's embedded run)."""
-    runtime = runtime or Runtime()
+    runtime = runtime or build_runtime()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -70,7 +71,7 @@ def create_app_from_env() -> FastAPI:
 
     settings = get_settings()
     configure_logging(settings)
-    return create_app(Runtime(settings))
+    return create_app(build_runtime(settings))
 
 
 def _workers(runtime: Runtime, with_worker: bool, processes: int):
@@ -102,8 +103,8 @@ def _routers():
 def _parity_routers():
     """The API twins of what the UI offers beside the above: the tenant's settings, users, events, analytics."""
     from emailplatform.analytics.api import router as analytics
+    from emailplatform.domains.sender_api import router as tenant
     from emailplatform.events.history_api import router as events
-    from emailplatform.tenants.tenant_api import router as tenant
     from emailplatform.users.api import router as users
 
     return [tenant, events, users, analytics]

@@ -12,8 +12,9 @@ import uvicorn
 from rich.console import Console
 
 from emailplatform import __version__, http_server
+from emailplatform.assembly import build_runtime
 from emailplatform.config import Settings, get_settings
-from emailplatform.events.cli import bounces_app, inbound
+from emailplatform.events.cli import bounces_app
 from emailplatform.logs import configure_logging
 from emailplatform.metrics.cli import alerts
 from emailplatform.runtime import Runtime
@@ -26,7 +27,6 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(bounces_app, name="bounces")
 app.add_typer(users_app, name="users")
-app.command("inbound")(inbound)
 app.command("alerts")(alerts)
 console = Console(stderr=True)
 ProcessesOption = Annotated[
@@ -53,7 +53,7 @@ def main(
 def _runtime() -> Runtime:
     settings = get_settings()
     configure_logging(settings)
-    return Runtime(settings)
+    return build_runtime(settings)
 
 
 def _migrate(runtime: Runtime) -> None:
@@ -171,6 +171,24 @@ def _worker_processes(settings: Settings, requested: int | None) -> int:
     count = requested if requested is not None else settings.worker_processes
     return count or os.cpu_count() or 1
 
+
+@app.command()
+def inbound():
+    """Run the inbound SMTP listener alone: it receives bounces and marks their messages BOUNCED."""
+    from emailplatform.events.inbound import start_listener
+
+    runtime = _runtime()
+    settings = runtime.settings
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    controller = start_listener(runtime)
+    console.print(f"Receiving bounces on {settings.inbound_host}:{settings.inbound_port}")
+    try:
+        stop.wait()
+    finally:
+        controller.stop()
+        runtime.close()
 
 @app.command()
 def migrate():

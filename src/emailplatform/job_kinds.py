@@ -4,6 +4,7 @@ worker (the CLI, the embedded app, a test, a benchmark) starts it with these."""
 import asyncio
 import signal
 
+from emailplatform.assembly import build_runtime
 from emailplatform.campaigns import tasks as campaign_tasks
 from emailplatform.config import Settings, get_settings
 from emailplatform.jobs import tasks as maintenance_tasks
@@ -15,6 +16,8 @@ from emailplatform.sending import tasks as sending_tasks
 from emailplatform.webhooks import tasks as webhook_tasks
 
 HANDLERS = {**campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS}
+
+PERIODIC_KINDS = (*campaign_tasks.PERIODIC_KINDS, *maintenance_tasks.PERIODIC_KINDS)
 
 
 def lanes(settings: Settings) -> list[Lane]:
@@ -28,7 +31,7 @@ def lanes(settings: Settings) -> list[Lane]:
 
 
 def new_worker(runtime: Runtime, *, poll_seconds: float = 0.25) -> Worker:
-    return Worker(runtime, HANDLERS, lanes(runtime.settings), periodic=maintenance_tasks.PERIODIC_KINDS, poll_seconds=poll_seconds)
+    return Worker(runtime, HANDLERS, lanes(runtime.settings), periodic=PERIODIC_KINDS, poll_seconds=poll_seconds)
 
 
 def run_worker_process() -> None:
@@ -36,7 +39,7 @@ def run_worker_process() -> None:
     jobs in flight finished."""
     settings = get_settings()
     configure_logging(settings)
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
 
     async def main():
         stop = asyncio.Event()

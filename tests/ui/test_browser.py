@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from emailplatform.app import create_app
-from emailplatform.runtime import Runtime
+from emailplatform.assembly import build_runtime
 from emailplatform.webhooks import service as webhook_service
 from tests.conftest import free_port, make_settings, new_tenant
 from tests.helpers import serving
@@ -35,7 +35,7 @@ RECIPIENTS = (
 def live_server(sqlite_url, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    runtime = Runtime(make_settings(sqlite_url, tmp_path / "data", public_url=url))
+    runtime = build_runtime(make_settings(sqlite_url, tmp_path / "data", public_url=url))
     with serving(create_app(runtime, with_worker=True), port):
         yield url, runtime
     runtime.close()

@@ -26,7 +26,7 @@ from emailplatform.models import (
     utcnow,
 )
 from emailplatform.runtime import Runtime
-from emailplatform.sending.dkim import DkimSigner
+from emailplatform.domains.dkim import DkimSigner
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
 from emailplatform.sending.transports.base import OutgoingMessage, SendResult, SendStatus
 from emailplatform.templates import rendering

@@ -7,9 +7,7 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from emailplatform.config import Settings
 from emailplatform.db import get_for_tenant
-from emailplatform.domains import service as domain_service
 from emailplatform.errors import Conflict, Invalid, NotFound, Unauthorized
 from emailplatform.models import ApiKey, Tenant, utcnow
 
@@ -50,22 +48,6 @@ def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
     if tenant is None:
         raise NotFound("no such tenant", field="tenant")
     return tenant
-
-
-def set_default_sender(
-    session: Session, settings: Settings, tenant_id: uuid.UUID, email: str | None, name: str | None = None
-) -> tuple[Tenant, str | None]:
-    """The sender of the tenant's campaigns that name none (None: every campaign names its own), checked as a
-    campaign's sender is; and the warning a campaign from it would get (an unverified domain)."""
-    try:
-        warning = domain_service.check_sender(session, tenant_id, email, settings) if email else None
-    except Invalid as exc:
-        raise Invalid(exc.message, field="default_sender.email") from None
-    tenant = get_tenant(session, tenant_id)
-    tenant.default_from_email = email
-    tenant.default_from_name = (name or None) if email else None
-    session.flush()
-    return tenant, warning
 
 
 def default_sender(session: Session, tenant_id: uuid.UUID) -> tuple[str, str | None] | None:

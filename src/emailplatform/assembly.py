@@ -1,0 +1,31 @@
+"""How a process's runtime is put together: the runtime container (emailplatform.runtime) with the platform's
+own parts. The app, the CLI, tests and benchmarks build their runtime here."""
+
+from emailplatform.config import Settings, get_settings
+from emailplatform.ratelimits.service import Limiter
+from emailplatform.runtime import Runtime
+from emailplatform.sending.transports import Transport, create_transport
+from emailplatform.storage import Storage, create_storage
+from emailplatform.tenants.key_cache import ApiKeyCache
+from emailplatform.webhooks.sender import aclose_senders
+
+
+class PlatformParts:
+    def storage(self, settings: Settings, secret_key: str) -> Storage:
+        return create_storage(settings, secret_key)
+
+    def transport(self, settings: Settings, storage: Storage) -> Transport:
+        return create_transport(settings, storage)
+
+    def limiter(self, settings: Settings) -> Limiter:
+        return Limiter(settings)
+
+    def api_keys(self, settings: Settings) -> ApiKeyCache:
+        return ApiKeyCache(settings.api_key_cache_seconds)
+
+    async def aclose(self) -> None:
+        await aclose_senders()
+
+
+def build_runtime(settings: Settings | None = None) -> Runtime:
+    return Runtime(settings or get_settings(), PlatformParts())
