@@ -103,20 +103,20 @@ def bench_runtime(url: str, database_url: str, data_dir: Path):
 def new_subscriber(runtime, url: str) -> uuid.UUID:
     """A tenant of its own (so each phase counts only its deliveries) with an endpoint hearing message.sent."""
     from emailplatform.tenants import service as tenant_service
-    from emailplatform.webhooks import service
+    from emailplatform.webhooks import endpoints
 
     with runtime.db.session() as session:
         tenant = tenant_service.create_tenant(session, f"bench-{uuid.uuid4().hex[:8]}")
-        service.create_endpoint(session, runtime.settings, tenant.id, url + "/hook", ["message.sent"], "bench")
+        endpoints.create_endpoint(session, runtime.settings, tenant.id, url + "/hook", ["message.sent"], "bench")
         return tenant.id
 
 
 def create_events(runtime, tenant_id: uuid.UUID, number: int) -> None:
-    from emailplatform.webhooks import service
+    from emailplatform.webhooks import fanout
 
     payloads = [{"message_id": str(uuid.uuid4()), "recipient": "r@example.com", "details": {}} for _ in range(number)]
     with runtime.db.session() as session:
-        service.message_events(session, tenant_id, "sent", payloads)
+        fanout.message_events(session, tenant_id, "sent", payloads)
 
 
 def delivery_times(runtime, url: str, tenant_id: uuid.UUID) -> tuple[int, dict]:

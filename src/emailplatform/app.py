@@ -16,7 +16,8 @@ from emailplatform.errors import AppError, Unavailable
 from emailplatform.health import router as health_router
 from emailplatform.jobs.worker import new_event_loop as worker_loop
 from emailplatform.logs import AccessLog
-from emailplatform.metrics.service import HttpMetrics, new_registry
+from emailplatform.metrics.middleware import HttpMetrics
+from emailplatform.metrics.service import new_registry
 from emailplatform.openapi import error_responses, new_app
 from emailplatform.request_limits import RequestLimits
 from emailplatform.security_headers import SecurityHeaders
@@ -85,8 +86,8 @@ def _workers(runtime: Runtime, with_worker: bool, processes: int):
 def _routers():
     from emailplatform.campaigns.api import router as campaigns
     from emailplatform.domains.api import router as domains
-    from emailplatform.events.api import router as suppressions
-    from emailplatform.events.ses import router as ses_events
+    from emailplatform.suppressions.api import router as suppressions
+    from emailplatform.events.ses_api import router as ses_events
     from emailplatform.events.tracking_api import router as tracking
     from emailplatform.jobs.api import router as jobs
     from emailplatform.metrics.api import router as metrics

@@ -11,7 +11,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from emailplatform.app import create_app
 from emailplatform.assembly import build_runtime
-from emailplatform.webhooks import service as webhook_service
+from emailplatform.webhooks import fanout
 from tests.conftest import free_port, make_settings, new_tenant
 from tests.helpers import serving
 from tests.ui.conftest import PASSWORD, make_user
@@ -187,7 +187,7 @@ def test_the_settings_pages_in_a_browser(live_server, page):
     expect(page.get_by_text("Nothing has been delivered yet")).to_be_visible()
     with runtime.db.session() as session:  # a bounce happens; nothing listens on port 9
         bounce = {"message_id": "m-1", "recipient": "gone@example.com", "details": {"reason": "user_unknown"}}
-        webhook_service.message_event(session, tenant.tenant_id, "bounced", bounce)
+        fanout.message_event(session, tenant.tenant_id, "bounced", bounce)
     reload_until(page, "Cannot connect")
     expect(page.locator("table.list").first).to_contain_text("message.bounced")
     expect(page.locator("table.list").first).to_contain_text("next attempt")

@@ -36,7 +36,8 @@ from emailplatform.runtime import Runtime
 from emailplatform.storage import service as file_service
 from emailplatform.templates import service as template_service
 from emailplatform.tenants import service as tenant_service
-from emailplatform.webhooks import service as webhook_service
+from emailplatform.webhooks import endpoints as webhook_endpoints
+from emailplatform.webhooks import fanout as webhook_fanout
 
 CANCELLABLE = {
     TransactionStatus.ACCEPT,
@@ -63,7 +64,7 @@ def create(
 ) -> dict:
     """Accept a campaign and enqueue its split; with an Idempotency-Key, a retry gets the first answer."""
     if body.callback_url:
-        webhook_service.check_url(body.callback_url, runtime.settings)
+        webhook_endpoints.check_url(body.callback_url, runtime.settings)
     if idempotency_key is None:
         return _accept(session, runtime, tenant_id, body)
     request_hash = hashlib.sha256(body.model_dump_json(by_alias=True).encode()).hexdigest()
@@ -150,7 +151,7 @@ def set_status(session: Session, transaction: Transaction, status: TransactionSt
     if status in STATUS_TIMESTAMPS:
         setattr(transaction, STATUS_TIMESTAMPS[status], now)
     session.flush()
-    webhook_service.transaction_status_changed(session, transaction, summary(session, transaction))
+    webhook_fanout.transaction_status_changed(session, transaction, summary(session, transaction))
 
 
 def summary(session: Session, transaction: Transaction) -> dict:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns import counts, splitting
 from emailplatform.domains import service as domain_service
-from emailplatform.events import bounces, suppression, tracking
+from emailplatform.events import bounces, tracking
 from emailplatform.events import service as events_service
 from emailplatform.events.service import NewEvent
 from emailplatform.models import (
@@ -30,8 +30,9 @@ from emailplatform.domains.dkim import DkimSigner
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
 from emailplatform.sending.transports.base import OutgoingMessage, SendResult, SendStatus
 from emailplatform.templates import rendering
+from emailplatform.suppressions import service as suppression
 from emailplatform.templates import service as template_service
-from emailplatform.webhooks import service as webhook_service
+from emailplatform.webhooks import fanout as webhook_service
 
 SMTP_PERMANENT = re.compile(r"^(5\d\d)\b")
 SLICE = 250  # messages claimed, sent and written back together: at most this many may go twice after a crash

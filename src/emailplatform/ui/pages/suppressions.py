@@ -8,10 +8,10 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from emailplatform.errors import Invalid
-from emailplatform.events import suppression
-from emailplatform.events.schemas import SuppressionCreate, SuppressionReason
 from emailplatform.models import Suppression
 from emailplatform.pagination import paginate
+from emailplatform.suppressions import service as suppression
+from emailplatform.suppressions.schemas import SuppressionCreate, SuppressionReason
 from emailplatform.ui.deps import DbDep, Editor, Viewer
 from emailplatform.ui.views import UiRoute, render
 

@@ -4,11 +4,11 @@ is idempotent: 200 with the entry as it was (its first reason is kept); a new en
 from fastapi import APIRouter, Response
 
 from emailplatform.deps import SessionDep
-from emailplatform.events import suppression
-from emailplatform.events.schemas import SuppressionCreate, SuppressionOut, SuppressionReason
 from emailplatform.models import Suppression
 from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page, paginate
+from emailplatform.suppressions import service as suppression
+from emailplatform.suppressions.schemas import SuppressionCreate, SuppressionOut, SuppressionReason
 from emailplatform.tenants.auth import TenantDep
 
 router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"], responses=error_responses(401, 422))
