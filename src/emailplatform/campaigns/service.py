@@ -21,17 +21,14 @@ from emailplatform.models import (
     WAITING_MESSAGE_STATUSES,
     Batch,
     BatchStatus,
-    Event,
     File,
     IdempotencyKey,
     Message,
     MessageStatus,
-    RowError,
     Transaction,
     TransactionStatus,
     utcnow,
 )
-from emailplatform.pagination import paginate
 from emailplatform.runtime import Runtime
 from emailplatform.storage import service as file_service
 from emailplatform.templates import service as template_service
@@ -333,63 +330,6 @@ def _awaits_outcome(sent_before: datetime | None):
 
 def _has_unsent(session: Session, where) -> bool:
     return session.scalar(select(Message.id).where(where, Message.status.in_(UNSENT_MESSAGE_STATUSES)).limit(1)) is not None
-
-
-def message_history(session: Session, message: Message) -> list[dict]:
-    history = [{"at": message.created_at, "type": "created", "details": {}}]
-    if message.sent_at:
-        history.append({"at": message.sent_at, "type": "sent", "details": {}})
-    events = session.scalars(select(Event).where(Event.message_id == message.id).order_by(Event.occurred_at, Event.id))
-    history += [{"at": e.occurred_at, "type": e.type, "details": e.details} for e in events]
-    return sorted(history, key=lambda entry: entry["at"])
-
-
-def page_of_campaigns(
-    session: Session, tenant_id: uuid.UUID, *, status: str | None = None, cursor: str | None, limit: int
-) -> tuple[list[Transaction], str | None]:
-    """A page of the tenant's campaigns (of one status), newest first, and the cursor of the next page."""
-    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id)
-    if status:
-        stmt = stmt.where(Transaction.status == status)
-    return paginate(
-        session, stmt, (Transaction.created_at, Transaction.id), cursor=cursor, limit=limit, descending=True
-    )
-
-
-def page_of_batches(
-    session: Session, transaction: Transaction, *, cursor: str | None, limit: int
-) -> tuple[list[Batch], str | None]:
-    """A page of the campaign's batches in the file's order."""
-    stmt = select(Batch).where(Batch.transaction_id == transaction.id)
-    return paginate(session, stmt, (Batch.seq,), cursor=cursor, limit=limit)
-
-
-def page_of_row_errors(
-    session: Session, transaction: Transaction, *, cursor: str | None, limit: int
-) -> tuple[list[RowError], str | None]:
-    """A page of the campaign's bad rows, by row number."""
-    stmt = select(RowError).where(RowError.transaction_id == transaction.id)
-    return paginate(session, stmt, (RowError.row_number, RowError.id), cursor=cursor, limit=limit)
-
-
-def search_messages(
-    session: Session, transaction: Transaction, *, q: str = "", status: str | None = None, cursor: str | None,
-    limit: int,
-) -> tuple[list[Message], str | None]:
-    """A page of the campaign's messages in the file's order: those of one status, and whose address starts
-    with `q` (the search of the UI and the API), and the cursor of the next page."""
-    stmt = select(Message).where(Message.transaction_id == transaction.id)
-    if status:
-        if status not in MessageStatus.__members__:
-            raise Invalid(f"{status!r} is not a message status", field="status")
-        stmt = stmt.where(Message.status == status)
-    if q.strip():
-        stmt = stmt.where(Message.email.startswith(q.strip(), autoescape=True))
-    return paginate(session, stmt, (Message.id,), cursor=cursor, limit=limit)
-
-
-def get_message(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message:
-    return get_for_tenant(session, Message, message_id, tenant_id, field="message_id", what="message")
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,8 @@ is idempotent: 200 with the entry as it was (its first reason is kept); a new en
 from fastapi import APIRouter, Response
 
 from emailplatform.deps import SessionDep
-from emailplatform.models import Suppression
 from emailplatform.openapi import error_responses
-from emailplatform.pagination import Page, paginate
+from emailplatform.pagination import Page
 from emailplatform.suppressions import service as suppression
 from emailplatform.suppressions.schemas import SuppressionCreate, SuppressionOut, SuppressionReason
 from emailplatform.tenants.auth import TenantDep
@@ -24,9 +23,8 @@ def list_suppressions(
     cursor: str | None = None,
 ):
     """Newest first; `q` finds addresses containing it."""
-    stmt = suppression.list_query(tenant_id, reason=reason, search=q)
-    rows, next_cursor = paginate(
-        session, stmt, (Suppression.created_at, Suppression.id), cursor=cursor, limit=limit, descending=True
+    rows, next_cursor = suppression.page_of_suppressions(
+        session, tenant_id, reason=reason, search=q, cursor=cursor, limit=limit
     )
     return Page(items=[SuppressionOut.model_validate(s) for s in rows], next_cursor=next_cursor)
 
