@@ -93,7 +93,7 @@ def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: Camp
         session, tenant_id, body.template_id, body.template_version, for_campaign=True
     )
     file = file_service.get_by_url(session, tenant_id, body.csv_file_url, field="csv_file_url")
-    file_service.uploaded_size(runtime, file, field="csv_file_url")
+    file_service.uploaded_size(runtime.storage, runtime.settings, file, field="csv_file_url")
     with runtime.storage.open(file.storage_key) as stream:
         layout = recipients.read_layout(stream, version.placeholders, body.columns, field="csv_file_url")
     if body.schedule and body.schedule.send_at <= utcnow():
@@ -359,7 +359,7 @@ def inspect_recipients(
 ) -> RecipientsCheck:
     """Read an uploaded recipients file as the campaign's split reads it: its layout, its columns matched to the
     template's placeholders, its first good rows, its first skipped rows and how many recipients it has."""
-    file_service.uploaded_size(runtime, file, field=field)
+    file_service.uploaded_size(runtime.storage, runtime.settings, file, field=field)
     with runtime.storage.open(file.storage_key) as stream:
         layout = recipients.read_layout(stream, placeholders, columns, field=field)
     good, invalid, duplicates, first, bad = 0, 0, 0, [], []

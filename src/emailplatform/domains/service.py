@@ -112,7 +112,9 @@ def records(domain: SendingDomain, settings: Settings) -> list[DnsRecord]:
     ]
 
 
-def expected_records(session: Session, tenant_id: uuid.UUID, domain_id: uuid.UUID, settings: Settings) -> list[DnsRecord]:
+def expected_records(
+    session: Session, tenant_id: uuid.UUID, domain_id: uuid.UUID, settings: Settings
+) -> list[DnsRecord]:
     """The records a verification looks up; the caller ends its transaction before the lookup (DNS can take
     seconds: no transaction, on SQLite the write lock, is held meanwhile)."""
     return _expected_records(get(session, tenant_id, domain_id), settings)

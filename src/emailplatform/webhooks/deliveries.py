@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 from emailplatform.db import get_for_tenant
 from emailplatform.errors import Conflict
 from emailplatform.jobs import queue
-from emailplatform.models import CallbackSecret, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, utcnow
+from emailplatform.models import (
+    CallbackSecret,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    utcnow,
+)
 from emailplatform.pagination import paginate
 from emailplatform.webhooks import signing
 from emailplatform.webhooks.endpoints import disable

@@ -57,7 +57,9 @@ def create_upload(
     session: DbDep, runtime: RuntimeDep, me: Editor, filename: Annotated[str, Form(max_length=255)]
 ):
     """Where the browser PUTs the recipients file (with a progress bar), and the file's URL for the campaign."""
-    new = storage_service.create_upload(session, runtime, me.tenant_id, "recipients", filename)
+    new = storage_service.create_upload(
+        session, runtime.storage, runtime.settings, me.tenant_id, "recipients", filename
+    )
     return JSONResponse({"upload_url": new.upload.url, "file_url": new.file.url})
 
 
