@@ -86,11 +86,11 @@ def prepare(env: dict[str, str], messages: int) -> dict:
     from fastapi.testclient import TestClient
 
     from emailplatform.app import create_app
+    from emailplatform.assembly import build_runtime
     from emailplatform.config import Settings
     from emailplatform.job_kinds import new_worker
     from emailplatform.logs import configure_logging
     from emailplatform.migrations import upgrade
-    from emailplatform.assembly import build_runtime
     from emailplatform.tenants import service as tenant_service
 
     settings = Settings(**{k.removeprefix("EMAILPLATFORM_").lower(): v for k, v in env.items()})

@@ -54,11 +54,11 @@ def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, inge
     from fastapi.testclient import TestClient
 
     from emailplatform.app import create_app
+    from emailplatform.assembly import build_runtime
     from emailplatform.config import Settings
     from emailplatform.logs import configure_logging
     from emailplatform.migrations import upgrade
     from emailplatform.models import Transaction
-    from emailplatform.assembly import build_runtime
     from emailplatform.tenants import service as tenant_service
 
     workdir = Path(tempfile.mkdtemp(prefix="ep-bench-"))

@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 
 from bench.ui_bench import fill, timed
 from emailplatform.app import create_app
+from emailplatform.assembly import build_runtime
 from emailplatform.config import Settings
 from emailplatform.migrations import upgrade
 from emailplatform.models import Message, MessageCount
-from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 
 REPEATS = 5

@@ -21,11 +21,11 @@ from sqlalchemy import insert
 from uuid_utils import uuid7
 
 from emailplatform.app import create_app
+from emailplatform.assembly import build_runtime
 from emailplatform.campaigns import counts
 from emailplatform.config import Settings
 from emailplatform.migrations import upgrade
 from emailplatform.models import Batch, Event, File, Message, Template, TemplateVersion, Transaction, utcnow
-from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
 from emailplatform.sending.transports.capture import outbox_key

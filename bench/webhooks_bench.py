@@ -86,10 +86,10 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def bench_runtime(url: str, database_url: str, data_dir: Path):
     """A runtime with the default settings (but for allowing the loopback receiver) on a migrated database."""
+    from emailplatform.assembly import build_runtime
     from emailplatform.config import Settings
     from emailplatform.logs import configure_logging
     from emailplatform.migrations import upgrade
-    from emailplatform.assembly import build_runtime
 
     settings = Settings(
         database_url=database_url, data_dir=data_dir, secret_key="bench", webhook_allowed_hosts=[RECEIVER_HOST],

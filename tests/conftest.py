@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from emailplatform.app import create_app
+from emailplatform.assembly import build_runtime
 from emailplatform.config import Settings
 from emailplatform.job_kinds import new_worker
 from emailplatform.logs import configure_logging
 from emailplatform.migrations import upgrade
 from emailplatform.models import Job
-from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 from emailplatform.tenants import service as tenant_service
 from tests.openapi_traffic import ApiTraffic

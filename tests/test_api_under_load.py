@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from emailplatform.app import create_app
-from emailplatform.models import utcnow
 from emailplatform.assembly import build_runtime
+from emailplatform.models import utcnow
 from emailplatform.tenants import service as tenant_service
 from tests.conftest import PUBLIC_URL, free_port, make_settings, new_tenant, run_jobs
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, serving, upload_file

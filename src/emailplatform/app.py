@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emailplatform import __version__, ui
+from emailplatform.assembly import build_runtime
 from emailplatform.db import UNAVAILABLE
 from emailplatform.errors import AppError, Unavailable
 from emailplatform.health import router as health_router
@@ -21,7 +22,6 @@ from emailplatform.metrics.service import new_registry
 from emailplatform.openapi import error_responses, new_app
 from emailplatform.request_limits import RequestLimits
 from emailplatform.security_headers import SecurityHeaders
-from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 
 log = structlog.get_logger("emailplatform.app")

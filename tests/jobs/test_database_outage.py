@@ -10,9 +10,9 @@ from collections import Counter
 import httpx
 import pytest
 
+from emailplatform.assembly import build_runtime
 from emailplatform.config import Settings
 from emailplatform.migrations import upgrade
-from emailplatform.assembly import build_runtime
 from emailplatform.tenants import service as tenant_service
 from tests.conftest import free_port
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file

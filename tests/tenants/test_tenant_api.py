@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from emailplatform.app import create_app
-from emailplatform.models import utcnow
 from emailplatform.assembly import build_runtime
+from emailplatform.models import utcnow
 from tests.conftest import PUBLIC_URL, make_settings, new_tenant, run_jobs
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
 

@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
+from emailplatform.assembly import build_runtime
 from emailplatform.errors import Invalid
 from emailplatform.migrations import upgrade
 from emailplatform.models import User
-from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 from emailplatform.users import service as user_service
 from tests.conftest import make_settings
