@@ -105,7 +105,7 @@ def _parity_routers():
     """The API twins of what the UI offers beside the above: the tenant's settings, users, events, analytics."""
     from emailplatform.analytics.api import router as analytics
     from emailplatform.domains.sender_api import router as tenant
-    from emailplatform.events.history_api import router as events
+    from emailplatform.events.api import router as events
     from emailplatform.users.api import router as users
 
     return [tenant, events, users, analytics]
