@@ -12,7 +12,6 @@ import uvicorn
 from rich.console import Console
 
 from emailplatform import __version__, http_server
-from emailplatform.assembly import build_runtime
 from emailplatform.config import Settings, get_settings
 from emailplatform.events.cli import bounces_app
 from emailplatform.logs import configure_logging
@@ -51,6 +50,8 @@ def main(
 
 
 def _runtime() -> Runtime:
+    from emailplatform.assembly import build_runtime  # the parts' packages are heavy to import: only when used
+
     settings = get_settings()
     configure_logging(settings)
     return build_runtime(settings)
