@@ -16,7 +16,6 @@ from emailplatform.sending import tasks as sending_tasks
 from emailplatform.webhooks import tasks as webhook_tasks
 
 HANDLERS = {**campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS}
-
 PERIODIC_KINDS = (*campaign_tasks.PERIODIC_KINDS, *maintenance_tasks.PERIODIC_KINDS)
 
 

@@ -29,8 +29,8 @@ from emailplatform.runtime import Runtime
 from emailplatform.domains.dkim import DkimSigner
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
 from emailplatform.sending.transports.base import OutgoingMessage, SendResult, SendStatus
-from emailplatform.templates import rendering
 from emailplatform.suppressions import service as suppression
+from emailplatform.templates import rendering
 from emailplatform.templates import service as template_service
 from emailplatform.webhooks import fanout as webhook_service
 
