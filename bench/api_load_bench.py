@@ -86,17 +86,17 @@ def prepare(env: dict[str, str], messages: int) -> dict:
     from fastapi.testclient import TestClient
 
     from emailplatform.app import create_app
+    from emailplatform.assembly import build_runtime
     from emailplatform.config import Settings
     from emailplatform.job_kinds import new_worker
     from emailplatform.logs import configure_logging
     from emailplatform.migrations import upgrade
-    from emailplatform.runtime import Runtime
     from emailplatform.tenants import service as tenant_service
 
     settings = Settings(**{k.removeprefix("EMAILPLATFORM_").lower(): v for k, v in env.items()})
     configure_logging(settings)
     upgrade(settings.resolved_database_url)
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
     with runtime.db.session() as session:
         tenant = tenant_service.create_tenant(session, "bench")
         _, key = tenant_service.create_api_key(session, tenant.id)

@@ -54,11 +54,11 @@ def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, inge
     from fastapi.testclient import TestClient
 
     from emailplatform.app import create_app
+    from emailplatform.assembly import build_runtime
     from emailplatform.config import Settings
     from emailplatform.logs import configure_logging
     from emailplatform.migrations import upgrade
     from emailplatform.models import Transaction
-    from emailplatform.runtime import Runtime
     from emailplatform.tenants import service as tenant_service
 
     workdir = Path(tempfile.mkdtemp(prefix="ep-bench-"))
@@ -69,7 +69,7 @@ def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, inge
     )
     configure_logging(settings)  # at WARNING: the access log would print to stdout, where the JSON goes
     upgrade(settings.resolved_database_url)
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
     try:
         with runtime.db.session() as session:
             tenant = tenant_service.create_tenant(session, "bench")

@@ -31,11 +31,11 @@ def stream(database: str, smtp_url: str, emails: int, clients: int, connections:
     from sqlalchemy import func, select
 
     from emailplatform.app import create_app
+    from emailplatform.assembly import build_runtime
     from emailplatform.config import Settings
     from emailplatform.logs import configure_logging
     from emailplatform.migrations import upgrade
     from emailplatform.models import Message, MessageStatus
-    from emailplatform.runtime import Runtime
     from emailplatform.tenants import service as tenant_service
 
     workdir = Path(tempfile.mkdtemp(prefix="ep-bench-emails-"))
@@ -47,7 +47,7 @@ def stream(database: str, smtp_url: str, emails: int, clients: int, connections:
     )
     configure_logging(settings)
     upgrade(settings.resolved_database_url)
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
     try:
         with runtime.db.session() as session:
             tenant = tenant_service.create_tenant(session, "bench")

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from bench.ui_bench import fill, timed
 from emailplatform.app import create_app
+from emailplatform.assembly import build_runtime
 from emailplatform.config import Settings
 from emailplatform.migrations import upgrade
 from emailplatform.models import Message, MessageCount
@@ -49,7 +50,7 @@ def main() -> None:
     )
     settings.data_dir.mkdir(parents=True)
     upgrade(settings.resolved_database_url)
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
     fill(runtime, args.campaigns, args.messages_per_campaign, domains=50)
     with runtime.db.session(write=False) as session:
         count_rows = session.scalar(select(func.count()).select_from(MessageCount))

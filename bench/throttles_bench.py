@@ -18,6 +18,7 @@ import uuid
 from emailplatform.config import DomainThrottle, Settings
 from emailplatform.migrations import upgrade
 from emailplatform.models import Tenant
+from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 from emailplatform.sending.throttles import Throttles
 
@@ -61,7 +62,7 @@ def measure(runtime: Runtime, messages: int, **store) -> dict:
 def runtime_of(url: str, workdir: str) -> Runtime:
     settings = Settings(database_url=url, data_dir=workdir, secret_key="bench", log_level="WARNING")
     upgrade(settings.resolved_database_url)
-    return Runtime(settings)
+    return build_runtime(settings)
 
 
 def main() -> None:

@@ -59,11 +59,11 @@ def serve(port: int) -> None:
     from fastapi.responses import Response
 
     from emailplatform.app import create_app
+    from emailplatform.assembly import build_runtime
     from emailplatform.events import tracking, tracking_api
     from emailplatform.logs import configure_logging
-    from emailplatform.runtime import Runtime
 
-    runtime = Runtime()
+    runtime = build_runtime()
     configure_logging(runtime.settings)
     app = create_app(runtime)
 
@@ -81,17 +81,17 @@ def create_messages(database_url: str, data_dir: Path, count: int) -> list[uuid.
     from fastapi.testclient import TestClient
 
     from emailplatform.app import create_app
+    from emailplatform.assembly import build_runtime
     from emailplatform.config import Settings
     from emailplatform.job_kinds import new_worker
     from emailplatform.migrations import upgrade
     from emailplatform.models import Message
-    from emailplatform.runtime import Runtime
     from emailplatform.tenants import service as tenant_service
     from sqlalchemy import select
 
     settings = Settings(**{k.removeprefix("EMAILPLATFORM_").lower(): v for k, v in settings_env(database_url, data_dir).items()})
     upgrade(settings.resolved_database_url)
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
     with runtime.db.session() as session:
         tenant = tenant_service.create_tenant(session, "bench")
         _, key = tenant_service.create_api_key(session, tenant.id)

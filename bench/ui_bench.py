@@ -21,6 +21,7 @@ from sqlalchemy import insert
 from uuid_utils import uuid7
 
 from emailplatform.app import create_app
+from emailplatform.assembly import build_runtime
 from emailplatform.campaigns import counts
 from emailplatform.config import Settings
 from emailplatform.migrations import upgrade
@@ -114,7 +115,7 @@ def main() -> None:
     settings = Settings(database_url=args.database_url, data_dir=f"{workdir}/data", secret_key="bench", log_level="WARNING")
     settings.data_dir.mkdir(parents=True)
     upgrade(settings.resolved_database_url)
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
     tenant, last, last_message = fill(runtime, args.campaigns, args.messages_per_campaign, args.domains)
     with TestClient(create_app(runtime)) as client:
         page = client.get("/ui/sign-in").text

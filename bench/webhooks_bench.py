@@ -86,10 +86,10 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def bench_runtime(url: str, database_url: str, data_dir: Path):
     """A runtime with the default settings (but for allowing the loopback receiver) on a migrated database."""
+    from emailplatform.assembly import build_runtime
     from emailplatform.config import Settings
     from emailplatform.logs import configure_logging
     from emailplatform.migrations import upgrade
-    from emailplatform.runtime import Runtime
 
     settings = Settings(
         database_url=database_url, data_dir=data_dir, secret_key="bench", webhook_allowed_hosts=[RECEIVER_HOST],
@@ -97,26 +97,26 @@ def bench_runtime(url: str, database_url: str, data_dir: Path):
     )
     configure_logging(settings)
     upgrade(settings.resolved_database_url)
-    return Runtime(settings)
+    return build_runtime(settings)
 
 
 def new_subscriber(runtime, url: str) -> uuid.UUID:
     """A tenant of its own (so each phase counts only its deliveries) with an endpoint hearing message.sent."""
     from emailplatform.tenants import service as tenant_service
-    from emailplatform.webhooks import service
+    from emailplatform.webhooks import endpoints
 
     with runtime.db.session() as session:
         tenant = tenant_service.create_tenant(session, f"bench-{uuid.uuid4().hex[:8]}")
-        service.create_endpoint(session, runtime.settings, tenant.id, url + "/hook", ["message.sent"], "bench")
+        endpoints.create_endpoint(session, runtime.settings, tenant.id, url + "/hook", ["message.sent"], "bench")
         return tenant.id
 
 
 def create_events(runtime, tenant_id: uuid.UUID, number: int) -> None:
-    from emailplatform.webhooks import service
+    from emailplatform.webhooks import fanout
 
     payloads = [{"message_id": str(uuid.uuid4()), "recipient": "r@example.com", "details": {}} for _ in range(number)]
     with runtime.db.session() as session:
-        service.message_events(session, tenant_id, "sent", payloads)
+        fanout.message_events(session, tenant_id, "sent", payloads)
 
 
 def delivery_times(runtime, url: str, tenant_id: uuid.UUID) -> tuple[int, dict]:

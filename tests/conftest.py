@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from emailplatform.app import create_app
+from emailplatform.assembly import build_runtime
 from emailplatform.config import Settings
 from emailplatform.job_kinds import new_worker
 from emailplatform.logs import configure_logging
@@ -101,7 +102,7 @@ def make_settings(database_url: str, data_dir, **overrides) -> Settings:
 
 @pytest.fixture
 def runtime(database_url, tmp_path):
-    runtime = Runtime(make_settings(database_url, tmp_path / "data"))
+    runtime = build_runtime(make_settings(database_url, tmp_path / "data"))
     with runtime.db.session() as session:  # jobs of earlier tests are not this test's business
         session.execute(delete(Job))
     yield runtime

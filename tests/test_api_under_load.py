@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from emailplatform.app import create_app
+from emailplatform.assembly import build_runtime
 from emailplatform.models import utcnow
-from emailplatform.runtime import Runtime
 from emailplatform.tenants import service as tenant_service
 from tests.conftest import PUBLIC_URL, free_port, make_settings, new_tenant, run_jobs
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, serving, upload_file
@@ -26,7 +26,7 @@ def deployment(database_url, tmp_path):
     opened = []
 
     def open_deployment(**overrides):
-        runtime = Runtime(make_settings(database_url, tmp_path / "data", **overrides))
+        runtime = build_runtime(make_settings(database_url, tmp_path / "data", **overrides))
         tenant = new_tenant(runtime) if not opened else opened[0][2]
         client = TestClient(create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False).__enter__()
         client.headers["X-API-Key"] = tenant.api_key
@@ -62,7 +62,7 @@ def test_more_requests_than_threads_on_a_small_pool_all_answer(database_url, tmp
     """More requests at once than the thread pool has threads (40), on a pool of one connection: each waits its
     turn; none times out waiting for the connection (which a thread waiting for it while the request holding it
     waits for a thread to serialize its answer would do)."""
-    runtime = Runtime(make_settings(database_url, tmp_path / "data", db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=2))
+    runtime = build_runtime(make_settings(database_url, tmp_path / "data", db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=2))
     tenant = new_tenant(runtime)
     port = free_port()
     try:

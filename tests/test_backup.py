@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from emailplatform.app import create_app
-from emailplatform.runtime import Runtime
+from emailplatform.assembly import build_runtime
 from tests.conftest import POSTGRES_URL, PUBLIC_URL, free_port, make_settings, run_jobs
 from tests.helpers import all_pages, campaign, create_campaign, create_template, csv_bytes, upload_file
 from tests.test_cli import EMAILPLATFORM, cli_env, run_cli
@@ -171,7 +171,7 @@ def test_pg_dump_and_pg_restore_of_a_deployment_keep_its_campaign(tmp_path, post
 def app_client(database_url: str, data_dir, api_key: str | None = None):
     from emailplatform.tenants import service as tenant_service
 
-    runtime = Runtime(make_settings(database_url, data_dir))
+    runtime = build_runtime(make_settings(database_url, data_dir))
     if api_key is None:
         with runtime.db.session() as session:
             tenant = tenant_service.create_tenant(session, "backed-up")

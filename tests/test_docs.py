@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from emailplatform.app import create_app
-from emailplatform.runtime import Runtime
+from emailplatform.assembly import build_runtime
 from tests.conftest import free_port, make_settings
 from tests.helpers import serving
 from tests.ui.test_browser import CHROMIUM, CHROMIUM_ARGS
@@ -20,7 +20,7 @@ URL_IN_HTML = re.compile(r"""https?://[^\s"'<>)]+""")
 def live_url(sqlite_url, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    runtime = Runtime(make_settings(sqlite_url, tmp_path / "data", public_url=url))
+    runtime = build_runtime(make_settings(sqlite_url, tmp_path / "data", public_url=url))
     with serving(create_app(runtime), port):
         yield url
     runtime.close()

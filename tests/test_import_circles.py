@@ -103,3 +103,28 @@ def test_the_graph_holds_lazy_imports():
 
 def test_no_module_imports_itself_back():
     assert circles(import_graph()) == []
+
+
+def package_of(module: str) -> str:
+    """The top-level folder or module of src/emailplatform a module belongs to."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def package_graph() -> dict[str, set[str]]:
+    """Edges between packages, a package's own modules one unit."""
+    graph: dict[str, set[str]] = {}
+    for name, targets in import_graph().items():
+        edges = graph.setdefault(package_of(name), set())
+        edges |= {package_of(t) for t in targets} - {package_of(name)}
+    return graph
+
+
+def test_the_package_graph_sees_every_package():
+    graph = package_graph()
+    assert {"campaigns", "domains", "runtime", "assembly", "suppressions", "webhooks"} <= set(graph)
+    assert "runtime" in graph["deps"] and "tenants" not in graph["deps"]
+
+
+def test_no_package_imports_itself_back():
+    assert circles(package_graph()) == []

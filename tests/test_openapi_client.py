@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from emailplatform.app import create_app
-from emailplatform.runtime import Runtime
+from emailplatform.assembly import build_runtime
 from tests.conftest import free_port, make_settings, new_tenant
 from tests.helpers import serving
 
@@ -41,7 +41,7 @@ def live_server(sqlite_url, tmp_path, smtp_sink):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings = make_settings(sqlite_url, tmp_path / "data", public_url=url, transport="smtp", smtp_url=smtp_sink.url)
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
     with serving(create_app(runtime, with_worker=True), port):
         yield url, runtime
     runtime.close()

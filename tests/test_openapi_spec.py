@@ -5,7 +5,7 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 
 from emailplatform.app import create_app
-from emailplatform.runtime import Runtime
+from emailplatform.assembly import build_runtime
 from tests.conftest import make_settings
 
 METHODS = {"get", "put", "post", "patch", "delete"}
@@ -15,7 +15,7 @@ ALWAYS_ANSWERS = {"open_pixel"}  # the 1×1 GIF, whatever the token: it has no 4
 
 @pytest.fixture(scope="module")
 def spec(sqlite_url, tmp_path_factory):
-    runtime = Runtime(make_settings(sqlite_url, tmp_path_factory.mktemp("data")))
+    runtime = build_runtime(make_settings(sqlite_url, tmp_path_factory.mktemp("data")))
     yield create_app(runtime).openapi()
     runtime.close()
 

@@ -13,13 +13,15 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emailplatform import __version__, ui
+from emailplatform.assembly import build_runtime
 from emailplatform.db import UNAVAILABLE
 from emailplatform.errors import AppError, Unavailable
 from emailplatform.health import router as health_router
 from emailplatform.jobs.processes import STATUS_ENV, PublishedStatus
 from emailplatform.jobs.worker import new_event_loop as worker_loop
 from emailplatform.logs import AccessLog
-from emailplatform.metrics.service import HttpMetrics, new_registry
+from emailplatform.metrics.middleware import HttpMetrics
+from emailplatform.metrics.service import new_registry
 from emailplatform.openapi import error_responses, new_app
 from emailplatform.request_limits import RequestLimits
 from emailplatform.security_headers import SecurityHeaders
@@ -36,7 +38,7 @@ def create_app(
     """The app; beside it, `worker_processes` supervised worker processes, or else with `with_worker` a worker
     thread of this process (the `send` command's embedded run). Or the workers are another process's, which
     publishes their status to `worker_status`."""
-    runtime = runtime or Runtime()
+    runtime = runtime or build_runtime()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -82,7 +84,7 @@ def create_app_from_env() -> FastAPI:
     settings = get_settings()
     configure_logging(settings)
     status = os.environ.get(STATUS_ENV)
-    return create_app(Runtime(settings), worker_status=Path(status) if status else None)
+    return create_app(build_runtime(settings), worker_status=Path(status) if status else None)
 
 
 def _workers(runtime: Runtime, with_worker: bool, processes: int):
@@ -98,8 +100,8 @@ def _routers():
     from emailplatform.deliverability.api import router as deliverability
     from emailplatform.domains.api import router as domains
     from emailplatform.emails.api import router as emails
-    from emailplatform.events.api import router as suppressions
-    from emailplatform.events.ses import router as ses_events
+    from emailplatform.events.ses_api import router as ses_events
+    from emailplatform.suppressions.api import router as suppressions
     from emailplatform.events.tracking_api import router as tracking
     from emailplatform.jobs.api import router as jobs
     from emailplatform.metrics.api import router as metrics
@@ -118,8 +120,8 @@ def _routers():
 def _parity_routers():
     """The API twins of what the UI offers beside the above: the tenant's settings, users, events, analytics."""
     from emailplatform.analytics.api import router as analytics
-    from emailplatform.events.history_api import router as events
-    from emailplatform.tenants.tenant_api import router as tenant
+    from emailplatform.domains.sender_api import router as tenant
+    from emailplatform.events.api import router as events
     from emailplatform.users.api import router as users
 
     return [tenant, events, users, analytics]

@@ -13,9 +13,8 @@ from rich.console import Console
 
 from emailplatform import __version__, http_server
 from emailplatform.config import Settings, get_settings
-from emailplatform.emails.cli import describe as describe_submission
-from emailplatform.emails.cli import submission
-from emailplatform.events.cli import bounces_app, inbound
+from emailplatform.emails.submission import describe as describe_submission
+from emailplatform.events.cli import bounces_app
 from emailplatform.logs import configure_logging
 from emailplatform.metrics.cli import alerts
 from emailplatform.runtime import Runtime
@@ -30,8 +29,6 @@ app.add_typer(keys_app, name="api-keys")
 app.add_typer(bounces_app, name="bounces")
 app.add_typer(users_app, name="users")
 app.add_typer(master_keys_app, name="keys")
-app.command("inbound")(inbound)
-app.command("submission")(submission)
 app.command("alerts")(alerts)
 console = Console(stderr=True)
 ProcessesOption = Annotated[
@@ -56,9 +53,11 @@ def main(
 
 
 def _runtime() -> Runtime:
+    from emailplatform.assembly import build_runtime  # the parts' packages are heavy to import: only when used
+
     settings = get_settings()
     configure_logging(settings)
-    return Runtime(settings)
+    return build_runtime(settings)
 
 
 def _migrate(runtime: Runtime) -> None:
@@ -203,6 +202,49 @@ def worker(processes: ProcessesOption = None):
 def _worker_processes(settings: Settings, requested: int | None) -> int:
     count = requested if requested is not None else settings.worker_processes
     return count or os.cpu_count() or 1
+
+
+@app.command()
+def inbound():
+    """Run the inbound SMTP listener alone: it receives bounces and marks their messages BOUNCED."""
+    from emailplatform.events.inbound import start_listener
+
+    runtime = _runtime()
+    settings = runtime.settings
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    controller = start_listener(runtime)
+    console.print(f"Receiving bounces on {settings.inbound_host}:{settings.inbound_port}")
+    try:
+        stop.wait()
+    finally:
+        controller.stop()
+        runtime.close()
+
+@app.command()
+def submission():
+    """Run the SMTP submission listener alone (whether or not EMAILPLATFORM_SUBMISSION_ENABLED is set): applications
+    send mail by SMTP with an API key as the password, and it goes out as transactional email."""
+    from emailplatform.emails.submission import NotConfigured, start_listeners
+
+    runtime = _runtime()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        listeners = start_listeners(runtime)
+    except (NotConfigured, OSError) as exc:
+        console.print(f"[red]SMTP submission cannot start: {exc}[/]")
+        runtime.close()
+        raise SystemExit(1) from None
+    console.print(f"SMTP submission on {describe_submission(runtime.settings)}")
+    try:
+        stop.wait()
+    finally:
+        for listener in listeners:
+            listener.stop()
+        runtime.close()
 
 
 @app.command()

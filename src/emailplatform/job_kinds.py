@@ -5,6 +5,7 @@ import asyncio
 import signal
 from pathlib import Path
 
+from emailplatform.assembly import build_runtime
 from emailplatform.campaigns import tasks as campaign_tasks
 from emailplatform.config import Settings, get_settings
 from emailplatform.jobs import tasks as maintenance_tasks
@@ -20,7 +21,7 @@ HANDLERS = {
     **campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS,
     **storage_tasks.HANDLERS,
 }
-PERIODIC_KINDS = maintenance_tasks.PERIODIC_KINDS + storage_tasks.PERIODIC_KINDS
+PERIODIC_KINDS = (*campaign_tasks.PERIODIC_KINDS, *maintenance_tasks.PERIODIC_KINDS, *storage_tasks.PERIODIC_KINDS)
 
 
 def lanes(settings: Settings) -> list[Lane]:
@@ -42,7 +43,7 @@ def run_worker_process() -> None:
     jobs in flight finished."""
     settings = get_settings()
     configure_logging(settings)
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
 
     async def main():
         stop = asyncio.Event()

@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from emailplatform.errors import ErrorResponse
-from emailplatform.tenants import scopes
+from emailplatform import scopes
 
 DESCRIPTION = """\
 Upload a template and a CSV of recipients, create a campaign, and follow every message it sends.

@@ -1,21 +1,77 @@
-"""What one process shares: settings, the database, storage and the transport, built once."""
+"""What one process shares: settings, the database, the master keys, storage, the transport, the rate limiter, the
+sending throttles, the cache of verified API keys and the bearer tokens' issuer, each made when first used.
+
+A container only: it knows the parts by the protocols below, and is given what makes them (`Parts`) by
+emailplatform.assembly, so that every package may take a Runtime while the runtime imports none of them."""
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any, BinaryIO, Protocol
 
-from emailplatform.config import Settings, get_settings
-from emailplatform.db import Database, create_database
+from sqlalchemy.orm import Session
+
+from emailplatform.config import Settings
+from emailplatform.crypto.envelope import KeyWrapper
 from emailplatform.crypto.master_keys import MasterKeys, new_key_text
+from emailplatform.db import Database, create_database
+from emailplatform.models import ApiKey
 from emailplatform.models.encrypted import use_keys
-from emailplatform.storage import Storage, create_storage
+
+
+class Storage(Protocol):
+    """Where files live (emailplatform.storage: local or S3)."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+    def open(self, key: str) -> BinaryIO: ...
+    def size(self, key: str) -> int | None: ...
+    def delete(self, key: str) -> None: ...
+    def url_for(self, key: str) -> str: ...
+    def presigned_upload(self, key: str, *, max_bytes: int, ttl_seconds: int) -> Any: ...
+
+
+class Transport(Protocol):
+    """How mail leaves (emailplatform.sending.transports: capture, smtp or ses)."""
+
+    async def send(self, message: Any) -> Any: ...
+    async def close(self) -> None: ...
+
+
+class Limiter(Protocol):
+    """Counts requests against rate limits (emailplatform.ratelimits.service), in memory or in Redis."""
+
+    remote: bool
+
+    def hit(self, *rules: Any) -> Any: ...
+
+
+class ApiKeys(Protocol):
+    """The API keys verified in the last few seconds (emailplatform.tenants.key_cache)."""
+
+    def get(self, key_hash: str) -> ApiKey | None: ...
+    def put(self, key: ApiKey) -> None: ...
+    def forget_after_commit(self, session: Session, key: ApiKey) -> None: ...
+
+
+class Parts(Protocol):
+    """What makes a runtime's parts (emailplatform.assembly.PlatformParts)."""
+
+    def storage(self, settings: Settings, secret_key: str, keys: KeyWrapper | None) -> Storage: ...
+    def transport(self, settings: Settings, storage: Storage) -> Transport: ...
+    def limiter(self, settings: Settings) -> Limiter: ...
+    def api_keys(self, settings: Settings) -> ApiKeys: ...
+    def throttles(self, settings: Settings, db: Database) -> Any: ...
+    def oidc(self, settings: Settings) -> Any: ...
+    async def aclose(self) -> None:
+        """Close the clients the parts' packages keep for the running event loop (the webhook senders')."""
 
 
 @dataclass
 class Runtime:
-    settings: Settings = field(default_factory=get_settings)
+    settings: Settings
+    parts: Parts
 
     @cached_property
     def db(self) -> Database:
@@ -37,47 +93,36 @@ class Runtime:
 
     @cached_property
     def storage(self) -> Storage:
-        return create_storage(self.settings, self.secret_key, self.master_keys)
+        return self.parts.storage(self.settings, self.secret_key, self.master_keys)
 
     @cached_property
-    def transport(self):
-        from emailplatform.sending.transports import create_transport
-
-        return create_transport(self.settings, self.storage)
+    def transport(self) -> Transport:
+        return self.parts.transport(self.settings, self.storage)
 
     @cached_property
-    def limiter(self):
-        from emailplatform.ratelimits.service import Limiter
+    def limiter(self) -> Limiter:
+        return self.parts.limiter(self.settings)
 
-        return Limiter(self.settings)
+    @cached_property
+    def api_keys(self) -> ApiKeys:
+        return self.parts.api_keys(self.settings)
 
     @cached_property
     def throttles(self):
-        from emailplatform.sending.throttles import Throttles
-
-        return Throttles(self.settings, self.db)
-
-    @cached_property
-    def api_keys(self):
-        from emailplatform.tenants.key_cache import ApiKeyCache
-
-        return ApiKeyCache(self.settings.api_key_cache_seconds)
+        """The sending throttles (emailplatform.sending.throttles), one a process."""
+        return self.parts.throttles(self.settings, self.db)
 
     @cached_property
     def oidc(self):
-        """The issuer of the bearer tokens the API accepts; None: API keys only."""
-        from emailplatform.tenants.tokens import OidcIssuer
-
-        return OidcIssuer(self.settings) if self.settings.oidc_issuer else None
+        """The issuer of the bearer tokens the API accepts (emailplatform.tenants.tokens); None: API keys only."""
+        return self.parts.oidc(self.settings) if self.settings.oidc_issuer else None
 
     async def aclose(self) -> None:
         """Close what belongs to the running event loop: the transport's connections and the webhook clients."""
-        from emailplatform.webhooks.sender import aclose_senders
-
         transport = self.__dict__.pop("transport", None)
         if transport is not None:
             await transport.close()
-        await aclose_senders()
+        await self.parts.aclose()
 
     def close(self) -> None:
         if "db" in self.__dict__:

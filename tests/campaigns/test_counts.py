@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from emailplatform.analytics import service as analytics
 from emailplatform.campaigns import counts
 from emailplatform.events import service as event_service
-from emailplatform.events import suppression
+from emailplatform.suppressions import service as suppression
 from emailplatform.models import DomainMessageCount, Message, MessageCount
 from tests.conftest import run_jobs
 from tests.helpers import create_campaign, create_template, csv_bytes, upload_file

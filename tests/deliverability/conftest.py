@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from emailplatform.app import create_app
 from emailplatform.deliverability import spamd
-from emailplatform.runtime import Runtime
+from emailplatform.assembly import build_runtime
 from tests.conftest import PUBLIC_URL, free_port, make_settings
 from tests.domains.conftest import BOUNCE_DOMAIN, SPF_INCLUDE
 from tests.domains.dns_server import LoopbackDns
@@ -108,7 +108,7 @@ def dns_server():
 def runtime(database_url, tmp_path, dns_server, spamd_address):
     """DNS questions go to the test's DNS server, spam scores come from the session's spamd, and links on loopback
     may be checked."""
-    runtime = Runtime(make_settings(
+    runtime = build_runtime(make_settings(
         database_url, tmp_path / "data", bounce_domain=BOUNCE_DOMAIN, dns_nameservers=[dns_server.address],
         spf_include=SPF_INCLUDE, spamd_address=spamd_address, webhook_allowed_hosts=["127.0.0.1"],
         tracking_url="https://links.platform.test",

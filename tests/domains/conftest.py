@@ -2,7 +2,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from emailplatform.app import create_app
-from emailplatform.runtime import Runtime
+from emailplatform.assembly import build_runtime
 from tests.conftest import PUBLIC_URL, make_settings
 from tests.domains.dns_server import LoopbackDns
 
@@ -20,7 +20,7 @@ def dns_server():
 @pytest.fixture
 def runtime(database_url, tmp_path, dns_server):
     """The runtime of every domains test: DNS questions go to the test's own DNS server."""
-    runtime = Runtime(make_settings(
+    runtime = build_runtime(make_settings(
         database_url, tmp_path / "data", bounce_domain=BOUNCE_DOMAIN, dns_nameservers=[dns_server.address],
         spf_include=SPF_INCLUDE,
     ))

@@ -17,6 +17,7 @@ from emailplatform.app import create_app
 from emailplatform.crypto import envelope
 from emailplatform.crypto.master_keys import decode_key, key_id, new_key_text
 from emailplatform.models import CallbackSecret, SendingDomain
+from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 from tests.conftest import POSTGRES_URL, PUBLIC_URL, TenantKey, make_settings, new_tenant, run_jobs
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
@@ -64,7 +65,7 @@ def outbox_messages(client: TestClient) -> list[str]:
 
 
 def test_no_file_or_secret_is_stored_in_the_clear_and_everything_reads(database_url, tmp_path):
-    runtime = Runtime(make_settings(database_url, tmp_path / "data"))
+    runtime = build_runtime(make_settings(database_url, tmp_path / "data"))
     client, tenant = send_campaign(runtime)
 
     files = stored_files(runtime)
@@ -104,11 +105,11 @@ def test_rotation_moves_everything_to_the_new_key_and_encrypts_what_was_in_the_c
     database_url = own_database_url
     old, new = new_key_text(), new_key_text()
     data_dir = tmp_path / "data"
-    clear = Runtime(make_settings(database_url, data_dir, encrypt_at_rest=False))
+    clear = build_runtime(make_settings(database_url, data_dir, encrypt_at_rest=False))
     _, clear_tenant = send_campaign(clear)
     clear.close()
     assert not any(value.startswith("enc1:") for value in secret_columns(clear, clear_tenant))
-    before = Runtime(make_settings(database_url, data_dir, master_keys=[old]))
+    before = build_runtime(make_settings(database_url, data_dir, master_keys=[old]))
     _, sealed_tenant = send_campaign(before)
     before.close()
 
@@ -120,7 +121,7 @@ def test_rotation_moves_everything_to_the_new_key_and_encrypts_what_was_in_the_c
     # each tenant: a DKIM key, and a callback secret with the one it replaced
     assert secrets[0] == "Secrets" and secrets[1:] == ("3", "3", "0", "0")
 
-    after = Runtime(make_settings(database_url, data_dir, master_keys=[new]))  # the old key is gone
+    after = build_runtime(make_settings(database_url, data_dir, master_keys=[new]))  # the old key is gone
     new_id = key_id(decode_key(new, "the new key"))
     for name, data in stored_files(after).items():
         assert envelope.sealed_with(io.BytesIO(data)) == new_id, f"{name} is not under the new key"

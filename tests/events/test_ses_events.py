@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from emailplatform.events import suppression
+from emailplatform.suppressions import service as suppression
 from emailplatform.events.sns import SnsVerifier
 from tests.conftest import PUBLIC_URL, run_jobs
 from tests.helpers import all_pages, create_campaign, create_template, csv_bytes, upload_file

@@ -10,9 +10,9 @@ from collections import Counter
 import httpx
 import pytest
 
+from emailplatform.assembly import build_runtime
 from emailplatform.config import Settings
 from emailplatform.migrations import upgrade
-from emailplatform.runtime import Runtime
 from emailplatform.tenants import service as tenant_service
 from tests.conftest import free_port
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
@@ -53,7 +53,7 @@ def answers(api: httpx.Client, path: str) -> httpx.Response | None:
 def test_a_campaign_rides_out_a_database_outage(cluster, tmp_path, smtp_sink):
     url = cluster.create_database("emailplatform")
     upgrade(Settings(database_url=url).resolved_database_url)
-    runtime = Runtime(Settings(database_url=url, data_dir=tmp_path / "data"))
+    runtime = build_runtime(Settings(database_url=url, data_dir=tmp_path / "data"))
     with runtime.db.session() as session:
         tenant = tenant_service.create_tenant(session, "outage")
         _, key = tenant_service.create_api_key(session, tenant.id)

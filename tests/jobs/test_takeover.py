@@ -19,7 +19,7 @@ from emailplatform.jobs import queue
 from emailplatform.jobs.worker import Lane, Worker
 from emailplatform.migrations import upgrade
 from emailplatform.models import Job, JobState, utcnow
-from emailplatform.runtime import Runtime
+from emailplatform.assembly import build_runtime
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
 from tests.jobs.test_database_outage import cluster  # noqa: F401 (a fixture)
 from tests.jobs.test_worker_processes import process_env, wait_until
@@ -96,7 +96,7 @@ def test_a_job_whose_lease_ran_out_in_an_outage_stays_its_workers(cluster, tmp_p
     url = cluster.create_database("leases")
     upgrade(url)
     settings = {"database_url": url, "data_dir": tmp_path, "job_lease_seconds": OUTAGE_LEASE_SECONDS}
-    runtimes = [Runtime(Settings(**settings)) for _ in range(2)]
+    runtimes = [build_runtime(Settings(**settings)) for _ in range(2)]
     with runtimes[0].db.session() as session:
         queue.enqueue(session, "slow", {})
     runs = []

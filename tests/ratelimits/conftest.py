@@ -6,6 +6,7 @@ import uuid
 import pytest
 import redis
 
+from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 from tests.conftest import make_settings
 
@@ -46,7 +47,7 @@ def limited_runtime(database_url, tmp_path, counted_in):
     made = []
 
     def make(**overrides) -> Runtime:
-        runtime = Runtime(make_settings(database_url, tmp_path / f"data{len(made)}", **(counted_in | overrides)))
+        runtime = build_runtime(make_settings(database_url, tmp_path / f"data{len(made)}", **(counted_in | overrides)))
         made.append(runtime)
         return runtime
 

@@ -105,10 +105,10 @@ def test_requests_without_a_valid_key_are_limited_by_address(limited_runtime):
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_an_unreachable_redis_lets_requests_through_and_says_so(database_url, tmp_path):
-    from emailplatform.runtime import Runtime
+    from emailplatform.assembly import build_runtime
     from tests.conftest import make_settings
 
-    runtime = Runtime(make_settings(database_url, tmp_path / "data", redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    runtime = build_runtime(make_settings(database_url, tmp_path / "data", redis_url=f"redis://127.0.0.1:{free_port()}/0"))
     try:
         tenant = new_tenant(runtime)
         key = add_key(runtime, tenant.tenant_id, 1)
@@ -125,11 +125,11 @@ def test_an_unreachable_redis_lets_requests_through_and_says_so(database_url, tm
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_limits_apply_again_once_redis_answers(database_url, tmp_path):
-    from emailplatform.runtime import Runtime
+    from emailplatform.assembly import build_runtime
     from tests.conftest import make_settings
 
     port = free_port()
-    runtime = Runtime(make_settings(database_url, tmp_path / "data", redis_url=f"redis://127.0.0.1:{port}/0"))
+    runtime = build_runtime(make_settings(database_url, tmp_path / "data", redis_url=f"redis://127.0.0.1:{port}/0"))
     server = None
     try:
         tenant = new_tenant(runtime)

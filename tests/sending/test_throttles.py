@@ -14,7 +14,7 @@ import redis
 from emailplatform.config import DomainThrottle
 from emailplatform.sending.throttles import PROVIDERS, Throttles, Waiting
 from emailplatform.tenants import service as tenant_service
-from emailplatform.runtime import Runtime
+from emailplatform.assembly import build_runtime
 from tests.conftest import make_settings, new_tenant
 from tests.test_cli import cli_env, run_cli
 
@@ -184,7 +184,7 @@ def test_an_operator_sets_a_tenants_throttles_from_the_command_line(tmp_path, po
     result = run_cli(["tenants", "throttle", name, "--per-second", "20"], env)
     assert result.returncode == 0, result.stderr
     assert "sends 20 a second, as the setting says a day" in " ".join(result.stderr.split())
-    runtime = Runtime(make_settings(postgres_url, tmp_path / "data", throttle_tenant_per_day=5000))
+    runtime = build_runtime(make_settings(postgres_url, tmp_path / "data", throttle_tenant_per_day=5000))
     with runtime.db.session() as session:
         tenant_id = tenant_service.get_tenant_by_name(session, name).id
     windows = asyncio.run(Throttles(runtime.settings, runtime.db).windows_of(tenant_id, "example.com"))

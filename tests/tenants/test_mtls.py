@@ -17,11 +17,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 
 from emailplatform.app import create_app
-from emailplatform.runtime import Runtime
+from emailplatform.assembly import build_runtime
 from emailplatform.tenants import service as tenant_service
 from tests.conftest import PUBLIC_URL, free_port, make_settings, new_tenant
 from tests.test_cli import EMAILPLATFORM, cli_env
@@ -159,7 +158,7 @@ def test_optional_client_certificates_leave_api_keys_working(runtime, tmp_path, 
 
 @pytest.fixture
 def behind_proxy(database_url, tmp_path):
-    runtime = Runtime(make_settings(
+    runtime = build_runtime(make_settings(
         database_url, tmp_path / "data", tls_proxy_cert_header="X-Client-Cert", tls_trusted_proxies=["10.1.2.0/24"]
     ))
     yield runtime

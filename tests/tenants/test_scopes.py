@@ -7,7 +7,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from emailplatform.app import create_app
 from emailplatform.tenants import service as tenant_service
 from emailplatform.tenants.auth import current_principal
-from emailplatform.tenants.scopes import Public, declared
+from emailplatform.scopes import Public, declared
 from tests.helpers import create_template, csv_bytes, upload_file
 from tests.test_cli import cli_env, run_cli
 

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from emailplatform.app import create_app
+from emailplatform.assembly import build_runtime
 from emailplatform.models import utcnow
-from emailplatform.runtime import Runtime
 from tests.conftest import PUBLIC_URL, make_settings, new_tenant, run_jobs
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
 
@@ -29,7 +29,7 @@ SENDER = {"email": "news@sender.example.com", "name": "Sender News"}
 @pytest.fixture
 def customer_client(database_url, tmp_path):
     """A client of a deployment that lets webhooks go to customer.com (the example's callback), with no DNS."""
-    runtime = Runtime(make_settings(database_url, tmp_path / "data", webhook_allowed_hosts=["customer.com"]))
+    runtime = build_runtime(make_settings(database_url, tmp_path / "data", webhook_allowed_hosts=["customer.com"]))
     tenant = new_tenant(runtime)
     with TestClient(create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False) as client:
         client.headers["X-API-Key"] = tenant.api_key
@@ -107,7 +107,7 @@ def test_a_bad_default_sender_is_refused_naming_the_field_and_changes_nothing(cl
 
 
 def test_an_unverified_sender_domain_is_refused_where_the_deployment_requires_verified_ones(database_url, tmp_path):
-    runtime = Runtime(make_settings(database_url, tmp_path / "data", allow_unverified_domains=False))
+    runtime = build_runtime(make_settings(database_url, tmp_path / "data", allow_unverified_domains=False))
     tenant = new_tenant(runtime)
     with TestClient(create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False) as client:
         client.headers["X-API-Key"] = tenant.api_key

@@ -12,7 +12,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from emailplatform.app import create_app
-from emailplatform.runtime import Runtime
+from emailplatform.assembly import build_runtime
 from tests.conftest import PUBLIC_URL, free_port, make_settings, new_tenant
 from tests.tenants.issuer import AUDIENCE, new_key, running_issuer
 
@@ -29,7 +29,7 @@ def deployment(database_url, data_dir, issuer_url: str, **overrides):
     settings = make_settings(
         database_url, data_dir, oidc_issuer=issuer_url, oidc_audience=AUDIENCE, **({"oidc_jwks_min_refetch_seconds": 0} | overrides)
     )
-    return Runtime(settings)
+    return build_runtime(settings)
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ def test_an_issuer_that_cannot_be_reached_answers_503_and_a_jwt_without_an_issue
         assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
         assert answer.json()["error"]["code"] == "unavailable"
     down.close()
-    keys_only = Runtime(make_settings(database_url, tmp_path / "keys"))
+    keys_only = build_runtime(make_settings(database_url, tmp_path / "keys"))
     with TestClient(create_app(keys_only), base_url=PUBLIC_URL, raise_server_exceptions=False) as client:
         assert_refused(client.get("/api/v1/tenant", headers=bearer(issuer.token(tenant="x"))), "accepts no tokens")
     keys_only.close()

@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from emailplatform.app import create_app
-from emailplatform.runtime import Runtime
-from emailplatform.webhooks import service as webhook_service
+from emailplatform.assembly import build_runtime
+from emailplatform.webhooks import fanout
 from tests.conftest import free_port, make_settings, new_tenant
 from tests.helpers import serving
 from tests.ui.conftest import PASSWORD, make_user
@@ -35,7 +35,7 @@ RECIPIENTS = (
 def live_server(sqlite_url, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    runtime = Runtime(make_settings(sqlite_url, tmp_path / "data", public_url=url))
+    runtime = build_runtime(make_settings(sqlite_url, tmp_path / "data", public_url=url))
     with serving(create_app(runtime, with_worker=True), port):
         yield url, runtime
     runtime.close()
@@ -187,7 +187,7 @@ def test_the_settings_pages_in_a_browser(live_server, page):
     expect(page.get_by_text("Nothing has been delivered yet")).to_be_visible()
     with runtime.db.session() as session:  # a bounce happens; nothing listens on port 9
         bounce = {"message_id": "m-1", "recipient": "gone@example.com", "details": {"reason": "user_unknown"}}
-        webhook_service.message_event(session, tenant.tenant_id, "bounced", bounce)
+        fanout.message_event(session, tenant.tenant_id, "bounced", bounce)
     reload_until(page, "Cannot connect")
     expect(page.locator("table.list").first).to_contain_text("message.bounced")
     expect(page.locator("table.list").first).to_contain_text("next attempt")

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from emailplatform.assembly import build_runtime
 from emailplatform.errors import Invalid
 from emailplatform.migrations import upgrade
 from emailplatform.models import User
@@ -17,7 +18,7 @@ from tests.test_cli import cli_env
 def fresh_runtime(tmp_path) -> Runtime:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     upgrade(url)
-    return Runtime(make_settings(url, tmp_path / "data"))
+    return build_runtime(make_settings(url, tmp_path / "data"))
 
 
 def test_first_start_makes_one_owner_of_the_default_tenant(tmp_path):

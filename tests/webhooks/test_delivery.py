@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook
 from emailplatform.jobs import queue
 from emailplatform.models import Job, JobState, Transaction, WebhookDelivery, WebhookEndpoint, utcnow
 from emailplatform.job_kinds import new_worker
-from emailplatform.webhooks import sender, service, ssrf
+from emailplatform.webhooks import deliveries, fanout, sender, ssrf
 from tests.webhooks.webhook_helpers import change_status, create_transaction, run_deliveries
 
 SUMMARY = {"total_messages": 2, "delivered": 1, "bounced": 0, "complained": 0, "opened": 0, "clicked": 0}
@@ -30,7 +30,7 @@ def new_endpoint(client, url: str, event_types=("message.sent",)) -> dict:
 def send_message_event(runtime, tenant, recipient="ada@example.com") -> None:
     with runtime.db.session() as session:
         payload = {"message_id": "m-1", "recipient": recipient, "details": {"smtp_reply": "250 ok"}}
-        service.message_event(session, tenant.tenant_id, "sent", payload)
+        fanout.message_event(session, tenant.tenant_id, "sent", payload)
 
 
 def jobs(runtime, tenant, condition) -> int:
@@ -96,13 +96,13 @@ def test_a_delivery_that_never_succeeds_ends_failed_and_can_be_sent_again(runtim
     send_message_event(runtime, tenant)
 
     run_deliveries(runtime)
-    for _ in range(len(service.RETRY_SCHEDULE_SECONDS) + 2):
+    for _ in range(len(deliveries.RETRY_SCHEDULE_SECONDS) + 2):
         run_deliveries(runtime, due_now=True)
 
-    assert len(receiver.received) == len(service.RETRY_SCHEDULE_SECONDS) + 1
+    assert len(receiver.received) == len(deliveries.RETRY_SCHEDULE_SECONDS) + 1
     failed = client.get("/api/v1/webhooks/deliveries", params={"status": "failed"}).json()["items"]
     assert len(failed) == 1 and failed[0]["last_error"] == "answered HTTP 500"
-    assert len(failed[0]["attempt_log"]) == len(service.RETRY_SCHEDULE_SECONDS) + 1
+    assert len(failed[0]["attempt_log"]) == len(deliveries.RETRY_SCHEDULE_SECONDS) + 1
     assert failed[0]["attempt_log"][0]["response_excerpt"] == "ok"
 
     receiver.status = 200
@@ -243,7 +243,7 @@ def test_a_job_that_comes_twice_sends_nothing_the_second_time(runtime, client, t
     run_deliveries(runtime)
     delivery = only_delivery(client)
     with runtime.db.session() as session:
-        queue.enqueue(session, service.JOB_KIND, {"delivery_id": delivery["id"], "attempts_made": 0})
+        queue.enqueue(session, deliveries.JOB_KIND, {"delivery_id": delivery["id"], "attempts_made": 0})
     run_deliveries(runtime)
 
     assert len(receiver.received) == 1 and only_delivery(client)["attempts"] == 1
@@ -294,7 +294,7 @@ def test_a_busy_endpoint_defers_its_deliveries_without_holding_up_others(runtime
         send_message_event(runtime, tenant, recipient=f"r{number}@example.com")
     with runtime.db.session() as session:
         payload = {"message_id": "m-2", "recipient": "x@example.com"}
-        service.message_event(session, tenant.tenant_id, "delivered", payload)
+        fanout.message_event(session, tenant.tenant_id, "delivered", payload)
     run_deliveries(runtime)
 
     busy = sorted((r for r in receiver.received if r.path == "/busy"), key=lambda r: r.received_at)
@@ -307,7 +307,7 @@ def test_a_busy_endpoint_defers_its_deliveries_without_holding_up_others(runtime
     deferred = [d for d in sent if d["status"] == "pending"]
     assert all(d["attempts"] == 0 and d["next_attempt_at"] for d in deferred)
     assert len(deferred) + len(busy) == 3
-    assert jobs(runtime, tenant, Job.kind == service.JOB_KIND) == 4  # a deferral runs its own job again later
+    assert jobs(runtime, tenant, Job.kind == deliveries.JOB_KIND) == 4  # a deferral runs its own job again later
 
 
 def test_a_worker_keeps_nothing_of_destinations_it_is_done_with(runtime, tenant, receiver):

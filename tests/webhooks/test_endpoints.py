@@ -3,7 +3,7 @@
 import pytest
 
 from emailplatform.errors import Invalid
-from emailplatform.webhooks import service
+from emailplatform.webhooks import endpoints
 from tests.conftest import new_tenant
 
 FORBIDDEN_URLS = [
@@ -27,13 +27,13 @@ FORBIDDEN_URLS = [
 def test_check_url_refuses_what_is_not_public(runtime, url):
     runtime.settings.webhook_allowed_hosts = []
     with pytest.raises(Invalid) as refused:
-        service.check_url(url, runtime.settings)
+        endpoints.check_url(url, runtime.settings)
     assert refused.value.field == "callback_url"
 
 
 def test_check_url_accepts_a_public_address_and_an_allowed_host(runtime):
-    service.check_url("https://93.184.215.14/hook", runtime.settings)
-    service.check_url("http://127.0.0.1:8080/hook", runtime.settings)  # allowed by this deployment
+    endpoints.check_url("https://93.184.215.14/hook", runtime.settings)
+    endpoints.check_url("http://127.0.0.1:8080/hook", runtime.settings)  # allowed by this deployment
 
 
 def test_an_endpoint_is_created_with_its_secret_shown_once(client, receiver):

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from emailplatform.job_kinds import new_worker
 from emailplatform.models import File, Job, JobState, Template, Transaction, utcnow
 from emailplatform.runtime import Runtime
-from emailplatform.webhooks import sender, service
+from emailplatform.webhooks import fanout, sender
 
 
 @dataclass
@@ -122,4 +122,4 @@ def change_status(runtime: Runtime, transaction_id: uuid.UUID, status: str, summ
     with runtime.db.session() as session:
         transaction = session.get(Transaction, transaction_id)
         transaction.status = status
-        service.transaction_status_changed(session, transaction, summary)
+        fanout.transaction_status_changed(session, transaction, summary)

@@ -3,9 +3,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
-from emailplatform.campaigns import counts, pausing, service, splitting
+from emailplatform.campaigns import counts, pausing, queries, service, splitting
 from emailplatform.campaigns.schemas import (
     BatchOut,
     Campaign,
@@ -20,7 +19,7 @@ from emailplatform.campaigns.schemas import (
     Sender,
 )
 from emailplatform.deps import RuntimeDep, SessionDep
-from emailplatform.models import File, Message, MessageStatus, Transaction, TransactionStatus
+from emailplatform.models import Message, MessageStatus, Transaction, TransactionStatus
 from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep, needs
@@ -68,8 +67,8 @@ def list_campaigns(
     cursor: str | None = None,
 ):
     """The tenant's campaigns, newest first, optionally of one `status`; without their summaries."""
-    rows, next_cursor = service.page_of_campaigns(session, tenant_id, status=status, cursor=cursor, limit=limit)
-    urls = dict(session.execute(select(File.id, File.url).where(File.id.in_({t.file_id for t in rows}))).all())
+    rows, next_cursor = queries.page_of_campaigns(session, tenant_id, status=status, cursor=cursor, limit=limit)
+    urls = queries.file_urls(session, rows)
     return Page(items=[_campaign(session, t, with_summary=False, file_url=urls[t.file_id]) for t in rows],
                 next_cursor=next_cursor)
 
@@ -127,7 +126,7 @@ def list_batches(
 ):
     """The chunks the recipients file was split into, in order, with their status."""
     transaction = service.get(session, tenant_id, transaction_id)
-    rows, next_cursor = service.page_of_batches(session, transaction, cursor=cursor, limit=limit)
+    rows, next_cursor = queries.page_of_batches(session, transaction, cursor=cursor, limit=limit)
     return Page(items=[BatchOut.model_validate(b) for b in rows], next_cursor=next_cursor)
 
 
@@ -142,7 +141,7 @@ def list_messages(
 ):
     """In the file's order; `status` and `q` (the start of the address) search them, as the UI does."""
     transaction = service.get(session, tenant_id, transaction_id)
-    rows, next_cursor = service.search_messages(session, transaction, q=q, status=status, cursor=cursor, limit=limit)
+    rows, next_cursor = queries.search_messages(session, transaction, q=q, status=status, cursor=cursor, limit=limit)
     return Page(items=[_message(m, transaction) for m in rows], next_cursor=next_cursor)
 
 
@@ -156,7 +155,7 @@ def list_row_errors(
     """The rows of the recipients file that were not sent, with the reason: a bad address, a duplicate, a missing
     column."""
     transaction = service.get(session, tenant_id, transaction_id)
-    rows, next_cursor = service.page_of_row_errors(session, transaction, cursor=cursor, limit=limit)
+    rows, next_cursor = queries.page_of_row_errors(session, transaction, cursor=cursor, limit=limit)
     return Page(items=[RowErrorOut.model_validate(e) for e in rows], next_cursor=next_cursor)
 
 
@@ -166,12 +165,12 @@ def list_row_errors(
 def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """One recipient's message: its status, the data of its row, and its history of events (sent,
     delivered, opened…)."""
-    message = service.get_message(session, tenant_id, message_id)
-    transaction = service.transaction_of(session, message)
+    message = queries.get_message(session, tenant_id, message_id)
+    transaction = queries.transaction_of(session, message)
     return MessageDetail(
         **_message(message, transaction).model_dump(),
         data=splitting.message_data(runtime, session, message),
-        history=service.message_history(session, message),
+        history=queries.message_history(session, message),
     )
 
 
@@ -193,7 +192,7 @@ def _message(message: Message, transaction: Transaction) -> MessageOut:
 
 def _campaign(session, transaction: Transaction, with_summary: bool = True, file_url: str | None = None) -> Campaign:
     """`file_url`: the campaign's file's, when the caller read it already (a list reads them all at once)."""
-    file_url = file_url or session.scalar(select(File.url).where(File.id == transaction.file_id))
+    file_url = file_url or queries.file_urls(session, [transaction])[transaction.file_id]
     return Campaign(
         transaction_id=transaction.id,
         name=transaction.name,

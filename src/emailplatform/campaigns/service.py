@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from emailplatform import idempotency
@@ -15,23 +15,17 @@ from emailplatform.domains import service as domain_service
 from emailplatform.errors import AppError, Conflict, Invalid, NotFound
 from emailplatform.jobs import queue
 from emailplatform.models import (
-    Batch,
-    Event,
     File,
-    Message,
-    MessageStatus,
-    RowError,
     Transaction,
     TransactionKind,
     TransactionStatus,
     utcnow,
 )
-from emailplatform.pagination import paginate
 from emailplatform.runtime import Runtime
 from emailplatform.storage import service as file_service
 from emailplatform.templates import service as template_service
 from emailplatform.tenants import service as tenant_service
-from emailplatform.webhooks import service as webhook_service
+from emailplatform.webhooks import endpoints as webhook_endpoints
 
 RESCHEDULABLE = {TransactionStatus.ACCEPT, TransactionStatus.PROCESSING, TransactionStatus.SCHEDULED}
 RELEASE_JOB = "release_campaign"
@@ -42,7 +36,7 @@ def create(
 ) -> dict:
     """Accept a campaign and enqueue its split; with an Idempotency-Key, a retry gets the first answer."""
     if body.callback_url:
-        webhook_service.check_url(body.callback_url, runtime.settings)
+        webhook_endpoints.check_url(body.callback_url, runtime.settings)
     return idempotency.answer_once(
         session, tenant_id, idempotency_key, body.model_dump_json(by_alias=True),
         lambda: _accept(session, runtime, tenant_id, body),
@@ -54,7 +48,7 @@ def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: Camp
         session, tenant_id, body.template_id, body.template_version, for_campaign=True
     )
     file = file_service.get_by_url(session, tenant_id, body.csv_file_url, field="csv_file_url")
-    file_service.uploaded_size(runtime, file, field="csv_file_url")
+    file_service.uploaded_size(runtime.storage, runtime.settings, file, field="csv_file_url")
     with runtime.storage.open(file.storage_key) as stream:
         layout = recipients.read_layout(stream, version.placeholders, body.columns, field="csv_file_url")
     if body.schedule and body.schedule.send_at <= utcnow():
@@ -141,66 +135,6 @@ def reschedule(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID
     return transaction
 
 
-def message_history(session: Session, message: Message) -> list[dict]:
-    history = [{"at": message.created_at, "type": "created", "details": {}}]
-    if message.sent_at:
-        history.append({"at": message.sent_at, "type": "sent", "details": {}})
-    events = session.scalars(select(Event).where(Event.message_id == message.id).order_by(Event.occurred_at, Event.id))
-    history += [{"at": e.occurred_at, "type": e.type, "details": e.details} for e in events]
-    return sorted(history, key=lambda entry: entry["at"])
-
-
-def page_of_campaigns(
-    session: Session, tenant_id: uuid.UUID, *, status: str | None = None, cursor: str | None, limit: int
-) -> tuple[list[Transaction], str | None]:
-    """A page of the tenant's campaigns (of one status), newest first, and the cursor of the next page."""
-    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id, Transaction.kind == TransactionKind.CAMPAIGN)
-    if status:
-        stmt = stmt.where(Transaction.status == status)
-    return paginate(
-        session, stmt, (Transaction.created_at, Transaction.id), cursor=cursor, limit=limit, descending=True
-    )
-
-
-def page_of_batches(
-    session: Session, transaction: Transaction, *, cursor: str | None, limit: int
-) -> tuple[list[Batch], str | None]:
-    """A page of the campaign's batches in the file's order."""
-    stmt = select(Batch).where(Batch.transaction_id == transaction.id)
-    return paginate(session, stmt, (Batch.seq,), cursor=cursor, limit=limit)
-
-
-def page_of_row_errors(
-    session: Session, transaction: Transaction, *, cursor: str | None, limit: int
-) -> tuple[list[RowError], str | None]:
-    """A page of the campaign's bad rows, by row number."""
-    stmt = select(RowError).where(RowError.transaction_id == transaction.id)
-    return paginate(session, stmt, (RowError.row_number, RowError.id), cursor=cursor, limit=limit)
-
-
-def search_messages(
-    session: Session, transaction: Transaction, *, q: str = "", status: str | None = None, cursor: str | None,
-    limit: int,
-) -> tuple[list[Message], str | None]:
-    """A page of the campaign's messages in the file's order: those of one status, and whose address starts
-    with `q` (the search of the UI and the API), and the cursor of the next page."""
-    stmt = select(Message).where(Message.transaction_id == transaction.id)
-    if status:
-        if status not in MessageStatus.__members__:
-            raise Invalid(f"{status!r} is not a message status", field="status")
-        stmt = stmt.where(Message.status == status)
-    if q.strip():
-        stmt = stmt.where(Message.email.startswith(q.strip(), autoescape=True))
-    return paginate(session, stmt, (Message.id,), cursor=cursor, limit=limit)
-
-
-def get_message(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message:
-    return get_for_tenant(session, Message, message_id, tenant_id, field="message_id", what="message")
-
-
-def transaction_of(session: Session, message: Message) -> Transaction:
-    """The campaign or transactional email a message belongs to."""
-    return session.get(Transaction, message.transaction_id)
 
 
 @dataclass(frozen=True)
@@ -230,7 +164,7 @@ def inspect_recipients(
 ) -> RecipientsCheck:
     """Read an uploaded recipients file as the campaign's split reads it: its layout, its columns matched to the
     template's placeholders, its first good rows, its first skipped rows and how many recipients it has."""
-    file_service.uploaded_size(runtime, file, field=field)
+    file_service.uploaded_size(runtime.storage, runtime.settings, file, field=field)
     with runtime.storage.open(file.storage_key) as stream:
         layout = recipients.read_layout(stream, placeholders, columns, field=field)
     good, invalid, duplicates, first, bad = 0, 0, 0, [], []

@@ -26,7 +26,7 @@ from emailplatform.models import (
     TransactionStatus,
     utcnow,
 )
-from emailplatform.webhooks import service as webhook_service
+from emailplatform.webhooks import fanout as webhook_fanout
 
 SEND_BATCH_JOB = "send_batch"  # the job a released batch gets; sending runs it
 # How far along a message is; an event never moves a message back (SUPPRESSED and CANCELLED are final).
@@ -142,7 +142,7 @@ def set_status(
     if status in STATUS_TIMESTAMPS:
         setattr(transaction, STATUS_TIMESTAMPS[status], now)
     session.flush()
-    webhook_service.transaction_status_changed(session, transaction, counts.summary(session, transaction))
+    webhook_fanout.transaction_status_changed(session, transaction, counts.summary(session, transaction))
 
 
 def move_campaign(

@@ -48,7 +48,11 @@ def delete_domain(domain_id: uuid.UUID, session: SessionDep, tenant_id: TenantDe
 def verify_domain(domain_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """Look up the domain's DNS records now; `verified` is true once the required ones are right, and `problems` says
     what to fix when not."""
-    return _domain_out(service.verify(session, tenant_id, domain_id, runtime.settings), runtime.settings)
+    settings = runtime.settings
+    expected = service.expected_records(session, tenant_id, domain_id, settings)
+    session.commit()  # the lookup holds no transaction
+    answers = service.look_up(expected, settings)
+    return _domain_out(service.verify(session, tenant_id, domain_id, settings, expected, answers), settings)
 
 
 def _domain_out(domain: SendingDomain, settings: Settings) -> DomainOut:

@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emailplatform.config import Settings
-from emailplatform.domains import dns
 from emailplatform.db import get_for_tenant
+from emailplatform.domains import dns
+from emailplatform.domains.dkim import DkimSigner, generate_key
 from emailplatform.errors import Conflict, Invalid
-from emailplatform.models import SendingDomain, utcnow
-from emailplatform.sending.dkim import DkimSigner, generate_key
+from emailplatform.models import SendingDomain, Tenant, utcnow
+from emailplatform.tenants import service as tenant_service
 
 RETURN_PATH_LABEL = "bounces"
 SES_SPF_INCLUDE = "amazonses.com"
@@ -111,14 +112,26 @@ def records(domain: SendingDomain, settings: Settings) -> list[DnsRecord]:
     ]
 
 
-def verify(session: Session, tenant_id: uuid.UUID, domain_id: uuid.UUID, settings: Settings) -> SendingDomain:
-    """Check every record through DNS and keep what was found. The domain is verified while its DKIM and
-    SPF records are right; a DNS failure leaves the verification as it was."""
-    expected = _expected_records(get(session, tenant_id, domain_id), settings)
-    session.commit()  # DNS can take seconds: no transaction (on SQLite, the write lock) is held meanwhile
+def expected_records(
+    session: Session, tenant_id: uuid.UUID, domain_id: uuid.UUID, settings: Settings
+) -> list[DnsRecord]:
+    """The records a verification looks up; the caller ends its transaction before the lookup (DNS can take
+    seconds: no transaction, on SQLite the write lock, is held meanwhile)."""
+    return _expected_records(get(session, tenant_id, domain_id), settings)
+
+
+def look_up(expected: list[DnsRecord], settings: Settings) -> list[dns.Answer]:
     resolver = dns.make_resolver(settings.dns_nameservers, settings.dns_timeout_seconds)
-    answers = dns.lookup_all(resolver, [(record.name, record.type) for record in expected])
-    domain = get(session, tenant_id, domain_id)  # again: it may have been deleted meanwhile
+    return dns.lookup_all(resolver, [(record.name, record.type) for record in expected])
+
+
+def verify(
+    session: Session, tenant_id: uuid.UUID, domain_id: uuid.UUID, settings: Settings,
+    expected: list[DnsRecord], answers: list[dns.Answer],
+) -> SendingDomain:
+    """Keep what the lookup of every record found. The domain is verified while its DKIM and SPF records are
+    right; a DNS failure leaves the verification as it was."""
+    domain = get(session, tenant_id, domain_id)  # again: it may have been deleted during the lookup
     checked = [_check(record, answer, settings) for record, answer in zip(expected, answers)]
     domain.record_checks = {
         record.kind: {"status": record.status, "found": list(record.found), "message": record.message}
@@ -163,6 +176,22 @@ def check_sender(session: Session, tenant_id: uuid.UUID, from_email: str, settin
         f"the sender's domain {name} {state}: messages go out without a DKIM signature and may be refused or "
         f"filed as spam; this deployment allows it (EMAILPLATFORM_ALLOW_UNVERIFIED_DOMAINS)"
     )
+
+
+def set_default_sender(
+    session: Session, settings: Settings, tenant_id: uuid.UUID, email: str | None, name: str | None = None
+) -> tuple[Tenant, str | None]:
+    """The sender of the tenant's campaigns that name none (None: every campaign names its own), checked as a
+    campaign's sender is; and the warning a campaign from it would get (an unverified domain)."""
+    try:
+        warning = check_sender(session, tenant_id, email, settings) if email else None
+    except Invalid as exc:
+        raise Invalid(exc.message, field="default_sender.email") from None
+    tenant = tenant_service.get_tenant(session, tenant_id)
+    tenant.default_from_email = email
+    tenant.default_from_name = (name or None) if email else None
+    session.flush()
+    return tenant, warning
 
 
 def unverified_domains_allowed(settings: Settings) -> bool:

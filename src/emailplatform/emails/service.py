@@ -13,6 +13,7 @@ from uuid_utils import uuid7
 
 from emailplatform import idempotency
 from emailplatform.campaigns import service as campaign_service
+from emailplatform.campaigns import queries as campaign_queries
 from emailplatform.campaigns import status as campaign_status
 from emailplatform.domains import service as domain_service
 from emailplatform.emails import content
@@ -190,7 +191,7 @@ def recipients_of(session: Session, transaction_ids: list[uuid.UUID]) -> dict[uu
 
 
 def history(session: Session, message: Message) -> list[dict]:
-    return campaign_service.message_history(session, message)
+    return campaign_queries.message_history(session, message)
 
 
 def tagged(tag: str):

@@ -219,3 +219,10 @@ def start_listeners(runtime: Runtime) -> list[Controller]:
             listener.stop(no_assert=True)
         raise
     return listeners
+
+
+def describe(settings) -> str:
+    """Where the listeners listen, in words."""
+    ports = [f"{settings.submission_port} (STARTTLS)"] if settings.submission_port else []
+    ports += [f"{settings.submission_tls_port} (TLS)"] if settings.submission_tls_port else []
+    return f"{settings.submission_host}, port {' and '.join(ports) or 'none'}"

@@ -7,7 +7,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from emailplatform.config import get_settings
 from emailplatform.crypto.master_keys import new_key_text
 from emailplatform.encryption import service
-from emailplatform.runtime import Runtime
+from emailplatform.assembly import build_runtime
 from emailplatform.storage.encrypted import EncryptedStorage
 
 app = typer.Typer(help="Master keys of encryption at rest.", no_args_is_help=True)
@@ -29,7 +29,7 @@ def new() -> None:
 def rotate() -> None:
     """Rewrap every stored file and secret under the first master key, and encrypt what was stored in the clear.
     Safe while the platform runs; afterwards the other keys can be removed from the settings."""
-    runtime = Runtime(get_settings())
+    runtime = build_runtime(get_settings())
     storage, keys = runtime.storage, runtime.master_keys
     if keys is None or not isinstance(storage, EncryptedStorage):
         console.print("Encryption at rest is turned off (EMAILPLATFORM_ENCRYPT_AT_REST=false): nothing to rotate.")

@@ -1,61 +1,46 @@
-"""The suppression list by hand: list, add, look up, remove. Adding an address already on the list
-is idempotent: 200 with the entry as it was (its first reason is kept); a new entry is 201."""
+"""Events of a message and of a campaign, a page at a time (the UI shows them on the message and campaign pages)."""
 
-from fastapi import APIRouter, Response
+import uuid
+from typing import Annotated
 
-from emailplatform.deps import SessionDep
-from emailplatform.events import suppression
-from emailplatform.events.schemas import SuppressionCreate, SuppressionOut, SuppressionReason
-from emailplatform.models import Suppression
+from fastapi import APIRouter, Query
+
 from emailplatform.openapi import error_responses
-from emailplatform.pagination import Page, paginate
+from emailplatform.deps import SessionDep
+from emailplatform.events import history
+from emailplatform.events.schemas import EventOut
+from emailplatform.models import Event
+from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"], responses=error_responses(401, 422),
-                   dependencies=[needs("suppressions")])
+router = APIRouter(prefix="/api/v1/email", tags=["events"], responses=error_responses(401, 404, 422),
+                   dependencies=[needs("events")])
 
 
-@router.get("", summary="List suppressed addresses", response_model=Page[SuppressionOut])
-def list_suppressions(
-    session: SessionDep,
-    tenant_id: TenantDep,
-    reason: SuppressionReason | None = None,
-    q: str | None = None,
-    limit: int = 100,
-    cursor: str | None = None,
+@router.get("/messages/{message_id}/events", response_model=Page[EventOut], summary="A message's events")
+def list_message_events(
+    message_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, limit: int = 100, cursor: str | None = None
 ):
-    """Newest first; `q` finds addresses containing it."""
-    stmt = suppression.list_query(tenant_id, reason=reason, search=q)
-    rows, next_cursor = paginate(
-        session, stmt, (Suppression.created_at, Suppression.id), cursor=cursor, limit=limit, descending=True
+    """What happened to the message after it left (delivered, bounced, opened, clicked, …), oldest first."""
+    rows, next_cursor = history.message_events(session, tenant_id, message_id, cursor=cursor, limit=limit)
+    return Page(items=[_event(e, email) for e, email in rows], next_cursor=next_cursor)
+
+
+@router.get("/campaigns/{transaction_id}/events", response_model=Page[EventOut], summary="A campaign's events")
+def list_campaign_events(
+    transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep,
+    type: Annotated[str | None, Query(max_length=30, description="Only events of this type, e.g. bounced.")] = None,
+    limit: int = 100, cursor: str | None = None,
+):
+    """Every event of the campaign's messages in the order they were recorded; `type` keeps one kind."""
+    rows, next_cursor = history.campaign_events(
+        session, tenant_id, transaction_id, event_type=type, cursor=cursor, limit=limit
     )
-    return Page(items=[SuppressionOut.model_validate(s) for s in rows], next_cursor=next_cursor)
+    return Page(items=[_event(e, email) for e, email in rows], next_cursor=next_cursor)
 
 
-@router.post(
-    "", response_model=SuppressionOut, status_code=201,
-    responses={200: {"model": SuppressionOut, "description": "Already suppressed: the entry as it was."}},
-    summary="Suppress an address",
-)
-def add_suppression(body: SuppressionCreate, session: SessionDep, tenant_id: TenantDep, response: Response):
-    """No message is sent to it again. Adding an address already on the list answers 200 with the entry as it was (its
-    first reason is kept); a new entry answers 201."""
-    entry, created = suppression.add_manual(session, tenant_id, body.email, body.reason, body.details)
-    if not created:
-        response.status_code = 200
-    return SuppressionOut.model_validate(entry)
-
-
-@router.get(
-    "/{email}", response_model=SuppressionOut, responses=error_responses(404), summary="Look up a suppressed address",
-)
-def get_suppression(email: str, session: SessionDep, tenant_id: TenantDep):
-    """The entry of an address on the list, with why it is there; 404 when it is not."""
-    return SuppressionOut.model_validate(suppression.get(session, tenant_id, email))
-
-
-@router.delete("/{email}", summary="Unsuppress an address", status_code=204, responses=error_responses(404))
-def remove_suppression(email: str, session: SessionDep, tenant_id: TenantDep):
-    """Messages can go to the address again."""
-    suppression.remove(session, tenant_id, email)
-    return Response(status_code=204)
+def _event(event: Event, recipient: str) -> EventOut:
+    return EventOut(
+        event_id=event.id, message_id=event.message_id, transaction_id=event.transaction_id, recipient=recipient,
+        type=event.type, occurred_at=event.occurred_at, details=event.details or {},
+    )

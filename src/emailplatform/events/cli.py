@@ -1,19 +1,13 @@
-"""Commands of the events domain: `bounces parse` (what the platform reads from a bounce) and
-`inbound` (the bounce listener alone)."""
+"""Commands of the events domain: `bounces parse` (what the platform reads from a bounce)."""
 
 import json
-import signal
-import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from emailplatform.config import get_settings
 from emailplatform.events import bounces
-from emailplatform.logs import configure_logging
-from emailplatform.runtime import Runtime
 
 bounces_app = typer.Typer(help="Bounce messages: what the platform reads from them.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -36,21 +30,3 @@ def parse_files(
         report = bounces.parse(path.read_bytes())
         print(json.dumps({"file": str(path)} | report.to_dict(), ensure_ascii=False), flush=True)
 
-
-def inbound():
-    """Run the inbound SMTP listener alone: it receives bounces and marks their messages BOUNCED."""
-    from emailplatform.events.inbound import start_listener
-
-    settings = get_settings()
-    configure_logging(settings)
-    runtime = Runtime(settings)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    controller = start_listener(runtime)
-    console.print(f"Receiving bounces on {settings.inbound_host}:{settings.inbound_port}")
-    try:
-        stop.wait()
-    finally:
-        controller.stop()
-        runtime.close()

@@ -6,6 +6,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from emailplatform.campaigns import queries as campaign_queries
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.errors import Invalid
 from emailplatform.events.service import EVENT_TYPES
@@ -17,7 +18,7 @@ def message_events(
     session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID, *, cursor: str | None, limit: int
 ) -> tuple[list[tuple[Event, str]], str | None]:
     """A page of the tenant's message's events, oldest first, each with the address; NotFound for another's."""
-    message = campaign_service.get_message(session, tenant_id, message_id)
+    message = campaign_queries.get_message(session, tenant_id, message_id)
     stmt = select(Event).where(Event.message_id == message.id, Event.tenant_id == tenant_id)
     rows, next_cursor = paginate(session, stmt, (Event.occurred_at, Event.id), cursor=cursor, limit=limit)
     return [(event, message.email) for event in rows], next_cursor

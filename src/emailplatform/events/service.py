@@ -13,14 +13,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import status as campaign_status
-from emailplatform.events import suppression
+from emailplatform.suppressions import service as suppression
 from emailplatform.models import (
     Event,
     Message,
     MessageStatus,
     utcnow,
 )
-from emailplatform.webhooks import service as webhook_service
+from emailplatform.webhooks import endpoints as webhook_endpoints
+from emailplatform.webhooks import fanout as webhook_fanout
 
 # The status an event moves its message to (campaigns/status.py keeps the order: a message never moves back).
 EVENT_STATUS = {
@@ -64,11 +65,11 @@ def record_many(session: Session, events: list[NewEvent]) -> list[NewEvent]:
     by_tenant_and_type: dict[tuple[uuid.UUID, str], list[dict]] = defaultdict(list)
     for event in new:
         webhook_type = WEBHOOK_TYPES.get(event.type, event.type)
-        if webhook_type in webhook_service.MESSAGE_EVENTS:
+        if webhook_type in webhook_endpoints.MESSAGE_EVENTS:
             message = messages[event.message_id]
             by_tenant_and_type[message.tenant_id, webhook_type].append(payload(event, message))
     for (tenant_id, webhook_type), payloads in by_tenant_and_type.items():
-        webhook_service.message_events(session, tenant_id, webhook_type, payloads)
+        webhook_fanout.message_events(session, tenant_id, webhook_type, payloads)
     if moved:  # their batches and campaigns complete once every message has an outcome
         campaign_status.complete_finished(session, {messages[m].batch_id for m in moved})
     return new

@@ -1,5 +1,4 @@
-"""SES events through SNS: `POST /api/v1/events/ses`, the HTTP(S) subscription of the topic a configuration
-set publishes to. The SNS signature is the authentication (see sns.py); no API key.
+"""SES events, as SNS delivers them (the route is ses_api.py; SNS's envelope and signature are sns.py).
 
 Each SES record (event publishing's `eventType`, or the older `notificationType` of identity notifications)
 becomes our events, one per recipient it names, found by the `message_id` tag the SES transport sets
@@ -12,24 +11,18 @@ import json
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
-from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.errors import BadRequest
 from emailplatform.events import sns
 from emailplatform.events import service as event_service
-from emailplatform.events.schemas import MESSAGE_ID_TAG, SnsReceived
+from emailplatform.events.schemas import MESSAGE_ID_TAG
 from emailplatform.events.service import NewEvent
 from emailplatform.models import utcnow
-from emailplatform.openapi import error_responses
-from emailplatform.tenants.auth import public
 
 log = structlog.get_logger("emailplatform.events.ses")
-router = APIRouter(tags=["events"])
 
 HARD_BOUNCE_TYPE = "Permanent"
 
@@ -72,38 +65,6 @@ def receive(session: Session, verifier: sns.SnsVerifier, message: sns.SnsMessage
         log.info("ses events not recorded (duplicate or unknown message)", sns_message_id=message.message_id,
                  events=len(events), recorded=len(recorded))
     return len(recorded)
-
-
-def get_verifier(request: Request, runtime: RuntimeDep) -> sns.SnsVerifier:
-    """The app's verifier, made once: its certificate cache serves every request."""
-    if getattr(request.app.state, "sns_verifier", None) is None:
-        request.app.state.sns_verifier = sns.SnsVerifier.from_settings(runtime.settings)
-    return request.app.state.sns_verifier
-
-
-VerifierDep = Annotated[sns.SnsVerifier, Depends(get_verifier)]
-
-
-async def raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
-def verified_message(body: Annotated[bytes, Depends(raw_body)], verifier: VerifierDep) -> sns.SnsMessage:
-    """The request's SNS message, parsed and verified before anything else of the request runs."""
-    message = sns.parse(body)
-    verifier.verify(message)
-    return message
-
-
-@router.post(
-    "/api/v1/events/ses", response_model=SnsReceived, responses=error_responses(400, 403, 422, 503),
-    summary="Receive SES events (SNS)", dependencies=[public("the SNS signature")],
-)
-def receive_ses_notification(
-    message: Annotated[sns.SnsMessage, Depends(verified_message)], verifier: VerifierDep, session: SessionDep
-):
-    """SNS delivers SES events here; the SNS signature authenticates it (no API key)."""
-    return {"type": message.type, "recorded": receive(session, verifier, message)}
 
 
 # -- one SES record kind -> (our event type, recipient, details) for each recipient it names

@@ -1,14 +1,12 @@
 from typing import Literal
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
 from emailplatform.deps import SessionDep
 from emailplatform.jobs import queue
 from emailplatform.jobs.schemas import JobId, JobOut
-from emailplatform.models import Job
 from emailplatform.openapi import error_responses
-from emailplatform.pagination import Page, paginate
+from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep, needs
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 422),
@@ -25,10 +23,7 @@ def list_jobs(
 ):
     """The work queue's jobs of this tenant, newest first, optionally in one `state`; a `dead` job ran out
     of attempts."""
-    stmt = select(Job).where(Job.tenant_id == tenant_id)
-    if state:
-        stmt = stmt.where(Job.state == state)
-    rows, next_cursor = paginate(session, stmt, (Job.id,), cursor=cursor, limit=limit, descending=True)
+    rows, next_cursor = queue.page_of_jobs(session, tenant_id, state=state, cursor=cursor, limit=limit)
     return Page(items=[JobOut.model_validate(job) for job in rows], next_cursor=next_cursor)
 
 

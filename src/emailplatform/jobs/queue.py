@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from emailplatform.db import Database, get_for_tenant
 from emailplatform.errors import Conflict
 from emailplatform.models import Job, JobState, utcnow
+from emailplatform.pagination import paginate
 
 BACKOFF_CAP_SECONDS = 3600.0
 
@@ -183,6 +184,16 @@ def backoff_seconds(attempts: int, base_seconds: float) -> float:
     """Exponential backoff with jitter on the upper half, so retries of many jobs spread out."""
     ceiling = min(base_seconds * 2 ** (attempts - 1), BACKOFF_CAP_SECONDS)
     return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def page_of_jobs(
+    session: Session, tenant_id: uuid.UUID, *, state: str | None, cursor: str | None, limit: int
+) -> tuple[list[Job], str | None]:
+    """The tenant's jobs, newest first, optionally in one state; and the next page's cursor."""
+    stmt = select(Job).where(Job.tenant_id == tenant_id)
+    if state:
+        stmt = stmt.where(Job.state == state)
+    return paginate(session, stmt, (Job.id,), cursor=cursor, limit=limit, descending=True)
 
 
 def retry_dead(session: Session, job_id: int, tenant_id: uuid.UUID) -> Job:

@@ -1,22 +1,21 @@
-"""What Prometheus scrapes: this process's HTTP requests, and the whole deployment's queue, campaigns and messages.
+"""What Prometheus scrapes of the whole deployment: its queue, campaigns and messages (this process's HTTP requests
+are counted by middleware.py).
 
-Request counts and latencies belong to the process that served them (scrape every API process). Jobs, campaigns
-and messages are read from the database at each scrape, so any one process tells the state of them all. Messages
-are read from their counts by campaign (campaigns/counts.py), never from the messages table itself: a scrape
-grows with the campaigns, not with their messages. The alert rules on all of these ship beside this file
+Jobs, campaigns and messages are read from the database at each scrape, so any one process tells the state of them
+all. Messages are read from their counts by campaign (campaigns/counts.py), never from the messages table itself:
+a scrape grows with the campaigns, not with their messages. The alert rules on all of these ship beside this file
 (alerts.yml). A server that runs workers (its own thread or processes, or those of the `serve` command that
-started it) tells whether they all run and how many it restarted."""
+started it) tells whether they all run and how many it restarted. Request counts and latencies are the
+middleware's (middleware.py)."""
 
 import threading
-import time
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emailplatform.campaigns.counts import DELIVERED, PENDING, SENT_OUT
 from emailplatform.db import Database
@@ -32,39 +31,6 @@ OUTCOMES = {
     "failed": ("Messages given up on without a bounce (temporary refusals to the last attempt, SES rejects).",
                {MessageStatus.FAILED}),
 }
-
-
-class HttpMetrics:
-    """ASGI middleware counting each request by method, route template (not the raw path: ids would make a
-    series each) and status, with its duration."""
-
-    def __init__(self, app: ASGIApp, registry: CollectorRegistry):
-        self.app = app
-        self.requests = Counter(
-            "emailplatform_http_requests", "HTTP requests answered.", ["method", "route", "status"], registry=registry
-        )
-        self.seconds = Histogram(
-            "emailplatform_http_request_duration_seconds", "Time to answer an HTTP request.", ["method", "route"],
-            registry=registry,
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started, status = time.perf_counter(), 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.requests.labels(scope["method"], route, str(status)).inc()
-            self.seconds.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
 class DatabaseCollector(Collector):

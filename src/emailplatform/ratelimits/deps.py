@@ -10,7 +10,7 @@ from fastapi import Request, Response
 from emailplatform.errors import RateLimited, Unauthorized
 from emailplatform.ratelimits.service import Quota, Rule, parse, per_minute
 from emailplatform.runtime import Runtime
-from emailplatform.tenants.scopes import Principal
+from emailplatform.scopes import Principal
 
 WHAT = {
     "api-key": "too many requests with this API key",

@@ -1,7 +1,6 @@
 """The outbox: what the capture transport kept, newest first, each message readable and downloadable."""
 
 import uuid
-from email.message import EmailMessage
 
 from fastapi import APIRouter, Response
 
@@ -54,17 +53,9 @@ def get_outbox_message(message_id: uuid.UUID, runtime: RuntimeDep, tenant_id: Te
     return OutboxMessageDetail(
         message_id=message_id,
         headers=[OutboxHeader(name=name, value=str(value)) for name, value in message.items()],
-        text=_body(message, "plain"),
-        html=_body(message, "html"),
+        text=outbox.body(message, "plain"),
+        html=outbox.body(message, "html"),
     )
-
-
-def _body(message: EmailMessage, subtype: str) -> str | None:
-    part = message.get_body((subtype,))
-    try:
-        return part.get_content().replace("\r\n", "\n") if part else None
-    except (LookupError, ValueError):  # a charset or encoding Python cannot read
-        return None
 
 
 def _captured(runtime: Runtime, tenant_id: uuid.UUID, message_id: uuid.UUID) -> bytes:

@@ -8,29 +8,23 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from emailplatform.campaigns import pausing, splitting, status
+from emailplatform.campaigns import pausing, status
 from emailplatform.domains import service as domain_service
-from emailplatform.emails import content as email_content
-from emailplatform.events import suppression
 from emailplatform.models import (
     WAITING_MESSAGE_STATUSES,
     Batch,
     Message,
     Transaction,
-    TransactionKind,
     TransactionStatus,
     utcnow,
 )
 from emailplatform.runtime import Runtime
-from emailplatform.sending import decorate, steps
-from emailplatform.sending.mime import MessageSkeleton
+from emailplatform.sending import contents, decorate, steps
 from emailplatform.sending.recorder import Recorder, recorder_for
 from emailplatform.sending.steps import BatchPlan, Claimed, Sender, Throttle
-from emailplatform.templates import rendering
-from emailplatform.templates import service as template_service
-from emailplatform.webhooks import service as webhook_service
+from emailplatform.suppressions import service as suppression
+from emailplatform.webhooks import fanout as webhook_fanout
 
 SLICE = 250  # messages claimed at once; each is recorded as soon as it is sent, not with its slice
 
@@ -44,9 +38,9 @@ def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
         if transaction is None or transaction.status != TransactionStatus.READY_TO_SEND:
             return None
         status.requeue_orphans(session, batch.id)
-        parts = _content(session, runtime, transaction, batch)
+        parts = contents.parts_of(session, runtime, transaction, batch)
         signer = domain_service.signer_for(session, transaction.tenant_id, transaction.from_email)
-        notify_sent = webhook_service.has_subscribers(session, transaction.tenant_id, "sent")
+        notify_sent = webhook_fanout.has_subscribers(session, transaction.tenant_id, "sent")
     settings = runtime.settings
     return BatchPlan(
         batch_id=batch.id,
@@ -61,21 +55,6 @@ def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
         tracking_base=decorate.base_url(settings),
         mailto_domain=settings.bounce_domain or transaction.from_email.rpartition("@")[2],
         notify_sent=notify_sent,
-    )
-
-
-def _content(session: Session, runtime: Runtime, transaction: Transaction, batch: Batch) -> email_content.Parts:
-    """A campaign's template and its rows' data; an email's own content (emails/content.py)."""
-    if transaction.kind == TransactionKind.EMAIL:
-        return email_content.plan_parts(session, runtime, transaction, batch)
-    version = template_service.get_version(
-        session, transaction.tenant_id, transaction.template_id, transaction.template_version
-    )
-    return email_content.Parts(
-        rendering.compile_version(version, runtime.settings),
-        MessageSkeleton(transaction.from_email, transaction.from_name, transaction.reply_to),
-        splitting.read_chunk(runtime, batch),
-        to_header=None,
     )
 
 

@@ -28,7 +28,7 @@ from emailplatform.runtime import Runtime
 from emailplatform.sending.steps import SUPPRESSED, BatchPlan, Outcome, Stopped
 from emailplatform.sending.throttles import Waiting
 from emailplatform.sending.transports.base import SendResult, SendStatus
-from emailplatform.webhooks import service as webhook_service
+from emailplatform.webhooks import fanout as webhook_fanout
 
 log = structlog.get_logger("emailplatform.sending")
 
@@ -193,7 +193,7 @@ def _record_unsent(session: Session, plan: BatchPlan, outcome: Outcome, now: dat
 
 def _notify_sent(session: Session, plan: BatchPlan, sent: list[Outcome], now: datetime) -> None:
     """message.sent webhooks, for tenants that subscribe to them."""
-    webhook_service.message_events(session, plan.transaction.tenant_id, "sent", [
+    webhook_fanout.message_events(session, plan.transaction.tenant_id, "sent", [
         {"message_id": str(o.message.id), "transaction_id": str(plan.transaction.id), "recipient": o.message.email,
          "event": "sent", "timestamp": now.isoformat(), "details": {}}
         for o in sent

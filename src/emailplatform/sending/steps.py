@@ -17,7 +17,7 @@ from emailplatform.config import Settings
 from emailplatform.events import tracking
 from emailplatform.models import Transaction
 from emailplatform.sending import decorate
-from emailplatform.sending.dkim import DkimSigner
+from emailplatform.domains.dkim import DkimSigner
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
 from emailplatform.sending.throttles import Waiting
 from emailplatform.sending.transports.base import OutgoingMessage, SendResult, Transport

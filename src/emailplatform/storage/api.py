@@ -18,7 +18,7 @@ router = APIRouter(tags=["files"])
 def create_file_upload(body: FileUploadRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """A presigned URL to PUT a recipients file (CSV) to, and the `file_url` a campaign takes once the file is there.
     The URL expires at `expires_at`."""
-    new = service.create_upload(session, runtime, tenant_id, "recipients", body.filename)
+    new = service.create_upload(session, runtime.storage, runtime.settings, tenant_id, "recipients", body.filename)
     return FileUpload(
         file_id=new.file.id, upload_url=new.upload.url, file_url=new.file.url, expires_at=new.upload.expires_at
     )

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from emailplatform.db import get_for_tenant
 from emailplatform.errors import Invalid, NotFound
 from emailplatform.models import File
-from emailplatform.runtime import Runtime
-from emailplatform.storage.base import PresignedUpload
+from emailplatform.config import Settings
+from emailplatform.storage.base import PresignedUpload, Storage
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -22,7 +22,9 @@ class NewUpload:
     upload: PresignedUpload
 
 
-def create_upload(session: Session, runtime: Runtime, tenant_id: uuid.UUID, kind: str, filename: str) -> NewUpload:
+def create_upload(
+    session: Session, storage: Storage, settings: Settings, tenant_id: uuid.UUID, kind: str, filename: str
+) -> NewUpload:
     """A File row and a presigned URL to PUT its content to."""
     safe = SAFE_NAME.sub("_", filename.strip()).strip("._")[:100]
     if not safe:
@@ -31,12 +33,11 @@ def create_upload(session: Session, runtime: Runtime, tenant_id: uuid.UUID, kind
     key = f"tenants/{tenant_id}/uploads/{file_id}/{safe}"
     file = File(
         id=file_id, tenant_id=tenant_id, kind=kind, filename=filename[:255], storage_key=key,
-        url=runtime.storage.url_for(key),
+        url=storage.url_for(key),
     )
     session.add(file)
     session.flush()
-    settings = runtime.settings
-    upload = runtime.storage.presigned_upload(
+    upload = storage.presigned_upload(
         key, max_bytes=settings.upload_max_bytes, ttl_seconds=settings.upload_url_ttl_seconds
     )
     return NewUpload(file, upload)
@@ -53,13 +54,13 @@ def get(session: Session, tenant_id: uuid.UUID, file_id: uuid.UUID, field: str =
     return get_for_tenant(session, File, file_id, tenant_id, field=field, what="file")
 
 
-def uploaded_size(runtime: Runtime, file: File, field: str) -> int:
+def uploaded_size(storage: Storage, settings: Settings, file: File, field: str) -> int:
     """The size of an uploaded file; a 422 if nothing was uploaded, or an empty file."""
-    size = runtime.storage.size(file.storage_key)
+    size = storage.size(file.storage_key)
     if size is None:
         raise Invalid("nothing has been uploaded to this file's upload URL yet", field=field)
     if size == 0:
         raise Invalid("the file is empty", field=field)
-    if size > runtime.settings.upload_max_bytes:
-        raise Invalid(f"the file is larger than the {runtime.settings.upload_max_bytes} bytes allowed", field=field)
+    if size > settings.upload_max_bytes:
+        raise Invalid(f"the file is larger than the {settings.upload_max_bytes} bytes allowed", field=field)
     return size

@@ -26,7 +26,9 @@ def create_upload(
     session: Session, runtime: Runtime, tenant_id: uuid.UUID, name: str
 ) -> tuple[Template, PresignedUpload]:
     """A template with no version yet, and the presigned URL its HTML is PUT to before it is confirmed."""
-    new = storage_service.create_upload(session, runtime, tenant_id, "template", UPLOAD_FILENAME)
+    new = storage_service.create_upload(
+        session, runtime.storage, runtime.settings, tenant_id, "template", UPLOAD_FILENAME
+    )
     template = Template(tenant_id=tenant_id, name=_name(name), latest_version=0, upload_file_id=new.file.id)
     session.add(template)
     session.flush()
@@ -190,7 +192,7 @@ def _get_for_update(session: Session, tenant_id: uuid.UUID, template_id: uuid.UU
 
 
 def _read_uploaded_html(runtime: Runtime, file: File) -> str:
-    size = storage_service.uploaded_size(runtime, file, field="html")
+    size = storage_service.uploaded_size(runtime.storage, runtime.settings, file, field="html")
     if size > MAX_SOURCE_CHARS * 4:
         raise Invalid(f"the uploaded HTML is larger than the {MAX_SOURCE_CHARS} characters allowed", field="html")
     with runtime.storage.open(file.storage_key) as stream:

@@ -20,7 +20,7 @@ from emailplatform.models import ApiKey
 from emailplatform.ratelimits import deps as ratelimits
 from emailplatform.runtime import Runtime
 from emailplatform.tenants import certificates, scopes, service, tokens
-from emailplatform.tenants.scopes import Principal
+from emailplatform.scopes import Principal
 
 API_KEY_HEADER = APIKeyHeader(
     name="X-API-Key", scheme_name="ApiKey", auto_error=False, description="An API key of your tenant."

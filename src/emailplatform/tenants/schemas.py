@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from emailplatform.tenants.scopes import SCOPES
+from emailplatform.scopes import SCOPES
 
 ScopeName = Literal[SCOPES]  # type: ignore[valid-type]  # the names of tenants/scopes.py, as an enum in the spec
 

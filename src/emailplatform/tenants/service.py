@@ -7,14 +7,12 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from emailplatform.config import Settings
 from emailplatform.db import get_for_tenant
-from emailplatform.domains import service as domain_service
 from emailplatform.errors import Conflict, Invalid, NotFound, Unauthorized
 from emailplatform.models import ApiKey, Tenant, utcnow
 from emailplatform.tenants import certificates
-from emailplatform.tenants.scopes import FULL, SCOPES
-from emailplatform.tenants.scopes import unknown as unknown_scopes
+from emailplatform.scopes import FULL, SCOPES
+from emailplatform.scopes import unknown as unknown_scopes
 
 KEY_PREFIX = "ep_"
 MAX_RATE_LIMIT_PER_MINUTE = 1_000_000
@@ -61,22 +59,6 @@ def set_throttles(session: Session, name: str, per_second: int | None, per_day: 
     tenant = get_tenant_by_name(session, name)
     tenant.send_per_second, tenant.send_per_day = per_second, per_day
     return tenant
-
-
-def set_default_sender(
-    session: Session, settings: Settings, tenant_id: uuid.UUID, email: str | None, name: str | None = None
-) -> tuple[Tenant, str | None]:
-    """The sender of the tenant's campaigns that name none (None: every campaign names its own), checked as a
-    campaign's sender is; and the warning a campaign from it would get (an unverified domain)."""
-    try:
-        warning = domain_service.check_sender(session, tenant_id, email, settings) if email else None
-    except Invalid as exc:
-        raise Invalid(exc.message, field="default_sender.email") from None
-    tenant = get_tenant(session, tenant_id)
-    tenant.default_from_email = email
-    tenant.default_from_name = (name or None) if email else None
-    session.flush()
-    return tenant, warning
 
 
 def default_sender(session: Session, tenant_id: uuid.UUID) -> tuple[str, str | None] | None:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from emailplatform.config import Settings
 from emailplatform.errors import Unauthorized, Unavailable
 from emailplatform.models import Tenant
-from emailplatform.tenants.scopes import SCOPES, Principal
+from emailplatform.scopes import SCOPES, Principal
 
 log = structlog.get_logger("emailplatform.tenants.tokens")
 FIELD = "Authorization"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from emailplatform.campaigns import recipients
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.errors import Conflict, Invalid
-from emailplatform.events import suppression
+from emailplatform.suppressions import service as suppression
 from emailplatform.models import File, Transaction, TransactionStatus
 from emailplatform.runtime import Runtime
 from emailplatform.sending.transports import OutgoingMessage, SendResult, SendStatus, create_transport

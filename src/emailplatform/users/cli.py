@@ -7,9 +7,9 @@ import typer
 from rich.console import Console
 
 from emailplatform.config import get_settings
+from emailplatform.db import create_database
 from emailplatform.errors import AppError
 from emailplatform.models import Role
-from emailplatform.runtime import Runtime
 
 app = typer.Typer(help="Users of the web UI, per tenant.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -33,18 +33,19 @@ def create(
     from emailplatform.tenants import service as tenant_service
     from emailplatform.users import service
 
-    runtime = Runtime(get_settings())
+    settings = get_settings()
+    db = create_database(settings)
     chosen = password or secrets.token_urlsafe(12)
     try:
-        with runtime.db.session() as session:
+        with db.session() as session:
             found = tenant_service.get_tenant_by_name(session, tenant)
             user = service.create_user(session, found.id, email, chosen, role)
     except AppError as exc:
         console.print(f"[red]{exc.message}[/]")
         raise typer.Exit(1) from None
     finally:
-        runtime.close()
-    console.print(f"Created {user.email} ({user.role}) in {tenant!r}; sign in at {runtime.settings.public_url}/")
+        db.dispose()
+    console.print(f"Created {user.email} ({user.role}) in {tenant!r}; sign in at {settings.public_url}/")
     if password is None:
         console.print("Its password, shown this once:")
         print(chosen)

@@ -8,7 +8,8 @@ from emailplatform.models import WebhookAttempt, WebhookDelivery
 from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep, needs
-from emailplatform.webhooks import service
+from emailplatform.webhooks import deliveries as webhook_deliveries
+from emailplatform.webhooks import endpoints as webhook_endpoints
 from emailplatform.webhooks.schemas import (
     AttemptOut,
     CallbackSecretOut,
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=error
 def create_endpoint(body: EndpointCreate, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """Calls to this URL for the event types given, each signed (Standard Webhooks) with the `secret` of the answer,
     shown this once. The URL must resolve to public addresses."""
-    endpoint, secret = service.create_endpoint(
+    endpoint, secret = webhook_endpoints.create_endpoint(
         session, runtime.settings, tenant_id, body.url, list(body.event_types), body.description
     )
     return EndpointWithSecret(**EndpointOut.model_validate(endpoint).model_dump(), secret=secret)
@@ -37,7 +38,7 @@ def create_endpoint(body: EndpointCreate, session: SessionDep, runtime: RuntimeD
 @router.get("/endpoints", summary="List webhook endpoints", response_model=list[EndpointOut])
 def list_endpoints(session: SessionDep, tenant_id: TenantDep):
     """The tenant's webhook endpoints, with what they subscribe to and whether they are enabled."""
-    return service.list_endpoints(session, tenant_id)
+    return webhook_endpoints.list_endpoints(session, tenant_id)
 
 
 @router.get(
@@ -46,7 +47,7 @@ def list_endpoints(session: SessionDep, tenant_id: TenantDep):
 )
 def get_endpoint(endpoint_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """One endpoint; an endpoint disabled after failing says why in `disabled_reason`."""
-    return service.get_endpoint(session, tenant_id, endpoint_id)
+    return webhook_endpoints.get_endpoint(session, tenant_id, endpoint_id)
 
 
 @router.patch(
@@ -59,7 +60,7 @@ def update_endpoint(
     """Change the URL, the event types or the description; `enabled: true` enables a disabled endpoint again. Fields
     left out stay as they are."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    return service.update_endpoint(session, runtime.settings, tenant_id, endpoint_id, changes)
+    return webhook_endpoints.update_endpoint(session, runtime.settings, tenant_id, endpoint_id, changes)
 
 
 @router.delete(
@@ -67,7 +68,7 @@ def update_endpoint(
 )
 def delete_endpoint(endpoint_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """No more calls go to it; its deliveries stay in the log."""
-    service.delete_endpoint(session, tenant_id, endpoint_id)
+    webhook_endpoints.delete_endpoint(session, tenant_id, endpoint_id)
 
 
 @router.post(
@@ -77,7 +78,7 @@ def delete_endpoint(endpoint_id: uuid.UUID, session: SessionDep, tenant_id: Tena
 def rotate_endpoint_secret(endpoint_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """A new signing secret, shown this once; the old one keeps signing beside it for a day, until
     `previous_secret_expires_at`, so receivers can switch without missing calls."""
-    endpoint, secret = service.rotate_endpoint_secret(session, tenant_id, endpoint_id)
+    endpoint, secret = webhook_endpoints.rotate_endpoint_secret(session, tenant_id, endpoint_id)
     return EndpointWithSecret(**EndpointOut.model_validate(endpoint).model_dump(), secret=secret)
 
 
@@ -85,7 +86,7 @@ def rotate_endpoint_secret(endpoint_id: uuid.UUID, session: SessionDep, tenant_i
 def rotate_callback_secret(session: SessionDep, tenant_id: TenantDep):
     """A new secret for the calls to campaigns' `callback_url`, shown this once; the old one signs beside it until
     `previous_secret_expires_at`."""
-    holder, secret = service.rotate_callback_secret(session, tenant_id)
+    holder, secret = webhook_endpoints.rotate_callback_secret(session, tenant_id)
     return CallbackSecretOut(secret=secret, previous_secret_expires_at=holder.previous_secret_expires_at)
 
 
@@ -101,7 +102,7 @@ def list_deliveries(
 ):
     """Every call made or to be made, newest first, with each attempt's request and answer; filter by `status`,
     `endpoint_id` or `transaction_id`."""
-    deliveries, attempts, next_cursor = service.list_deliveries(
+    deliveries, attempts, next_cursor = webhook_deliveries.list_deliveries(
         session, tenant_id, status=status, endpoint_id=endpoint_id, transaction_id=transaction_id,
         cursor=cursor, limit=limit,
     )
@@ -114,7 +115,7 @@ def list_deliveries(
 )
 def get_delivery(delivery_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """One delivery with the log of its attempts."""
-    return _with_attempts(*service.get_delivery(session, tenant_id, delivery_id))
+    return _with_attempts(*webhook_deliveries.get_delivery(session, tenant_id, delivery_id))
 
 
 @router.post(
@@ -125,7 +126,7 @@ def get_delivery(delivery_id: uuid.UUID, session: SessionDep, tenant_id: TenantD
 def retry_delivery(delivery_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """Send a failed delivery again now (202: it is queued). A delivery still pending, or whose endpoint is deleted or
     disabled, answers 409."""
-    return service.retry_delivery(session, tenant_id, delivery_id)
+    return webhook_deliveries.retry_delivery(session, tenant_id, delivery_id)
 
 
 def _with_attempts(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> DeliveryWithAttempts:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from emailplatform.jobs.batching import batcher_for
 from emailplatform.jobs.context import JobContext
 from emailplatform.models import utcnow
-from emailplatform.webhooks import sender, service
+from emailplatform.webhooks import deliveries, sender
 
 BUSY_DEFER_SECONDS = 1.0  # a delivery whose destination has every slot taken runs again this much later
 
@@ -19,10 +19,10 @@ async def deliver_webhook(ctx: JobContext, payload: dict) -> datetime | None:
     runtime = ctx.runtime
     delivery_id = uuid.UUID(payload["delivery_id"])
     reads, writes = batcher_for(runtime.db, write=False), batcher_for(runtime.db, write=True)
-    plan = await reads.call(service.plan_attempts, (delivery_id, payload.get("attempts_made")))
+    plan = await reads.call(deliveries.plan_attempts, (delivery_id, payload.get("attempts_made")))
     if isinstance(plan, str):
-        await writes.call(service.end_deliveries, (delivery_id, plan))
-    if not isinstance(plan, service.PlannedAttempt):
+        await writes.call(deliveries.end_deliveries, (delivery_id, plan))
+    if not isinstance(plan, deliveries.PlannedAttempt):
         return None
     webhook_sender = sender.sender_for(runtime.settings)
     if not await webhook_sender.take_slot(plan.destination):
@@ -33,9 +33,9 @@ async def deliver_webhook(ctx: JobContext, payload: dict) -> datetime | None:
         outcome = await webhook_sender.post(plan.url, plan.body, headers)
     finally:
         webhook_sender.release_slot(plan.destination)
-    attempt = service.Attempt(plan, started_at, headers, outcome, manual=payload.get("manual", False))
-    await writes.call(service.record_attempts, attempt)
+    attempt = deliveries.Attempt(plan, started_at, headers, outcome, manual=payload.get("manual", False))
+    await writes.call(deliveries.record_attempts, attempt)
     return None
 
 
-HANDLERS: dict = {service.JOB_KIND: deliver_webhook}
+HANDLERS: dict = {deliveries.JOB_KIND: deliver_webhook}

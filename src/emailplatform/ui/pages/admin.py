@@ -5,16 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 
 from emailplatform.deps import RuntimeDep
 from emailplatform.errors import NotFound
 from emailplatform.jobs import queue
 from emailplatform.jobs.schemas import JobId
-from emailplatform.models import Job, JobState
-from emailplatform.pagination import paginate
+from emailplatform.models import JobState
 from emailplatform.sending import outbox
-from emailplatform.sending.transports import capture
 from emailplatform.tenants import service as tenant_service
 from emailplatform.ui.deps import Admin, DbDep, Editor, Viewer
 from emailplatform.ui.views import UiRoute, render
@@ -52,14 +49,13 @@ def outbox_page(request: Request, session: DbDep, runtime: RuntimeDep, me: Viewe
 
 @router.get("/ui/outbox/{message_id}")
 def outbox_message_page(request: Request, runtime: RuntimeDep, me: Viewer, message_id: uuid.UUID):
-    raw = capture.read_captured(runtime.storage, me.tenant_id, message_id)
-    if raw is None:
+    message = outbox.captured_message(runtime.storage, me.tenant_id, message_id)
+    if message is None:
         raise NotFound("this message is not in your outbox", field="message_id")
-    message = capture.parse_captured(raw)
     return render(
         request, "admin/outbox_message.html", message_id=message_id,
         headers=[(name, str(value)) for name, value in message.items()],
-        html=_body(message, "html"), text=_body(message, "plain"),
+        html=outbox.body(message, "html"), text=outbox.body(message, "plain"),
     )
 
 
@@ -67,8 +63,7 @@ def outbox_message_page(request: Request, runtime: RuntimeDep, me: Viewer, messa
 def jobs_page(request: Request, session: DbDep, me: Viewer, state: str = "dead", cursor: str | None = None):
     if state not in {s.value for s in JobState}:
         state = JobState.DEAD
-    stmt = select(Job).where(Job.tenant_id == me.tenant_id, Job.state == state)
-    rows, next_cursor = paginate(session, stmt, (Job.id,), cursor=cursor, limit=PAGE_SIZE, descending=True)
+    rows, next_cursor = queue.page_of_jobs(session, me.tenant_id, state=state, cursor=cursor, limit=PAGE_SIZE)
     return render(request, "admin/jobs.html", jobs=rows, next_cursor=next_cursor, state=state, states=list(JobState))
 
 
@@ -77,10 +72,3 @@ def retry_job(session: DbDep, me: Editor, job_id: JobId):
     queue.retry_dead(session, job_id, me.tenant_id)
     return RedirectResponse("/ui/jobs?state=dead", status_code=303)
 
-
-def _body(message, subtype: str) -> str | None:
-    part = message.get_body((subtype,))
-    try:
-        return part.get_content() if part else None
-    except (LookupError, ValueError):  # a charset or encoding Python cannot read
-        return None

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from emailplatform.analytics import service as analytics
 from emailplatform.campaigns import counts as campaign_counts
 from emailplatform.campaigns import pausing, recipients, splitting
+from emailplatform.campaigns import queries as campaign_queries
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns.schemas import CampaignCreate
 from emailplatform.deps import RuntimeDep, get_runtime
@@ -38,7 +38,7 @@ WAITING = {TransactionStatus.SCHEDULED, TransactionStatus.SENT}
 
 @router.get("/ui/campaigns")
 def list_campaigns(request: Request, session: DbDep, me: Viewer, cursor: str | None = None):
-    rows, next_cursor = campaign_service.page_of_campaigns(session, me.tenant_id, cursor=cursor, limit=PAGE_SIZE)
+    rows, next_cursor = campaign_queries.page_of_campaigns(session, me.tenant_id, cursor=cursor, limit=PAGE_SIZE)
     counts = analytics.counts_by_campaign(session, (c.id for c in rows))
     return render(request, "campaigns/list.html", campaigns=[(c, counts[c.id]) for c in rows], next_cursor=next_cursor)
 
@@ -46,12 +46,7 @@ def list_campaigns(request: Request, session: DbDep, me: Viewer, cursor: str | N
 @router.get("/ui/campaigns/new")
 def new_campaign_page(request: Request, session: DbDep, me: Editor, template_id: uuid.UUID | None = None):
     sender = tenant_service.default_sender(session, me.tenant_id)
-    if sender is None:
-        last = session.scalar(
-            select(Transaction).where(Transaction.tenant_id == me.tenant_id)
-            .order_by(Transaction.created_at.desc()).limit(1)
-        )
-        sender = (last.from_email, last.from_name) if last else ("", "")
+    sender = sender or campaign_queries.last_sender(session, me.tenant_id) or ("", "")
     values = {
         "template_id": str(template_id or ""), "from_email": sender[0], "from_name": sender[1] or "",
         "name": "", "file_url": "", "filename": "",
@@ -65,7 +60,9 @@ def create_upload(
     session: DbDep, runtime: RuntimeDep, me: Editor, filename: Annotated[str, Form(max_length=255)]
 ):
     """Where the browser PUTs the recipients file (with a progress bar), and the file's URL for the campaign."""
-    new = storage_service.create_upload(session, runtime, me.tenant_id, "recipients", filename)
+    new = storage_service.create_upload(
+        session, runtime.storage, runtime.settings, me.tenant_id, "recipients", filename
+    )
     return JSONResponse({"upload_url": new.upload.url, "file_url": new.file.url})
 
 
@@ -245,7 +242,7 @@ def reschedule_campaign(
 
 @router.get("/ui/messages/{message_id}")
 def message_page(request: Request, session: DbDep, runtime: RuntimeDep, me: Viewer, message_id: uuid.UUID):
-    message = campaign_service.get_message(session, me.tenant_id, message_id)
+    message = campaign_queries.get_message(session, me.tenant_id, message_id)
     transaction = campaign_service.get(session, me.tenant_id, message.transaction_id)
     data = splitting.message_data(runtime, session, message)
     rendered = None
@@ -259,7 +256,7 @@ def message_page(request: Request, session: DbDep, runtime: RuntimeDep, me: View
             render_error = exc.message
     return render(
         request, "campaigns/message.html", message=message, campaign=transaction, data=data, rendered=rendered,
-        render_error=render_error, history=campaign_service.message_history(session, message),
+        render_error=render_error, history=campaign_queries.message_history(session, message),
         in_outbox=runtime.settings.transport == "capture" and message.sent_at is not None,
     )
 
@@ -315,8 +312,8 @@ def _new_page(request: Request, session, me, values: dict, error: AppError | Non
 
 
 def _details(session, transaction: Transaction) -> dict:
-    batches, more_batches = campaign_service.page_of_batches(session, transaction, cursor=None, limit=100)
-    bad_rows, more_bad = campaign_service.page_of_row_errors(session, transaction, cursor=None, limit=100)
+    batches, more_batches = campaign_queries.page_of_batches(session, transaction, cursor=None, limit=100)
+    bad_rows, more_bad = campaign_queries.page_of_row_errors(session, transaction, cursor=None, limit=100)
     layout = transaction.recipients_layout
     read_as = recipients.describe(recipients.Layout.from_dict(layout)) if layout else None
     return {"batches": batches, "more_batches": more_batches, "bad_rows": bad_rows, "more_bad": more_bad, "read_as": read_as}
@@ -332,7 +329,7 @@ def _progress(session, transaction: Transaction) -> dict:
 
 
 def _messages(session, transaction: Transaction, q: str, status: str, cursor: str | None) -> dict:
-    rows, next_cursor = campaign_service.search_messages(
+    rows, next_cursor = campaign_queries.search_messages(
         session, transaction, q=q, status=status, cursor=cursor, limit=MESSAGES_PAGE
     )
     return {"messages": rows, "next_cursor": next_cursor, "q": q, "status": status, "statuses": list(MessageStatus)}

@@ -43,7 +43,7 @@ def set_default_sender(
     """The sender of campaigns that name none (an API request without `from`); an empty address removes it."""
     try:
         address = _address(email)
-        _, warning = tenant_service.set_default_sender(
+        _, warning = domain_service.set_default_sender(
             session, runtime.settings, me.tenant_id, address, name.strip() or None
         )
     except AppError as exc:
@@ -62,7 +62,11 @@ def domain_page(request: Request, session: DbDep, runtime: RuntimeDep, me: Viewe
 
 @router.post("/ui/domains/{domain_id}/verify")
 def verify_domain(request: Request, session: DbDep, runtime: RuntimeDep, me: Editor, domain_id: uuid.UUID):
-    domain = domain_service.verify(session, me.tenant_id, domain_id, runtime.settings)
+    settings = runtime.settings
+    expected = domain_service.expected_records(session, me.tenant_id, domain_id, settings)
+    session.commit()  # the lookup holds no transaction
+    answers = domain_service.look_up(expected, settings)
+    domain = domain_service.verify(session, me.tenant_id, domain_id, settings, expected, answers)
     return _domain_page(request, runtime, domain, checked=True)
 
 

@@ -8,10 +8,8 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from emailplatform.errors import Invalid
-from emailplatform.events import suppression
-from emailplatform.events.schemas import SuppressionCreate, SuppressionReason
-from emailplatform.models import Suppression
-from emailplatform.pagination import paginate
+from emailplatform.suppressions import service as suppression
+from emailplatform.suppressions.schemas import SuppressionCreate, SuppressionReason
 from emailplatform.ui.deps import DbDep, Editor, Viewer
 from emailplatform.ui.views import UiRoute, render
 
@@ -72,9 +70,8 @@ def _page(
     done: str | None = None, error: Invalid | None = None, typed: dict | None = None, status_code: int = 200,
 ):
     reason = reason if reason in REASONS else ""
-    stmt = suppression.list_query(me.tenant_id, reason=reason or None, search=q.strip() or None)
-    rows, next_cursor = paginate(
-        session, stmt, (Suppression.created_at, Suppression.id), cursor=cursor, limit=PAGE_SIZE, descending=True
+    rows, next_cursor = suppression.page_of_suppressions(
+        session, me.tenant_id, reason=reason or None, search=q.strip() or None, cursor=cursor, limit=PAGE_SIZE
     )
     return render(
         request, "settings/suppressions.html", status_code=status_code, entries=rows, next_cursor=next_cursor,

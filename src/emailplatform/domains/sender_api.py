@@ -1,11 +1,13 @@
-"""The tenant an API key acts for, and its settings: the default sender of campaigns that name none."""
+"""The tenant an API key acts for, and its settings: the default sender of campaigns that name none, checked
+against the tenant's sending domains (so it lives here, not in tenants/, which every API imports for its auth)."""
 
 from fastapi import APIRouter
 
-from emailplatform.openapi import error_responses
 from emailplatform.deps import RuntimeDep, SessionDep
+from emailplatform.domains import service
 from emailplatform.models import Tenant
-from emailplatform.tenants import service
+from emailplatform.openapi import error_responses
+from emailplatform.tenants import service as tenant_service
 from emailplatform.tenants.auth import TenantDep, needs
 from emailplatform.tenants.schemas import DefaultSender, TenantOut, TenantUpdate
 
@@ -16,7 +18,7 @@ router = APIRouter(prefix="/api/v1/tenant", tags=["tenant"], responses=error_res
 @router.get("", response_model=TenantOut, summary="The key's tenant and its settings")
 def get_tenant(session: SessionDep, tenant_id: TenantDep):
     """The tenant this API key acts for, with its default sender."""
-    return _tenant(service.get_tenant(session, tenant_id))
+    return _tenant(tenant_service.get_tenant(session, tenant_id))
 
 
 @router.put("", response_model=TenantOut, summary="Change the tenant's settings")

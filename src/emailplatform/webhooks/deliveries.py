@@ -1,10 +1,7 @@
-"""Webhooks: tenants' endpoints, campaign callbacks, and the deliveries that carry events to them.
-
-A delivery is one event for one destination; its id is the `webhook-id` of every attempt. Each attempt is a
-`deliver_webhook` job; the delivery keeps its own schedule (RETRY_SCHEDULE_SECONDS) and re-enqueues itself.
+"""Webhook deliveries: one event for one destination; its id is the `webhook-id` of every attempt. Each attempt
+is a `deliver_webhook` job; the delivery keeps its own schedule (RETRY_SCHEDULE_SECONDS) and re-enqueues itself.
 A job names the attempts made before it, so a job that comes twice (a worker killed after the attempt was
-recorded) does nothing the second time.
-"""
+recorded) does nothing the second time."""
 
 import json
 import random
@@ -13,17 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from emailplatform.config import Settings
 from emailplatform.db import get_for_tenant
-from emailplatform.errors import Conflict, Invalid
+from emailplatform.errors import Conflict
 from emailplatform.jobs import queue
 from emailplatform.models import (
     CallbackSecret,
-    Transaction,
-    TransactionKind,
     WebhookAttempt,
     WebhookDelivery,
     WebhookDeliveryStatus,
@@ -31,248 +24,17 @@ from emailplatform.models import (
     utcnow,
 )
 from emailplatform.pagination import paginate
-from emailplatform.webhooks import signing, ssrf
+from emailplatform.webhooks import signing
+from emailplatform.webhooks.endpoints import disable
 from emailplatform.webhooks.sender import Outcome
 
 JOB_KIND = "deliver_webhook"
-TRANSACTION_STATUS_CHANGED = "transaction.status_changed"
-MESSAGE_EVENTS = ("sent", "delivered", "bounced", "complained", "opened", "clicked", "unsubscribed", "failed")
-EVENT_TYPES = (TRANSACTION_STATUS_CHANGED, *(f"message.{name}" for name in MESSAGE_EVENTS))
 # Delays before attempts 2..10 (the Standard Webhooks example schedule): about three days in all.
 RETRY_SCHEDULE_SECONDS = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 RETRY_JITTER = 0.1
 RETRY_AFTER_CAP_SECONDS = 86400.0
 DISABLE_AFTER_FAILING = timedelta(days=5)
-SECRET_OVERLAP = timedelta(hours=24)
 Deliveries = WebhookDelivery.__table__
-
-
-# --- URLs ------------------------------------------------------------------------------------------------
-
-
-def check_url(url: str, settings: Settings, field: str = "callback_url") -> None:
-    """Raise Invalid naming `field` unless webhooks may go to `url` (http(s), every address globally routable,
-    or a host the deployment allows). It resolves the URL's name, which can take seconds: call it before the
-    request's session runs its first statement, so no transaction (on SQLite, the write lock) is held meanwhile."""
-    if len(url) > 2000:
-        raise Invalid(f"{field} is longer than 2000 characters", field=field)
-    try:
-        ssrf.check_url(url, settings)
-    except ssrf.RefusedDestination as exc:
-        raise Invalid(f"{field} is refused: {exc}", field=field) from None
-
-
-# --- endpoints -------------------------------------------------------------------------------------------
-
-
-def create_endpoint(
-    session: Session, settings: Settings, tenant_id: uuid.UUID, url: str, event_types: list[str], description: str | None
-) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint and its secret, returned here and never again."""
-    check_url(url, settings, field="url")
-    endpoint = WebhookEndpoint(
-        tenant_id=tenant_id, url=url, event_types=_checked_event_types(event_types), description=description,
-        secret=signing.new_secret(),
-    )
-    session.add(endpoint)
-    session.flush()
-    return endpoint, endpoint.secret
-
-
-def list_endpoints(session: Session, tenant_id: uuid.UUID) -> list[WebhookEndpoint]:
-    stmt = select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id).order_by(WebhookEndpoint.created_at)
-    return list(session.scalars(stmt))
-
-
-def get_endpoint(session: Session, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    return get_for_tenant(session, WebhookEndpoint, endpoint_id, tenant_id, field="endpoint_id", what="webhook endpoint")
-
-
-def update_endpoint(
-    session: Session, settings: Settings, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, changes: dict
-) -> WebhookEndpoint:
-    """Change the url, event_types, description or enabled of an endpoint; enabling it forgets why it was disabled."""
-    if "url" in changes:
-        check_url(changes["url"], settings, field="url")
-    endpoint = get_endpoint(session, tenant_id, endpoint_id)
-    if "url" in changes:
-        endpoint.url = changes["url"]
-    if "event_types" in changes:
-        endpoint.event_types = _checked_event_types(changes["event_types"])
-    if "description" in changes:
-        endpoint.description = changes["description"]
-    if changes.get("enabled") is True and not endpoint.enabled:
-        endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at, endpoint.failing_since = True, None, None, None
-    elif changes.get("enabled") is False and endpoint.enabled:
-        _disable(endpoint, "disabled by the tenant")
-    session.flush()
-    return endpoint
-
-
-def delete_endpoint(session: Session, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> None:
-    """Delete an endpoint; its deliveries stay listed (with its URL), and pending ones end failed."""
-    endpoint = get_endpoint(session, tenant_id, endpoint_id)
-    now = utcnow()
-    session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == WebhookDeliveryStatus.PENDING)
-        .values(status=WebhookDeliveryStatus.FAILED, last_error="the endpoint was deleted", finished_at=now)
-    )
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id).values(endpoint_id=None))
-    session.delete(endpoint)
-    session.flush()
-
-
-def rotate_endpoint_secret(session: Session, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> tuple[WebhookEndpoint, str]:
-    """A new secret, returned here and never again; the old one keeps signing beside it for 24 hours."""
-    endpoint = get_endpoint(session, tenant_id, endpoint_id)
-    return endpoint, _rotate(endpoint)
-
-
-def rotate_callback_secret(session: Session, tenant_id: uuid.UUID) -> tuple[CallbackSecret, str]:
-    """A new secret for campaign callbacks, returned here and never again (the old one signs for 24 hours more)."""
-    holder = _callback_secret(session, tenant_id)
-    return holder, _rotate(holder)
-
-
-def _rotate(holder: WebhookEndpoint | CallbackSecret) -> str:
-    holder.previous_secret, holder.previous_secret_expires_at = holder.secret, utcnow() + SECRET_OVERLAP
-    holder.secret = signing.new_secret()
-    return holder.secret
-
-
-def _callback_secret(session: Session, tenant_id: uuid.UUID) -> CallbackSecret:
-    holder = session.get(CallbackSecret, tenant_id)
-    if holder is not None:
-        return holder
-    try:
-        with session.begin_nested():
-            holder = CallbackSecret(tenant_id=tenant_id, secret=signing.new_secret())
-            session.add(holder)
-    except IntegrityError:  # another session created it at the same moment
-        holder = session.get(CallbackSecret, tenant_id, populate_existing=True)
-    return holder
-
-
-def _checked_event_types(event_types: list[str]) -> list[str]:
-    unknown = sorted(set(event_types) - set(EVENT_TYPES))
-    if unknown:
-        raise Invalid(f"unknown event types {unknown}; known: {list(EVENT_TYPES)}", field="event_types")
-    if not event_types:
-        raise Invalid("an endpoint subscribes to at least one event type", field="event_types")
-    return list(dict.fromkeys(event_types))
-
-
-def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
-    endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = False, reason, utcnow()
-
-
-# --- events: what other domains call --------------------------------------------------------------------
-
-
-def transaction_status_changed(session: Session, transaction: Transaction, summary: dict) -> None:
-    """Enqueue, on the caller's session, one delivery of the transaction's new status to its callback_url and to
-    every enabled endpoint of the tenant subscribed to transaction.status_changed."""
-    payload = {
-        "type": TRANSACTION_STATUS_CHANGED,
-        "transaction_id": str(transaction.id),
-        "status": str(transaction.status),
-        "timestamp": _iso(utcnow()),
-        "summary": summary,
-    } | _labels(transaction.tags, transaction.message_metadata)
-    endpoints = _subscribed_endpoints(session, transaction.tenant_id, TRANSACTION_STATUS_CHANGED)
-    destinations = [(e.id, e.url) for e in endpoints]
-    if transaction.callback_url:
-        _callback_secret(session, transaction.tenant_id)
-        destinations.insert(0, (None, transaction.callback_url))
-    _deliver(session, transaction.tenant_id, TRANSACTION_STATUS_CHANGED, payload, destinations, transaction.id)
-
-
-def message_event(session: Session, tenant_id: uuid.UUID, event_type: str, payload: dict) -> None:
-    """Enqueue one delivery of a message event ("sent" or "message.sent", …) to every enabled endpoint of the
-    tenant subscribed to it. `payload` carries message_id, transaction_id, recipient and the event's details."""
-    message_events(session, tenant_id, event_type, [payload])
-
-
-def message_events(session: Session, tenant_id: uuid.UUID, event_type: str, payloads: list[dict]) -> None:
-    """`message_event` for many events of one type and tenant: the subscribed endpoints are looked up once."""
-    event_type = event_type if event_type.startswith("message.") else f"message.{event_type}"
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown message event {event_type!r}")
-    endpoints = [(e.id, e.url) for e in _subscribed_endpoints(session, tenant_id, event_type)]
-    if not endpoints:
-        return
-    timestamp = _iso(utcnow())
-    labels = _labels_of(session, {p["transaction_id"] for p in payloads if p.get("transaction_id")})
-    for payload in payloads:
-        transaction_id = payload.get("transaction_id")
-        body = {"type": event_type, "timestamp": timestamp} | payload | labels.get(str(transaction_id), {})
-        transaction = uuid.UUID(str(transaction_id)) if transaction_id else None
-        _deliver(session, tenant_id, event_type, body, endpoints, transaction)
-
-
-def _labels_of(session: Session, transaction_ids: set) -> dict[str, dict]:
-    """The tags and metadata of transactional emails, by transaction id, that their events carry."""
-    if not transaction_ids:
-        return {}
-    rows = session.execute(
-        select(Transaction.id, Transaction.tags, Transaction.message_metadata)
-        .where(Transaction.id.in_([uuid.UUID(str(t)) for t in transaction_ids]))
-        .where(Transaction.kind == TransactionKind.EMAIL)
-    ).all()
-    return {str(row.id): _labels(row.tags, row.message_metadata) for row in rows}
-
-
-def _labels(tags: list | None, metadata: dict | None) -> dict:
-    return ({"tags": tags} if tags else {}) | ({"metadata": metadata} if metadata else {})
-
-
-def _deliver(
-    session: Session,
-    tenant_id: uuid.UUID,
-    event_type: str,
-    payload: dict,
-    destinations: list[tuple[uuid.UUID | None, str]],
-    transaction_id: uuid.UUID | None,
-) -> None:
-    deliveries = [
-        WebhookDelivery(
-            id=uuid.uuid4(), tenant_id=tenant_id, endpoint_id=endpoint_id, callback=endpoint_id is None,
-            transaction_id=transaction_id, url=url, event_type=event_type, payload=payload, next_attempt_at=utcnow(),
-        )
-        for endpoint_id, url in destinations
-    ]
-    session.add_all(deliveries)
-    for delivery in deliveries:
-        _enqueue_attempt(session, delivery.id, tenant_id, delivery.next_attempt_at, attempts_made=0)
-
-
-def has_subscribers(session: Session, tenant_id: uuid.UUID, event_type: str) -> bool:
-    """Whether any enabled endpoint of the tenant hears `event_type` ("sent" or "message.sent", …)."""
-    event_type = event_type if event_type.startswith("message.") else f"message.{event_type}"
-    return bool(_subscribed_endpoints(session, tenant_id, event_type))
-
-
-def _subscribed_endpoints(session: Session, tenant_id: uuid.UUID, event_type: str) -> list[WebhookEndpoint]:
-    enabled = select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True))
-    return [endpoint for endpoint in session.scalars(enabled) if event_type in endpoint.event_types]
-
-
-def _enqueue_attempt(
-    session: Session, delivery_id: uuid.UUID, tenant_id: uuid.UUID, run_at: datetime, *, attempts_made: int,
-    manual: bool = False,
-) -> None:
-    job_payload = {"delivery_id": str(delivery_id), "attempts_made": attempts_made}
-    if manual:
-        job_payload["manual"] = True
-    queue.enqueue(session, JOB_KIND, job_payload, tenant_id=tenant_id, run_at=run_at, max_attempts=5)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-# --- deliveries -----------------------------------------------------------------------------------------
 
 
 def list_deliveries(
@@ -324,7 +86,7 @@ def retry_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUI
     )
     if reopened.rowcount != 1:
         raise Conflict("this delivery is already being sent again", field="delivery_id")
-    _enqueue_attempt(session, delivery.id, delivery.tenant_id, now, attempts_made=delivery.attempts, manual=True)
+    enqueue_attempt(session, delivery.id, delivery.tenant_id, now, attempts_made=delivery.attempts, manual=True)
     session.refresh(delivery)
     return delivery
 
@@ -340,6 +102,20 @@ def _attempts_of(session: Session, delivery_ids: list[uuid.UUID]) -> dict[uuid.U
         for attempt in session.scalars(stmt):
             result[attempt.delivery_id].append(attempt)
     return result
+
+
+def enqueue_attempt(
+    session: Session, delivery_id: uuid.UUID, tenant_id: uuid.UUID, run_at: datetime, *, attempts_made: int,
+    manual: bool = False,
+) -> None:
+    job_payload = {"delivery_id": str(delivery_id), "attempts_made": attempts_made}
+    if manual:
+        job_payload["manual"] = True
+    queue.enqueue(session, JOB_KIND, job_payload, tenant_id=tenant_id, run_at=run_at, max_attempts=5)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 # --- attempts: what the deliver_webhook job does around the HTTP request ---------------------------------
@@ -440,7 +216,7 @@ def record_attempts(session: Session, attempts: list[Attempt]) -> None:
         else:
             rescheduled.append(changes)
             next_at = changes["next_attempt_at"]
-            _enqueue_attempt(session, attempt.plan.delivery_id, attempt.plan.tenant_id, next_at, attempts_made=number)
+            enqueue_attempt(session, attempt.plan.delivery_id, attempt.plan.tenant_id, next_at, attempts_made=number)
     session.execute(insert(WebhookAttempt.__table__), logged)
     for rows in (ended, rescheduled):
         if rows:
@@ -496,9 +272,9 @@ def _note_failure(endpoint: WebhookEndpoint, outcome: Outcome) -> None:
     now = utcnow()
     endpoint.failing_since = endpoint.failing_since or now
     if outcome.status_code == 410:
-        _disable(endpoint, "the endpoint answered 410 Gone")
+        disable(endpoint, "the endpoint answered 410 Gone")
     elif endpoint.enabled and now - endpoint.failing_since >= DISABLE_AFTER_FAILING:
-        _disable(endpoint, f"every delivery has failed since {_iso(endpoint.failing_since)} (5 days)")
+        disable(endpoint, f"every delivery has failed since {iso(endpoint.failing_since)} (5 days)")
 
 
 def _next_delay(attempts_made: int, outcome: Outcome) -> float | None:

@@ -3,13 +3,14 @@ unsubscribes, and those added by hand)."""
 
 import uuid
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from emailplatform.errors import NotFound
 from emailplatform.models import Suppression, utcnow
+from emailplatform.pagination import paginate
 
 
 def add(
@@ -62,10 +63,16 @@ def remove(session: Session, tenant_id: uuid.UUID, email: str) -> None:
     session.flush()
 
 
-def list_query(tenant_id: uuid.UUID, *, reason: str | None = None, search: str | None = None) -> Select:
+def page_of_suppressions(
+    session: Session, tenant_id: uuid.UUID, *, reason: str | None = None, search: str | None = None,
+    cursor: str | None, limit: int,
+) -> tuple[list[Suppression], str | None]:
+    """The tenant's suppressed addresses, newest first, of one reason and containing `search`; and the next
+    page's cursor."""
     stmt = select(Suppression).where(Suppression.tenant_id == tenant_id)
     if reason:
         stmt = stmt.where(Suppression.reason == reason)
     if search:
         stmt = stmt.where(Suppression.email.contains(search.lower(), autoescape=True))
-    return stmt
+    keys = (Suppression.created_at, Suppression.id)
+    return paginate(session, stmt, keys, cursor=cursor, limit=limit, descending=True)
