@@ -1,4 +1,4 @@
-"""The `emailplatform` command: serve, worker, migrate, tenants, api-keys, send, settings."""
+"""The `emailplatform` command: serve, worker, migrate, tenants, api-keys, recipients, send, settings."""
 
 import os
 import signal
@@ -12,10 +12,12 @@ import uvicorn
 from rich.console import Console
 
 from emailplatform import __version__, http_server
+from emailplatform.audit import service as audit
 from emailplatform.config import Settings, get_settings
 from emailplatform.events.cli import bounces_app, inbound
 from emailplatform.logs import configure_logging
 from emailplatform.metrics.cli import alerts
+from emailplatform.privacy.cli import app as recipients_app
 from emailplatform.runtime import Runtime
 from emailplatform.users.cli import app as users_app
 
@@ -26,6 +28,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(bounces_app, name="bounces")
 app.add_typer(users_app, name="users")
+app.add_typer(recipients_app, name="recipients")
 app.command("inbound")(inbound)
 app.command("alerts")(alerts)
 console = Console(stderr=True)
@@ -187,6 +190,7 @@ def tenants_create(name: str):
     runtime = _runtime()
     with runtime.db.session() as session:
         tenant = service.create_tenant(session, name)
+        audit.record(session, audit.cli_actor(tenant.id), "create_tenant", object_type="tenants", object_id=str(tenant.id))
         print(tenant.id)
 
 
@@ -202,7 +206,8 @@ def api_keys_create(
     runtime = _runtime()
     with runtime.db.session() as session:
         found = service.get_tenant_by_name(session, tenant)
-        _, plain = service.create_api_key(session, found.id, name, rate_limit)
+        key, plain = service.create_api_key(session, found.id, name, rate_limit)
+        audit.record(session, audit.cli_actor(found.id), "create_api_key", object_type="api-keys", object_id=str(key.id))
     console.print(f"A new API key for {tenant!r}; keep it, it is not shown again:")
     print(plain)
 

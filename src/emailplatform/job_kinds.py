@@ -10,11 +10,16 @@ from emailplatform.jobs import tasks as maintenance_tasks
 from emailplatform.jobs.processes import WorkerProcesses
 from emailplatform.jobs.worker import Lane, Worker, run, run_supervised
 from emailplatform.logs import configure_logging
+from emailplatform.privacy import tasks as retention_tasks
 from emailplatform.runtime import Runtime
 from emailplatform.sending import tasks as sending_tasks
 from emailplatform.webhooks import tasks as webhook_tasks
 
-HANDLERS = {**campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS}
+HANDLERS = {
+    **campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS,
+    **retention_tasks.HANDLERS,
+}
+PERIODIC_KINDS = (*maintenance_tasks.PERIODIC_KINDS, *retention_tasks.PERIODIC_KINDS)
 
 
 def lanes(settings: Settings) -> list[Lane]:
@@ -28,7 +33,7 @@ def lanes(settings: Settings) -> list[Lane]:
 
 
 def new_worker(runtime: Runtime, *, poll_seconds: float = 0.25) -> Worker:
-    return Worker(runtime, HANDLERS, lanes(runtime.settings), periodic=maintenance_tasks.PERIODIC_KINDS, poll_seconds=poll_seconds)
+    return Worker(runtime, HANDLERS, lanes(runtime.settings), periodic=PERIODIC_KINDS, poll_seconds=poll_seconds)
 
 
 def run_worker_process() -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from emailplatform.errors import NotFound
 from emailplatform.models import Suppression, utcnow
+from emailplatform.privacy.hashing import address_hash
 
 
 def add(
@@ -30,11 +31,17 @@ def suppressed(session: Session, tenant_id: uuid.UUID, emails: list[str]) -> set
     """Which of these addresses (compared lowercased) are suppressed for the tenant."""
     if not emails:
         return set()
-    lowered = {e.lower() for e in emails}
+    forms = {e: _stored_forms(tenant_id, e) for e in emails}
+    wanted = {form for pair in forms.values() for form in pair}
     found = set(
-        session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant_id, Suppression.email.in_(lowered)))
+        session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant_id, Suppression.email.in_(wanted)))
     )
-    return {e for e in emails if e.lower() in found}
+    return {e for e, pair in forms.items() if found.intersection(pair)}
+
+
+def _stored_forms(tenant_id: uuid.UUID, email: str) -> tuple[str, str]:
+    """An address is on the list as itself, lowercased, or as its hash once its owner was erased."""
+    return email.lower(), address_hash(tenant_id, email)
 
 
 def get(session: Session, tenant_id: uuid.UUID, email: str) -> Suppression:

@@ -11,6 +11,7 @@ from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from emailplatform.audit import service as audit
 from emailplatform.deps import RuntimeDep
 from emailplatform.models import ApiKey
 from emailplatform.ratelimits import deps as ratelimits
@@ -46,9 +47,12 @@ def _read_key(runtime: Runtime, request: Request, plain: str | None) -> ApiKey:
     return key
 
 
-async def current_tenant_id(key: Annotated[ApiKey, Depends(verified_api_key)], runtime: RuntimeDep, response: Response) -> uuid.UUID:
+async def current_tenant_id(
+    key: Annotated[ApiKey, Depends(verified_api_key)], runtime: RuntimeDep, request: Request, response: Response,
+) -> uuid.UUID:
     """The key's tenant, once the request is within the key's and the tenant's rate limits (counted in memory
-    on the event loop, or in Redis from the thread pool)."""
+    on the event loop, or in Redis from the thread pool). The key is the request's actor in the audit log."""
+    request.state.actor = audit.api_key_actor(key, request)
     if runtime.limiter.remote:
         await run_in_threadpool(ratelimits.limit_api_key, runtime, response, key)
     else:

@@ -50,7 +50,7 @@ def nav_entries(request: Request) -> list[tuple[str, str]]:
         entries.append(("Outbox", "/ui/outbox"))
     entries.append(("Jobs", "/ui/jobs"))
     if user_service.can(user, "administer"):
-        entries += [("API keys", "/ui/api-keys"), ("Users", "/ui/users")]
+        entries += [("API keys", "/ui/api-keys"), ("Users", "/ui/users"), ("Audit log", "/ui/audit")]
     return entries
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from emailplatform.audit import service as audit
 from emailplatform.config import get_settings
 from emailplatform.errors import AppError
 from emailplatform.models import Role
@@ -39,6 +40,7 @@ def create(
         with runtime.db.session() as session:
             found = tenant_service.get_tenant_by_name(session, tenant)
             user = service.create_user(session, found.id, email, chosen, role)
+            audit.record(session, audit.cli_actor(found.id), "create_user", object_type="users", object_id=str(user.id))
     except AppError as exc:
         console.print(f"[red]{exc.message}[/]")
         raise typer.Exit(1) from None
