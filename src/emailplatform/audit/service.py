@@ -20,6 +20,7 @@ from emailplatform.privacy.hashing import address_hash
 
 TRACKED = "audit_track"
 CREATED = "audit_created"
+ROLLED_BACK = "audit_rolled_back"
 NOT_OBJECTS = (AuditEntry, Job, IdempotencyKey)  # rows a change writes beside the object it is about
 SUCCEEDED = "succeeded"
 
@@ -71,6 +72,18 @@ def _remember_created(session: Session, _context) -> None:
             return
 
 
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, _previous) -> None:
+    """A route that rolled its session back (a form shown again with its error) changed nothing."""
+    if session.info.get(TRACKED):
+        session.info[ROLLED_BACK] = True
+
+
+def failed(request: Request) -> None:
+    """The request failed and was answered in words (a page's error): it changed nothing, it has no entry."""
+    request.state.audit_failed = True
+
+
 def record(
     session: Session, actor: Actor, action: str, *, object_type: str | None, object_id: str | None,
     outcome: str = SUCCEEDED, route: str | None = None, details: dict | None = None,
@@ -84,10 +97,11 @@ def record(
 
 def record_request(session: Session, request: Request) -> None:
     """The entry of a request that changed something and succeeded; nothing for one without an actor (a
-    recipient's click, a signed upload) or outside a route."""
+    recipient's click, a signed upload), outside a route, or that failed and was answered in words."""
     actor = request_actor(request)
     route = request.scope.get("route")
-    if actor is None or route is None:
+    undone = getattr(request.state, "audit_failed", False) or session.info.get(ROLLED_BACK)
+    if actor is None or route is None or undone:
         return
     session.flush()
     params = {name: _kept(actor, name, value) for name, value in request.path_params.items()}

@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from markupsafe import escape
 
+from emailplatform.audit import service as audit
 from emailplatform.deps import get_runtime
 from emailplatform.errors import AppError
 from emailplatform.ui import deps
@@ -112,6 +113,7 @@ class UiRoute(APIRoute):
 
 
 def _rollback(request: Request) -> None:
+    audit.failed(request)
     session = getattr(request.state, "db", None)
     if session is not None:
         session.rollback()
