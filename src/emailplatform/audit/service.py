@@ -58,8 +58,11 @@ def request_actor(request: Request) -> Actor | None:
 
 
 def track(session: Session) -> None:
-    """Remember the first object this session creates: the object of a request that makes one."""
+    """Remember the first object this session creates (the object of a request that makes one), and whether
+    the route rolled it back: its transaction is begun now (no connection is taken until a statement runs), so
+    even a rollback before any statement is seen."""
     session.info[TRACKED] = True
+    session.begin()
 
 
 @event.listens_for(Session, "after_flush")
@@ -73,9 +76,10 @@ def _remember_created(session: Session, _context) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _forget_rolled_back(session: Session, _previous) -> None:
-    """A route that rolled its session back (a form shown again with its error) changed nothing."""
-    if session.info.get(TRACKED):
+def _forget_rolled_back(session: Session, previous) -> None:
+    """A route that rolled its session back (a form shown again with its error) changed nothing; a savepoint
+    rolled back is a step of a route that goes on."""
+    if session.info.get(TRACKED) and not previous.nested:
         session.info[ROLLED_BACK] = True
 
 
