@@ -20,7 +20,7 @@ from emailplatform.models.event import Event
 from emailplatform.models.file import File
 from emailplatform.models.idempotency import IdempotencyKey
 from emailplatform.models.job import Job, JobState
-from emailplatform.models.retention import RetentionPurge
+from emailplatform.models.retention import RetentionPurge, TenantErasures
 from emailplatform.models.suppression import Suppression
 from emailplatform.models.template import Template, TemplateVersion
 from emailplatform.models.tenant import ApiKey, Tenant
@@ -58,6 +58,7 @@ __all__ = [
     "Suppression",
     "TemplateVersion",
     "Tenant",
+    "TenantErasures",
     "Transaction",
     "TransactionStatus",
     "User",

@@ -12,6 +12,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import Text, cast, delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import splitting
@@ -25,9 +27,11 @@ from emailplatform.models import (
     Message,
     RowError,
     Suppression,
+    TenantErasures,
     Transaction,
     WebhookAttempt,
     WebhookDelivery,
+    utcnow,
 )
 from emailplatform.privacy import files
 from emailplatform.privacy.hashing import PREFIX, address_hash
@@ -143,8 +147,22 @@ def erase(runtime: Runtime, session: Session, tenant_id: uuid.UUID, email: str) 
         session.delete(row_error)
     _pseudonymise_messages(session, messages, address, hashed)
     _suppress_as_hash(session, tenant_id, address, hashed)
+    _count_erasure(session, tenant_id)
     session.flush()
     return erased
+
+
+def _count_erasure(session: Session, tenant_id: uuid.UUID) -> None:
+    """From now on the tenant's suppression checks look for hashes too (events/suppression.py)."""
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    session.execute(
+        dialect_insert(TenantErasures).values(tenant_id=tenant_id, erasures=1, last_erased_at=now)
+        .on_conflict_do_update(
+            index_elements=["tenant_id"],
+            set_={"erasures": TenantErasures.erasures + 1, "last_erased_at": now},
+        )
+    )
 
 
 def _erase_deliveries(session: Session, message: Message) -> int:

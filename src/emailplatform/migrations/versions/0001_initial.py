@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-02 05:45:04.162994
+Create Date: 2026-12-02 06:37:16.430516
 """
 from alembic import op
 import sqlalchemy as sa
@@ -186,6 +186,13 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_suppressions_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_suppressions')),
     sa.UniqueConstraint('tenant_id', 'email', name=op.f('uq_suppressions_tenant_id_email'))
+    )
+    op.create_table('tenant_erasures',
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('erasures', sa.Integer(), nullable=False),
+    sa.Column('last_erased_at', emailplatform.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_tenant_erasures_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('tenant_id', name=op.f('pk_tenant_erasures'))
     )
     op.create_table('users',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
@@ -440,6 +447,7 @@ def downgrade() -> None:
     op.drop_table('webhook_endpoints')
     op.drop_table('webhook_callback_secrets')
     op.drop_table('users')
+    op.drop_table('tenant_erasures')
     op.drop_table('suppressions')
     op.drop_table('sending_domains')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
