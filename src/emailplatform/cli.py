@@ -190,7 +190,9 @@ def tenants_create(name: str):
     runtime = _runtime()
     with runtime.db.session() as session:
         tenant = service.create_tenant(session, name)
-        audit.record(session, audit.cli_actor(tenant.id), "create_tenant", object_type="tenants", object_id=str(tenant.id))
+        audit.record(
+            session, audit.cli_actor(tenant.id), "create_tenant", object_type="tenants", object_id=str(tenant.id)
+        )
         print(tenant.id)
 
 
@@ -207,7 +209,9 @@ def api_keys_create(
     with runtime.db.session() as session:
         found = service.get_tenant_by_name(session, tenant)
         key, plain = service.create_api_key(session, found.id, name, rate_limit)
-        audit.record(session, audit.cli_actor(found.id), "create_api_key", object_type="api-keys", object_id=str(key.id))
+        audit.record(
+            session, audit.cli_actor(found.id), "create_api_key", object_type="api-keys", object_id=str(key.id)
+        )
     console.print(f"A new API key for {tenant!r}; keep it, it is not shown again:")
     print(plain)
 

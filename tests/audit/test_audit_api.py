@@ -31,8 +31,10 @@ def test_changes_are_recorded_with_actor_address_object_and_outcome_and_reads_an
     removed, added, revoked, created_key, created_template = log
     assert created_template["object_type"] == "templates" and created_template["object_id"] == template["template_id"]
     assert created_key["object_id"] == revoked["object_id"] == key["id"]
-    assert revoked["route"] == "DELETE /api/v1/api-keys/{key_id}" and revoked["details"]["path_params"] == {"key_id": key["id"]}
-    assert removed["object_id"] == address_hash(tenant.tenant_id, "zed@example.com") and added["object_type"] == "suppressions"
+    assert revoked["route"] == "DELETE /api/v1/api-keys/{key_id}"
+    assert revoked["details"]["path_params"] == {"key_id": key["id"]}
+    assert removed["object_id"] == address_hash(tenant.tenant_id, "zed@example.com")
+    assert added["object_type"] == "suppressions"
     (my_key,) = [k for k in client.get("/api/v1/api-keys").json() if tenant.api_key.startswith(k["prefix"])]
     assert all(e["actor_type"] == "api_key" and e["outcome"] == "succeeded" for e in log)
     assert {e["actor_id"] for e in log} == {my_key["id"]} and my_key["prefix"] in log[0]["actor_label"]

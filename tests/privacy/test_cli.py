@@ -11,7 +11,9 @@ from tests.privacy.test_erasure import NAME, PERSON, ROWS, send
 from tests.test_cli import cli_env, run_cli
 
 
-def test_export_then_erase_from_the_command_line_recorded_as_the_system_user(client, runtime, tenant, database_url, tmp_path):
+def test_export_then_erase_from_the_command_line_recorded_as_the_system_user(
+    client, runtime, tenant, database_url, tmp_path
+):
     env = cli_env(tmp_path, database_url)
     assert runtime.settings.data_dir == tmp_path / "data"  # the commands see the same stored files
     send(client, runtime, ROWS, "capture")
@@ -38,12 +40,15 @@ def test_export_then_erase_from_the_command_line_recorded_as_the_system_user(cli
     assert len(all_pages(client, "/api/v1/audit", action="erase_recipient")) == 1
 
 
-def test_creating_a_tenant_its_key_and_its_user_on_the_command_line_is_in_its_audit_log(client, runtime, database_url, tmp_path):
+def test_creating_a_tenant_its_key_and_its_user_on_the_command_line_is_in_its_audit_log(
+    client, runtime, database_url, tmp_path
+):
     env = cli_env(tmp_path, database_url)
     name = f"cli-{uuid.uuid4().hex[:8]}"
     tenant_id = run_cli(["tenants", "create", name], env).stdout.strip()
     key = run_cli(["api-keys", "create", "--tenant", name], env).stdout.strip().splitlines()[-1]
-    made = run_cli(["users", "create", "--tenant", name, "--email", "op@example.com", "--password", "long enough pw"], env)
+    user = ["--email", "op@example.com", "--password", "long enough pw"]
+    made = run_cli(["users", "create", "--tenant", name, *user], env)
     assert made.returncode == 0, made.stderr
 
     log = client.get("/api/v1/audit", headers={"X-API-Key": key}).json()["items"]

@@ -15,8 +15,10 @@ def test_changes_in_the_ui_are_recorded_with_the_user_and_listed_and_filtered_fo
     created = ui_client.post("/ui/api-keys", data={"name": "from the ui", "csrf_token": token})
     assert created.status_code == 200
     with runtime.db.session(write=False) as session:
-        key_id = str(session.scalar(select(ApiKey.id).where(ApiKey.name == "from the ui", ApiKey.tenant_id == tenant.tenant_id)))
-    assert ui_client.post(f"/ui/api-keys/{key_id}/revoke", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+        mine = select(ApiKey.id).where(ApiKey.name == "from the ui", ApiKey.tenant_id == tenant.tenant_id)
+        key_id = str(session.scalar(mine))
+    revoked = ui_client.post(f"/ui/api-keys/{key_id}/revoke", data={"csrf_token": token}, follow_redirects=False)
+    assert revoked.status_code == 303
     assert ui_client.post(f"/ui/api-keys/{key_id}/revoke", data={"csrf_token": "forged"}).status_code == 403
     refused = ui_client.post("/ui/suppressions", data={"email": "not an address", "csrf_token": token})
     assert refused.status_code == 422  # the form shown again with its error: nothing changed, nothing recorded

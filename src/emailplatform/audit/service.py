@@ -146,7 +146,8 @@ def list_query(
     if object_type:
         stmt = stmt.where(AuditEntry.object_type == object_type)
     if object_id:
-        stmt = stmt.where(AuditEntry.object_id == (address_hash(tenant_id, object_id) if "@" in object_id else object_id))
+        wanted = address_hash(tenant_id, object_id) if "@" in object_id else object_id
+        stmt = stmt.where(AuditEntry.object_id == wanted)
     if since:
         stmt = stmt.where(AuditEntry.occurred_at >= since)
     if until:

@@ -54,7 +54,9 @@ class ExportedMessage(BaseModel):
 
 
 class ExportedSuppression(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "unsubscribe", "details": None, "created_at": "2026-12-01T09:20:00Z"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"reason": "unsubscribe", "details": None, "created_at": "2026-12-01T09:20:00Z"},
+    ]})
 
     reason: str
     details: str | None
@@ -62,7 +64,9 @@ class ExportedSuppression(BaseModel):
 
 
 class ExportedSkippedRow(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"transaction_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4", "row_number": 7, "reason": "the email column is empty"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"transaction_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4", "row_number": 7, "reason": "the email column is empty"},
+    ]})
 
     transaction_id: uuid.UUID
     row_number: int
