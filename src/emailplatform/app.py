@@ -120,11 +120,13 @@ def _routers():
 def _parity_routers():
     """The API twins of what the UI offers beside the above: the tenant's settings, users, events, analytics."""
     from emailplatform.analytics.api import router as analytics
+    from emailplatform.audit.api import router as audit
     from emailplatform.domains.sender_api import router as tenant
     from emailplatform.events.api import router as events
+    from emailplatform.privacy.api import router as recipients
     from emailplatform.users.api import router as users
 
-    return [tenant, events, users, analytics]
+    return [tenant, events, users, analytics, audit, recipients]
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -1,4 +1,4 @@
-"""The `emailplatform` command: serve, worker, migrate, tenants, api-keys, send, settings."""
+"""The `emailplatform` command: serve, worker, migrate, tenants, api-keys, recipients, send, settings."""
 
 import os
 import signal
@@ -12,11 +12,13 @@ import uvicorn
 from rich.console import Console
 
 from emailplatform import __version__, http_server
+from emailplatform import audit_trail as audit
 from emailplatform.config import Settings, get_settings
 from emailplatform.emails.submission import describe as describe_submission
 from emailplatform.events.cli import bounces_app
 from emailplatform.logs import configure_logging
 from emailplatform.metrics.cli import alerts
+from emailplatform.privacy.cli import app as recipients_app
 from emailplatform.runtime import Runtime
 from emailplatform.users.cli import app as users_app
 from emailplatform.encryption.cli import app as master_keys_app
@@ -29,6 +31,7 @@ app.add_typer(keys_app, name="api-keys")
 app.add_typer(bounces_app, name="bounces")
 app.add_typer(users_app, name="users")
 app.add_typer(master_keys_app, name="keys")
+app.add_typer(recipients_app, name="recipients")
 app.command("alerts")(alerts)
 console = Console(stderr=True)
 ProcessesOption = Annotated[
@@ -262,6 +265,9 @@ def tenants_create(name: str):
     runtime = _runtime()
     with runtime.db.session() as session:
         tenant = service.create_tenant(session, name)
+        audit.record(
+            session, audit.cli_actor(tenant.id), "create_tenant", object_type="tenants", object_id=str(tenant.id)
+        )
         print(tenant.id)
 
 
@@ -302,7 +308,10 @@ def api_keys_create(
     runtime = _runtime()
     with runtime.db.session() as session:
         found = service.get_tenant_by_name(session, tenant)
-        _, plain = service.create_api_key(session, found.id, name, rate_limit, scope, certificate)
+        key, plain = service.create_api_key(session, found.id, name, rate_limit, scope, certificate)
+        audit.record(
+            session, audit.cli_actor(found.id), "create_api_key", object_type="api-keys", object_id=str(key.id)
+        )
     console.print(f"A new API key for {tenant!r}; keep it, it is not shown again:")
     print(plain)
 

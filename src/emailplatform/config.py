@@ -159,6 +159,19 @@ class Settings(BaseSettings):
     render_timeout_ms: int = Field(200, ge=1, description="Longest one template render may take.")
     render_max_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest output of one template render.")
     idempotency_ttl_hours: int = Field(48, ge=24, description="How long an Idempotency-Key is remembered.")
+    retention_files_days: float = Field(
+        30, ge=0, description="Days a finished campaign keeps its source recipients file and its batch files (the recipients' placeholder data); 0: for ever.",
+    )
+    retention_captured_days: float = Field(
+        30, ge=0, description="Days the capture transport's .eml files of a finished campaign are kept; 0: for ever.",
+    )
+    retention_events_days: float = Field(
+        0, ge=0, description="Days a finished campaign keeps its messages' events (opens, clicks, bounces, …); 0: for ever.",
+    )
+    retention_webhook_logs_days: float = Field(
+        30, ge=0, description="Days finished webhook deliveries and their attempts (request and response logs) are kept; 0: for ever.",
+    )
+    retention_audit_days: float = Field(365, ge=0, description="Days audit log entries are kept; 0: for ever.")
     webhook_allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Webhook hosts allowed even though they resolve to private or loopback addresses (JSON list).",

@@ -9,6 +9,7 @@ from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from emailplatform import audit_trail as audit
 from emailplatform.runtime import Runtime
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -36,12 +37,13 @@ async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
     db = get_runtime(request).db
     async with _places(get_runtime(request)):
         session = (db.writer if write else db.reader)()
+        audit.track(session)
         try:
             yield session
         except BaseException:
             await to_thread.run_sync(_end, session, False)
             raise
-        await to_thread.run_sync(_end, session, True)
+        await to_thread.run_sync(_end, session, True, request if write else None)
 
 
 PLACES = RunVar[CapacityLimiter]("database_places")
@@ -57,8 +59,10 @@ def _places(runtime: Runtime) -> CapacityLimiter:
         return places
 
 
-def _end(session: Session, commit: bool) -> None:
+def _end(session: Session, commit: bool, audited: Request | None = None) -> None:
     try:
+        if audited is not None:
+            audit.record_request(session, audited)
         if commit:
             session.commit()
         else:

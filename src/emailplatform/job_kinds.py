@@ -12,6 +12,7 @@ from emailplatform.jobs import tasks as maintenance_tasks
 from emailplatform.jobs.processes import WorkerProcesses
 from emailplatform.jobs.worker import Lane, Worker, run, run_supervised
 from emailplatform.logs import configure_logging
+from emailplatform.privacy import tasks as retention_tasks
 from emailplatform.runtime import Runtime
 from emailplatform.sending import tasks as sending_tasks
 from emailplatform.storage import tasks as storage_tasks
@@ -19,9 +20,12 @@ from emailplatform.webhooks import tasks as webhook_tasks
 
 HANDLERS = {
     **campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS,
-    **storage_tasks.HANDLERS,
+    **storage_tasks.HANDLERS, **retention_tasks.HANDLERS,
 }
-PERIODIC_KINDS = (*campaign_tasks.PERIODIC_KINDS, *maintenance_tasks.PERIODIC_KINDS, *storage_tasks.PERIODIC_KINDS)
+PERIODIC_KINDS = (
+    *campaign_tasks.PERIODIC_KINDS, *maintenance_tasks.PERIODIC_KINDS, *storage_tasks.PERIODIC_KINDS,
+    *retention_tasks.PERIODIC_KINDS,
+)
 
 
 def lanes(settings: Settings) -> list[Lane]:

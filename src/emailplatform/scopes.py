@@ -29,6 +29,7 @@ class Principal:
     scopes: frozenset[str]
     id: str
     rate_limit_per_minute: int | None = None
+    label: str | None = None  # what the audit log calls it: a key's name and prefix, a token's subject
 
 
 @dataclass(frozen=True)

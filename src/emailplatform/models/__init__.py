@@ -1,5 +1,6 @@
 """Every table. Import models from here."""
 
+from emailplatform.models.audit import AuditEntry
 from emailplatform.models.base import Base, utcnow
 from emailplatform.models.campaign import (
     UNSENT_MESSAGE_STATUSES,
@@ -20,6 +21,7 @@ from emailplatform.models.event import Event
 from emailplatform.models.file import File
 from emailplatform.models.idempotency import IdempotencyKey
 from emailplatform.models.job import Job, JobState
+from emailplatform.models.retention import RetentionPurge, TenantErasures
 from emailplatform.models.suppression import Suppression
 from emailplatform.models.template import Template, TemplateVersion
 from emailplatform.models.tenant import ApiKey, Tenant
@@ -37,6 +39,7 @@ __all__ = [
     "UNSENT_MESSAGE_STATUSES",
     "WAITING_MESSAGE_STATUSES",
     "ApiKey",
+    "AuditEntry",
     "Base",
     "Batch",
     "BatchStatus",
@@ -49,6 +52,7 @@ __all__ = [
     "Message",
     "MessageCount",
     "MessageStatus",
+    "RetentionPurge",
     "RowError",
     "SendingDomain",
     "Role",
@@ -56,6 +60,7 @@ __all__ = [
     "Suppression",
     "TemplateVersion",
     "Tenant",
+    "TenantErasures",
     "ThrottleCounter",
     "ThrottleHold",
     "Transaction",

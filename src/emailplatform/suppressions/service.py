@@ -9,7 +9,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from emailplatform.errors import NotFound
-from emailplatform.models import Suppression, utcnow
+from emailplatform.address_hashing import address_hash
+from emailplatform.models import Suppression, TenantErasures, utcnow
 from emailplatform.pagination import paginate
 
 
@@ -31,11 +32,19 @@ def suppressed(session: Session, tenant_id: uuid.UUID, emails: list[str]) -> set
     """Which of these addresses (compared lowercased) are suppressed for the tenant."""
     if not emails:
         return set()
-    lowered = {e.lower() for e in emails}
+    forms = _stored_forms(session, tenant_id, emails)
+    wanted = {form for pair in forms.values() for form in pair}
     found = set(
-        session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant_id, Suppression.email.in_(lowered)))
+        session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant_id, Suppression.email.in_(wanted)))
     )
-    return {e for e in emails if e.lower() in found}
+    return {e for e, pair in forms.items() if found.intersection(pair)}
+
+
+def _stored_forms(session: Session, tenant_id: uuid.UUID, emails: list[str]) -> dict[str, tuple[str, ...]]:
+    """An address is on the list as itself, lowercased, or as its hash once its owner was erased (looked for only
+    when the tenant has erased anyone: one primary-key read)."""
+    erased = session.scalar(select(TenantErasures.tenant_id).where(TenantErasures.tenant_id == tenant_id))
+    return {e: (e.lower(), address_hash(tenant_id, e)) if erased else (e.lower(),) for e in emails}
 
 
 def get(session: Session, tenant_id: uuid.UUID, email: str) -> Suppression:

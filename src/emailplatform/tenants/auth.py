@@ -14,6 +14,7 @@ from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from emailplatform import audit_trail as audit
 from emailplatform.deps import RuntimeDep
 from emailplatform.errors import Forbidden, Unauthorized
 from emailplatform.models import ApiKey
@@ -80,16 +81,20 @@ def _read_token(runtime: Runtime, request: Request, token: str) -> Principal:
 def key_principal(key: ApiKey) -> Principal:
     return Principal(
         tenant_id=key.tenant_id, scopes=frozenset(key.scopes), id=str(key.id),
-        rate_limit_per_minute=key.rate_limit_per_minute,
+        rate_limit_per_minute=key.rate_limit_per_minute, label=f"{key.name} ({key.prefix}…)",
     )
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-async def current_tenant_id(principal: PrincipalDep, runtime: RuntimeDep, response: Response) -> uuid.UUID:
+async def current_tenant_id(
+    principal: PrincipalDep, runtime: RuntimeDep, request: Request, response: Response
+) -> uuid.UUID:
     """The credential's tenant, once the request is within the credential's and the tenant's rate limits (counted
-    in memory on the event loop, or in Redis from the thread pool)."""
+    in memory on the event loop, or in Redis from the thread pool). The credential is the request's actor in the
+    audit log."""
+    request.state.actor = audit.principal_actor(principal, request)
     if runtime.limiter.remote:
         await run_in_threadpool(ratelimits.limit_api_key, runtime, response, principal)
     else:

@@ -15,6 +15,7 @@ from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
+from emailplatform import audit_trail as audit
 from emailplatform.deps import READ_METHODS, get_runtime
 from emailplatform.errors import Forbidden
 from emailplatform.models import User
@@ -33,9 +34,13 @@ class SignInRequired(Exception):
 
 def ui_db(request: Request) -> Iterator[Session]:
     """The request's one session, committed before the answer leaves (so a redirect never outruns its commit)."""
-    with get_runtime(request).db.session(write=request.method not in READ_METHODS) as session:
+    write = request.method not in READ_METHODS
+    with get_runtime(request).db.session(write=write) as session:
         request.state.db = session
+        audit.track(session)
         yield session
+        if write:
+            audit.record_request(session, request)
 
 
 def ui_read_db(request: Request) -> Iterator[Session]:

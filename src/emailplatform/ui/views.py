@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from markupsafe import escape
 
+from emailplatform import audit_trail as audit
 from emailplatform.deps import get_runtime
 from emailplatform.errors import AppError
 from emailplatform.ui import deps
@@ -50,7 +51,7 @@ def nav_entries(request: Request) -> list[tuple[str, str]]:
         entries.append(("Outbox", "/ui/outbox"))
     entries.append(("Jobs", "/ui/jobs"))
     if user_service.can(user, "administer"):
-        entries += [("API keys", "/ui/api-keys"), ("Users", "/ui/users")]
+        entries += [("API keys", "/ui/api-keys"), ("Users", "/ui/users"), ("Audit log", "/ui/audit")]
     return entries
 
 
@@ -112,6 +113,7 @@ class UiRoute(APIRoute):
 
 
 def _rollback(request: Request) -> None:
+    audit.failed(request)
     session = getattr(request.state, "db", None)
     if session is not None:
         session.rollback()

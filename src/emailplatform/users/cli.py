@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from emailplatform import audit_trail as audit
 from emailplatform.config import get_settings
 from emailplatform.db import create_database
 from emailplatform.errors import AppError
@@ -40,6 +41,7 @@ def create(
         with db.session() as session:
             found = tenant_service.get_tenant_by_name(session, tenant)
             user = service.create_user(session, found.id, email, chosen, role)
+            audit.record(session, audit.cli_actor(found.id), "create_user", object_type="users", object_id=str(user.id))
     except AppError as exc:
         console.print(f"[red]{exc.message}[/]")
         raise typer.Exit(1) from None

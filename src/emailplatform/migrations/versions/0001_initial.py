@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-02 06:49:48.726284
+Create Date: 2026-12-02 06:54:21.667862
 """
 from alembic import op
 import sqlalchemy as sa
@@ -52,6 +52,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_messages_batch_id_status'), ['batch_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_transaction_id_status'), ['transaction_id', 'status'], unique=False)
 
+    op.create_table('retention_purges',
+    sa.Column('transaction_id', sa.Uuid(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('purged_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('transaction_id', 'kind', name=op.f('pk_retention_purges'))
+    )
     op.create_table('tenants',
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('default_from_email', sa.String(length=320), nullable=True),
@@ -97,6 +103,27 @@ def upgrade() -> None:
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_keys_client_certificate'), ['client_certificate'], unique=False)
         batch_op.create_index(batch_op.f('ix_api_keys_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('audit_entries',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('actor_type', sa.String(length=20), nullable=False),
+    sa.Column('actor_id', sa.String(length=200), nullable=False),
+    sa.Column('actor_label', sa.String(length=320), nullable=True),
+    sa.Column('client_address', sa.String(length=100), nullable=True),
+    sa.Column('action', sa.String(length=100), nullable=False),
+    sa.Column('route', sa.String(length=300), nullable=True),
+    sa.Column('object_type', sa.String(length=50), nullable=True),
+    sa.Column('object_id', sa.String(length=320), nullable=True),
+    sa.Column('outcome', sa.String(length=20), nullable=False),
+    sa.Column('details', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_audit_entries_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_entries'))
+    )
+    with op.batch_alter_table('audit_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_entries_occurred_at'), ['occurred_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_entries_tenant_id_id'), ['tenant_id', 'id'], unique=False)
 
     op.create_table('files',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
@@ -179,6 +206,13 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_suppressions_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_suppressions')),
     sa.UniqueConstraint('tenant_id', 'email', name=op.f('uq_suppressions_tenant_id_email'))
+    )
+    op.create_table('tenant_erasures',
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('erasures', sa.Integer(), nullable=False),
+    sa.Column('last_erased_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_tenant_erasures_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('tenant_id', name=op.f('pk_tenant_erasures'))
     )
     op.create_table('users',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
@@ -439,6 +473,7 @@ def downgrade() -> None:
     op.drop_table('webhook_endpoints')
     op.drop_table('webhook_callback_secrets')
     op.drop_table('users')
+    op.drop_table('tenant_erasures')
     op.drop_table('suppressions')
     op.drop_table('sending_domains')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
@@ -454,6 +489,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_files_tenant_id'))
 
     op.drop_table('files')
+    with op.batch_alter_table('audit_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_entries_tenant_id_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_entries_occurred_at'))
+
+    op.drop_table('audit_entries')
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_keys_tenant_id'))
         batch_op.drop_index(batch_op.f('ix_api_keys_client_certificate'))
@@ -465,6 +505,7 @@ def downgrade() -> None:
     op.drop_table('throttle_holds')
     op.drop_table('throttle_counters')
     op.drop_table('tenants')
+    op.drop_table('retention_purges')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messages_transaction_id_status'))
         batch_op.drop_index(batch_op.f('ix_messages_batch_id_status'))

@@ -1,0 +1,3 @@
+"""The webhook receiver of the webhook tests, for the erasure's webhook logs."""
+
+from tests.webhooks.conftest import receiver, runtime  # noqa: F401

@@ -1,0 +1,40 @@
+"""A tenant's whole footprint of one person: every database row and stored file that mentions them."""
+
+import uuid
+from pathlib import Path
+
+from sqlalchemy import select
+
+from emailplatform.events import service as event_service
+from emailplatform.models import Base, Message
+from emailplatform.runtime import Runtime
+
+
+def rows_mentioning(runtime: Runtime, tenant_id: uuid.UUID, needles: list[str]) -> list[str]:
+    """Every row of every table with a tenant_id, of this tenant, whose text holds one of the needles."""
+    found = []
+    with runtime.db.session(write=False) as session:
+        for table in Base.metadata.sorted_tables:
+            if "tenant_id" not in table.c:
+                continue
+            for row in session.execute(select(table).where(table.c.tenant_id == tenant_id)):
+                text = str(tuple(row)).lower()
+                found += [f"{table.name}: {row}" for needle in needles if needle.lower() in text]
+    return found
+
+
+def files_mentioning(root: Path, needles: list[str]) -> list[str]:
+    """Every stored file whose bytes hold one of the needles."""
+    return [
+        str(path.relative_to(root)) for path in root.rglob("*")
+        if path.is_file() and any(needle.encode() in path.read_bytes() for needle in needles)
+    ]
+
+
+def record_event(runtime: Runtime, transaction_id: str, email: str, kind: str, **details) -> uuid.UUID:
+    with runtime.db.session() as session:
+        message_id = session.scalar(
+            select(Message.id).where(Message.transaction_id == uuid.UUID(transaction_id), Message.email == email)
+        )
+        event_service.record(session, event_service.NewEvent(message_id, kind, details=details))
+    return message_id
