@@ -30,7 +30,7 @@ class ApiKey(UUIDPrimaryKey, Base):
     rate_limit_per_minute: Mapped[int | None]  # requests a minute; none: the `rate_limit_api_key` setting
     # "sha256:<hex>" or an RFC 4514 subject: the client certificate (mutual TLS) that acts as this key
     client_certificate: Mapped[str | None] = mapped_column(String(600), index=True)
-    # what the key may do: tenants/scopes.py
+    # what the key may do: scopes.py
     scopes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["full"], server_default='["full"]')
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]

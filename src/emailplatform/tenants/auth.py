@@ -15,13 +15,14 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.concurrency import run_in_threadpool
 
 from emailplatform import audit_trail as audit
+from emailplatform import scopes
 from emailplatform.deps import RuntimeDep
 from emailplatform.errors import Forbidden, Unauthorized
 from emailplatform.models import ApiKey
 from emailplatform.ratelimits import deps as ratelimits
 from emailplatform.runtime import Runtime
-from emailplatform.tenants import certificates, scopes, service, tokens
 from emailplatform.scopes import Principal
+from emailplatform.tenants import certificates, service, tokens
 
 API_KEY_HEADER = APIKeyHeader(
     name="X-API-Key", scheme_name="ApiKey", auto_error=False, description="An API key of your tenant."

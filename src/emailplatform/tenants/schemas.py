@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from emailplatform.scopes import SCOPES
 
-ScopeName = Literal[SCOPES]  # type: ignore[valid-type]  # the names of tenants/scopes.py, as an enum in the spec
+ScopeName = Literal[SCOPES]  # type: ignore[valid-type]  # the names of scopes.py, as an enum in the spec
 
 API_KEY_EXAMPLE: JsonDict = {
     "id": "0193b7a0-3b1d-7c40-8e9f-2d4b7a1c6e30", "name": "billing system", "prefix": "ep_live_9f2c",
