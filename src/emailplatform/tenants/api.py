@@ -5,7 +5,8 @@ from fastapi import APIRouter
 from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.errors import Forbidden
 from emailplatform.openapi import error_responses
-from emailplatform import scopes, service
+from emailplatform import scopes
+from emailplatform.tenants import service
 from emailplatform.tenants.auth import PrincipalDep, TenantDep, needs
 from emailplatform.tenants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 
