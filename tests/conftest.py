@@ -31,6 +31,7 @@ from tests.openapi_traffic import ApiTraffic
 
 POSTGRES_URL = os.environ.get("EMAILPLATFORM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PUBLIC_URL = "http://testserver"
+TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW9mLXRoZS10ZXN0LXN1aXQ="  # 32 bytes, base64
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -96,6 +97,7 @@ def make_settings(database_url: str, data_dir, **overrides) -> Settings:
     values = dict(
         database_url=database_url, data_dir=data_dir, public_url=PUBLIC_URL, secret_key="test-secret",
         transport="capture", job_lease_seconds=30, allow_unverified_domains=True,
+        master_keys=[TEST_MASTER_KEY],  # one for every test's runtime: they share their module's database
     )
     return Settings(**(values | overrides))
 

@@ -1,5 +1,6 @@
 """The command line as a user runs it: real processes, a real database and a real SMTP server."""
 
+import json
 import os
 import socket
 import subprocess
@@ -10,14 +11,17 @@ from pathlib import Path
 import httpx
 import openpyxl
 
-from tests.conftest import free_port
+from tests.conftest import TEST_MASTER_KEY, free_port
 
 EMAILPLATFORM = [sys.executable, "-m", "emailplatform.cli"]
 
 
 def cli_env(tmp_path: Path, database_url: str, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMAILPLATFORM_")}
-    return env | {"EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"), "EMAILPLATFORM_DATABASE_URL": database_url} | extra
+    return env | {
+        "EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"), "EMAILPLATFORM_DATABASE_URL": database_url,
+        "EMAILPLATFORM_MASTER_KEYS": json.dumps([TEST_MASTER_KEY]),  # the key of the tests' own runtimes
+    } | extra
 
 
 def run_cli(args: list[str], env: dict, timeout: float = 120) -> subprocess.CompletedProcess:

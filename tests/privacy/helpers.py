@@ -5,9 +5,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from emailplatform.crypto import envelope
+from emailplatform.crypto.master_keys import MasterKeys
 from emailplatform.events import service as event_service
 from emailplatform.models import Base, Message
 from emailplatform.runtime import Runtime
+from tests.conftest import TEST_MASTER_KEY
+
+TEST_KEYS = MasterKeys.from_text([TEST_MASTER_KEY])
 
 
 def rows_mentioning(runtime: Runtime, tenant_id: uuid.UUID, needles: list[str]) -> list[str]:
@@ -24,11 +29,16 @@ def rows_mentioning(runtime: Runtime, tenant_id: uuid.UUID, needles: list[str]) 
 
 
 def files_mentioning(root: Path, needles: list[str]) -> list[str]:
-    """Every stored file whose bytes hold one of the needles."""
+    """Every stored file whose plaintext (decrypted with the tests' master key) holds one of the needles."""
     return [
         str(path.relative_to(root)) for path in root.rglob("*")
-        if path.is_file() and any(needle.encode() in path.read_bytes() for needle in needles)
+        if path.is_file() and any(needle.encode() in _plaintext(path) for needle in needles)
     ]
+
+
+def _plaintext(path: Path) -> bytes:
+    data = path.read_bytes()
+    return envelope.decrypt(data, TEST_KEYS) if envelope.is_encrypted(data) else data
 
 
 def record_event(runtime: Runtime, transaction_id: str, email: str, kind: str, **details) -> uuid.UUID:

@@ -5,6 +5,8 @@ tenants keep everything."""
 
 import uuid
 
+import pytest
+
 from sqlalchemy import select
 
 from emailplatform.models import Message, Suppression

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from emailplatform.campaigns import service as campaign_service
+from emailplatform.campaigns import status as campaign_status
 from emailplatform.models import Batch, Event, File, Transaction, WebhookAttempt, WebhookDelivery, utcnow
 from emailplatform.privacy import retention
 from emailplatform.job_kinds import PERIODIC_KINDS
@@ -21,7 +22,7 @@ DAY = timedelta(days=1)
 def finished(runtime, transaction_id: str) -> None:
     """The campaign completes as the outcome window's end would make it."""
     with runtime.db.session() as session:
-        campaign_service.complete_finished(session, sent_before=utcnow() + DAY)
+        campaign_status.complete_finished(session, sent_before=utcnow() + DAY)
         assert session.get(Transaction, uuid.UUID(transaction_id)).status == "COMPLETED"
 
 

@@ -11,9 +11,10 @@ from emailplatform.deps import SessionDep
 from emailplatform.models import AuditEntry
 from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page, paginate
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=error_responses(401, 403, 422),
+                   dependencies=[needs("tenant")])
 
 
 @router.get("", summary="List the audit log", response_model=Page[AuditEntryOut])

@@ -86,7 +86,7 @@ def check_new_campaign(session: Session, runtime: Runtime, tenant_id: uuid.UUID,
     good row of its file would get it."""
     version = template_service.get_version(session, tenant_id, body.template_id, body.template_version)
     file = file_service.get_by_url(session, tenant_id, body.csv_file_url, field="csv_file_url")
-    file_service.uploaded_size(runtime, file, field="csv_file_url")
+    file_service.uploaded_size(runtime.storage, runtime.settings, file, field="csv_file_url")
     with runtime.storage.open(file.storage_key) as stream:
         layout = recipients.read_layout(stream, version.placeholders, body.columns, field="csv_file_url")
     sender = (str(body.sender.email), body.sender.name) if body.sender else None

@@ -8,9 +8,10 @@ from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.openapi import error_responses
 from emailplatform.privacy import service
 from emailplatform.privacy.schemas import RecipientErased, RecipientExport
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/recipients", tags=["recipients"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/recipients", tags=["recipients"], responses=error_responses(401, 403, 422),
+                   dependencies=[needs("suppressions")])
 EmailPath = Annotated[str, Path(max_length=320, description="The recipient's address.", examples=["ann@example.com"])]
 
 

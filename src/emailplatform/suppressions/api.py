@@ -8,9 +8,10 @@ from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
 from emailplatform.suppressions import service as suppression
 from emailplatform.suppressions.schemas import SuppressionCreate, SuppressionOut, SuppressionReason
-from emailplatform.tenants.auth import TenantDep
+from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"], responses=error_responses(401, 403, 422),
+                   dependencies=[needs("suppressions")])
 
 
 @router.get("", summary="List suppressed addresses", response_model=Page[SuppressionOut])
