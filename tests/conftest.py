@@ -4,6 +4,7 @@ and an API client acting for a tenant of its own (so tests never see each other'
 import asyncio
 import email
 import email.policy
+import json
 import os
 import shutil
 import socket
@@ -32,6 +33,8 @@ from tests.openapi_traffic import ApiTraffic
 POSTGRES_URL = os.environ.get("EMAILPLATFORM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PUBLIC_URL = "http://testserver"
 TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW9mLXRoZS10ZXN0LXN1aXQ="  # 32 bytes, base64
+# the processes the tests start (workers, servers) read what the tests' runtimes encrypted
+os.environ.setdefault("EMAILPLATFORM_MASTER_KEYS", json.dumps([TEST_MASTER_KEY]))
 
 
 @pytest.fixture(scope="session", autouse=True)
