@@ -33,8 +33,14 @@ from tests.openapi_traffic import ApiTraffic
 POSTGRES_URL = os.environ.get("EMAILPLATFORM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PUBLIC_URL = "http://testserver"
 TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW9mLXRoZS10ZXN0LXN1aXQ="  # 32 bytes, base64
-# the processes the tests start (workers, servers) read what the tests' runtimes encrypted
-os.environ.setdefault("EMAILPLATFORM_MASTER_KEYS", json.dumps([TEST_MASTER_KEY]))
+
+
+def clean_env(**settings: str) -> dict:
+    """The environment of a process a test starts: none of ours but the tests' master key and `settings`.
+
+    The key lets a worker or server read what the tests' runtimes encrypted."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAILPLATFORM_")}
+    return env | {"EMAILPLATFORM_MASTER_KEYS": json.dumps([TEST_MASTER_KEY])} | settings
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,7 +1,5 @@
 """The command line as a user runs it: real processes, a real database and a real SMTP server."""
 
-import json
-import os
 import socket
 import subprocess
 import sys
@@ -11,17 +9,13 @@ from pathlib import Path
 import httpx
 import openpyxl
 
-from tests.conftest import TEST_MASTER_KEY, free_port
+from tests.conftest import clean_env, free_port
 
 EMAILPLATFORM = [sys.executable, "-m", "emailplatform.cli"]
 
 
 def cli_env(tmp_path: Path, database_url: str, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAILPLATFORM_")}
-    return env | {
-        "EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"), "EMAILPLATFORM_DATABASE_URL": database_url,
-        "EMAILPLATFORM_MASTER_KEYS": json.dumps([TEST_MASTER_KEY]),  # the key of the tests' own runtimes
-    } | extra
+    return clean_env(EMAILPLATFORM_DATA_DIR=str(tmp_path / "data"), EMAILPLATFORM_DATABASE_URL=database_url, **extra)
 
 
 def run_cli(args: list[str], env: dict, timeout: float = 120) -> subprocess.CompletedProcess:

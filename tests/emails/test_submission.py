@@ -4,7 +4,6 @@ recipient's copy in the SMTP sink; every refusal its own reply."""
 import asyncio
 import datetime
 import ipaddress
-import os
 import smtplib
 import ssl
 import subprocess
@@ -20,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from emailplatform.emails import submission
-from tests.conftest import free_port, run_jobs
+from tests.conftest import clean_env, free_port, run_jobs
 
 
 @pytest.fixture(scope="module")
@@ -165,13 +164,13 @@ def test_without_a_certificate_the_listener_says_what_to_set(runtime):
 def test_serve_runs_submission_when_enabled_and_its_mail_goes_out(tmp_path, smtp_sink, certificate):
     cert_file, key_file, client_context = certificate
     tls_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAILPLATFORM_")} | {
+    env = clean_env(**{
         "EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"), "EMAILPLATFORM_TRANSPORT": "smtp",
         "EMAILPLATFORM_SMTP_URL": smtp_sink.url, "EMAILPLATFORM_SUBMISSION_ENABLED": "true",
         "EMAILPLATFORM_SUBMISSION_PORT": "0", "EMAILPLATFORM_SUBMISSION_TLS_PORT": str(tls_port),
         "EMAILPLATFORM_SUBMISSION_CERT_FILE": str(cert_file), "EMAILPLATFORM_SUBMISSION_KEY_FILE": str(key_file),
         "EMAILPLATFORM_INBOUND_PORT": str(free_port()),
-    }
+    })
     server = subprocess.Popen(
         [sys.executable, "-m", "emailplatform.cli", "serve", "--port", str(free_port()), "--processes", "1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

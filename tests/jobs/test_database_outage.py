@@ -1,7 +1,6 @@
 """PostgreSQL stopped and started again under a running campaign, as an outage or a restart would: the API
 answers 503 meanwhile, no process exits, and the campaign goes on to reach every recipient."""
 
-import os
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from emailplatform.assembly import build_runtime
 from emailplatform.config import Settings
 from emailplatform.migrations import upgrade
 from emailplatform.tenants import service as tenant_service
-from tests.conftest import free_port
+from tests.conftest import clean_env, free_port
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
 from tests.postgres_cluster import PostgresCluster
 
@@ -60,7 +59,7 @@ def test_a_campaign_rides_out_a_database_outage(cluster, tmp_path, smtp_sink):
     runtime.close()
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAILPLATFORM_")} | {
+    env = clean_env(**{
         "EMAILPLATFORM_DATABASE_URL": url,
         "EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"),
         "EMAILPLATFORM_SECRET_KEY": "outage-secret",
@@ -74,7 +73,7 @@ def test_a_campaign_rides_out_a_database_outage(cluster, tmp_path, smtp_sink):
         "EMAILPLATFORM_LOG_LEVEL": "WARNING",
         # the campaign is polled 20 times a second for up to two minutes: past the key's 1,000 a minute
         "EMAILPLATFORM_RATE_LIMIT_API_KEY": "", "EMAILPLATFORM_RATE_LIMIT_TENANT": "",
-    }
+    })
     smtp_sink.delay_seconds = 0.02  # a few seconds of sending, so the outage falls in the middle of it
     server = start(["serve", "--port", str(port), "--processes", "1"], env)  # the API and its worker process
     worker = start(["worker", "--processes", "2"], env)  # and two supervised worker processes beside them

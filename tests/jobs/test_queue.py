@@ -8,7 +8,7 @@ import time
 from collections import Counter
 
 from emailplatform.sending.pipeline import SLICE
-from tests.conftest import run_jobs
+from tests.conftest import clean_env, run_jobs
 from tests.helpers import all_pages, campaign, create_campaign, create_template, csv_bytes, upload_file
 
 
@@ -44,7 +44,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(client, runtime, smtp_sink, dat
     file = upload_file(client, csv_bytes(["email", "name"], [[r, "R"] for r in recipients]))
     transaction_id = create_campaign(client, template["template_id"], file["file_url"])["transaction_id"]
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAILPLATFORM_")} | {
+    env = clean_env(**{
         "EMAILPLATFORM_DATABASE_URL": database_url,
         "EMAILPLATFORM_DATA_DIR": str(runtime.settings.data_dir),
         "EMAILPLATFORM_SECRET_KEY": runtime.settings.secret_key,
@@ -52,7 +52,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(client, runtime, smtp_sink, dat
         "EMAILPLATFORM_SMTP_URL": smtp_sink.url,
         "EMAILPLATFORM_SMTP_CONNECTIONS": "2",
         "EMAILPLATFORM_JOB_LEASE_SECONDS": "2",
-    }
+    })
     worker = subprocess.Popen([sys.executable, "-m", "emailplatform.cli", "worker", "--processes", "1"], env=env, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while len(smtp_sink.received) < SLICE + 10 and time.monotonic() < deadline:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, new_tenant
+from tests.conftest import clean_env, free_port, new_tenant
 from tests.helpers import all_pages, campaign, create_campaign, create_template, csv_bytes, upload_file
 
 
@@ -59,7 +59,7 @@ def worker_processes(pid: int, count: int) -> set[int]:
 
 
 def process_env(runtime, smtp_sink, **extra) -> dict:
-    return {k: v for k, v in os.environ.items() if not k.startswith("EMAILPLATFORM_")} | {
+    return clean_env(**{
         "EMAILPLATFORM_DATABASE_URL": runtime.settings.database_url,
         "EMAILPLATFORM_DATA_DIR": str(runtime.settings.data_dir),
         "EMAILPLATFORM_SECRET_KEY": runtime.settings.secret_key,
@@ -69,7 +69,7 @@ def process_env(runtime, smtp_sink, **extra) -> dict:
         "EMAILPLATFORM_JOB_LEASE_SECONDS": "3",
         "EMAILPLATFORM_ALLOW_UNVERIFIED_DOMAINS": "true",
         "EMAILPLATFORM_LOG_LEVEL": "WARNING",
-    } | extra
+    }) | extra
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

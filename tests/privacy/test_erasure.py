@@ -5,7 +5,6 @@ tenants keep everything."""
 
 import uuid
 
-import pytest
 
 from sqlalchemy import select
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns import status as campaign_status
 from emailplatform.models import Batch, Event, File, Transaction, WebhookAttempt, WebhookDelivery, utcnow
 from emailplatform.privacy import retention
