@@ -69,12 +69,16 @@ def free_port() -> int:
 
 def settings_env(database_url: str, data_dir: Path, port: int) -> dict[str, str]:
     return {
-        "EMAILPLATFORM_DATABASE_URL": database_url, "EMAILPLATFORM_DATA_DIR": str(data_dir),
-        "EMAILPLATFORM_SECRET_KEY": SECRET, "EMAILPLATFORM_PUBLIC_URL": f"http://{HOST}:{port}",
-        "EMAILPLATFORM_TRANSPORT": "capture", "EMAILPLATFORM_LOG_LEVEL": "WARNING",
+        "EMAILPLATFORM_DATABASE_URL": database_url,
+        "EMAILPLATFORM_DATA_DIR": str(data_dir),
+        "EMAILPLATFORM_SECRET_KEY": SECRET,
+        "EMAILPLATFORM_PUBLIC_URL": f"http://{HOST}:{port}",
+        "EMAILPLATFORM_TRANSPORT": "capture",
+        "EMAILPLATFORM_LOG_LEVEL": "WARNING",
         "EMAILPLATFORM_ALLOW_UNVERIFIED_DOMAINS": "true",
         # one key makes every request: at the default 1,000 a minute nearly all would be 429
-        "EMAILPLATFORM_RATE_LIMIT_API_KEY": "", "EMAILPLATFORM_RATE_LIMIT_TENANT": "",
+        "EMAILPLATFORM_RATE_LIMIT_API_KEY": "",
+        "EMAILPLATFORM_RATE_LIMIT_TENANT": "",
     }
 
 
@@ -100,12 +104,18 @@ def prepare(env: dict[str, str], messages: int) -> dict:
     with runtime.db.session() as session:
         tenant = tenant_service.create_tenant(session, "bench")
         _, key = tenant_service.create_api_key(session, tenant.id)
-    with TestClient(create_app(runtime), base_url=env["EMAILPLATFORM_PUBLIC_URL"], headers={"X-API-Key": key}) as client:
+    with TestClient(
+        create_app(runtime), base_url=env["EMAILPLATFORM_PUBLIC_URL"], headers={"X-API-Key": key}
+    ) as client:
         template = client.post("/api/v1/templates", json={"name": "bench", "subject": "Hi", "html": HTML}).json()
         upload = client.post("/api/v1/files/upload-url", json={"filename": "bench.csv"}).json()
         rows = "".join(f"person{i}@example{i % 7}.com,Name{i}\n" for i in range(messages))
         client.put(upload["upload_url"], content=("email,first_name\n" + rows).encode()).raise_for_status()
-        create = {"template_id": template["template_id"], "csv_file_url": upload["file_url"], "from": {"email": "news@example.com"}}
+        create = {
+            "template_id": template["template_id"],
+            "csv_file_url": upload["file_url"],
+            "from": {"email": "news@example.com"},
+        }
         created = client.post("/api/v1/email/campaigns", json=create)
         created.raise_for_status()
 
@@ -142,15 +152,19 @@ def wrk(url: str, script: Path, seconds: int, clients: int) -> dict:
     threads = min(2, clients)
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{clients}", f"-d{seconds}s", f"--timeout={WRK_TIMEOUT}", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     raw = json.loads(out.strip().splitlines()[-1])
     bad = {status: n for status, n in raw["statuses"].items() if not 200 <= int(status) < 400}
     return {
         "requests_per_second": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
         "requests": raw["requests"],
-        "p50_ms": round(raw["p50_us"] / 1000, 1), "p95_ms": round(raw["p95_us"] / 1000, 1),
-        "p99_ms": round(raw["p99_us"] / 1000, 1), "max_ms": round(raw["max_us"] / 1000, 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 1),
+        "p95_ms": round(raw["p95_us"] / 1000, 1),
+        "p99_ms": round(raw["p99_us"] / 1000, 1),
+        "max_ms": round(raw["max_us"] / 1000, 1),
         "errors": sum(bad.values()) + raw["connect"] + raw["read"] + raw["write"] + raw["timeout"],
         "statuses": raw["statuses"],
         "socket_errors": {k: raw[k] for k in ("connect", "read", "write", "timeout") if raw[k]},
@@ -184,16 +198,26 @@ def run_database(database: str, args) -> dict:
         wrk(f"http://{HOST}:{port}/healthz", scripts["healthz"][0], 2, 10)  # warm up
         results: dict = {}
         for clients in args.clients:
-            by_route = {name: wrk(f"http://{HOST}:{port}{path}", script, args.seconds, clients)
-                        for name, (script, path) in scripts.items()}
+            by_route = {
+                name: wrk(f"http://{HOST}:{port}{path}", script, args.seconds, clients)
+                for name, (script, path) in scripts.items()
+            }
             floor = by_route["healthz"]
             for name, figures in by_route.items():
                 if name != "healthz":
-                    figures["throughput_to_healthz"] = round(figures["requests_per_second"] / floor["requests_per_second"], 2)
-                    figures["p95_to_healthz"] = round(figures["p95_ms"] / floor["p95_ms"], 2) if floor["p95_ms"] else None
+                    figures["throughput_to_healthz"] = round(
+                        figures["requests_per_second"] / floor["requests_per_second"], 2
+                    )
+                    figures["p95_to_healthz"] = (
+                        round(figures["p95_ms"] / floor["p95_ms"], 2) if floor["p95_ms"] else None
+                    )
             results[str(clients)] = by_route
-        return {"database": database, "api_processes_seen": len(processes), "messages_in_campaign": args.messages,
-                "by_clients": results}
+        return {
+            "database": database,
+            "api_processes_seen": len(processes),
+            "messages_in_campaign": args.messages,
+            "by_clients": results,
+        }
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)
@@ -216,8 +240,11 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
-    report = {"cores": os.cpu_count(), "seconds_per_run": args.seconds,
-              "runs": [run_database(database, args) for database in args.databases.split(",")]}
+    report = {
+        "cores": os.cpu_count(),
+        "seconds_per_run": args.seconds,
+        "runs": [run_database(database, args) for database in args.databases.split(",")],
+    }
     text = json.dumps(report, indent=2)
     print(text)
     if args.output:

@@ -44,9 +44,13 @@ def _figures(tally: dict[str, int]) -> dict:
         return round(100 * tally[part] / tally[whole], 1) if tally[whole] else 0.0
 
     return {
-        "mails": tally["mails"], "kind_right_pct": percent("kind_right", "mails"), "recipients": tally["recipients"],
-        "found_pct": percent("found", "recipients"), "hard_soft_agreement_pct": percent("hard_soft_agree", "recipients"),
-        "reason_agreement_pct": percent("reason_agree", "recipients"), "soft_read_as_hard": tally["soft_read_as_hard"],
+        "mails": tally["mails"],
+        "kind_right_pct": percent("kind_right", "mails"),
+        "recipients": tally["recipients"],
+        "found_pct": percent("found", "recipients"),
+        "hard_soft_agreement_pct": percent("hard_soft_agree", "recipients"),
+        "reason_agreement_pct": percent("reason_agree", "recipients"),
+        "soft_read_as_hard": tally["soft_read_as_hard"],
     }
 
 

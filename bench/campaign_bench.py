@@ -49,7 +49,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, ingest_only: bool, processes: int = 0) -> dict:
+def run_one(
+    database: str, csv_path: Path, smtp_url: str, connections: int, ingest_only: bool, processes: int = 0
+) -> dict:
     """One campaign, in this process, through the API and a worker, as a user's deployment would run it."""
     from fastapi.testclient import TestClient
 
@@ -64,8 +66,15 @@ def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, inge
     workdir = Path(tempfile.mkdtemp(prefix="ep-bench-"))
     url, drop = fresh_database(database, workdir)
     settings = Settings(
-        database_url=url, data_dir=workdir / "data", transport="smtp", smtp_url=smtp_url, smtp_connections=connections,
-        public_url="http://bench", secret_key="bench", log_level="WARNING", allow_unverified_domains=True,
+        database_url=url,
+        data_dir=workdir / "data",
+        transport="smtp",
+        smtp_url=smtp_url,
+        smtp_connections=connections,
+        public_url="http://bench",
+        secret_key="bench",
+        log_level="WARNING",
+        allow_unverified_domains=True,
     )
     configure_logging(settings)  # at WARNING: the access log would print to stdout, where the JSON goes
     upgrade(settings.resolved_database_url)
@@ -75,17 +84,25 @@ def run_one(database: str, csv_path: Path, smtp_url: str, connections: int, inge
             tenant = tenant_service.create_tenant(session, "bench")
             _, key = tenant_service.create_api_key(session, tenant.id)
         client = TestClient(create_app(runtime), base_url="http://bench", headers={"X-API-Key": key})
-        template = client.post("/api/v1/templates", json={"name": "bench", "subject": "Offer for {{ company }}", "html": HTML}).json()
+        template = client.post(
+            "/api/v1/templates", json={"name": "bench", "subject": "Offer for {{ company }}", "html": HTML}
+        ).json()
         upload = client.post("/api/v1/files/upload-url", json={"filename": "bench.csv"}).json()
         client.put(upload["upload_url"], content=csv_path.read_bytes())
         started = time.perf_counter()
-        response = client.post("/api/v1/email/campaigns", json={
-            "template_id": template["template_id"], "csv_file_url": upload["file_url"], "from": {"email": "news@example.com"},
-        })
+        response = client.post(
+            "/api/v1/email/campaigns",
+            json={
+                "template_id": template["template_id"],
+                "csv_file_url": upload["file_url"],
+                "from": {"email": "news@example.com"},
+            },
+        )
         assert response.status_code == 202, response.text
         accepted = response.json()
         if ingest_only:
             from emailplatform.campaigns import splitting
+
             splitting.split_file(runtime, uuid.UUID(accepted["transaction_id"]))
         elif processes:
             send_with_processes(settings, runtime, uuid.UUID(accepted["transaction_id"]), processes)
@@ -119,14 +136,20 @@ def send_with_processes(settings, runtime, transaction_id: uuid.UUID, processes:
     from emailplatform.models import Transaction, TransactionStatus
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMAILPLATFORM_")} | {
-        "EMAILPLATFORM_DATABASE_URL": settings.database_url, "EMAILPLATFORM_DATA_DIR": str(settings.data_dir),
-        "EMAILPLATFORM_SECRET_KEY": settings.secret_key, "EMAILPLATFORM_PUBLIC_URL": settings.public_url,
-        "EMAILPLATFORM_TRANSPORT": "smtp", "EMAILPLATFORM_SMTP_URL": settings.smtp_url,
-        "EMAILPLATFORM_SMTP_CONNECTIONS": str(settings.smtp_connections), "EMAILPLATFORM_LOG_LEVEL": "WARNING",
+        "EMAILPLATFORM_DATABASE_URL": settings.database_url,
+        "EMAILPLATFORM_DATA_DIR": str(settings.data_dir),
+        "EMAILPLATFORM_SECRET_KEY": settings.secret_key,
+        "EMAILPLATFORM_PUBLIC_URL": settings.public_url,
+        "EMAILPLATFORM_TRANSPORT": "smtp",
+        "EMAILPLATFORM_SMTP_URL": settings.smtp_url,
+        "EMAILPLATFORM_SMTP_CONNECTIONS": str(settings.smtp_connections),
+        "EMAILPLATFORM_LOG_LEVEL": "WARNING",
         "EMAILPLATFORM_ALLOW_UNVERIFIED_DOMAINS": "true",
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "emailplatform.cli", "worker", "--processes", str(processes)], env=env, stdout=sys.stderr,
+        [sys.executable, "-m", "emailplatform.cli", "worker", "--processes", str(processes)],
+        env=env,
+        stdout=sys.stderr,
     )
     try:
         while True:
@@ -217,7 +240,11 @@ def main() -> None:
     parser.add_argument("--smtp-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, Path(args.csv), args.smtp_url, args.connections, args.ingest_only, args.processes)))
+        print(
+            json.dumps(
+                run_one(args.one, Path(args.csv), args.smtp_url, args.connections, args.ingest_only, args.processes)
+            )
+        )
         return
 
     port = free_port()
@@ -231,15 +258,32 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             csv_path = Path(tmp) / "recipients.csv"
             write_csv(csv_path, args.recipients)
-            report: dict = {"recipients": args.recipients, "connections": args.connections, "sink": args.sink,
-                            "worker_processes": args.processes or "one worker in the benchmark's process", "runs": []}
+            report: dict = {
+                "recipients": args.recipients,
+                "connections": args.connections,
+                "sink": args.sink,
+                "worker_processes": args.processes or "one worker in the benchmark's process",
+                "runs": [],
+            }
             if not args.ingest_only:
                 rate = run(floor(args.recipients, "127.0.0.1", port, args.connections))
                 report["floor_messages_per_second"] = round(rate)
             for database in args.databases.split(","):
-                command = [sys.executable, "-m", "bench.campaign_bench", "--one", database, "--csv", str(csv_path),
-                           "--smtp-url", f"smtp://127.0.0.1:{port}", "--connections", str(args.connections),
-                           "--processes", str(args.processes)]
+                command = [
+                    sys.executable,
+                    "-m",
+                    "bench.campaign_bench",
+                    "--one",
+                    database,
+                    "--csv",
+                    str(csv_path),
+                    "--smtp-url",
+                    f"smtp://127.0.0.1:{port}",
+                    "--connections",
+                    str(args.connections),
+                    "--processes",
+                    str(args.processes),
+                ]
                 if args.ingest_only:
                     command.append("--ingest-only")
                 measured = json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout)

@@ -41,9 +41,18 @@ def stream(database: str, smtp_url: str, emails: int, clients: int, connections:
     workdir = Path(tempfile.mkdtemp(prefix="ep-bench-emails-"))
     url, drop = fresh_database(database, workdir)
     settings = Settings(
-        database_url=url, data_dir=workdir / "data", transport="smtp", smtp_url=smtp_url, smtp_connections=connections,
-        public_url="http://bench", secret_key="bench", log_level="WARNING", allow_unverified_domains=True,
-        rate_limit_api_key="", rate_limit_tenant="", access_log=False,
+        database_url=url,
+        data_dir=workdir / "data",
+        transport="smtp",
+        smtp_url=smtp_url,
+        smtp_connections=connections,
+        public_url="http://bench",
+        secret_key="bench",
+        log_level="WARNING",
+        allow_unverified_domains=True,
+        rate_limit_api_key="",
+        rate_limit_tenant="",
+        access_log=False,
     )
     configure_logging(settings)
     upgrade(settings.resolved_database_url)
@@ -59,9 +68,13 @@ def stream(database: str, smtp_url: str, emails: int, clients: int, connections:
 
             def send(share: range) -> None:
                 for i in share:
-                    body = {"from": {"email": "orders@example.com", "name": "Shop"},
-                            "to": f"person{i}@example{i % 97}.com", "subject": f"Order {i} has shipped", "html": HTML,
-                            "tags": ["shipping"]}
+                    body = {
+                        "from": {"email": "orders@example.com", "name": "Shop"},
+                        "to": f"person{i}@example{i % 97}.com",
+                        "subject": f"Order {i} has shipped",
+                        "html": HTML,
+                        "tags": ["shipping"],
+                    }
                     started = time.perf_counter()
                     response = client.post("/api/v1/emails", json=body)
                     elapsed = time.perf_counter() - started
@@ -114,10 +127,14 @@ def main() -> None:
         for database in args.databases.split(","):
             single = stream(database, smtp_url, args.emails, args.clients, args.connections)
             campaign = run_one(database, csv_path, smtp_url, args.connections, ingest_only=False)
-            results.append({"database": database, "emails": args.emails, "clients": args.clients} | single | {
-                "campaign_send_messages_per_second": campaign["send_messages_per_second"],
-                "campaign_end_to_end_seconds": campaign["end_to_end_seconds"],
-            })
+            results.append(
+                {"database": database, "emails": args.emails, "clients": args.clients}
+                | single
+                | {
+                    "campaign_send_messages_per_second": campaign["send_messages_per_second"],
+                    "campaign_end_to_end_seconds": campaign["end_to_end_seconds"],
+                }
+            )
         floor_rate = asyncio.run(floor(args.emails, "127.0.0.1", port, args.connections))
         print(json.dumps({"results": results, "floor_messages_per_second": round(floor_rate)}, indent=2))
     finally:

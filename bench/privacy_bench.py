@@ -22,14 +22,14 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from bench.campaign_bench import fresh_database
+from emailplatform.address_hashing import address_hash
+from emailplatform.assembly import build_runtime
 from emailplatform.config import Settings
-from emailplatform.suppressions import service as suppression
 from emailplatform.migrations import upgrade
 from emailplatform.models import Batch, File, Message, Suppression, Template, TenantErasures, Transaction, utcnow
 from emailplatform.privacy import service as privacy
-from emailplatform.address_hashing import address_hash
-from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
+from emailplatform.suppressions import service as suppression
 from emailplatform.tenants import service as tenant_service
 
 SLICE = 1000
@@ -48,8 +48,13 @@ def timed(fn, repeat: int = 5) -> float:
 
 def fill_suppressions(runtime: Runtime, tenant_id: uuid.UUID, count: int, erased: bool) -> None:
     rows = [
-        {"id": uuid.uuid4(), "tenant_id": tenant_id, "reason": "manual", "created_at": utcnow(),
-         "email": address_hash(tenant_id, f"s{i}@example.com") if erased and i % 10 == 0 else f"s{i}@example.com"}
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "reason": "manual",
+            "created_at": utcnow(),
+            "email": address_hash(tenant_id, f"s{i}@example.com") if erased and i % 10 == 0 else f"s{i}@example.com",
+        }
         for i in range(count)
     ]
     with runtime.db.session() as session:
@@ -59,25 +64,55 @@ def fill_suppressions(runtime: Runtime, tenant_id: uuid.UUID, count: int, erased
 def fill_messages(runtime: Runtime, tenant_id: uuid.UUID, count: int) -> None:
     with runtime.db.session() as session:
         template = Template(tenant_id=tenant_id, name="bench")
-        file = File(tenant_id=tenant_id, kind="recipients", filename="r.csv", storage_key=f"k/{uuid.uuid4()}",
-                    url=f"local://{uuid.uuid4()}")
+        file = File(
+            tenant_id=tenant_id,
+            kind="recipients",
+            filename="r.csv",
+            storage_key=f"k/{uuid.uuid4()}",
+            url=f"local://{uuid.uuid4()}",
+        )
         session.add_all([template, file])
         session.flush()
         for start in range(0, count, CAMPAIGN):
-            campaign = Transaction(tenant_id=tenant_id, template_id=template.id, template_version=1, file_id=file.id,
-                                   from_email="news@example.com", batch_size=CAMPAIGN, status="COMPLETED")
+            campaign = Transaction(
+                tenant_id=tenant_id,
+                template_id=template.id,
+                template_version=1,
+                file_id=file.id,
+                from_email="news@example.com",
+                batch_size=CAMPAIGN,
+                status="COMPLETED",
+            )
             session.add(campaign)
             session.flush()
-            batch = Batch(tenant_id=tenant_id, transaction_id=campaign.id, seq=0, message_count=CAMPAIGN,
-                          storage_key=f"missing/{uuid.uuid4()}.csv")
+            batch = Batch(
+                tenant_id=tenant_id,
+                transaction_id=campaign.id,
+                seq=0,
+                message_count=CAMPAIGN,
+                storage_key=f"missing/{uuid.uuid4()}.csv",
+            )
             session.add(batch)
             session.flush()
-            session.execute(insert(Message), [
-                {"id": uuid.uuid4(), "tenant_id": tenant_id, "transaction_id": campaign.id, "batch_id": batch.id,
-                 "position": i, "row_number": i + 2, "email": f"m{start + i}@example.com", "status": "SENT",
-                 "attempts": 1, "created_at": utcnow(), "updated_at": utcnow()}
-                for i in range(min(CAMPAIGN, count - start))
-            ])
+            session.execute(
+                insert(Message),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "tenant_id": tenant_id,
+                        "transaction_id": campaign.id,
+                        "batch_id": batch.id,
+                        "position": i,
+                        "row_number": i + 2,
+                        "email": f"m{start + i}@example.com",
+                        "status": "SENT",
+                        "attempts": 1,
+                        "created_at": utcnow(),
+                        "updated_at": utcnow(),
+                    }
+                    for i in range(min(CAMPAIGN, count - start))
+                ],
+            )
 
 
 def run(database: str, suppressed: int, messages: int, workdir: Path) -> dict:
@@ -98,10 +133,18 @@ def run(database: str, suppressed: int, messages: int, workdir: Path) -> dict:
             found = suppression.suppressed(session, tenant_id, asked)
             check = timed(lambda: suppression.suppressed(session, tenant_id, asked))
             check_never = timed(lambda: suppression.suppressed(session, never_erased, asked))
-            plain = timed(lambda: set(session.scalars(select(Suppression.email).where(
-                Suppression.tenant_id == tenant_id, Suppression.email.in_([a.lower() for a in asked])))))
-            count = timed(lambda: session.scalar(select(func.count()).select_from(Message).where(
-                Message.tenant_id == tenant_id)))
+            plain = timed(
+                lambda: set(
+                    session.scalars(
+                        select(Suppression.email).where(
+                            Suppression.tenant_id == tenant_id, Suppression.email.in_([a.lower() for a in asked])
+                        )
+                    )
+                )
+            )
+            count = timed(
+                lambda: session.scalar(select(func.count()).select_from(Message).where(Message.tenant_id == tenant_id))
+            )
         started = time.perf_counter()
         with runtime.db.session() as session:
             erased = privacy.erase(runtime, session, tenant_id, f"m{messages // 2}@example.com")
@@ -110,10 +153,14 @@ def run(database: str, suppressed: int, messages: int, workdir: Path) -> dict:
         assert len(found) == SLICE and erased.messages == 1
         return {
             "database": database,
-            "suppression_check_of_1000_ms": check, "floor_plain_lookup_ms": plain,
+            "suppression_check_of_1000_ms": check,
+            "floor_plain_lookup_ms": plain,
             "suppression_check_ratio": round(check / plain, 2),
-            "suppression_check_never_erased_ms": check_never, "never_erased_ratio": round(check_never / plain, 2),
-            "erase_one_of_messages": messages, "erase_ms": erase_ms, "floor_count_messages_ms": count,
+            "suppression_check_never_erased_ms": check_never,
+            "never_erased_ratio": round(check_never / plain, 2),
+            "erase_one_of_messages": messages,
+            "erase_ms": erase_ms,
+            "floor_count_messages_ms": count,
             "erase_ratio": round(erase_ms / count, 2),
         }
     finally:

@@ -15,10 +15,10 @@ import tempfile
 import time
 import uuid
 
+from emailplatform.assembly import build_runtime
 from emailplatform.config import DomainThrottle, Settings
 from emailplatform.migrations import upgrade
 from emailplatform.models import Tenant
-from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 from emailplatform.sending.throttles import Throttles
 
@@ -39,10 +39,13 @@ async def rate(throttles: Throttles, tenant_id: uuid.UUID, domain: str, messages
 
 
 def measure(runtime: Runtime, messages: int, **store) -> dict:
-    settings = runtime.settings.model_copy(update=store | {
-        "throttle_tenant_per_second": 1_000_000,
-        "throttle_domains": {LIMITED_DOMAIN: DomainThrottle(connections=IN_FLIGHT)},
-    })
+    settings = runtime.settings.model_copy(
+        update=store
+        | {
+            "throttle_tenant_per_second": 1_000_000,
+            "throttle_domains": {LIMITED_DOMAIN: DomainThrottle(connections=IN_FLIGHT)},
+        }
+    )
     with runtime.db.session() as session:
         limited, free = Tenant(name=f"bench-{uuid.uuid4().hex[:8]}"), Tenant(name=f"bench-{uuid.uuid4().hex[:8]}")
         free.send_per_second = 0
@@ -73,8 +76,12 @@ def main() -> None:
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="ep-throttles-bench-")
     sqlite = runtime_of("", workdir)
-    report = {"benchmark": "throttles", "in_flight": IN_FLIGHT, "messages": args.messages,
-              "messages_per_second": {"sqlite": measure(sqlite, args.messages)}}
+    report = {
+        "benchmark": "throttles",
+        "in_flight": IN_FLIGHT,
+        "messages": args.messages,
+        "messages_per_second": {"sqlite": measure(sqlite, args.messages)},
+    }
     if args.postgres_url:
         report["messages_per_second"]["postgresql"] = measure(runtime_of(args.postgres_url, workdir), args.messages)
     if args.redis_url:

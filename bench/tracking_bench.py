@@ -23,8 +23,8 @@ import sys
 import tempfile
 import time
 import uuid
-from statistics import median
 from pathlib import Path
+from statistics import median
 
 import httpx
 
@@ -45,9 +45,12 @@ end
 
 def settings_env(database_url: str, data_dir: Path) -> dict[str, str]:
     return {
-        "EMAILPLATFORM_DATABASE_URL": database_url, "EMAILPLATFORM_DATA_DIR": str(data_dir),
-        "EMAILPLATFORM_SECRET_KEY": SECRET, "EMAILPLATFORM_PUBLIC_URL": "http://bench",
-        "EMAILPLATFORM_TRANSPORT": "capture", "EMAILPLATFORM_LOG_LEVEL": "WARNING",
+        "EMAILPLATFORM_DATABASE_URL": database_url,
+        "EMAILPLATFORM_DATA_DIR": str(data_dir),
+        "EMAILPLATFORM_SECRET_KEY": SECRET,
+        "EMAILPLATFORM_PUBLIC_URL": "http://bench",
+        "EMAILPLATFORM_TRANSPORT": "capture",
+        "EMAILPLATFORM_LOG_LEVEL": "WARNING",
         # every hit comes from one address: at the default 600 a minute nearly all would go unrecorded
         "EMAILPLATFORM_RATE_LIMIT_TRACKING": "",
     }
@@ -79,6 +82,7 @@ def create_messages(database_url: str, data_dir: Path, count: int) -> list[uuid.
     import asyncio
 
     from fastapi.testclient import TestClient
+    from sqlalchemy import select
 
     from emailplatform.app import create_app
     from emailplatform.assembly import build_runtime
@@ -87,9 +91,10 @@ def create_messages(database_url: str, data_dir: Path, count: int) -> list[uuid.
     from emailplatform.migrations import upgrade
     from emailplatform.models import Message
     from emailplatform.tenants import service as tenant_service
-    from sqlalchemy import select
 
-    settings = Settings(**{k.removeprefix("EMAILPLATFORM_").lower(): v for k, v in settings_env(database_url, data_dir).items()})
+    settings = Settings(
+        **{k.removeprefix("EMAILPLATFORM_").lower(): v for k, v in settings_env(database_url, data_dir).items()}
+    )
     upgrade(settings.resolved_database_url)
     runtime = build_runtime(settings)
     with runtime.db.session() as session:
@@ -100,9 +105,14 @@ def create_messages(database_url: str, data_dir: Path, count: int) -> list[uuid.
         upload = client.post("/api/v1/files/upload-url", json={"filename": "bench.csv"}).json()
         rows = "".join(f"person{i}@example.com,Name{i}\n" for i in range(count))
         client.put(upload["upload_url"], content=("email,first_name\n" + rows).encode())
-        client.post("/api/v1/email/campaigns", json={
-            "template_id": template["template_id"], "csv_file_url": upload["file_url"], "from": {"email": "news@example.com"},
-        })
+        client.post(
+            "/api/v1/email/campaigns",
+            json={
+                "template_id": template["template_id"],
+                "csv_file_url": upload["file_url"],
+                "from": {"email": "news@example.com"},
+            },
+        )
 
     async def work():
         try:
@@ -121,7 +131,8 @@ def create_messages(database_url: str, data_dir: Path, count: int) -> list[uuid.
 
 def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.tracking_bench", "--serve", str(port)], env=os.environ | env,
+        [sys.executable, "-m", "bench.tracking_bench", "--serve", str(port)],
+        env=os.environ | env,
         cwd=Path(__file__).resolve().parent.parent,
     )
     for _ in range(200):
@@ -139,7 +150,9 @@ def wrk(port: int, paths_file: Path, seconds: int, connections: int) -> dict:
     script.write_text(WRK_SCRIPT % paths_file)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), f"http://{HOST}:{port}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
@@ -207,7 +220,9 @@ def main() -> None:
     paths = {
         "floor": [FLOOR_PATH],
         "open": [f"/t/o/{tracking.open_token(m, SECRET)}.gif" for m in message_ids],
-        "click": [f"/t/c/{tracking.click_token(m, f'https://example.com/offer?m={m.hex}', SECRET)}" for m in message_ids],
+        "click": [
+            f"/t/c/{tracking.click_token(m, f'https://example.com/offer?m={m.hex}', SECRET)}" for m in message_ids
+        ],
     }
     event_types = {"open": "opened", "click": "clicked"}
     for name, lines in paths.items():
@@ -229,8 +244,12 @@ def main() -> None:
         server.send_signal(signal.SIGINT)  # a normal shutdown: the buffer writes what it holds
         server.wait(60)
     results: dict = {
-        "database": database_url.split(":", 1)[0], "connections": args.connections, "seconds": args.seconds,
-        "rounds": args.rounds, "load": "wrk, 1 thread", "server": "uvicorn, 1 worker",
+        "database": database_url.split(":", 1)[0],
+        "connections": args.connections,
+        "seconds": args.seconds,
+        "rounds": args.rounds,
+        "load": "wrk, 1 thread",
+        "server": "uvicorn, 1 worker",
     }
     for name, kind_runs in runs.items():
         results[name] = {

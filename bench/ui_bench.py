@@ -45,39 +45,82 @@ def fill(runtime: Runtime, campaigns: int, per_campaign: int, domains: int) -> t
         template = Template(tenant_id=tenant.id, name="bench", latest_version=1)
         session.add(template)
         session.flush()
-        session.add(TemplateVersion(template_id=template.id, tenant_id=tenant.id, version=1, subject="Hi",
-                                    html="<p>Hi {{ name }}</p>", text="Hi {{ name }}", placeholders=["name"]))
-        file = File(tenant_id=tenant.id, kind="recipients", filename="bench.csv", storage_key="bench", url="local://bench")
+        session.add(
+            TemplateVersion(
+                template_id=template.id,
+                tenant_id=tenant.id,
+                version=1,
+                subject="Hi",
+                html="<p>Hi {{ name }}</p>",
+                text="Hi {{ name }}",
+                placeholders=["name"],
+            )
+        )
+        file = File(
+            tenant_id=tenant.id, kind="recipients", filename="bench.csv", storage_key="bench", url="local://bench"
+        )
         session.add(file)
         session.flush()
         tenant_id, template_id, file_id = tenant.id, template.id, file.id
     for number in range(campaigns):
         with runtime.db.session() as session:
             transaction = Transaction(
-                tenant_id=tenant_id, template_id=template_id, template_version=1, file_id=file_id, name=f"Campaign {number}",
-                from_email="news@example.com", batch_size=500, status="SENT", total_messages=per_campaign,
+                tenant_id=tenant_id,
+                template_id=template_id,
+                template_version=1,
+                file_id=file_id,
+                name=f"Campaign {number}",
+                from_email="news@example.com",
+                batch_size=500,
+                status="SENT",
+                total_messages=per_campaign,
                 created_at=now - timedelta(hours=number * 5),
             )
             session.add(transaction)
             session.flush()
-            batch = Batch(tenant_id=tenant_id, transaction_id=transaction.id, seq=0, status="SENT",
-                          message_count=per_campaign, storage_key="bench")
+            batch = Batch(
+                tenant_id=tenant_id,
+                transaction_id=transaction.id,
+                seq=0,
+                status="SENT",
+                message_count=per_campaign,
+                storage_key="bench",
+            )
             session.add(batch)
             session.flush()
             messages = [
-                {"id": uuid.UUID(str(uuid7())), "tenant_id": tenant_id, "transaction_id": transaction.id, "batch_id": batch.id,
-                 "position": i, "row_number": i + 2, "email": f"user{i}@example{i % domains}.com",
-                 "status": STATUSES[i % 5],
-                 "attempts": 1, "created_at": now, "updated_at": now, "sent_at": now}
+                {
+                    "id": uuid.UUID(str(uuid7())),
+                    "tenant_id": tenant_id,
+                    "transaction_id": transaction.id,
+                    "batch_id": batch.id,
+                    "position": i,
+                    "row_number": i + 2,
+                    "email": f"user{i}@example{i % domains}.com",
+                    "status": STATUSES[i % 5],
+                    "attempts": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                    "sent_at": now,
+                }
                 for i in range(per_campaign)
             ]
             session.execute(insert(Message), messages)
             counts.record_moves(session, ((transaction.id, m["email"], None, m["status"]) for m in messages))
-            session.execute(insert(Event), [
-                {"tenant_id": tenant_id, "transaction_id": transaction.id, "message_id": m["id"], "type": "clicked",
-                 "occurred_at": now, "details": {"url": f"https://example.com/{i % 7}"}}
-                for i, m in enumerate(messages[:200])
-            ])
+            session.execute(
+                insert(Event),
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "transaction_id": transaction.id,
+                        "message_id": m["id"],
+                        "type": "clicked",
+                        "occurred_at": now,
+                        "details": {"url": f"https://example.com/{i % 7}"},
+                    }
+                    for i, m in enumerate(messages[:200])
+                ],
+            )
     rows = "".join(f"{m['email']},User {m['position']}\r\n" for m in messages)
     runtime.storage.put("bench", f"email,name\r\n{rows}".encode())  # every batch's chunk
     capture(runtime, tenant_id, messages)
@@ -88,8 +131,13 @@ def capture(runtime: Runtime, tenant_id: uuid.UUID, messages: list[dict]) -> Non
     """Keep the last campaign's messages in the outbox, as the capture transport does."""
     skeleton = MessageSkeleton("news@example.com", "News", None)
     for m in messages:
-        raw = skeleton.build(to=m["email"], subject="Hi", text="Hi there\n", html="<p>Hi there</p>",
-                             message_id=make_message_id(m["id"], "news@example.com"))
+        raw = skeleton.build(
+            to=m["email"],
+            subject="Hi",
+            text="Hi there\n",
+            html="<p>Hi there</p>",
+            message_id=make_message_id(m["id"], "news@example.com"),
+        )
         runtime.storage.put(outbox_key(tenant_id, m["id"]), raw)
 
 
@@ -112,7 +160,9 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="empty: SQLite in a temporary directory")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="ep-ui-bench-")
-    settings = Settings(database_url=args.database_url, data_dir=f"{workdir}/data", secret_key="bench", log_level="WARNING")
+    settings = Settings(
+        database_url=args.database_url, data_dir=f"{workdir}/data", secret_key="bench", log_level="WARNING"
+    )
     settings.data_dir.mkdir(parents=True)
     upgrade(settings.resolved_database_url)
     runtime = build_runtime(settings)
@@ -120,14 +170,21 @@ def main() -> None:
     with TestClient(create_app(runtime)) as client:
         page = client.get("/ui/sign-in").text
         csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-        client.post("/ui/sign-in", data={"csrf_token": csrf, "tenant": tenant, "email": "owner@bench.example.com",
-                                         "password": PASSWORD})
+        client.post(
+            "/ui/sign-in",
+            data={"csrf_token": csrf, "tenant": tenant, "email": "owner@bench.example.com", "password": PASSWORD},
+        )
         pages = {
-            "dashboard": "/ui/", "campaigns": "/ui/campaigns", "campaign": f"/ui/campaigns/{last}",
-            "progress": f"/ui/campaigns/{last}/progress", "message search": f"/ui/campaigns/{last}/messages?q=user9999",
-            "messages": f"/ui/campaigns/{last}/messages", "message": f"/ui/messages/{last_message}",
+            "dashboard": "/ui/",
+            "campaigns": "/ui/campaigns",
+            "campaign": f"/ui/campaigns/{last}",
+            "progress": f"/ui/campaigns/{last}/progress",
+            "message search": f"/ui/campaigns/{last}/messages?q=user9999",
+            "messages": f"/ui/campaigns/{last}/messages",
+            "message": f"/ui/messages/{last_message}",
             "outbox": "/ui/outbox",
-            "analytics 90 days": "/ui/analytics?days=90", "campaigns CSV": "/ui/analytics/campaigns.csv?days=90",
+            "analytics 90 days": "/ui/analytics?days=90",
+            "campaigns CSV": "/ui/analytics/campaigns.csv?days=90",
         }
         report = {
             "benchmark": "ui",

@@ -44,7 +44,9 @@ def receiver_app():
             webhook_id = dict(scope["headers"]).get(b"webhook-id", b"").decode()
             arrivals[webhook_id or uuid.uuid4().hex] = time.time()
             body = b"ok"
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(len(body)).encode())]})
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(len(body)).encode())]}
+        )
         await send({"type": "http.response.body", "body": body})
 
     return app
@@ -54,7 +56,12 @@ def run_receiver(port: int) -> None:
     import uvicorn
 
     uvicorn.run(
-        receiver_app(), host=RECEIVER_HOST, port=port, http="httptools", loop="uvloop", log_level="warning",
+        receiver_app(),
+        host=RECEIVER_HOST,
+        port=port,
+        http="httptools",
+        loop="uvloop",
+        log_level="warning",
         access_log=False,
     )
 
@@ -92,7 +99,10 @@ def bench_runtime(url: str, database_url: str, data_dir: Path):
     from emailplatform.migrations import upgrade
 
     settings = Settings(
-        database_url=database_url, data_dir=data_dir, secret_key="bench", webhook_allowed_hosts=[RECEIVER_HOST],
+        database_url=database_url,
+        data_dir=data_dir,
+        secret_key="bench",
+        webhook_allowed_hosts=[RECEIVER_HOST],
         log_level="WARNING",
     )
     configure_logging(settings)
@@ -232,7 +242,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument(
-        "--concurrency", type=int, default=8,
+        "--concurrency",
+        type=int,
+        default=8,
         help="the floor's requests in flight (8: the fastest here, and the worker's bound for one endpoint)",
     )
     parser.add_argument("--rate", type=int, default=500, help="events a second in the steady-rate phase")
@@ -252,17 +264,22 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait()
-    print(json.dumps({
-        "benchmark": "webhooks",
-        "measured_at": datetime.now().isoformat(timespec="seconds"),
-        "database": "postgresql" if args.database_url else "sqlite",
-        "concurrency": args.concurrency,
-        "webhooks": ours,
-        "steady_rate": steady,
-        "floor_plain_aiohttp": floor,
-        "ratio_to_floor": round(ours["per_second"] / floor["per_second"], 3),
-        "target_per_second": 1000,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "webhooks",
+                "measured_at": datetime.now().isoformat(timespec="seconds"),
+                "database": "postgresql" if args.database_url else "sqlite",
+                "concurrency": args.concurrency,
+                "webhooks": ours,
+                "steady_rate": steady,
+                "floor_plain_aiohttp": floor,
+                "ratio_to_floor": round(ours["per_second"] / floor["per_second"], 3),
+                "target_per_second": 1000,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

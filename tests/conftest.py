@@ -104,8 +104,13 @@ def database_url(request):
 
 def make_settings(database_url: str, data_dir, **overrides) -> Settings:
     values = dict(
-        database_url=database_url, data_dir=data_dir, public_url=PUBLIC_URL, secret_key="test-secret",
-        transport="capture", job_lease_seconds=30, allow_unverified_domains=True,
+        database_url=database_url,
+        data_dir=data_dir,
+        public_url=PUBLIC_URL,
+        secret_key="test-secret",
+        transport="capture",
+        job_lease_seconds=30,
+        allow_unverified_domains=True,
         master_keys=[TEST_MASTER_KEY],  # one for every test's runtime: they share their module's database
     )
     return Settings(**(values | overrides))

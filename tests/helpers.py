@@ -32,7 +32,11 @@ def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
 
 
 def create_campaign(client: TestClient, template_id: str, file_url: str, **extra) -> dict:
-    body = {"template_id": template_id, "csv_file_url": file_url, "from": {"email": "news@sender.example.com", "name": "Sender"}}
+    body = {
+        "template_id": template_id,
+        "csv_file_url": file_url,
+        "from": {"email": "news@sender.example.com", "name": "Sender"},
+    }
     response = client.post("/api/v1/email/campaigns", json=body | extra)
     assert response.status_code == 202, response.text
     return response.json()

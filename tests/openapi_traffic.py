@@ -27,7 +27,8 @@ class SpecRequest:
         self.body = None  # a response is checked, not the request that asked for it
         self.content_type = request.headers.get("content-type", "application/json")
         self.parameters = RequestParameters(
-            query=ImmutableMultiDict(parse_qs(url.query)), header=Headers(dict(request.headers)),
+            query=ImmutableMultiDict(parse_qs(url.query)),
+            header=Headers(dict(request.headers)),
             cookie=ImmutableMultiDict(),
         )
 
@@ -72,8 +73,10 @@ class ApiTraffic:
             except OpenAPIError as exc:
                 errors = getattr(exc.__cause__, "schema_errors", None) or []
                 reasons = "".join(f"\n    {e.json_path}: {e.message[:200]}" for e in errors)
-                found.append(f"{request.method} {request.url.path} -> {response.status_code}: {str(exc)[:200]}{reasons}"
-                             f"\n    body: {response.text[:300]}")
+                found.append(
+                    f"{request.method} {request.url.path} -> {response.status_code}: {str(exc)[:200]}{reasons}"
+                    f"\n    body: {response.text[:300]}"
+                )
         return found
 
 

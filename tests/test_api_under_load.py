@@ -50,7 +50,12 @@ def test_a_busy_pool_answers_503_with_retry_after_in_the_error_shape(deployment)
 
     assert busy.status_code == 503, busy.text
     assert busy.headers["Retry-After"].isdigit()
-    assert busy.json()["error"]["code"] == "unavailable" and set(busy.json()["error"]) == {"code", "message", "field", "details"}
+    assert busy.json()["error"]["code"] == "unavailable" and set(busy.json()["error"]) == {
+        "code",
+        "message",
+        "field",
+        "details",
+    }
     if runtime.db.is_sqlite:  # a write takes the writer's pool, which no one holds
         assert created.status_code == 201, created.text
     else:
@@ -62,7 +67,9 @@ def test_more_requests_than_threads_on_a_small_pool_all_answer(database_url, tmp
     """More requests at once than the thread pool has threads (40), on a pool of one connection: each waits its
     turn; none times out waiting for the connection (which a thread waiting for it while the request holding it
     waits for a thread to serialize its answer would do)."""
-    runtime = build_runtime(make_settings(database_url, tmp_path / "data", db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=2))
+    runtime = build_runtime(
+        make_settings(database_url, tmp_path / "data", db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=2)
+    )
     tenant = new_tenant(runtime)
     port = free_port()
     try:
@@ -102,7 +109,9 @@ def test_a_key_revoked_elsewhere_stops_once_the_cache_time_has_passed(deployment
         tenant_service.revoke_api_key(session, tenant.tenant_id, uuid.UUID(other["id"]))
 
     deadline = time.monotonic() + 30
-    while (answer := client.get("/api/v1/api-keys", headers=headers)).status_code == 200 and time.monotonic() < deadline:
+    while (
+        answer := client.get("/api/v1/api-keys", headers=headers)
+    ).status_code == 200 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert answer.status_code == 401
 
@@ -122,7 +131,9 @@ def test_the_summary_counts_the_unsent_messages_together_from_the_campaign_count
     rows = [[f"r{i}@example.com"] for i in range(3)]
     file = upload_file(client, csv_bytes(["email"], rows))
     send_at = (utcnow() + timedelta(days=1)).isoformat()
-    transaction_id = create_campaign(client, version["template_id"], file["file_url"], schedule={"send_at": send_at})["transaction_id"]
+    transaction_id = create_campaign(client, version["template_id"], file["file_url"], schedule={"send_at": send_at})[
+        "transaction_id"
+    ]
     run_jobs(runtime)
 
     summary = campaign(client, transaction_id)["summary"]

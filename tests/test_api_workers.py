@@ -14,6 +14,7 @@ from tests.jobs.test_worker_processes import _ready, alive, children, process_en
 
 def answering_processes(port: int) -> set[int]:
     """The processes that answered a burst of /healthz requests, each on a connection of its own."""
+
     def ask(_):
         return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).json()["process"]
 
@@ -24,10 +25,28 @@ def answering_processes(port: int) -> set[int]:
 def test_serve_with_two_api_workers_answers_from_two_processes_and_sends_a_campaign(runtime, smtp_sink, database_url):
     port = free_port()
     tenant = new_tenant(runtime)
-    env = process_env(runtime, smtp_sink, EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}", EMAILPLATFORM_INBOUND_PORT=str(free_port()))
+    env = process_env(
+        runtime,
+        smtp_sink,
+        EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        EMAILPLATFORM_INBOUND_PORT=str(free_port()),
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "emailplatform.cli", "serve", "--port", str(port), "--api-workers", "2", "--processes", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "emailplatform.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--api-workers",
+            "2",
+            "--processes",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": tenant.api_key}, timeout=30)
     try:
@@ -38,9 +57,13 @@ def test_serve_with_two_api_workers_answers_from_two_processes_and_sends_a_campa
 
         template = create_template(api, "Hi", "<p>Hi {{ name }}</p>")
         file = upload_file(api, csv_bytes(["email", "name"], [[f"a{i}@example.com", "A"] for i in range(30)]))
-        transaction_id = create_campaign(api, template["template_id"], file["file_url"], batch_size=10)["transaction_id"]
+        transaction_id = create_campaign(api, template["template_id"], file["file_url"], batch_size=10)[
+            "transaction_id"
+        ]
         wait_until(lambda: campaign(api, transaction_id)["status"] == "SENT", 60, "the campaign is sent")
-        assert sorted(r for m in smtp_sink.received for r in m.rcpt_tos) == sorted(f"a{i}@example.com" for i in range(30))
+        assert sorted(r for m in smtp_sink.received for r in m.rcpt_tos) == sorted(
+            f"a{i}@example.com" for i in range(30)
+        )
 
         descendants = set(children(server.pid))
         server.terminate()

@@ -29,8 +29,9 @@ def serving(tmp_path, env):
     port = free_port()
     env = env | {"EMAILPLATFORM_INBOUND_PORT": str(free_port())}
     log = (tmp_path / f"serve-{port}.log").open("w")
-    server = subprocess.Popen(EMAILPLATFORM + ["serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                              stderr=log, text=True)
+    server = subprocess.Popen(
+        EMAILPLATFORM + ["serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=log, text=True
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/healthz")
@@ -42,7 +43,9 @@ def serving(tmp_path, env):
 
 
 def send_a_campaign(client) -> str:
-    template = create_template(client, "Hello {{ name }}", "<p>Dear {{ name }}, <a href='https://example.com/'>news</a></p>")
+    template = create_template(
+        client, "Hello {{ name }}", "<p>Dear {{ name }}, <a href='https://example.com/'>news</a></p>"
+    )
     uploaded = upload_file(client, csv_bytes(["email", "name"], PEOPLE))
     return create_campaign(client, template["template_id"], uploaded["file_url"])["transaction_id"]
 
@@ -57,9 +60,14 @@ def what_the_operator_checks(client, transaction_id: str) -> dict:
         files[message["email"]] = raw.content
     found = campaign(client, transaction_id)
     # statuses may still move on (a later outcome, completion), so what a backup must keep is what was made
-    return {"campaign": {k: found[k] for k in ("transaction_id", "template_id", "csv_file_url", "total_messages", "created_at")},
-            "status": found["status"], "messages": [(m["message_id"], m["email"], m["row_number"]) for m in messages],
-            "files": files}
+    return {
+        "campaign": {
+            k: found[k] for k in ("transaction_id", "template_id", "csv_file_url", "total_messages", "created_at")
+        },
+        "status": found["status"],
+        "messages": [(m["message_id"], m["email"], m["row_number"]) for m in messages],
+        "files": files,
+    }
 
 
 def wait_until_sent(client, transaction_id: str) -> None:
@@ -85,7 +93,11 @@ def test_backup_of_a_running_server_restores_into_a_new_data_dir(tmp_path):
             def keep_writing():  # the server goes on taking writes while it is backed up
                 with httpx.Client(base_url=base, headers={"X-API-Key": api_key}) as writer:
                     while not stop.is_set():
-                        writes.append(writer.post("/api/v1/templates", json={"name": "during", "subject": "s", "html": "<p>x</p>"}).status_code)
+                        writes.append(
+                            writer.post(
+                                "/api/v1/templates", json={"name": "during", "subject": "s", "html": "<p>x</p>"}
+                            ).status_code
+                        )
 
             writer = threading.Thread(target=keep_writing)
             writer.start()
@@ -159,7 +171,9 @@ def test_pg_dump_and_pg_restore_of_a_deployment_keep_its_campaign(tmp_path, post
         dump = tmp_path / "emailplatform.dump"
         subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", source_url], check=True, timeout=120)
     target_url = postgres_database()
-    subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={target_url}", str(dump)], check=True, timeout=120)
+    subprocess.run(
+        ["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={target_url}", str(dump)], check=True, timeout=120
+    )
 
     with app_client(target_url, data_dir, api_key=client.headers["X-API-Key"]) as (restored, _):
         after = what_the_operator_checks(restored, transaction_id)

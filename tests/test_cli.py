@@ -30,8 +30,17 @@ def test_send_runs_a_whole_campaign_embedded(tmp_path, smtp_sink):
     env = cli_env(tmp_path, "", EMAILPLATFORM_TRANSPORT="smtp", EMAILPLATFORM_SMTP_URL=smtp_sink.url)
 
     result = run_cli(
-        ["send", "--template", str(template), "--subject", "Hello {{ name }}", "--recipients", str(recipients),
-         "--from", "Team <team@example.com>"],
+        [
+            "send",
+            "--template",
+            str(template),
+            "--subject",
+            "Hello {{ name }}",
+            "--recipients",
+            str(recipients),
+            "--from",
+            "Team <team@example.com>",
+        ],
         env,
     )
     assert result.returncode == 0, result.stderr
@@ -46,10 +55,17 @@ def test_send_reads_files_as_spreadsheets_save_them(tmp_path, smtp_sink):
     template = tmp_path / "welcome.html"
     template.write_text("<h1>Witaj, {{ first_name }}!</h1>")
     workbook = openpyxl.Workbook()
-    for row in [["E-Mail", "First Name"], ["lukasz@example.pl", "Łukasz"], ["zofia@example.pl", "Zofia"], ["zofia@example.pl", "Zofia"]]:
+    for row in [
+        ["E-Mail", "First Name"],
+        ["lukasz@example.pl", "Łukasz"],
+        ["zofia@example.pl", "Zofia"],
+        ["zofia@example.pl", "Zofia"],
+    ]:
         workbook.active.append(row)
     workbook.save(tmp_path / "people.xlsx")
-    (tmp_path / "people.txt").write_bytes(b"\xff\xfe" + "Email Address\tfirst_name\r\nzoe@example.com\tZoë\r\n".encode("utf-16-le"))
+    (tmp_path / "people.txt").write_bytes(
+        b"\xff\xfe" + "Email Address\tfirst_name\r\nzoe@example.com\tZoë\r\n".encode("utf-16-le")
+    )
     env = cli_env(tmp_path, "", EMAILPLATFORM_TRANSPORT="smtp", EMAILPLATFORM_SMTP_URL=smtp_sink.url)
 
     for recipients, read_as, counts in [
@@ -57,8 +73,17 @@ def test_send_reads_files_as_spreadsheets_save_them(tmp_path, smtp_sink):
         ("people.txt", "read as CSV, UTF-16 (little-endian), fields separated by tabs", "1 recipients"),
     ]:
         result = run_cli(
-            ["send", "--template", str(template), "--subject", "Cześć {{ first_name }}", "--recipients",
-             str(tmp_path / recipients), "--from", "Team <team@example.com>"],
+            [
+                "send",
+                "--template",
+                str(template),
+                "--subject",
+                "Cześć {{ first_name }}",
+                "--recipients",
+                str(tmp_path / recipients),
+                "--from",
+                "Team <team@example.com>",
+            ],
             env,
         )
         assert result.returncode == 0, result.stderr
@@ -82,14 +107,29 @@ def test_send_sends_every_real_world_file_form(tmp_path, smtp_sink):
         path = tmp_path / f"{number}-{real.filename}"
         path.write_bytes(real.content)
         result = run_cli(
-            ["send", "--template", str(template), "--subject", SUBJECT, "--recipients", str(path), "--from", "t@example.com"], env
+            [
+                "send",
+                "--template",
+                str(template),
+                "--subject",
+                SUBJECT,
+                "--recipients",
+                str(path),
+                "--from",
+                "t@example.com",
+            ],
+            env,
         )
         assert result.returncode == 0, result.stderr
         assert "3 recipients, 0 invalid rows, 0 duplicate rows" in " ".join(result.stderr.split()), result.stderr
     received = smtp_sink.by_recipient()
     for real in cases:
         for address, first_name, company in real.people:
-            mail = next(m.message for m in received[address] if company.replace("&", "&amp;") in m.message.get_body(("html",)).get_content())
+            mail = next(
+                m.message
+                for m in received[address]
+                if company.replace("&", "&amp;") in m.message.get_body(("html",)).get_content()
+            )
             assert mail["Subject"] == f"Hello {first_name}"
 
 
@@ -108,7 +148,11 @@ def test_serve_creates_the_default_tenant_and_prints_its_key_once(tmp_path):
     port = free_port()
     env = cli_env(tmp_path, "")
     server = subprocess.Popen(
-        EMAILPLATFORM + ["serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        EMAILPLATFORM + ["serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         key = server.stdout.readline().strip()
@@ -124,7 +168,11 @@ def test_serve_creates_the_default_tenant_and_prints_its_key_once(tmp_path):
         server.terminate()
         server.wait(30)
     again = subprocess.Popen(
-        EMAILPLATFORM + ["serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        EMAILPLATFORM + ["serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         time.sleep(3)
@@ -141,15 +189,21 @@ def test_serve_on_another_port_links_there_and_runs_without_its_bounce_port(tmp_
         taken.listen()
         env = cli_env(tmp_path, "", EMAILPLATFORM_INBOUND_PORT=str(taken.getsockname()[1]))
         server = subprocess.Popen(
-            EMAILPLATFORM + ["serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            EMAILPLATFORM + ["serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
         )
         try:
             key = server.stdout.readline().strip()
             for _ in range(300):
                 try:
-                    upload = httpx.post(f"http://127.0.0.1:{port}/api/v1/files/upload-url", json={"filename": "a.csv"},
-                                        headers={"X-API-Key": key})
+                    upload = httpx.post(
+                        f"http://127.0.0.1:{port}/api/v1/files/upload-url",
+                        json={"filename": "a.csv"},
+                        headers={"X-API-Key": key},
+                    )
                     break
                 except httpx.ConnectError:
                     time.sleep(0.1)
@@ -176,8 +230,21 @@ def test_send_with_test_to_sends_only_the_tests(tmp_path, smtp_sink):
     env = cli_env(tmp_path, "", EMAILPLATFORM_TRANSPORT="smtp", EMAILPLATFORM_SMTP_URL=smtp_sink.url)
 
     result = run_cli(
-        ["send", "--template", str(template), "--subject", "Hello {{ name }}", "--recipients", str(recipients),
-         "--from", "team@example.com", "--test-to", "me@seed.example.com", "--test-to", "boss@seed.example.com"],
+        [
+            "send",
+            "--template",
+            str(template),
+            "--subject",
+            "Hello {{ name }}",
+            "--recipients",
+            str(recipients),
+            "--from",
+            "team@example.com",
+            "--test-to",
+            "me@seed.example.com",
+            "--test-to",
+            "boss@seed.example.com",
+        ],
         env,
     )
     assert result.returncode == 0, result.stderr

@@ -21,7 +21,9 @@ APP_SERVICES = {name: s for name, s in COMPOSE["services"].items() if s.get("ima
 
 def accepted_by_the_cli(command: list[str]) -> subprocess.CompletedProcess:
     assert command[0] == "emailplatform"
-    return subprocess.run([sys.executable, "-m", "emailplatform.cli", *command[1:], "--help"], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "emailplatform.cli", *command[1:], "--help"], capture_output=True, text=True
+    )
 
 
 def dockerfile_instructions(name: str) -> list[str]:

@@ -43,7 +43,9 @@ def import_graph() -> dict[str, set[str]]:
     graph = {}
     for name, path in modules.items():
         targets = imported_modules(path, modules)
-        graph[name] = {t for t in targets if t != name and not t.startswith(name + ".") and not name.startswith(t + ".")}
+        graph[name] = {
+            t for t in targets if t != name and not t.startswith(name + ".") and not name.startswith(t + ".")
+        }
     return graph
 
 

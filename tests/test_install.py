@@ -54,7 +54,19 @@ def venv(dist, tmp_path_factory) -> Path:
     venv = tmp_path_factory.mktemp("venv") / "venv"
     run([sys.executable, "-m", "venv", str(venv)])
     wheel = next(dist.glob("*.whl"))
-    run([venv / "bin/python", "-m", "pip", "install", "--quiet", "--constraint", REPO / "requirements/serve.lock", wheel], timeout=900)
+    run(
+        [
+            venv / "bin/python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--constraint",
+            REPO / "requirements/serve.lock",
+            wheel,
+        ],
+        timeout=900,
+    )
     return venv
 
 
@@ -74,19 +86,36 @@ def test_the_installed_wheel_serves_the_api_the_ui_and_its_files(venv, tmp_path)
     assert "site-packages" in where.stdout, "the test must run the installed package, not the source"
     assert run([emailplatform, "--version"], cwd=tmp_path).stdout.strip() == f"emailplatform {__version__}"
 
-    port, env = free_port(), {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-                              "EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"), "EMAILPLATFORM_INBOUND_PORT": str(free_port())}
+    port, env = (
+        free_port(),
+        {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"),
+            "EMAILPLATFORM_INBOUND_PORT": str(free_port()),
+        },
+    )
     run([emailplatform, "migrate"], cwd=tmp_path, env=env, timeout=120)  # as compose.yaml's one-shot `migrate` does
     log = (tmp_path / "serve.log").open("w+")
-    server = subprocess.Popen([emailplatform, "serve", "--port", str(port)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+    server = subprocess.Popen(
+        [emailplatform, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
     try:
         api_key = server.stdout.readline().strip()
         assert api_key.startswith("ep_"), (tmp_path / "serve.log").read_text()
         base = f"http://127.0.0.1:{port}"
         assert wait_for(f"{base}/healthz").json()["status"] == "ok"
 
-        created = httpx.post(f"{base}/api/v1/templates", headers={"X-API-Key": api_key},
-                             json={"name": "welcome", "subject": "Hi {{ name }}", "html": "<p>Hello {{ name }}</p>"})
+        created = httpx.post(
+            f"{base}/api/v1/templates",
+            headers={"X-API-Key": api_key},
+            json={"name": "welcome", "subject": "Hi {{ name }}", "html": "<p>Hello {{ name }}</p>"},
+        )
         assert created.status_code == 201, created.text
         listed = httpx.get(f"{base}/api/v1/templates", headers={"X-API-Key": api_key}).json()
         assert [t["name"] for t in listed["items"]] == ["welcome"]
@@ -101,7 +130,9 @@ def test_the_installed_wheel_serves_the_api_the_ui_and_its_files(venv, tmp_path)
     finally:
         server.terminate()
         server.wait(30)
-    assert "route=/api/v1/templates" in (tmp_path / "serve.log").read_text(), "the access log names each request's route"
+    assert "route=/api/v1/templates" in (tmp_path / "serve.log").read_text(), (
+        "the access log names each request's route"
+    )
 
 
 def wait_for(url: str, seconds: float = 60) -> httpx.Response:

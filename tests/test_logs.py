@@ -19,8 +19,12 @@ def server(tmp_path, **settings):
     env = cli_env(tmp_path, "", EMAILPLATFORM_LOG_JSON="true", **settings)
     log = tmp_path / "serve.log"
     with log.open("w") as stderr:
-        process = subprocess.Popen(EMAILPLATFORM + ["serve", "--no-worker", "--port", str(port)], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(
+            EMAILPLATFORM + ["serve", "--no-worker", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/healthz")
@@ -39,7 +43,9 @@ def test_one_line_a_request_with_its_route_template_status_duration_and_request_
     with server(tmp_path) as (base, log):
         kept = httpx.get(f"{base}/healthz", headers={"X-Request-ID": "proxy-42.a"})
         template_id = uuid.uuid4()
-        made = httpx.get(f"{base}/api/v1/templates/{template_id}", headers={"X-Request-ID": "not a sane id; <script>" + "x" * 200})
+        made = httpx.get(
+            f"{base}/api/v1/templates/{template_id}", headers={"X-Request-ID": "not a sane id; <script>" + "x" * 200}
+        )
         static = httpx.get(f"{base}/ui/static/app.css")
     lines = requests_logged(log)  # read once the server has stopped: a line is written after its answer
 
@@ -47,7 +53,11 @@ def test_one_line_a_request_with_its_route_template_status_duration_and_request_
     assert re.fullmatch(r"[0-9a-f]{32}", made.headers["X-Request-ID"]), "an insane incoming id is replaced"
     by_id = {line["request_id"]: line for line in lines}
     assert by_id["proxy-42.a"] | {"duration_ms": 0} == by_id["proxy-42.a"] | {
-        "method": "GET", "route": "/healthz", "status": 200, "duration_ms": 0}
+        "method": "GET",
+        "route": "/healthz",
+        "status": 200,
+        "duration_ms": 0,
+    }
     denied = by_id[made.headers["X-Request-ID"]]
     assert (denied["route"], denied["status"]) == ("/api/v1/templates/{template_id}", 401)
     assert isinstance(denied["duration_ms"], float) and denied["duration_ms"] >= 0

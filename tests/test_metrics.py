@@ -49,7 +49,10 @@ def test_requests_are_counted_by_route_and_the_queue_and_campaigns_are_shown(cli
     assert after.get(accepted, 0) == campaigns_of_earlier_tests.get(accepted, 0)
     assert after[completed] == campaigns_of_earlier_tests.get(completed, 0) + 1
     assert after[requests("GET", "/metrics", 200)] == 2  # the two scrapes before
-    assert after[labelled("emailplatform_http_request_duration_seconds_count", method="POST", route="/api/v1/templates")] == 1
+    assert (
+        after[labelled("emailplatform_http_request_duration_seconds_count", method="POST", route="/api/v1/templates")]
+        == 1
+    )
 
 
 def test_a_metrics_token_is_asked_for_when_set(client, runtime):

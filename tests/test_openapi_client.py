@@ -58,7 +58,9 @@ def generated_client(generator, spec_url: str, where):
     )
     run = subprocess.run(
         [generator, "generate", "--path", spec, "--output-path", package, "--meta", "none", "--config", config],
-        capture_output=True, text=True, env=os.environ | {"PATH": f"{generator.parent}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PATH": f"{generator.parent}:{os.environ['PATH']}"},
     )
     assert run.returncode == 0, f"the generator refused the spec:\n{run.stdout}\n{run.stderr}"
     assert "Warning" not in run.stdout + run.stderr, f"the generator could not read all of the spec:\n{run.stdout}"
@@ -93,15 +95,19 @@ def test_a_client_generated_from_the_spec_sends_a_campaign(generator, live_serve
     accepted = create_campaign.sync(
         client=client,
         body=CampaignCreate(
-            template_id=template.template_id, csv_file_url=upload.file_url,
-            from_=Sender(email="news@sender.example.com", name="News"), name="generated client",
+            template_id=template.template_id,
+            csv_file_url=upload.file_url,
+            from_=Sender(email="news@sender.example.com", name="News"),
+            name="generated client",
         ),
     )
     assert accepted.status == "ACCEPT"
 
     deadline = time.monotonic() + 60
     while (campaign := get_campaign.sync(client=client, transaction_id=accepted.transaction_id)).status not in (
-        "SENT", "COMPLETED", "FAILED"
+        "SENT",
+        "COMPLETED",
+        "FAILED",
     ):
         assert time.monotonic() < deadline, f"the campaign is still {campaign.status}"
         time.sleep(0.2)
@@ -117,11 +123,17 @@ def test_the_api_key_works_as_a_bearer_token_and_the_spec_says_so(client, tenant
     spec = client.get("/openapi.json").json()
     assert spec["components"]["securitySchemes"] == {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key of your tenant."},
-        "Bearer": {"type": "http", "scheme": "bearer",
-                   "description": "The same API key, as `Authorization: Bearer <key>`; or an access token (a JWT) of the "
-                   "deployment's OAuth 2.0 / OpenID Connect issuer, when one is configured."},
+        "Bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The same API key, as `Authorization: Bearer <key>`; or an access token (a JWT) of the "
+            "deployment's OAuth 2.0 / OpenID Connect issuer, when one is configured.",
+        },
     }
-    assert spec["paths"]["/api/v1/templates"]["get"]["security"] == [{"ApiKey": ["templates:read"]}, {"Bearer": ["templates:read"]}]
+    assert spec["paths"]["/api/v1/templates"]["get"]["security"] == [
+        {"ApiKey": ["templates:read"]},
+        {"Bearer": ["templates:read"]},
+    ]
 
     del client.headers["X-API-Key"]
     assert client.get("/api/v1/templates", headers={"Authorization": f"Bearer {tenant.api_key}"}).status_code == 200

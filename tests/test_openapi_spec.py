@@ -28,9 +28,7 @@ def operations(spec):
 
 
 def test_every_operation_has_a_summary_and_a_description_of_its_own(spec):
-    generated = [
-        name for name, op in operations(spec) if op["summary"] == op["operationId"].replace("_", " ").title()
-    ]
+    generated = [name for name, op in operations(spec) if op["summary"] == op["operationId"].replace("_", " ").title()]
     undescribed = [name for name, op in operations(spec) if not op.get("description", "").strip()]
     assert generated == [], "operations with FastAPI's made-up summary: give the decorator a summary="
     assert undescribed == [], "operations with no description: give the route function a docstring"

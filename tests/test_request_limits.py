@@ -61,8 +61,9 @@ def server(tmp_path, sqlite_url):
     port = free_port()
     env = cli_env(tmp_path, sqlite_url, EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}")
     log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen(EMAILPLATFORM + ["serve", "--no-worker", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=log)
+    process = subprocess.Popen(
+        EMAILPLATFORM + ["serve", "--no-worker", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=log
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz")
         yield process, port
@@ -72,10 +73,13 @@ def server(tmp_path, sqlite_url):
         log.close()
 
 
-@pytest.mark.parametrize("headers, status, field", [
-    ({}, 401, "X-API-Key"),  # no key at all: refused before the body is read
-    ({"X-API-Key": "not-a-key"}, 413, "body"),  # a wrong key: the body is cut off at the limit
-])
+@pytest.mark.parametrize(
+    "headers, status, field",
+    [
+        ({}, 401, "X-API-Key"),  # no key at all: refused before the body is read
+        ({"X-API-Key": "not-a-key"}, 413, "body"),  # a wrong key: the body is cut off at the limit
+    ],
+)
 def test_a_200_mb_body_to_the_api_is_refused_without_the_server_growing(server, headers, status, field):
     process, port = server
     before = rss_bytes(process.pid)
@@ -98,7 +102,9 @@ def test_a_declared_content_length_over_the_limit_is_refused_up_front(client):
     answer = client.post("/api/v1/templates", content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == 413
     assert answer.json()["error"] == {
-        "code": "too_large", "message": "the request body is larger than the 8388608 bytes allowed", "field": "body",
+        "code": "too_large",
+        "message": "the request body is larger than the 8388608 bytes allowed",
+        "field": "body",
         "details": None,
     }
 
@@ -113,7 +119,9 @@ def test_a_body_without_a_key_gets_401_and_a_get_without_one_still_reaches_the_k
 
 def test_a_body_under_the_limit_still_works(client):
     html = "<p>" + "a" * 900_000 + "</p>"  # past 1 MiB of JSON with the text beside it
-    created = client.post("/api/v1/templates", json={"name": "big", "subject": "Hi", "html": html, "text": "b" * 600_000})
+    created = client.post(
+        "/api/v1/templates", json={"name": "big", "subject": "Hi", "html": html, "text": "b" * 600_000}
+    )
     assert created.status_code == 201, created.text
 
 
@@ -121,17 +129,28 @@ def test_every_api_route_without_a_key_is_known_to_the_limits(client):
     from emailplatform.request_limits import PUBLIC_API_PATHS
 
     spec = client.get("/openapi.json").json()
-    open_paths = {path for path, operations in spec["paths"].items() if path.startswith("/api/v1/")
-                  and any(not op.get("security") for op in operations.values())}
+    open_paths = {
+        path
+        for path, operations in spec["paths"].items()
+        if path.startswith("/api/v1/") and any(not op.get("security") for op in operations.values())
+    }
     assert open_paths == PUBLIC_API_PATHS
 
 
 def test_a_client_that_never_finishes_its_headers_is_disconnected(tmp_path, sqlite_url):
     port = free_port()
-    env = cli_env(tmp_path, sqlite_url, EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}",
-                  EMAILPLATFORM_HTTP_HEADER_TIMEOUT_SECONDS="1")
-    process = subprocess.Popen(EMAILPLATFORM + ["serve", "--no-worker", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = cli_env(
+        tmp_path,
+        sqlite_url,
+        EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        EMAILPLATFORM_HTTP_HEADER_TIMEOUT_SECONDS="1",
+    )
+    process = subprocess.Popen(
+        EMAILPLATFORM + ["serve", "--no-worker", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert wait_for(f"http://127.0.0.1:{port}/healthz").status_code == 200  # a normal request is served
         with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:

@@ -39,20 +39,30 @@ def test_api_requests_that_change_nothing_do_not_wait_for_a_writer(client, write
 
 
 def test_ui_requests_that_change_nothing_do_not_wait_for_a_writer(
-    ui_client, client, runtime, tenant, writer_holding_the_database  # noqa: F811
+    ui_client,
+    client,
+    runtime,
+    tenant,
+    writer_holding_the_database,  # noqa: F811
 ):
     template = create_template(client, "Hi {{ name }}", "<p>Hi {{ name }}</p>")
     file = upload_file(client, csv_bytes(["email", "name"], [["ada@example.com", "Ada"], ["nobody", "Bob"]]))
     token = sign_in(ui_client, make_user(runtime, tenant, "editor"))
     headers = {"X-CSRF-Token": token}
 
-    preview = writer_holding_the_database(lambda: ui_client.post(
-        "/ui/template-preview", data={"subject": "Hi {{ name }}", "html": "<p>Hi</p>", "sample.name": "Ada"},
-        headers=headers,
-    ))
+    preview = writer_holding_the_database(
+        lambda: ui_client.post(
+            "/ui/template-preview",
+            data={"subject": "Hi {{ name }}", "html": "<p>Hi</p>", "sample.name": "Ada"},
+            headers=headers,
+        )
+    )
     assert preview.status_code == 200 and "Hi Ada" in preview.text
-    check = writer_holding_the_database(lambda: ui_client.post(
-        "/ui/campaigns/check", data={"template_id": template["template_id"], "file_url": file["file_url"]},
-        headers=headers,
-    ))
+    check = writer_holding_the_database(
+        lambda: ui_client.post(
+            "/ui/campaigns/check",
+            data={"template_id": template["template_id"], "file_url": file["file_url"]},
+            headers=headers,
+        )
+    )
     assert check.status_code == 200 and "ada@example.com" in check.text and "nobody" in check.text

@@ -24,15 +24,18 @@ from emailplatform.metrics.middleware import HttpMetrics
 from emailplatform.metrics.service import new_registry
 from emailplatform.openapi import error_responses, new_app
 from emailplatform.request_limits import RequestLimits
-from emailplatform.security_headers import SecurityHeaders
 from emailplatform.runtime import Runtime
+from emailplatform.security_headers import SecurityHeaders
 
 log = structlog.get_logger("emailplatform.app")
 RETRY_AFTER_SECONDS = 5  # what a 503 asks a client to wait before it tries again
 
 
 def create_app(
-    runtime: Runtime | None = None, *, with_worker: bool = False, worker_processes: int = 0,
+    runtime: Runtime | None = None,
+    *,
+    with_worker: bool = False,
+    worker_processes: int = 0,
     worker_status: Path | None = None,
 ) -> FastAPI:
     """The app; beside it, `worker_processes` supervised worker processes, or else with `with_worker` a worker
@@ -55,7 +58,9 @@ def create_app(
     app.state.metrics = new_registry(runtime.db, lambda: getattr(app.state, "worker", None))
     settings = runtime.settings
     app.add_middleware(
-        RequestLimits, max_bytes=settings.request_max_bytes, upload_max_bytes=settings.upload_max_bytes,
+        RequestLimits,
+        max_bytes=settings.request_max_bytes,
+        upload_max_bytes=settings.upload_max_bytes,
         certificate_header=settings.tls_proxy_cert_header,
     )
     app.add_middleware(SecurityHeaders)
@@ -101,20 +106,35 @@ def _routers():
     from emailplatform.domains.api import router as domains
     from emailplatform.emails.api import router as emails
     from emailplatform.events.ses_api import router as ses_events
-    from emailplatform.suppressions.api import router as suppressions
     from emailplatform.events.tracking_api import router as tracking
     from emailplatform.jobs.api import router as jobs
     from emailplatform.metrics.api import router as metrics
     from emailplatform.sending.api import router as outbox
     from emailplatform.storage.api import router as files
+    from emailplatform.suppressions.api import router as suppressions
     from emailplatform.templates.api import router as templates
     from emailplatform.tenants.api import router as api_keys
     from emailplatform.testsends.api import router as test_sends
     from emailplatform.webhooks.api import router as webhooks
 
-    return [templates, files, campaigns, emails, outbox, jobs, api_keys, webhooks, domains, suppressions, ses_events,
-            tracking, metrics, test_sends, deliverability,
-            *_parity_routers()]
+    return [
+        templates,
+        files,
+        campaigns,
+        emails,
+        outbox,
+        jobs,
+        api_keys,
+        webhooks,
+        domains,
+        suppressions,
+        ses_events,
+        tracking,
+        metrics,
+        test_sends,
+        deliverability,
+        *_parity_routers(),
+    ]
 
 
 def _parity_routers():
@@ -149,10 +169,13 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def database_unavailable(request: Request, exc: Exception):
         log.warning("database unavailable", path=request.url.path, error=str(exc).splitlines()[0] if str(exc) else "")
-        return await app_error(request, Unavailable(
-            "the database cannot be reached at the moment; try again shortly",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        ))
+        return await app_error(
+            request,
+            Unavailable(
+                "the database cannot be reached at the moment; try again shortly",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            ),
+        )
 
     for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, database_unavailable)
@@ -161,8 +184,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unexpected_error(request: Request, exc: Exception):
         log.exception("unhandled error", path=request.url.path)
         return JSONResponse(
-            {"error": {"code": "internal", "message": "an unexpected error; it has been logged", "field": None,
-                       "details": None}},
+            {
+                "error": {
+                    "code": "internal",
+                    "message": "an unexpected error; it has been logged",
+                    "field": None,
+                    "details": None,
+                }
+            },
             status_code=500,
         )
 

@@ -15,8 +15,8 @@ from fastapi import Request
 from sqlalchemy import Select, delete, event, or_, select
 from sqlalchemy.orm import Session
 
-from emailplatform.models import ApiKey, AuditEntry, IdempotencyKey, Job, User
 from emailplatform.address_hashing import address_hash
+from emailplatform.models import ApiKey, AuditEntry, IdempotencyKey, Job, User
 from emailplatform.scopes import Principal
 
 TRACKED = "audit_track"
@@ -96,14 +96,31 @@ def failed(request: Request) -> None:
 
 
 def record(
-    session: Session, actor: Actor, action: str, *, object_type: str | None, object_id: str | None,
-    outcome: str = SUCCEEDED, route: str | None = None, details: dict | None = None,
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    object_type: str | None,
+    object_id: str | None,
+    outcome: str = SUCCEEDED,
+    route: str | None = None,
+    details: dict | None = None,
 ) -> None:
-    session.add(AuditEntry(
-        tenant_id=actor.tenant_id, actor_type=actor.type, actor_id=actor.id, actor_label=actor.label,
-        client_address=actor.address, action=action, route=route, object_type=object_type,
-        object_id=object_id, outcome=outcome, details=details or {},
-    ))
+    session.add(
+        AuditEntry(
+            tenant_id=actor.tenant_id,
+            actor_type=actor.type,
+            actor_id=actor.id,
+            actor_label=actor.label,
+            client_address=actor.address,
+            action=action,
+            route=route,
+            object_type=object_type,
+            object_id=object_id,
+            outcome=outcome,
+            details=details or {},
+        )
+    )
 
 
 def record_request(session: Session, request: Request) -> None:
@@ -118,7 +135,11 @@ def record_request(session: Session, request: Request) -> None:
     params = {name: _kept(actor, name, value) for name, value in request.path_params.items()}
     object_type, object_id = _object(route.path, params)
     record(
-        session, actor, route.name, object_type=object_type, object_id=object_id or session.info.get(CREATED),
+        session,
+        actor,
+        route.name,
+        object_type=object_type,
+        object_id=object_id or session.info.get(CREATED),
         route=f"{request.method} {route.path}",
         details={"path_params": params} | getattr(request.state, "audit_details", {}),
     )
@@ -140,8 +161,14 @@ def _object(path: str, params: dict) -> tuple[str | None, str | None]:
 
 
 def list_query(
-    tenant_id: uuid.UUID, *, actor: str | None = None, action: str | None = None, object_type: str | None = None,
-    object_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    tenant_id: uuid.UUID,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Select:
     """A tenant's entries, filtered: `actor` is an actor's id or label, `object_id` may be an address (it is
     looked up by its hash)."""

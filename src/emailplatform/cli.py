@@ -15,13 +15,13 @@ from emailplatform import __version__, http_server
 from emailplatform import audit_trail as audit
 from emailplatform.config import Settings, get_settings
 from emailplatform.emails.submission import describe as describe_submission
+from emailplatform.encryption.cli import app as master_keys_app
 from emailplatform.events.cli import bounces_app
 from emailplatform.logs import configure_logging
 from emailplatform.metrics.cli import alerts
 from emailplatform.privacy.cli import app as recipients_app
 from emailplatform.runtime import Runtime
 from emailplatform.users.cli import app as users_app
-from emailplatform.encryption.cli import app as master_keys_app
 
 app = typer.Typer(help="A self-hostable email platform for B2B senders.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants: each has its own templates, campaigns and API keys.")
@@ -36,7 +36,11 @@ app.command("alerts")(alerts)
 console = Console(stderr=True)
 ProcessesOption = Annotated[
     int | None,
-    typer.Option("--processes", min=1, help="Worker processes, each restarted if it dies. Default: EMAILPLATFORM_WORKER_PROCESSES, or one per core."),
+    typer.Option(
+        "--processes",
+        min=1,
+        help="Worker processes, each restarted if it dies. Default: EMAILPLATFORM_WORKER_PROCESSES, or one per core.",
+    ),
 ]
 
 
@@ -78,7 +82,9 @@ def serve(
     processes: ProcessesOption = None,
     api_workers: Annotated[
         int | None,
-        typer.Option("--api-workers", min=1, help="API processes on one port. Default: EMAILPLATFORM_API_WORKERS, or 1."),
+        typer.Option(
+            "--api-workers", min=1, help="API processes on one port. Default: EMAILPLATFORM_API_WORKERS, or 1."
+        ),
     ] = None,
 ):
     """Run the API and, unless --no-worker, worker processes (the scheduler is one of their jobs) and the bounce
@@ -101,7 +107,9 @@ def serve(
         print(key, flush=True)
     first = ensure_first_user(runtime)
     if first:
-        console.print(f"Sign in at {runtime.settings.public_url}/ as workspace 'default', {first[0]}, with the password (shown this once):")
+        console.print(
+            f"Sign in at {runtime.settings.public_url}/ as workspace 'default', {first[0]}, with the password (shown this once):"
+        )
         print(first[1], flush=True)
     console.print(
         f"emailplatform on {scheme}://{host}:{port} (database: {runtime.db.dialect}, transport: {runtime.settings.transport})"
@@ -114,7 +122,10 @@ def serve(
         count = _api_workers(runtime, api_workers)
         if count == 1:
             uvicorn.run(
-                create_app(runtime, worker_processes=workers), host=host, port=port, log_level="warning",
+                create_app(runtime, worker_processes=workers),
+                host=host,
+                port=port,
+                log_level="warning",
                 **http_server.uvicorn_options(runtime.settings),
             )
         else:
@@ -148,8 +159,13 @@ def _serve_api_processes(settings: Settings, count: int, worker_processes: int, 
         supervisor.start()
     try:
         uvicorn.run(
-            "emailplatform.app:create_app_from_env", factory=True, workers=count, host=host, port=port,
-            log_level="warning", timeout_worker_healthcheck=API_PROCESS_HEALTHCHECK_SECONDS,
+            "emailplatform.app:create_app_from_env",
+            factory=True,
+            workers=count,
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_worker_healthcheck=API_PROCESS_HEALTHCHECK_SECONDS,
             **http_server.uvicorn_options(settings),
         )
     finally:
@@ -225,6 +241,7 @@ def inbound():
         controller.stop()
         runtime.close()
 
+
 @app.command()
 def submission():
     """Run the SMTP submission listener alone (whether or not EMAILPLATFORM_SUBMISSION_ENABLED is set): applications
@@ -284,19 +301,24 @@ def tenants_throttle(
     with runtime.db.session() as session:
         service.set_throttles(session, name, per_second, per_day)
     shown = {"a second": per_second, "a day": per_day}
-    console.print(f"{name} sends " + ", ".join(
-        f"{'as the setting says' if v is None else v or 'no limit'} {what}" for what, v in shown.items()
-    ))
+    console.print(
+        f"{name} sends "
+        + ", ".join(f"{'as the setting says' if v is None else v or 'no limit'} {what}" for what, v in shown.items())
+    )
 
 
 @keys_app.command("create")
 def api_keys_create(
     tenant: Annotated[str, typer.Option(help="The tenant's name.")],
     name: Annotated[str, typer.Option(help="What the key is for.")] = "default",
-    rate_limit: Annotated[int | None, typer.Option(min=1, help="Requests a minute the key may make; default: the setting.")] = None,
+    rate_limit: Annotated[
+        int | None, typer.Option(min=1, help="Requests a minute the key may make; default: the setting.")
+    ] = None,
     scope: Annotated[
         list[str] | None,
-        typer.Option(help="What the key may do (repeat it for more): full, read, send, <area>:read|write. Default: full."),
+        typer.Option(
+            help="What the key may do (repeat it for more): full, read, send, <area>:read|write. Default: full."
+        ),
     ] = None,
     certificate: Annotated[
         str | None, typer.Option(help="A client certificate that acts as the key: sha256:<fingerprint> or its subject.")
@@ -325,9 +347,12 @@ def send(
     send_at: Annotated[str | None, typer.Option(help="ISO 8601 time with zone to send at; default now.")] = None,
     server: Annotated[str | None, typer.Option(help="URL of a running server; default: run one embedded.")] = None,
     api_key: Annotated[str | None, typer.Option(help="API key for --server.", envvar="EMAILPLATFORM_API_KEY")] = None,
-    test_to: Annotated[list[str] | None, typer.Option(
-        help="Send only a test to this seed address (repeat it, up to 10), with the first rows' data; no campaign.",
-    )] = None,
+    test_to: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Send only a test to this seed address (repeat it, up to 10), with the first rows' data; no campaign.",
+        ),
+    ] = None,
 ):
     """Send a campaign: upload the template and the CSV, create the campaign, and follow it to the end; with
     --test-to, only a test to those addresses."""
@@ -364,7 +389,9 @@ def backup(dest: Annotated[Path, typer.Argument(help="The archive to write (a ne
 
 
 @app.command()
-def restore(src: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An archive of `emailplatform backup`.")]):
+def restore(
+    src: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An archive of `emailplatform backup`.")],
+):
     """Restore a backup into EMAILPLATFORM_DATA_DIR, which must hold no database yet; then start `serve` on it."""
     from emailplatform.backup import service
 

@@ -9,11 +9,11 @@ after its reads are committed.
 
 import fcntl
 import threading
-from typing import BinaryIO
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from emailplatform.config import Settings
 from emailplatform.errors import NotFound
-
 
 # What a lost or refused connection, or a pool with no connection to give, raises: the database is unavailable
 # for now, not the request or job wrong. (SQLite's "database is locked" is an OperationalError too, as transient.)
@@ -73,8 +72,11 @@ SQLITE_BUSY_SECONDS = 60
 def _pool_options(settings: Settings) -> dict:
     """A full pool makes a request wait at most `db_pool_timeout_seconds` for a connection, then raise the
     pool's TimeoutError, which the API answers 503 with Retry-After."""
-    return {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow,
-            "pool_timeout": settings.db_pool_timeout_seconds}
+    return {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+    }
 
 
 def _sqlite_engine(url: str, begin: str, pool: dict, writer: bool = False) -> Engine:
@@ -157,7 +159,9 @@ def create_database(settings: Settings) -> Database:
         engines: tuple[Engine, ...] = (writer_engine, reader_engine)
     else:
         writer_engine = reader_engine = create_engine(
-            url, **_pool_options(settings), pool_pre_ping=True,
+            url,
+            **_pool_options(settings),
+            pool_pre_ping=True,
             connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
         )
         engines = (writer_engine,)

@@ -24,7 +24,10 @@ class AppError(Exception):
     code = "bad_request"
 
     def __init__(
-        self, message: str, field: str | None = None, details: list[dict] | None = None,
+        self,
+        message: str,
+        field: str | None = None,
+        details: list[dict] | None = None,
         headers: dict[str, str] | None = None,
     ):
         super().__init__(message)
@@ -83,12 +86,16 @@ class RateLimited(AppError):
 
 
 class ErrorBody(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"code": "not_found", "message": "no such template", "field": "template_id", "details": None}],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"code": "not_found", "message": "no such template", "field": "template_id", "details": None}],
+        }
+    )
 
-    code: str = Field(description="What kind of error, for programs: bad_request, unauthorized, forbidden, not_found, "
-                      "method_not_allowed, conflict, invalid, too_large, rate_limited, unavailable, internal.")
+    code: str = Field(
+        description="What kind of error, for programs: bad_request, unauthorized, forbidden, not_found, "
+        "method_not_allowed, conflict, invalid, too_large, rate_limited, unavailable, internal."
+    )
     message: str = Field(description="What is wrong and what to do, for people.")
     field: str | None = Field(None, description="The field, parameter or header at fault (dotted for nested fields).")
     details: list[dict[str, Any]] | None = Field(
@@ -102,9 +109,14 @@ class ErrorResponse(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"error": {"code": "invalid", "message": "from.email: value is not a valid email address",
-                           "field": "from.email",
-                           "details": [{"field": "from.email", "reason": "value is not a valid email address"}]}}
+                {
+                    "error": {
+                        "code": "invalid",
+                        "message": "from.email: value is not a valid email address",
+                        "field": "from.email",
+                        "details": [{"field": "from.email", "reason": "value is not a valid email address"}],
+                    }
+                }
             ]
         }
     )

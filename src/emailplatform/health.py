@@ -29,7 +29,8 @@ def readyz(request: Request):
     ready = all(value == "ok" for key, value in checks.items() if key != "worker_restarts")
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks, "process": os.getpid()},
-        status_code=200 if ready else 503, headers={} if ready else {"Retry-After": "5"},
+        status_code=200 if ready else 503,
+        headers={} if ready else {"Retry-After": "5"},
     )
 
 

@@ -63,8 +63,12 @@ def _client_certificate(transport: Transport) -> dict | None:
     if not der:
         return None
     return {
-        "server_cert": None, "client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)], "client_cert_name": None,
-        "client_cert_error": None, "tls_version": None, "cipher_suite": None,
+        "server_cert": None,
+        "client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)],
+        "client_cert_name": None,
+        "client_cert_error": None,
+        "tls_version": None,
+        "cipher_suite": None,
     }
 
 

@@ -19,11 +19,17 @@ from emailplatform.storage import tasks as storage_tasks
 from emailplatform.webhooks import tasks as webhook_tasks
 
 HANDLERS = {
-    **campaign_tasks.HANDLERS, **sending_tasks.HANDLERS, **webhook_tasks.HANDLERS, **maintenance_tasks.HANDLERS,
-    **storage_tasks.HANDLERS, **retention_tasks.HANDLERS,
+    **campaign_tasks.HANDLERS,
+    **sending_tasks.HANDLERS,
+    **webhook_tasks.HANDLERS,
+    **maintenance_tasks.HANDLERS,
+    **storage_tasks.HANDLERS,
+    **retention_tasks.HANDLERS,
 }
 PERIODIC_KINDS = (
-    *campaign_tasks.PERIODIC_KINDS, *maintenance_tasks.PERIODIC_KINDS, *storage_tasks.PERIODIC_KINDS,
+    *campaign_tasks.PERIODIC_KINDS,
+    *maintenance_tasks.PERIODIC_KINDS,
+    *storage_tasks.PERIODIC_KINDS,
     *retention_tasks.PERIODIC_KINDS,
 )
 

@@ -13,8 +13,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
-from emailplatform.errors import ErrorResponse
 from emailplatform import scopes
+from emailplatform.errors import ErrorResponse
 
 DESCRIPTION = """\
 Upload a template and a CSV of recipients, create a campaign, and follow every message it sends.
@@ -38,24 +38,50 @@ field, parameter or header at fault, `message` says why. A refused request chang
 
 ERRORS = {
     400: ("The request cannot be understood.", "bad_request", "the body is not JSON", "body"),
-    401: ("No API key or token, or an unknown, revoked, expired or otherwise refused one; the message says why.",
-          "unauthorized", "the API key is unknown or revoked",
-          "X-API-Key"),
-    403: ("The credential lacks the scope the route needs (named in the message), or a signature that does not "
-          "match or has expired.", "forbidden",
-          "this route needs the scope 'templates:write', which the credential does not have (it has: read)", "scope"),
+    401: (
+        "No API key or token, or an unknown, revoked, expired or otherwise refused one; the message says why.",
+        "unauthorized",
+        "the API key is unknown or revoked",
+        "X-API-Key",
+    ),
+    403: (
+        "The credential lacks the scope the route needs (named in the message), or a signature that does not "
+        "match or has expired.",
+        "forbidden",
+        "this route needs the scope 'templates:write', which the credential does not have (it has: read)",
+        "scope",
+    ),
     404: ("No such object in this tenant.", "not_found", "no campaign with that id in this tenant", "transaction_id"),
-    409: ("The object is not in a state that allows this.", "conflict",
-          "a campaign that is SENT cannot be cancelled", "transaction_id"),
-    413: ("The request body (or the upload) is larger than allowed.", "too_large",
-          "the request body is larger than the 8388608 bytes allowed", "body"),
-    422: ("A field's value is not acceptable; `details` lists each field's problem.", "invalid",
-          "limit must be between 1 and 500", "limit"),
-    429: ("Past a rate limit; `Retry-After` says when to try again, the `RateLimit-*` headers how much is left.",
-          "rate_limited", "too many requests with this API key: 1000 a minute at most; try again in 12 seconds",
-          "X-API-Key"),
-    503: ("A service this route needs cannot be reached now; try again later.", "unavailable",
-          "the signing certificate could not be fetched", "SigningCertURL"),
+    409: (
+        "The object is not in a state that allows this.",
+        "conflict",
+        "a campaign that is SENT cannot be cancelled",
+        "transaction_id",
+    ),
+    413: (
+        "The request body (or the upload) is larger than allowed.",
+        "too_large",
+        "the request body is larger than the 8388608 bytes allowed",
+        "body",
+    ),
+    422: (
+        "A field's value is not acceptable; `details` lists each field's problem.",
+        "invalid",
+        "limit must be between 1 and 500",
+        "limit",
+    ),
+    429: (
+        "Past a rate limit; `Retry-After` says when to try again, the `RateLimit-*` headers how much is left.",
+        "rate_limited",
+        "too many requests with this API key: 1000 a minute at most; try again in 12 seconds",
+        "X-API-Key",
+    ),
+    503: (
+        "A service this route needs cannot be reached now; try again later.",
+        "unavailable",
+        "the signing certificate could not be fetched",
+        "SigningCertURL",
+    ),
 }
 
 
@@ -69,7 +95,9 @@ def error_responses(*statuses: int, descriptions: dict[int, str] | None = None) 
     for status in statuses:
         description, code, message, field = ERRORS[status]
         description = (descriptions or {}).get(status, description)
-        example: dict[str, dict[str, Any]] = {"error": {"code": code, "message": message, "field": field, "details": None}}
+        example: dict[str, dict[str, Any]] = {
+            "error": {"code": code, "message": message, "field": field, "details": None}
+        }
         if status == 422:
             example["error"]["details"] = [{"field": field, "reason": message}]
         responses[status] = {
@@ -123,10 +151,12 @@ def _use_error_shape(spec: dict) -> None:
                     ours = error_responses(int(status))[int(status)]
                     if response.get("description") == "Validation Error":
                         response["description"] = ours["description"]
-                    response["content"] = {"application/json": {  # the example with its nulls, left out by FastAPI
-                        "schema": {"$ref": "#/components/schemas/ErrorResponse"},
-                        "example": ours["content"]["application/json"]["example"],
-                    }}
+                    response["content"] = {
+                        "application/json": {  # the example with its nulls, left out by FastAPI
+                            "schema": {"$ref": "#/components/schemas/ErrorResponse"},
+                            "example": ours["content"]["application/json"]["example"],
+                        }
+                    }
 
 
 def _document_scopes(spec: dict, app: FastAPI) -> None:

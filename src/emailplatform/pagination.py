@@ -67,8 +67,13 @@ def _decode_offset(cursor: str) -> int:
         plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError):
         plain = None
-    if not (isinstance(plain, list) and len(plain) == 2 and plain[0] == "offset" and type(plain[1]) is int
-            and 0 <= plain[1] < 2**31):
+    if not (
+        isinstance(plain, list)
+        and len(plain) == 2
+        and plain[0] == "offset"
+        and type(plain[1]) is int
+        and 0 <= plain[1] < 2**31
+    ):
         raise Invalid("the cursor is not one this API gave out", field="cursor")
     return plain[1]
 

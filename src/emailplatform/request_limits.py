@@ -49,9 +49,12 @@ class RequestLimits:
         has_body = (declared not in ("", "0")) or "transfer-encoding" in headers
         needs_credential = path.startswith(API_PREFIX) and path not in PUBLIC_API_PATHS
         if has_body and needs_credential and not self._credential(scope, headers):
-            return await _answer(send, Unauthorized(
-                "an API key is required: the X-API-Key header, or Authorization: Bearer <key>", field="X-API-Key"
-            ))
+            return await _answer(
+                send,
+                Unauthorized(
+                    "an API key is required: the X-API-Key header, or Authorization: Bearer <key>", field="X-API-Key"
+                ),
+            )
         if declared.isdigit() and int(declared) > limit:
             return await _answer(send, _too_large(limit))
 
@@ -81,7 +84,6 @@ class RequestLimits:
 
         await self.app(scope, counted_receive, guarded_send)
 
-
     def _credential(self, scope: Scope, headers: Headers) -> bool:
         tls = scope.get("extensions", {}).get("tls") or {}
         return bool(tls.get("client_cert_chain")) or any(name in headers for name in self.credential_headers)
@@ -93,9 +95,15 @@ def _too_large(limit: int) -> TooLarge:
 
 async def _answer(send: Send, error: AppError) -> None:
     body = json.dumps(error.to_dict()).encode()
-    await send({
-        "type": "http.response.start", "status": error.status_code,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close")],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status_code,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -11,7 +11,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 FULL, READ, SEND = "full", "read", "send"
-AREAS = ("templates", "campaigns", "emails", "files", "webhooks", "domains", "suppressions", "analytics", "events", "tenant")
+AREAS = (
+    "templates",
+    "campaigns",
+    "emails",
+    "files",
+    "webhooks",
+    "domains",
+    "suppressions",
+    "analytics",
+    "events",
+    "tenant",
+)
 AREA_SCOPES = tuple(f"{area}:{access}" for area in AREAS for access in ("read", "write"))
 SCOPES = (FULL, READ, SEND, *AREA_SCOPES)
 SEND_GRANTS = frozenset(
@@ -47,7 +58,9 @@ class Needs:
 def grants(held: frozenset[str], needed: str) -> bool:
     area, _, access = needed.partition(":")
     return bool(
-        FULL in held or needed in held or (access == "read" and (READ in held or f"{area}:write" in held))
+        FULL in held
+        or needed in held
+        or (access == "read" and (READ in held or f"{area}:write" in held))
         or (SEND in held and needed in SEND_GRANTS)
     )
 

@@ -56,8 +56,12 @@ def run_embedded(request: SendRequest, runtime: Runtime, console: Console) -> in
     runtime.settings.public_url = f"http://127.0.0.1:{port}"
     with runtime.db.session() as session:
         tenant_service.ensure_default_tenant(session)
-        key, plain = tenant_service.create_api_key(session, tenant_service.get_tenant_by_name(session, "default").id, "emailplatform send")
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime, with_worker=True), host="127.0.0.1", port=port, log_level="warning"))
+        key, plain = tenant_service.create_api_key(
+            session, tenant_service.get_tenant_by_name(session, "default").id, "emailplatform send"
+        )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime, with_worker=True), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -75,25 +79,46 @@ def _run(client: httpx.Client, request: SendRequest, console: Console) -> int:
     name, address = parseaddr(request.sender)
     if "@" not in address:
         raise ApiError(f"--from: {request.sender!r} is not an email address")
-    template = _call(client, "POST", "/api/v1/templates", json={
-        "name": request.template.stem, "subject": request.subject, "html": request.template.read_text("utf-8"),
-    })
-    console.print(f"Template {template['template_id']} v{template['version']}, placeholders: {', '.join(template['placeholders']) or 'none'}")
+    template = _call(
+        client,
+        "POST",
+        "/api/v1/templates",
+        json={
+            "name": request.template.stem,
+            "subject": request.subject,
+            "html": request.template.read_text("utf-8"),
+        },
+    )
+    console.print(
+        f"Template {template['template_id']} v{template['version']}, placeholders: {', '.join(template['placeholders']) or 'none'}"
+    )
     file_url = _upload(client, request.recipients, console)
-    check = _call(client, "POST", "/api/v1/email/campaigns/check", json={
-        "template_id": template["template_id"], "csv_file_url": file_url,
-    })
+    check = _call(
+        client,
+        "POST",
+        "/api/v1/email/campaigns/check",
+        json={
+            "template_id": template["template_id"],
+            "csv_file_url": file_url,
+        },
+    )
     rows = check["total_messages"] + check["invalid_rows"] + check["duplicate_rows"]
     console.print(
         f"{request.recipients.name}: read as {recipients.describe(recipients.Layout.from_dict(check['layout']))};"
         f" {check['total_messages']} recipients, {check['invalid_rows']} invalid rows, {check['duplicate_rows']} duplicate rows"
     )
-    body = {"template_id": template["template_id"], "csv_file_url": file_url, "from": {"email": address, "name": name or None}}
+    body = {
+        "template_id": template["template_id"],
+        "csv_file_url": file_url,
+        "from": {"email": address, "name": name or None},
+    }
     if request.test_to:
         return _test_send(client, body, request.test_to, console)
     if request.send_at:
         body["schedule"] = {"send_at": request.send_at}
-    accepted = _call(client, "POST", "/api/v1/email/campaigns", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+    accepted = _call(
+        client, "POST", "/api/v1/email/campaigns", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
     campaign = _follow(client, accepted["transaction_id"], rows, console)
     _print_summary(campaign, console)
     return 0 if campaign["status"] in ("SENT", "COMPLETED", "SCHEDULED") else 1
@@ -133,7 +158,9 @@ def _follow(client: httpx.Client, transaction_id: str, rows: int, console: Conso
         while True:
             campaign = _call(client, "GET", f"/api/v1/email/campaigns/{transaction_id}")
             summary = campaign["summary"]
-            progress.update(split, completed=campaign["total_messages"] + campaign["invalid_rows"] + campaign["duplicate_rows"])
+            progress.update(
+                split, completed=campaign["total_messages"] + campaign["invalid_rows"] + campaign["duplicate_rows"]
+            )
             if campaign["status"] not in ("ACCEPT", "PROCESSING"):
                 progress.update(split, completed=rows)
                 done = summary["total_messages"] - summary["pending"]
@@ -149,8 +176,11 @@ def _print_summary(campaign: dict, console: Console) -> None:
     table.add_column("")
     table.add_column("count", justify="right")
     for label, value in [
-        ("recipients", summary["total_messages"]), ("sent", summary["sent"]), ("failed", summary["failed"]),
-        ("invalid rows", campaign["invalid_rows"]), ("duplicate rows", campaign["duplicate_rows"]),
+        ("recipients", summary["total_messages"]),
+        ("sent", summary["sent"]),
+        ("failed", summary["failed"]),
+        ("invalid rows", campaign["invalid_rows"]),
+        ("duplicate rows", campaign["duplicate_rows"]),
     ]:
         table.add_row(label, str(value))
     console.print(table)
@@ -176,7 +206,9 @@ def _reason(response: httpx.Response) -> str:
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
 
 
 def _free_port() -> int:

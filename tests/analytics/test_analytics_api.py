@@ -4,10 +4,10 @@ bounce reasons and clicked links, as JSON pages or CSV (format= or Accept), for 
 import csv
 import io
 import uuid
+
 import pytest
 
 from emailplatform.models import utcnow
-
 from tests.conftest import new_tenant
 from tests.helpers import all_pages
 from tests.ui.test_analytics import EVIL, record, sent_campaign
@@ -16,7 +16,9 @@ from tests.ui.test_analytics import EVIL, record, sent_campaign
 @pytest.fixture
 def two_campaigns(client, runtime):
     first = sent_campaign(
-        client, runtime, ["a@gmail.example", "b@gmail.example", "c@corp.example", "d@corp.example", "e@gmail.example"],
+        client,
+        runtime,
+        ["a@gmail.example", "b@gmail.example", "c@corp.example", "d@corp.example", "e@gmail.example"],
         "Spring",
     )
     second = sent_campaign(client, runtime, ["f@other.example"], "Summer")
@@ -43,8 +45,15 @@ def test_the_overview_has_the_periods_rates_and_a_day_by_day_series(client, two_
     ov = response.json()
     assert ov["days"] == 7 and ov["campaigns"] == 2
     assert ov["totals"] == {
-        "total": 6, "pending": 0, "sent": 6, "delivered": 3, "bounced": 3, "complained": 0, "opened": 2,
-        "clicked": 2, "failed": 0,
+        "total": 6,
+        "pending": 0,
+        "sent": 6,
+        "delivered": 3,
+        "bounced": 3,
+        "complained": 0,
+        "opened": 2,
+        "clicked": 2,
+        "failed": 0,
     }
     assert ov["rates"]["delivered"] == pytest.approx(0.5) and ov["rates"]["clicked"] == pytest.approx(2 / 3)
     assert len(ov["per_day"]) == 7 and ov["per_day"][-1]["date"] == utcnow().date().isoformat()
@@ -75,8 +84,10 @@ def test_breakdowns_of_a_campaign_and_of_the_period_as_pages_and_as_csv(client, 
     links = all_pages(client, "/api/v1/analytics/links", transaction_id=first)
     assert links[0] == {"url": "https://shop.example/spring", "clicks": 2, "messages_clicked": 1}
     assert links[1]["url"] == EVIL  # JSON keeps it as it was; only the CSV guards spreadsheets
-    assert csv_rows(client.get("/api/v1/analytics/links", params={"transaction_id": first, "format": "csv"}))[1][
-        "url"] == "'" + EVIL
+    assert (
+        csv_rows(client.get("/api/v1/analytics/links", params={"transaction_id": first, "format": "csv"}))[1]["url"]
+        == "'" + EVIL
+    )
 
     first_page = client.get("/api/v1/analytics/domains", params={"limit": 1}).json()
     assert [d["domain"] for d in first_page["items"]] == ["gmail.example"] and first_page["next_cursor"]

@@ -3,9 +3,9 @@ object; reads and refused requests leave none; filtered and paged; per tenant; p
 
 from datetime import timedelta
 
+from emailplatform.address_hashing import address_hash
 from emailplatform.models import utcnow
 from emailplatform.privacy import retention
-from emailplatform.address_hashing import address_hash
 from tests.conftest import new_tenant
 from tests.helpers import all_pages, create_template
 
@@ -26,7 +26,11 @@ def test_changes_are_recorded_with_actor_address_object_and_outcome_and_reads_an
 
     log = entries(client)
     assert [e["action"] for e in log] == [
-        "remove_suppression", "add_suppression", "revoke_api_key", "create_api_key", "create_template",
+        "remove_suppression",
+        "add_suppression",
+        "revoke_api_key",
+        "create_api_key",
+        "create_template",
     ]
     removed, added, revoked, created_key, created_template = log
     assert created_template["object_type"] == "templates" and created_template["object_id"] == template["template_id"]

@@ -1,7 +1,7 @@
 """Every bad input gets a 4xx naming the field and the reason, and changes nothing."""
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,10 +14,14 @@ HTML = "<p>Hello {{ first_name }}</p>"
 # UTF-8 for longer than the sample the encoding is told from, then a Windows-1252 byte on line 2502
 UNCLOSED_QUOTE = b'email,first_name\nada@example.com,"Ada\n' + b"x" * 200_000 + b"\n"  # a quote never closed
 LATE_UNCLOSED_QUOTE = (
-    b"email,first_name\n" + b"".join(b"user%05d@example.com,Name\n" % i for i in range(1500)) + UNCLOSED_QUOTE.split(b"\n", 1)[1]
+    b"email,first_name\n"
+    + b"".join(b"user%05d@example.com,Name\n" % i for i in range(1500))
+    + UNCLOSED_QUOTE.split(b"\n", 1)[1]
 )
 LATE_BAD_BYTE = (
-    "email,first_name\n" + "".join(f"user{i:05d}@example.com,Name{i:05d}\n" for i in range(2500)) + "zoe@example.com,Zoë\n"
+    "email,first_name\n"
+    + "".join(f"user{i:05d}@example.com,Name{i:05d}\n" for i in range(2500))
+    + "zoe@example.com,Zoë\n"
 ).encode("cp1252")
 
 
@@ -46,7 +50,10 @@ def assert_refused(client, body, status, field, reason_part):
         (b"email\nada@example.com\n", "needs columns the file does not have: first_name"),
         (b"email,first_name\n", "no recipient rows"),
         (b"\n\n", "empty"),
-        (LATE_BAD_BYTE, 'line 2502 cannot be read (byte 80035 of the file, b\'\\xeb\'); save it from your spreadsheet as "CSV UTF-8"'),
+        (
+            LATE_BAD_BYTE,
+            "line 2502 cannot be read (byte 80035 of the file, b'\\xeb'); save it from your spreadsheet as \"CSV UTF-8\"",
+        ),
         (UNCLOSED_QUOTE, "cannot be read as CSV from line 2: field larger than field limit"),
         (LATE_UNCLOSED_QUOTE, "cannot be read as CSV from line 1502: field larger than field limit"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not text"),
@@ -63,7 +70,9 @@ def test_a_file_that_is_not_a_recipients_csv_is_refused(client, template_id, con
 
 def test_a_file_not_uploaded_yet_or_unknown_is_refused(client, template_id):
     pending = client.post("/api/v1/files/upload-url", json={"filename": "r.csv"}).json()
-    assert_refused(client, campaign_body(template_id, pending["file_url"]), 422, "csv_file_url", "nothing has been uploaded")
+    assert_refused(
+        client, campaign_body(template_id, pending["file_url"]), 422, "csv_file_url", "nothing has been uploaded"
+    )
     assert_refused(client, campaign_body(template_id, "local://files/elsewhere.csv"), 404, "csv_file_url", "no file")
 
 
@@ -71,13 +80,21 @@ def test_unknown_template_and_bad_fields(client, template_id):
     file = upload_file(client, csv_bytes(["email", "first_name"], [["a@example.com", "A"]]))
     url = file["file_url"]
     assert_refused(client, campaign_body(str(uuid.uuid4()), url), 404, "template_id", "no such template")
-    past = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     assert_refused(client, campaign_body(template_id, url, schedule={"send_at": past}), 422, "schedule.send_at", "past")
-    assert_refused(client, campaign_body(template_id, url, schedule={"send_at": "2030-01-01T10:00:00"}), 422, "schedule.send_at", "timezone")
+    assert_refused(
+        client,
+        campaign_body(template_id, url, schedule={"send_at": "2030-01-01T10:00:00"}),
+        422,
+        "schedule.send_at",
+        "timezone",
+    )
     assert_refused(client, campaign_body(template_id, url, batch_size=5001), 422, "batch_size", "5000")
     assert_refused(client, campaign_body(template_id, url) | {"from": {"email": "nope"}}, 422, "from.email", "email")
     assert_refused(client, {"csv_file_url": url, "from": {"email": "a@example.com"}}, 422, "template_id", "required")
-    response = client.post("/api/v1/email/campaigns", content=b"{not json", headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/api/v1/email/campaigns", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 422
 
 
@@ -158,8 +175,11 @@ def test_a_file_past_the_column_limit_is_refused_naming_it(client, template_id):
 
 
 LONG_FIELD_LATE = (
-    "email,first_name\n" + "".join(f"user{i:05d}@example.com,Name{i}\n" for i in range(1200)) + "long@example.com,"
-    + "x" * 200_000 + "\nlast@example.com,Last\n"
+    "email,first_name\n"
+    + "".join(f"user{i:05d}@example.com,Name{i}\n" for i in range(1200))
+    + "long@example.com,"
+    + "x" * 200_000
+    + "\nlast@example.com,Last\n"
 ).encode()
 
 
@@ -184,7 +204,10 @@ def test_a_template_version_past_any_stored_one_is_refused_naming_it(client, tem
     file_url = upload_file(client, csv_bytes(["email", "first_name"], [["ada@example.com", "Ada"]]))["file_url"]
     for path, body in (
         ("/api/v1/email/campaigns", campaign_body(template_id, file_url, template_version=version)),
-        ("/api/v1/email/campaigns/check", {"template_id": template_id, "csv_file_url": file_url, "template_version": version}),
+        (
+            "/api/v1/email/campaigns/check",
+            {"template_id": template_id, "csv_file_url": file_url, "template_version": version},
+        ),
     ):
         response = client.post(path, json=body)
         assert response.status_code == 422, response.text

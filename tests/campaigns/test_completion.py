@@ -31,7 +31,9 @@ def callbacks(runtime, client, receiver):  # noqa: F811
 def start_campaign(client, callback_url: str) -> str:
     template = create_template(client, "Hi", "<p>Hi {{ name }}</p>")
     file = upload_file(client, csv_bytes(["email", "name"], [[e, e[:3]] for e in RECIPIENTS]))
-    created = create_campaign(client, template["template_id"], file["file_url"], batch_size=2, callback_url=callback_url)
+    created = create_campaign(
+        client, template["template_id"], file["file_url"], batch_size=2, callback_url=callback_url
+    )
     return created["transaction_id"]
 
 
@@ -39,7 +41,11 @@ def statuses(client, transaction_id: str) -> tuple[str, set[str], dict[str, str]
     """The campaign's status, its batches' and its messages' by recipient."""
     batches = all_pages(client, f"/api/v1/email/campaigns/{transaction_id}/batches")
     messages = all_pages(client, f"/api/v1/email/campaigns/{transaction_id}/messages")
-    return campaign(client, transaction_id)["status"], {b["status"] for b in batches}, {m["email"]: m["status"] for m in messages}
+    return (
+        campaign(client, transaction_id)["status"],
+        {b["status"] for b in batches},
+        {m["email"]: m["status"] for m in messages},
+    )
 
 
 def test_an_smtp_campaign_completes_once_the_outcome_window_has_passed(runtime, client, smtp_sink, callbacks):

@@ -3,7 +3,7 @@ themselves, whatever moved them: the split, suppression, sending, refusals, even
 
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -11,13 +11,17 @@ from sqlalchemy import func, select
 from emailplatform.analytics import service as analytics
 from emailplatform.campaigns import counts
 from emailplatform.events import service as event_service
-from emailplatform.suppressions import service as suppression
 from emailplatform.models import DomainMessageCount, Message, MessageCount
+from emailplatform.suppressions import service as suppression
 from tests.conftest import run_jobs
 from tests.helpers import create_campaign, create_template, csv_bytes, upload_file
 
 ADDRESSES = [
-    "ada@example.com", "bob@Example.COM", "hard@example.com", "blocked@example.org", "soft@example.net",
+    "ada@example.com",
+    "bob@Example.COM",
+    "hard@example.com",
+    "blocked@example.org",
+    "soft@example.net",
     "eve@example.net",
 ]
 
@@ -40,8 +44,9 @@ def start_campaign(client, addresses: list[str], **extra) -> uuid.UUID:
 def record(runtime, transaction_id: uuid.UUID, email: str, kind: str) -> None:
     with runtime.db.session() as session:
         message_id = session.scalar(
-            select(Message.id)
-            .where(Message.transaction_id == transaction_id, func.lower(Message.email) == email.lower())
+            select(Message.id).where(
+                Message.transaction_id == transaction_id, func.lower(Message.email) == email.lower()
+            )
         )
         event_service.record(session, event_service.NewEvent(message_id, kind, details={"url": "https://x.example"}))
 
@@ -69,23 +74,41 @@ def test_counts_follow_every_status_change(client, smtp_runtime, tenant):
     with smtp_runtime.db.session() as session:
         suppression.add(session, tenant.tenant_id, "blocked@example.org", "manual")
     sent = start_campaign(client, ADDRESSES)
-    later = datetime.now(timezone.utc) + timedelta(days=1)
+    later = datetime.now(UTC) + timedelta(days=1)
     cancelled = start_campaign(client, ["x@example.com", "y@example.org"], schedule={"send_at": later.isoformat()})
     run_jobs(smtp_runtime)
     assert counted(smtp_runtime, cancelled) == {("example.com", "PENDING"): 1, ("example.org", "PENDING"): 1}
     assert client.post(f"/api/v1/email/campaigns/{cancelled}/cancel").status_code == 200
-    for email, kind in [("ada@example.com", "delivered"), ("ada@example.com", "opened"), ("bob@Example.COM", "clicked"),
-                        ("eve@example.net", "delivered"), ("eve@example.net", "complained"),
-                        ("ada@example.com", "opened")]:
+    for email, kind in [
+        ("ada@example.com", "delivered"),
+        ("ada@example.com", "opened"),
+        ("bob@Example.COM", "clicked"),
+        ("eve@example.net", "delivered"),
+        ("eve@example.net", "complained"),
+        ("ada@example.com", "opened"),
+    ]:
         record(smtp_runtime, sent, email, kind)
 
-    assert counted(smtp_runtime, sent) == grouped_messages(smtp_runtime, sent) == {
-        ("example.com", "OPENED"): 1, ("example.com", "CLICKED"): 1, ("example.com", "BOUNCED"): 1,
-        ("example.org", "SUPPRESSED"): 1, ("example.net", "FAILED"): 1, ("example.net", "COMPLAINED"): 1,
-    }
-    assert counted(smtp_runtime, cancelled) == grouped_messages(smtp_runtime, cancelled) == {
-        ("example.com", "CANCELLED"): 1, ("example.org", "CANCELLED"): 1,
-    }
+    assert (
+        counted(smtp_runtime, sent)
+        == grouped_messages(smtp_runtime, sent)
+        == {
+            ("example.com", "OPENED"): 1,
+            ("example.com", "CLICKED"): 1,
+            ("example.com", "BOUNCED"): 1,
+            ("example.org", "SUPPRESSED"): 1,
+            ("example.net", "FAILED"): 1,
+            ("example.net", "COMPLAINED"): 1,
+        }
+    )
+    assert (
+        counted(smtp_runtime, cancelled)
+        == grouped_messages(smtp_runtime, cancelled)
+        == {
+            ("example.com", "CANCELLED"): 1,
+            ("example.org", "CANCELLED"): 1,
+        }
+    )
     with smtp_runtime.db.session(write=False) as session:
         domains = dict(analytics.by_recipient_domain(session, analytics.Scope([sent, cancelled], 30)))
         per_campaign = analytics.counts_by_campaign(session, [sent, cancelled])

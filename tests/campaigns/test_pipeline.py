@@ -2,7 +2,7 @@
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -52,7 +52,9 @@ def test_every_good_row_gets_its_own_email_once_and_bad_rows_are_reported(client
 
     errors = all_pages(client, f"/api/v1/email/campaigns/{accepted['transaction_id']}/errors")
     assert [(e["row_number"], e["email"]) for e in errors] == [
-        (3, "not-an-address"), (5, "ADA@example.com"), (6, "linus@example.net")
+        (3, "not-an-address"),
+        (5, "ADA@example.com"),
+        (6, "linus@example.net"),
     ]
     assert "not a valid email address" in errors[0]["reason"]
     assert "duplicate" in errors[1]["reason"]
@@ -67,7 +69,11 @@ def test_messages_batches_and_history_are_visible(client, smtp_runtime):
     run_jobs(smtp_runtime)
 
     batches = all_pages(client, f"/api/v1/email/campaigns/{transaction_id}/batches")
-    assert [(b["seq"], b["message_count"], b["status"]) for b in batches] == [(0, 3, "SENT"), (1, 3, "SENT"), (2, 1, "SENT")]
+    assert [(b["seq"], b["message_count"], b["status"]) for b in batches] == [
+        (0, 3, "SENT"),
+        (1, 3, "SENT"),
+        (2, 1, "SENT"),
+    ]
     messages = all_pages(client, f"/api/v1/email/campaigns/{transaction_id}/messages", limit=2)
     assert [m["email"] for m in messages] == [f"user{i}@example.com" for i in range(7)]
     assert {m["status"] for m in messages} == {"SENT"}
@@ -113,17 +119,19 @@ def test_smtp_4xx_is_retried_later_and_5xx_bounces_that_message_only(client, smt
 def test_scheduled_campaign_waits_for_its_time(client, smtp_runtime, smtp_sink):
     template = create_template(client, "Hi", HTML)
     file = upload_file(client, csv_bytes(["email", "first_name", "company"], [["a@example.com", "A", "B"]]))
-    send_at = datetime.now(timezone.utc) + timedelta(seconds=3)
+    send_at = datetime.now(UTC) + timedelta(seconds=3)
     transaction_id = create_campaign(
         client, template["template_id"], file["file_url"], schedule={"send_at": send_at.isoformat()}
     )["transaction_id"]
 
     run_jobs(smtp_runtime)
     assert campaign(client, transaction_id)["status"] == "SCHEDULED"
-    assert [m["status"] for m in all_pages(client, f"/api/v1/email/campaigns/{transaction_id}/messages")] == ["SCHEDULED"]
+    assert [m["status"] for m in all_pages(client, f"/api/v1/email/campaigns/{transaction_id}/messages")] == [
+        "SCHEDULED"
+    ]
     assert smtp_sink.received == []
 
-    time.sleep(max((send_at - datetime.now(timezone.utc)).total_seconds(), 0) + 0.1)
+    time.sleep(max((send_at - datetime.now(UTC)).total_seconds(), 0) + 0.1)
     run_jobs(smtp_runtime)
     assert campaign(client, transaction_id)["status"] == "SENT"
     assert sorted(smtp_sink.by_recipient()) == ["a@example.com"]
@@ -132,7 +140,7 @@ def test_scheduled_campaign_waits_for_its_time(client, smtp_runtime, smtp_sink):
 def test_cancelled_before_its_time_never_sends(client, smtp_runtime, smtp_sink):
     template = create_template(client, "Hi", HTML)
     file = upload_file(client, csv_bytes(["email", "first_name", "company"], [["a@example.com", "A", "B"]]))
-    send_at = datetime.now(timezone.utc) + timedelta(seconds=3)
+    send_at = datetime.now(UTC) + timedelta(seconds=3)
     transaction_id = create_campaign(
         client, template["template_id"], file["file_url"], schedule={"send_at": send_at.isoformat()}
     )["transaction_id"]
@@ -140,7 +148,7 @@ def test_cancelled_before_its_time_never_sends(client, smtp_runtime, smtp_sink):
 
     cancelled = client.post(f"/api/v1/email/campaigns/{transaction_id}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "CANCELLED"
-    time.sleep(max((send_at - datetime.now(timezone.utc)).total_seconds(), 0) + 0.1)
+    time.sleep(max((send_at - datetime.now(UTC)).total_seconds(), 0) + 0.1)
     run_jobs(smtp_runtime)
     assert smtp_sink.received == []
     assert campaign(client, transaction_id)["summary"]["cancelled"] == 1
@@ -175,14 +183,20 @@ def test_cancel_while_sending_stops_what_has_not_gone_out(client, smtp_runtime, 
 def test_idempotency_key_returns_the_first_answer(client, smtp_runtime):
     template = create_template(client, "Hi", HTML)
     file = upload_file(client, csv_bytes(["email", "first_name", "company"], [["a@example.com", "A", "B"]]))
-    body = {"template_id": template["template_id"], "csv_file_url": file["file_url"], "from": {"email": "x@example.com"}}
+    body = {
+        "template_id": template["template_id"],
+        "csv_file_url": file["file_url"],
+        "from": {"email": "x@example.com"},
+    }
     first = client.post("/api/v1/email/campaigns", json=body, headers={"Idempotency-Key": "order-42"})
     second = client.post("/api/v1/email/campaigns", json=body, headers={"Idempotency-Key": "order-42"})
     assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
     assert len(all_pages(client, "/api/v1/email/campaigns")) == 1
 
-    changed = client.post("/api/v1/email/campaigns", json=body | {"name": "other"}, headers={"Idempotency-Key": "order-42"})
+    changed = client.post(
+        "/api/v1/email/campaigns", json=body | {"name": "other"}, headers={"Idempotency-Key": "order-42"}
+    )
     assert changed.status_code == 422 and changed.json()["error"]["field"] == "Idempotency-Key"
     assert len(all_pages(client, "/api/v1/email/campaigns")) == 1
 
@@ -203,14 +217,23 @@ def test_a_template_that_would_stall_fails_its_messages_and_another_tenant_still
 
     stalling = create_template(client, "S", html, text="t")
     rows = [[f"user{i}@example.com", f"User{i}", "Acme"] for i in range(8)]
-    bad = create_campaign(client, stalling["template_id"], upload_file(client, csv_bytes(["email", "first_name", "company"], rows))["file_url"])
+    bad = create_campaign(
+        client,
+        stalling["template_id"],
+        upload_file(client, csv_bytes(["email", "first_name", "company"], rows))["file_url"],
+    )
     with TestClient(create_app(runtime), base_url=PUBLIC_URL) as other:
         other.headers["X-API-Key"] = new_tenant(runtime).api_key
-        good = create_campaign(other, create_template(other, "Hi", HTML)["template_id"],
-                               upload_file(other, csv_bytes(["email", "first_name", "company"], rows[:2]))["file_url"])
+        good = create_campaign(
+            other,
+            create_template(other, "Hi", HTML)["template_id"],
+            upload_file(other, csv_bytes(["email", "first_name", "company"], rows[:2]))["file_url"],
+        )
         run_jobs(runtime)
         assert campaign(other, good["transaction_id"])["summary"]["sent"] == 2
 
     failed = all_pages(client, f"/api/v1/email/campaigns/{bad['transaction_id']}/messages", status="FAILED")
     assert len(failed) == 8
-    assert all("a filter was given" in m["last_error"] and "at most 10000 are allowed" in m["last_error"] for m in failed)
+    assert all(
+        "a filter was given" in m["last_error"] and "at most 10000 are allowed" in m["last_error"] for m in failed
+    )

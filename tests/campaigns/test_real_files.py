@@ -47,44 +47,100 @@ def xlsx_file(rows: list[list]) -> bytes:
     return out.getvalue()
 
 
-GERMAN = [("juergen@example.de", "Jürgen", "Müller & Söhne; GmbH"), ("zoe@example.de", "Zoë", "Straße 1"), ("anna@example.at", "Anna", "Groß AG")]
-POLISH = [("lukasz@example.pl", "Łukasz", "Zakład Łódź"), ("malgosia@example.pl", "Małgorzata Śliwińska", "Żabka"), ("zaneta@example.pl", "Żaneta", "Gdańsk sp. z o.o.")]
-FRENCH = [("rene@example.fr", "René", "Café Noël"), ("hans@example.ch", "Hans Groß", "Zürich AG"), ("francois@example.fr", "François", "Hélène & Cie")]
-UNICODE = [("zoe@example.com", "Zoë", "Ελληνική Α.Ε."), ("ivan@example.ru", "Иван", "ООО Рога"), ("mei@example.cn", "美玲", "北京")]
-PLAIN = [("ada@example.com", "Ada", "Analytical"), ("grace@example.org", "Grace", "Navy"), ("linus@example.net", "Linus", "Kernel")]
+GERMAN = [
+    ("juergen@example.de", "Jürgen", "Müller & Söhne; GmbH"),
+    ("zoe@example.de", "Zoë", "Straße 1"),
+    ("anna@example.at", "Anna", "Groß AG"),
+]
+POLISH = [
+    ("lukasz@example.pl", "Łukasz", "Zakład Łódź"),
+    ("malgosia@example.pl", "Małgorzata Śliwińska", "Żabka"),
+    ("zaneta@example.pl", "Żaneta", "Gdańsk sp. z o.o."),
+]
+FRENCH = [
+    ("rene@example.fr", "René", "Café Noël"),
+    ("hans@example.ch", "Hans Groß", "Zürich AG"),
+    ("francois@example.fr", "François", "Hélène & Cie"),
+]
+UNICODE = [
+    ("zoe@example.com", "Zoë", "Ελληνική Α.Ε."),
+    ("ivan@example.ru", "Иван", "ООО Рога"),
+    ("mei@example.cn", "美玲", "北京"),
+]
+PLAIN = [
+    ("ada@example.com", "Ada", "Analytical"),
+    ("grace@example.org", "Grace", "Navy"),
+    ("linus@example.net", "Linus", "Kernel"),
+]
 
 REAL_FILES = {
     "excel-de-semicolon-bom-crlf": RealFile(
-        "kunden.csv", b"\xef\xbb\xbf" + csv_file(["email", "first_name", "company"], [list(p) for p in GERMAN], ";", "utf-8"),
-        GERMAN, "utf-8-sig", ";", {"email": "email", "first_name": "first_name", "company": "company"},
+        "kunden.csv",
+        b"\xef\xbb\xbf" + csv_file(["email", "first_name", "company"], [list(p) for p in GERMAN], ";", "utf-8"),
+        GERMAN,
+        "utf-8-sig",
+        ";",
+        {"email": "email", "first_name": "first_name", "company": "company"},
     ),
     "cp1250-polish": RealFile(
-        "klienci.csv", csv_file(["Email", "First_Name", "Company"], [list(p) for p in POLISH], ";", "cp1250"),
-        POLISH, "cp1250", ";", {"email": "Email", "first_name": "First_Name", "company": "Company"},
+        "klienci.csv",
+        csv_file(["Email", "First_Name", "Company"], [list(p) for p in POLISH], ";", "cp1250"),
+        POLISH,
+        "cp1250",
+        ";",
+        {"email": "Email", "first_name": "First_Name", "company": "Company"},
     ),
     "cp1252-email-address": RealFile(
-        "clients.csv", csv_file(["Email Address", "First Name", "company"], [list(p) for p in FRENCH], ",", "cp1252"),
-        FRENCH, "cp1252", ",", {"email": "Email Address", "first_name": "First Name", "company": "company"},
+        "clients.csv",
+        csv_file(["Email Address", "First Name", "company"], [list(p) for p in FRENCH], ",", "cp1252"),
+        FRENCH,
+        "cp1252",
+        ",",
+        {"email": "Email Address", "first_name": "First Name", "company": "company"},
     ),
     "utf16-unicode-text-tab": RealFile(
-        "unicode.txt", b"\xff\xfe" + csv_file(["E-Mail", "first_name", "company"], [list(p) for p in UNICODE], "\t", "utf-16-le"),
-        UNICODE, "utf-16-le", "\t", {"email": "E-Mail", "first_name": "first_name", "company": "company"},
+        "unicode.txt",
+        b"\xff\xfe" + csv_file(["E-Mail", "first_name", "company"], [list(p) for p in UNICODE], "\t", "utf-16-le"),
+        UNICODE,
+        "utf-16-le",
+        "\t",
+        {"email": "E-Mail", "first_name": "first_name", "company": "company"},
     ),
     "e-mail-header-pipe": RealFile(
-        "export.csv", csv_file(["E-Mail", "FIRST-NAME", "Company"], [list(p) for p in PLAIN], "|", "utf-8", "\n"),
-        PLAIN, "utf-8", "|", {"email": "E-Mail", "first_name": "FIRST-NAME", "company": "Company"},
+        "export.csv",
+        csv_file(["E-Mail", "FIRST-NAME", "Company"], [list(p) for p in PLAIN], "|", "utf-8", "\n"),
+        PLAIN,
+        "utf-8",
+        "|",
+        {"email": "E-Mail", "first_name": "FIRST-NAME", "company": "Company"},
     ),
     "explicit-columns": RealFile(
-        "crm.csv", csv_file(["Work E-Mail", "Vorname", "Firma", "email"], [[*p, "old@example.com"] for p in GERMAN], ";", "utf-8"),
-        GERMAN, "utf-8", ";", {"email": "Work E-Mail", "first_name": "Vorname", "company": "Firma"},
+        "crm.csv",
+        csv_file(["Work E-Mail", "Vorname", "Firma", "email"], [[*p, "old@example.com"] for p in GERMAN], ";", "utf-8"),
+        GERMAN,
+        "utf-8",
+        ";",
+        {"email": "Work E-Mail", "first_name": "Vorname", "company": "Firma"},
         explicit={"email": "Work E-Mail", "first_name": "Vorname", "company": "Firma"},
     ),
     "xlsx": RealFile(
         "kunden.xlsx",
-        xlsx_file([["E-Mail", "First name", "Company", "Since"], ["juergen@example.de", "Jürgen", 12345, date(2024, 3, 1)],
-                   ["zoe@example.de", "Zoë", 12.5, None], ["anna@example.at", "Anna", "Groß AG", date(2025, 1, 2)]]),
-        [("juergen@example.de", "Jürgen", "12345"), ("zoe@example.de", "Zoë", "12.5"), ("anna@example.at", "Anna", "Groß AG")],
-        None, None, {"email": "E-Mail", "first_name": "First name", "company": "Company"},
+        xlsx_file(
+            [
+                ["E-Mail", "First name", "Company", "Since"],
+                ["juergen@example.de", "Jürgen", 12345, date(2024, 3, 1)],
+                ["zoe@example.de", "Zoë", 12.5, None],
+                ["anna@example.at", "Anna", "Groß AG", date(2025, 1, 2)],
+            ]
+        ),
+        [
+            ("juergen@example.de", "Jürgen", "12345"),
+            ("zoe@example.de", "Zoë", "12.5"),
+            ("anna@example.at", "Anna", "Groß AG"),
+        ],
+        None,
+        None,
+        {"email": "E-Mail", "first_name": "First name", "company": "Company"},
     ),
 }
 
@@ -102,12 +158,21 @@ def test_a_real_world_file_is_checked_and_sent_to_everyone_with_their_own_name(c
     template = create_template(client, SUBJECT, HTML)
     file = upload_file(client, real.content, real.filename)
     explicit = {"columns": real.explicit} if real.explicit else {}
-    layout = {"format": "xlsx" if real.filename.endswith(".xlsx") else "csv", "encoding": real.encoding,
-              "delimiter": real.delimiter, "columns": real.columns}
+    layout = {
+        "format": "xlsx" if real.filename.endswith(".xlsx") else "csv",
+        "encoding": real.encoding,
+        "delimiter": real.delimiter,
+        "columns": real.columns,
+    }
 
-    check = client.post("/api/v1/email/campaigns/check", json={
-        "template_id": template["template_id"], "csv_file_url": file["file_url"], **explicit,
-    })
+    check = client.post(
+        "/api/v1/email/campaigns/check",
+        json={
+            "template_id": template["template_id"],
+            "csv_file_url": file["file_url"],
+            **explicit,
+        },
+    )
     assert check.status_code == 200, check.text
     assert check.json()["layout"] == layout
     assert (check.json()["total_messages"], check.json()["invalid_rows"], check.json()["duplicate_rows"]) == (3, 0, 0)
@@ -140,12 +205,19 @@ def test_a_real_world_file_is_checked_and_sent_to_everyone_with_their_own_name(c
 def test_the_check_the_campaign_and_its_bad_rows_agree_on_every_count(client, smtp_runtime, smtp_sink):
     template = create_template(client, SUBJECT, HTML)
     rows = [
-        ["ada@example.com", "Ada", "A"], ["broken", "Bob", "B"], ["ADA@example.com", "Ada again", "A"],
-        ["grace@example.org", "Grace", "G"], ["grace@example.org", "Grace", "G"], ["linus@example.net", "Linus"],
-        ["", "Nobody", "N"], ["ken@example.com", "Ken", "K"],
+        ["ada@example.com", "Ada", "A"],
+        ["broken", "Bob", "B"],
+        ["ADA@example.com", "Ada again", "A"],
+        ["grace@example.org", "Grace", "G"],
+        ["grace@example.org", "Grace", "G"],
+        ["linus@example.net", "Linus"],
+        ["", "Nobody", "N"],
+        ["ken@example.com", "Ken", "K"],
     ]
     file = upload_file(client, csv_file(["Email", "first_name", "company"], rows, ";", "utf-8"))
-    check = client.post("/api/v1/email/campaigns/check", json={"template_id": template["template_id"], "csv_file_url": file["file_url"]})
+    check = client.post(
+        "/api/v1/email/campaigns/check", json={"template_id": template["template_id"], "csv_file_url": file["file_url"]}
+    )
     assert check.status_code == 200, check.text
     report = check.json()
     assert (report["total_messages"], report["invalid_rows"], report["duplicate_rows"]) == (3, 3, 2)
@@ -173,8 +245,12 @@ def test_the_check_the_campaign_and_its_bad_rows_agree_on_every_count(client, sm
 def test_a_bad_column_mapping_is_refused_naming_it(client, columns, field, reason):
     template = create_template(client, SUBJECT, HTML)
     file = upload_file(client, csv_file(["Work E-Mail", "Vorname", "Firma"], [list(GERMAN[0])], ";", "utf-8"))
-    body = {"template_id": template["template_id"], "csv_file_url": file["file_url"], "columns": columns,
-            "from": {"email": "news@sender.example.com"}}
+    body = {
+        "template_id": template["template_id"],
+        "csv_file_url": file["file_url"],
+        "columns": columns,
+        "from": {"email": "news@sender.example.com"},
+    }
     for path in ("/api/v1/email/campaigns/check", "/api/v1/email/campaigns"):
         response = client.post(path, json={k: v for k, v in body.items() if path.endswith("campaigns") or k != "from"})
         assert response.status_code == 422, response.text
@@ -187,7 +263,9 @@ def test_a_bad_column_mapping_is_refused_naming_it(client, columns, field, reaso
 def test_without_a_mapping_a_file_whose_columns_do_not_match_says_what_to_do(client):
     template = create_template(client, SUBJECT, HTML)
     file = upload_file(client, csv_file(["Work E-Mail", "Vorname", "Firma"], [list(GERMAN[0])], ";", "utf-8"))
-    response = client.post("/api/v1/email/campaigns/check", json={"template_id": template["template_id"], "csv_file_url": file["file_url"]})
+    response = client.post(
+        "/api/v1/email/campaigns/check", json={"template_id": template["template_id"], "csv_file_url": file["file_url"]}
+    )
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "csv_file_url"
     assert "no 'email' column (its columns: Work E-Mail, Vorname, Firma)" in response.json()["error"]["message"]
@@ -205,7 +283,9 @@ def test_an_xlsx_that_states_a_wrong_size_is_read_whole(client):
                 data = re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1:A2"', data)
             target.writestr(item, data)
     file = upload_file(client, stated.getvalue(), "small.xlsx")
-    check = client.post("/api/v1/email/campaigns/check", json={"template_id": template["template_id"], "csv_file_url": file["file_url"]})
+    check = client.post(
+        "/api/v1/email/campaigns/check", json={"template_id": template["template_id"], "csv_file_url": file["file_url"]}
+    )
     assert check.status_code == 200, check.text
     assert check.json()["total_messages"] == 3
     assert check.json()["first_rows"][2] == dict(zip(["email", "first_name", "company"], PLAIN[2]))
@@ -214,12 +294,12 @@ def test_an_xlsx_that_states_a_wrong_size_is_read_whole(client):
 @pytest.mark.parametrize(
     ("sample", "delimiter"),
     [
-        ("email,name\na@example.com,\"Doe; John\"\nb@example.com,Roe; Jane\n", ","),
+        ('email,name\na@example.com,"Doe; John"\nb@example.com,Roe; Jane\n', ","),
         ("email;name;company\na@example.com;Ada;ACME, Inc.\nb@example.com;Bob;X, Y, Z\n", ";"),
         ("email\tname\na@example.com\tAda, Countess\n", "\t"),
         ("email|name|note\na@example.com|Ada|a;b,c\n", "|"),
         ("email\na@example.com\nb@example.com\n", ","),
-        ("\"e;mail\",name\n\"a@example.com\",\"x;y;z\"\n", ","),
+        ('"e;mail",name\n"a@example.com","x;y;z"\n', ","),
     ],
 )
 def test_the_delimiter_is_the_one_the_header_and_rows_agree_on(sample, delimiter):

@@ -36,7 +36,9 @@ def test_rescheduling_moves_the_send_time_the_release_job_and_the_messages_sched
     assert campaign(client, transaction_id)["status"] == "SCHEDULED"
     new_time = (utcnow() + timedelta(hours=2)).replace(microsecond=0)
 
-    response = client.post(f"/api/v1/email/campaigns/{transaction_id}/reschedule", json={"send_at": new_time.isoformat()})
+    response = client.post(
+        f"/api/v1/email/campaigns/{transaction_id}/reschedule", json={"send_at": new_time.isoformat()}
+    )
 
     assert response.status_code == 200, response.text
     assert at(response.json()["send_at"]) == new_time and response.json()["status"] == "SCHEDULED"
@@ -49,9 +51,12 @@ def test_rescheduling_moves_the_send_time_the_release_job_and_the_messages_sched
 def test_a_campaign_rescheduled_to_a_moment_away_goes_then(client, runtime):
     transaction_id = scheduled_campaign(client, runtime, utcnow() + timedelta(days=1))
     soon = utcnow() + timedelta(seconds=1)
-    assert client.post(
-        f"/api/v1/email/campaigns/{transaction_id}/reschedule", json={"send_at": soon.isoformat()}
-    ).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/email/campaigns/{transaction_id}/reschedule", json={"send_at": soon.isoformat()}
+        ).status_code
+        == 200
+    )
     while utcnow() <= soon:
         time.sleep(0.2)
     run_jobs(runtime)
@@ -84,9 +89,9 @@ def test_a_cancelled_scheduled_campaign_cannot_be_rescheduled_and_never_goes(cli
     transaction_id = scheduled_campaign(client, runtime, utcnow() + timedelta(seconds=2))
     assert client.post(f"/api/v1/email/campaigns/{transaction_id}/cancel").json()["status"] == "CANCELLED"
     future = (utcnow() + timedelta(hours=1)).isoformat()
-    assert client.post(
-        f"/api/v1/email/campaigns/{transaction_id}/reschedule", json={"send_at": future}
-    ).status_code == 409
+    assert (
+        client.post(f"/api/v1/email/campaigns/{transaction_id}/reschedule", json={"send_at": future}).status_code == 409
+    )
     time.sleep(2.1)
     run_jobs(runtime)
     done = campaign(client, transaction_id)
@@ -117,6 +122,6 @@ def test_another_tenants_campaign_is_not_found(client, runtime):
     future = (utcnow() + timedelta(hours=1)).isoformat()
     path = f"/api/v1/email/campaigns/{transaction_id}/reschedule"
     assert client.post(path, json={"send_at": future}, headers={"X-API-Key": other.api_key}).status_code == 404
-    assert client.post(
-        f"/api/v1/email/campaigns/{uuid.uuid4()}/reschedule", json={"send_at": future}
-    ).status_code == 404
+    assert (
+        client.post(f"/api/v1/email/campaigns/{uuid.uuid4()}/reschedule", json={"send_at": future}).status_code == 404
+    )

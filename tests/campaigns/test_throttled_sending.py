@@ -79,7 +79,7 @@ def test_a_message_throttled_longer_than_the_wait_goes_back_to_the_queue_and_is_
 
     waiting = [m for m in messages_of(client, transaction_id).values() if m["status"] == "READY_TO_SEND"]
     assert waiting, "five at two a second do not all go at once"
-    assert all("throttled: the tenant's 2 messages a second" == m["last_error"] and m["attempts"] == 0 for m in waiting)
+    assert all(m["last_error"] == "throttled: the tenant's 2 messages a second" and m["attempts"] == 0 for m in waiting)
     assert campaign(client, transaction_id)["status"] == "READY_TO_SEND"
     history = client.get(f"/api/v1/email/messages/{waiting[0]['message_id']}").json()["history"]
     assert [h["type"] for h in history] == ["created"], "waiting for a turn is no attempt and no event"
@@ -134,7 +134,9 @@ def test_two_worker_processes_hold_one_tenant_limit_together(client, runtime, sm
         env |= {"EMAILPLATFORM_REDIS_URL": REDIS_URL, "EMAILPLATFORM_REDIS_KEY_PREFIX": prefix}
     transaction_id, recipients = send_campaign(client, 20, batch_size=4)
     workers = subprocess.Popen(
-        [sys.executable, "-m", "emailplatform.cli", "worker", "--processes", "2"], env=env, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "emailplatform.cli", "worker", "--processes", "2"],
+        env=env,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_until(lambda: campaign(client, transaction_id)["status"] == "SENT", 60, "the campaign is sent")

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from emailplatform.app import create_app
-from emailplatform.deliverability import spamd
 from emailplatform.assembly import build_runtime
+from emailplatform.deliverability import spamd
 from tests.conftest import PUBLIC_URL, free_port, make_settings
 from tests.domains.conftest import BOUNCE_DOMAIN, SPF_INCLUDE
 from tests.domains.dns_server import LoopbackDns
@@ -30,9 +30,18 @@ def spamd_address(tmp_path_factory):
     address = f"127.0.0.1:{free_port()}"
     log = tmp_path_factory.mktemp("spamd") / "spamd.log"
     process = subprocess.Popen(
-        [binary, f"--listen={address}", "--allowed-ips=127.0.0.1", "--min-children=1", "--max-children=2",
-         "--local", "--nouser-config", f"--syslog={log}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            binary,
+            f"--listen={address}",
+            "--allowed-ips=127.0.0.1",
+            "--min-children=1",
+            "--max-children=2",
+            "--local",
+            "--nouser-config",
+            f"--syslog={log}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait_for_spamd(process, address, log)
@@ -108,11 +117,18 @@ def dns_server():
 def runtime(database_url, tmp_path, dns_server, spamd_address):
     """DNS questions go to the test's DNS server, spam scores come from the session's spamd, and links on loopback
     may be checked."""
-    runtime = build_runtime(make_settings(
-        database_url, tmp_path / "data", bounce_domain=BOUNCE_DOMAIN, dns_nameservers=[dns_server.address],
-        spf_include=SPF_INCLUDE, spamd_address=spamd_address, webhook_allowed_hosts=["127.0.0.1"],
-        tracking_url="https://links.platform.test",
-    ))
+    runtime = build_runtime(
+        make_settings(
+            database_url,
+            tmp_path / "data",
+            bounce_domain=BOUNCE_DOMAIN,
+            dns_nameservers=[dns_server.address],
+            spf_include=SPF_INCLUDE,
+            spamd_address=spamd_address,
+            webhook_allowed_hosts=["127.0.0.1"],
+            tracking_url="https://links.platform.test",
+        )
+    )
     yield runtime
     runtime.close()
 

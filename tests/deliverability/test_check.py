@@ -3,7 +3,7 @@ against the key DNS publishes), and links asked of an HTTP server."""
 
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -28,9 +28,11 @@ def check_template(client, template_id: str, **body) -> dict:
 def test_a_well_made_message_from_a_verified_domain_passes_and_broken_links_are_named(client, dns_server, pages):
     verified_domain(client, dns_server, "example.com")
     dns_server.publish("_dmarc.example.com", "TXT", "v=DMARC1; p=reject; rua=mailto:dmarc@example.com")
-    html = (f"<p>Hello {{{{ first_name }}}},</p><p>{WORDS}</p>"
-            f'<p><a href="{pages}/ok">read on</a>, <a href="{pages}/moved">the archive</a>, '
-            f'<a href="{pages}/no-head">the shop</a>, <a href="{pages}/gone">an old page</a></p>')
+    html = (
+        f"<p>Hello {{{{ first_name }}}},</p><p>{WORDS}</p>"
+        f'<p><a href="{pages}/ok">read on</a>, <a href="{pages}/moved">the archive</a>, '
+        f'<a href="{pages}/no-head">the shop</a>, <a href="{pages}/gone">an old page</a></p>'
+    )
     template = create_template(client, "News for {{ first_name }}", html)
 
     report = check_template(client, template["template_id"], data={"first_name": "Ada", "email": "ada@example.org"})
@@ -130,9 +132,10 @@ def test_without_spamd_the_report_says_so_plainly_and_checks_the_rest(client, ru
 def test_a_campaign_is_checked_as_its_first_good_row_gets_it(client, runtime, dns_server):
     template = create_template(client, "News for {{ first_name }}", f"<p>Hello {{{{ first_name }}}}, {WORDS}</p>")
     file = upload_file(client, csv_bytes(["email", "first_name"], [["bad", "Bob"], ["ada@example.org", "Ada"]]))
-    send_at = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
-    transaction_id = create_campaign(client, template["template_id"], file["file_url"],
-                                     schedule={"send_at": send_at})["transaction_id"]
+    send_at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    transaction_id = create_campaign(client, template["template_id"], file["file_url"], schedule={"send_at": send_at})[
+        "transaction_id"
+    ]
     run_jobs(runtime)
 
     response = client.post(f"/api/v1/email/campaigns/{transaction_id}/check")
@@ -140,19 +143,31 @@ def test_a_campaign_is_checked_as_its_first_good_row_gets_it(client, runtime, dn
     report = response.json()
     assert (report["subject"], report["to"], report["row_number"]) == ("News for Ada", "ada@example.org", 3)
 
-    draft = client.post("/api/v1/email/campaigns/deliverability-check", json={
-        "template_id": template["template_id"], "csv_file_url": file["file_url"], "from": SENDER,
-    })
+    draft = client.post(
+        "/api/v1/email/campaigns/deliverability-check",
+        json={
+            "template_id": template["template_id"],
+            "csv_file_url": file["file_url"],
+            "from": SENDER,
+        },
+    )
     assert draft.status_code == 200, draft.text
     assert (draft.json()["subject"], draft.json()["from"]) == ("News for Ada", "news@example.com")
 
 
-@pytest.mark.parametrize(("path", "body", "status", "field"), [
-    ("/api/v1/templates/0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40/check", {}, 404, "template_id"),
-    ("/api/v1/email/campaigns/0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40/check", None, 404, "transaction_id"),
-    ("/api/v1/email/campaigns/deliverability-check",
-     {"template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40", "csv_file_url": "files/x/y.csv"}, 404, "template_id"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "status", "field"),
+    [
+        ("/api/v1/templates/0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40/check", {}, 404, "template_id"),
+        ("/api/v1/email/campaigns/0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40/check", None, 404, "transaction_id"),
+        (
+            "/api/v1/email/campaigns/deliverability-check",
+            {"template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40", "csv_file_url": "files/x/y.csv"},
+            404,
+            "template_id",
+        ),
+    ],
+)
 def test_checks_of_what_does_not_exist_name_the_field(client, path, body, status, field):
     response = client.post(path, json=body) if body is not None else client.post(path)
     assert response.status_code == status, response.text

@@ -9,6 +9,7 @@ from tests.domains.dns_server import LoopbackDns
 SPF_INCLUDE = "spf.platform.test"
 BOUNCE_DOMAIN = "bounces.platform.test"
 
+
 @pytest.fixture
 def dns_server():
     server = LoopbackDns()
@@ -20,10 +21,15 @@ def dns_server():
 @pytest.fixture
 def runtime(database_url, tmp_path, dns_server):
     """The runtime of every domains test: DNS questions go to the test's own DNS server."""
-    runtime = build_runtime(make_settings(
-        database_url, tmp_path / "data", bounce_domain=BOUNCE_DOMAIN, dns_nameservers=[dns_server.address],
-        spf_include=SPF_INCLUDE,
-    ))
+    runtime = build_runtime(
+        make_settings(
+            database_url,
+            tmp_path / "data",
+            bounce_domain=BOUNCE_DOMAIN,
+            dns_nameservers=[dns_server.address],
+            spf_include=SPF_INCLUDE,
+        )
+    )
     yield runtime
     runtime.close()
 

@@ -76,5 +76,5 @@ class LoopbackDns:
 def _rdata(rdtype: str, value: str) -> dns.rdata.Rdata:
     if rdtype == "TXT":  # one TXT string holds at most 255 bytes: longer values are split, as DNS hosts do
         data = value.encode()
-        return TXT(dns.rdataclass.IN, dns.rdatatype.TXT, [data[i:i + 255] for i in range(0, len(data), 255)])
+        return TXT(dns.rdataclass.IN, dns.rdatatype.TXT, [data[i : i + 255] for i in range(0, len(data), 255)])
     return dns.rdata.from_text(dns.rdataclass.IN, rdtype, value, origin=dns.name.root, relativize=False)

@@ -24,13 +24,13 @@ def test_registering_a_domain_answers_the_records_to_publish(client):
     assert dkim["value"].startswith("v=DKIM1; k=rsa; p=")
     public_key = load_der_public_key(base64.b64decode(dkim["value"].split("p=")[1]))
     assert public_key.key_size == 2048
-    assert (records["spf"]["name"], records["spf"]["value"]) == (
-        "example.com", f"v=spf1 include:{SPF_INCLUDE} ~all"
-    )
+    assert (records["spf"]["name"], records["spf"]["value"]) == ("example.com", f"v=spf1 include:{SPF_INCLUDE} ~all")
     assert records["dmarc"]["name"] == "_dmarc.example.com"
     assert records["dmarc"]["value"] == "v=DMARC1; p=none; rua=mailto:dmarc@example.com"
     assert (records["return_path"]["type"], records["return_path"]["name"], records["return_path"]["value"]) == (
-        "CNAME", "bounces.example.com", BOUNCE_DOMAIN
+        "CNAME",
+        "bounces.example.com",
+        BOUNCE_DOMAIN,
     )
     assert [r["required"] for r in domain["records"]] == [True, True, False, False]
     assert {r["status"] for r in domain["records"]} == {"pending"}
@@ -51,7 +51,10 @@ def test_verify_says_what_is_missing_until_the_records_are_published(client, dns
     checked = verify(client, domain)
     assert checked["verified"] is False
     assert {r["kind"]: r["status"] for r in checked["records"]} == {
-        "dkim": "missing", "spf": "missing", "dmarc": "missing", "return_path": "missing"
+        "dkim": "missing",
+        "spf": "missing",
+        "dmarc": "missing",
+        "return_path": "missing",
     }
     assert records["dkim"]["name"] in checked["problems"][0]
     assert checked["last_checked_at"] is not None
@@ -165,9 +168,23 @@ def test_another_tenant_neither_sees_nor_touches_a_domain(client, runtime):
 @pytest.mark.parametrize(
     "name",
     [
-        "", "   ", "1.2.3.4", "[::1]", "::1", "localhost", "exa mple.com", "-bad.example", "bad-.example",
-        "a_b.example", "x" * 64 + ".example", "example.123", "a..example", "ex@mple.com", "http://example.com",
-        ".", ("a" * 60 + ".") * 4 + "example",
+        "",
+        "   ",
+        "1.2.3.4",
+        "[::1]",
+        "::1",
+        "localhost",
+        "exa mple.com",
+        "-bad.example",
+        "bad-.example",
+        "a_b.example",
+        "x" * 64 + ".example",
+        "example.123",
+        "a..example",
+        "ex@mple.com",
+        "http://example.com",
+        ".",
+        ("a" * 60 + ".") * 4 + "example",
     ],
 )
 def test_a_name_that_is_not_a_domain_is_refused(client, name):

@@ -19,12 +19,16 @@ def test_a_verified_domain_may_always_send(client, runtime, tenant, dns_server, 
     assert check(runtime, tenant, "news@Example.com", allow) is None
 
 
-@pytest.mark.parametrize("from_email, state", [
-    ("news@unknown.example", "is not a registered sending domain"),
-    ("news@registered.example", "is not verified"),
-])
-def test_an_unverified_domain_is_refused_where_the_deployment_does_not_allow_it(client, runtime, tenant, from_email,
-                                                                                 state):
+@pytest.mark.parametrize(
+    "from_email, state",
+    [
+        ("news@unknown.example", "is not a registered sending domain"),
+        ("news@registered.example", "is not verified"),
+    ],
+)
+def test_an_unverified_domain_is_refused_where_the_deployment_does_not_allow_it(
+    client, runtime, tenant, from_email, state
+):
     register(client, "registered.example")
 
     with pytest.raises(Invalid) as refused:

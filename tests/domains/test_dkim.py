@@ -31,9 +31,11 @@ print $verifier->result_detail, "\n";
 
 
 def has_mail_dkim() -> bool:
-    return shutil.which("perl") is not None and subprocess.run(
-        ["perl", "-MMail::DKIM::Verifier", "-MNet::DNS", "-e", "1"], capture_output=True
-    ).returncode == 0
+    return (
+        shutil.which("perl") is not None
+        and subprocess.run(["perl", "-MMail::DKIM::Verifier", "-MNet::DNS", "-e", "1"], capture_output=True).returncode
+        == 0
+    )
 
 
 def mail_dkim_result(raw: bytes, dns_server) -> str:
@@ -55,24 +57,33 @@ def dkimpy_verifies(raw: bytes, dns_server) -> bool:
 
 def campaign_message(from_email: str = "news@example.com") -> bytes:
     skeleton = MessageSkeleton(
-        from_email, "Example News", "help@example.com",
+        from_email,
+        "Example News",
+        "help@example.com",
         {
             "List-Unsubscribe": "<https://t.example.net/u/abc123>, <mailto:unsubscribe@example.net?subject=abc123>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
     return skeleton.build(
-        to="bob@example.org", subject="Our news, déjà vu",
+        to="bob@example.org",
+        subject="Our news, déjà vu",
         html="<p>Hello   Bob,</p>\n<p>" + "a long line of news " * 20 + "</p>\n",
-        text="Hello Bob,\n\nFrom here on \tnews.\n", message_id=make_message_id(uuid.uuid4(), from_email),
+        text="Hello Bob,\n\nFrom here on \tnews.\n",
+        message_id=make_message_id(uuid.uuid4(), from_email),
     )
 
 
 def send_through(smtp_sink, raw: bytes) -> bytes:
-    asyncio.run(aiosmtplib.send(
-        raw, sender="bounces+1@bounces.platform.test", recipients=["bob@example.org"],
-        hostname=smtp_sink.host, port=smtp_sink.port,
-    ))
+    asyncio.run(
+        aiosmtplib.send(
+            raw,
+            sender="bounces+1@bounces.platform.test",
+            recipients=["bob@example.org"],
+            hostname=smtp_sink.host,
+            port=smtp_sink.port,
+        )
+    )
     return smtp_sink.received[-1].raw
 
 
@@ -104,8 +115,16 @@ def test_the_signature_covers_the_headers_that_matter(signed_and_received):
     assert (tags[b"a"], tags[b"c"], tags[b"d"]) == (b"rsa-sha256", b"relaxed/relaxed", b"example.com")
     signed = set(tags[b"h"].replace(b" ", b"").split(b":"))
     assert signed == {
-        b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type", b"reply-to",
-        b"list-unsubscribe", b"list-unsubscribe-post",
+        b"from",
+        b"to",
+        b"subject",
+        b"date",
+        b"message-id",
+        b"mime-version",
+        b"content-type",
+        b"reply-to",
+        b"list-unsubscribe",
+        b"list-unsubscribe-post",
     }
 
 

@@ -28,10 +28,14 @@ def certificate(tmp_path_factory):
     directory = tmp_path_factory.mktemp("tls")
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -39,9 +43,9 @@ def certificate(tmp_path_factory):
     )
     cert_file, key_file = directory / "cert.pem", directory / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_file, key_file, ssl.create_default_context(cafile=str(cert_file))
 
 
@@ -58,8 +62,9 @@ def listening(smtp_runtime, certificate):
 
 def message(**headers) -> EmailMessage:
     mail = EmailMessage()
-    for name, value in ({"From": "Acme <app@sender.example.com>", "To": "ada@example.com", "Subject": "Hello"}
-                        | headers).items():
+    for name, value in (
+        {"From": "Acme <app@sender.example.com>", "To": "ada@example.com", "Subject": "Hello"} | headers
+    ).items():
         mail[name] = value
     mail.set_content("Hello Ada,\nyour report is attached.")
     mail.add_alternative('<p>Hello Ada, <a href="https://acme.example.com/r">your report</a>.</p>', subtype="html")
@@ -98,8 +103,14 @@ def test_aiosmtplib_submits_over_implicit_tls_and_the_reply_names_the_email(
 ):
     async def submit():
         return await aiosmtplib.send(
-            message(), hostname="127.0.0.1", port=listening.submission_tls_port, use_tls=True,
-            tls_context=certificate[2], username="any", password=tenant.api_key, timeout=30,
+            message(),
+            hostname="127.0.0.1",
+            port=listening.submission_tls_port,
+            use_tls=True,
+            tls_context=certificate[2],
+            username="any",
+            password=tenant.api_key,
+            timeout=30,
         )
 
     _, reply = asyncio.run(submit())
@@ -152,7 +163,8 @@ def test_a_suppressed_recipient_is_accepted_and_suppressed_in_the_pipeline(
     assert sorted(smtp_sink.by_recipient()) == ["ada@example.com"]
     [email] = client.get("/api/v1/emails").json()["items"]
     assert {r["email"]: r["status"] for r in email["recipients"]} == {
-        "gone@example.com": "SUPPRESSED", "ada@example.com": "SENT"
+        "gone@example.com": "SUPPRESSED",
+        "ada@example.com": "SENT",
     }
 
 
@@ -164,16 +176,25 @@ def test_without_a_certificate_the_listener_says_what_to_set(runtime):
 def test_serve_runs_submission_when_enabled_and_its_mail_goes_out(tmp_path, smtp_sink, certificate):
     cert_file, key_file, client_context = certificate
     tls_port = free_port()
-    env = clean_env(**{
-        "EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"), "EMAILPLATFORM_TRANSPORT": "smtp",
-        "EMAILPLATFORM_SMTP_URL": smtp_sink.url, "EMAILPLATFORM_SUBMISSION_ENABLED": "true",
-        "EMAILPLATFORM_SUBMISSION_PORT": "0", "EMAILPLATFORM_SUBMISSION_TLS_PORT": str(tls_port),
-        "EMAILPLATFORM_SUBMISSION_CERT_FILE": str(cert_file), "EMAILPLATFORM_SUBMISSION_KEY_FILE": str(key_file),
-        "EMAILPLATFORM_INBOUND_PORT": str(free_port()),
-    })
+    env = clean_env(
+        **{
+            "EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"),
+            "EMAILPLATFORM_TRANSPORT": "smtp",
+            "EMAILPLATFORM_SMTP_URL": smtp_sink.url,
+            "EMAILPLATFORM_SUBMISSION_ENABLED": "true",
+            "EMAILPLATFORM_SUBMISSION_PORT": "0",
+            "EMAILPLATFORM_SUBMISSION_TLS_PORT": str(tls_port),
+            "EMAILPLATFORM_SUBMISSION_CERT_FILE": str(cert_file),
+            "EMAILPLATFORM_SUBMISSION_KEY_FILE": str(key_file),
+            "EMAILPLATFORM_INBOUND_PORT": str(free_port()),
+        }
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "emailplatform.cli", "serve", "--port", str(free_port()), "--processes", "1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         api_key = server.stdout.readline().strip()

@@ -2,7 +2,7 @@
 called; through the campaigns' pipeline (suppression, tracking, statuses, history)."""
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -26,9 +26,12 @@ def test_one_curl_sends_an_email_seen_in_the_sink_the_list_and_its_webhook(
     hook = client.post("/api/v1/webhooks/endpoints", json={"url": receiver.url, "event_types": ["message.sent"]})
     assert hook.status_code == 201, hook.text
     body = {
-        "from": SENDER, "to": "ada@example.com", "subject": "Your order 1042 has shipped",
+        "from": SENDER,
+        "to": "ada@example.com",
+        "subject": "Your order 1042 has shipped",
         "html": '<p>Hello Ada, <a href="https://shop.example.com/orders/1042">your order</a> is on its way.</p>',
-        "tags": ["shipping"], "metadata": {"order_id": "1042"},
+        "tags": ["shipping"],
+        "metadata": {"order_id": "1042"},
     }
     port = free_port()
     with serving(create_app(smtp_runtime), port):  # a real HTTP call, as curl makes it
@@ -75,14 +78,27 @@ def test_one_curl_sends_an_email_seen_in_the_sink_the_list_and_its_webhook(
 
 
 def test_to_cc_bcc_each_get_a_copy_that_shows_to_and_cc_but_never_bcc(client, smtp_runtime, smtp_sink):
-    accepted = send(client, {
-        "from": "billing@sender.example.com", "to": ["ada@example.com", "bob@example.com"], "cc": ["cy@example.org"],
-        "bcc": ["audit@example.net", "ADA@example.com"], "reply_to": "help@sender.example.com",
-        "subject": "Invoice 7", "text": "Your invoice is attached.\n\nThanks", "headers": {"X-Invoice": "7"},
-        "attachments": [{"filename": "invoice-7.pdf", "content_type": "application/pdf",
-                         "content": base64.b64encode(b"%PDF-1.4 invoice").decode()}],
-        "tracking": False,
-    })["emails"][0]
+    accepted = send(
+        client,
+        {
+            "from": "billing@sender.example.com",
+            "to": ["ada@example.com", "bob@example.com"],
+            "cc": ["cy@example.org"],
+            "bcc": ["audit@example.net", "ADA@example.com"],
+            "reply_to": "help@sender.example.com",
+            "subject": "Invoice 7",
+            "text": "Your invoice is attached.\n\nThanks",
+            "headers": {"X-Invoice": "7"},
+            "attachments": [
+                {
+                    "filename": "invoice-7.pdf",
+                    "content_type": "application/pdf",
+                    "content": base64.b64encode(b"%PDF-1.4 invoice").decode(),
+                }
+            ],
+            "tracking": False,
+        },
+    )["emails"][0]
     assert accepted["recipients"] == 4  # ADA@ is ada@ again
 
     run_jobs(smtp_runtime)
@@ -107,8 +123,10 @@ def test_a_template_with_data_and_a_default_sender(client, smtp_runtime, smtp_si
     template = create_template(client, "Welcome, {{ name }}", "<p>Hi {{ name }}, your code is {{ code }}.</p>")
     sender = client.put("/api/v1/tenant", json={"default_sender": {"email": "hello@sender.example.com"}})
     assert sender.status_code == 200
-    accepted = send(client, {"to": ["ada@example.com"], "template_id": template["template_id"],
-                             "data": {"name": "Ada", "code": 4711}})["emails"][0]
+    accepted = send(
+        client,
+        {"to": ["ada@example.com"], "template_id": template["template_id"], "data": {"name": "Ada", "code": 4711}},
+    )["emails"][0]
     run_jobs(smtp_runtime)
     [mail] = smtp_sink.by_recipient()["ada@example.com"]
     assert mail.message["Subject"] == "Welcome, Ada" and mail.message["From"] == "hello@sender.example.com"
@@ -118,15 +136,18 @@ def test_a_template_with_data_and_a_default_sender(client, smtp_runtime, smtp_si
     message = client.get(f"/api/v1/email/messages/{email['recipients'][0]['message_id']}").json()
     assert message["data"] == {"name": "Ada", "code": 4711} and message["status"] == "SENT"
 
-    missing = client.post("/api/v1/emails", json={"to": ["ada@example.com"], "template_id": template["template_id"],
-                                                  "data": {"name": "Ada"}})
+    missing = client.post(
+        "/api/v1/emails",
+        json={"to": ["ada@example.com"], "template_id": template["template_id"], "data": {"name": "Ada"}},
+    )
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "data"
     assert "code" in missing.json()["error"]["message"]
 
 
 def test_a_batch_sends_each_email_and_answers_an_id_each_in_order(client, smtp_runtime, smtp_sink):
-    emails = [{"from": SENDER, "to": f"user{i}@example.com", "subject": f"No. {i}", "text": f"Message {i}"}
-              for i in range(30)]
+    emails = [
+        {"from": SENDER, "to": f"user{i}@example.com", "subject": f"No. {i}", "text": f"Message {i}"} for i in range(30)
+    ]
     accepted = send(client, {"emails": emails})["emails"]
     assert len({a["id"] for a in accepted}) == 30
     run_jobs(smtp_runtime)
@@ -139,8 +160,9 @@ def test_a_batch_sends_each_email_and_answers_an_id_each_in_order(client, smtp_r
 
 def test_a_suppressed_recipient_is_not_sent_to(client, smtp_runtime, smtp_sink):
     assert client.post("/api/v1/suppressions", json={"email": "gone@example.com"}).status_code in (200, 201)
-    accepted = send(client, {"from": SENDER, "to": ["gone@example.com", "here@example.com"], "subject": "S",
-                             "text": "T"})["emails"][0]
+    accepted = send(
+        client, {"from": SENDER, "to": ["gone@example.com", "here@example.com"], "subject": "S", "text": "T"}
+    )["emails"][0]
     run_jobs(smtp_runtime)
     assert sorted(smtp_sink.by_recipient()) == ["here@example.com"]
     statuses = {r["email"]: r["status"] for r in client.get(f"/api/v1/emails/{accepted['id']}").json()["recipients"]}
@@ -159,9 +181,11 @@ def test_an_idempotency_key_sends_once(client, smtp_runtime, smtp_sink):
 
 
 def test_send_at_waits_until_its_time(client, smtp_runtime, smtp_sink):
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
-    accepted = send(client, {"from": SENDER, "to": "ada@example.com", "subject": "Later", "text": "Later",
-                             "send_at": later.isoformat()})["emails"][0]
+    later = datetime.now(UTC) + timedelta(hours=1)
+    accepted = send(
+        client,
+        {"from": SENDER, "to": "ada@example.com", "subject": "Later", "text": "Later", "send_at": later.isoformat()},
+    )["emails"][0]
     assert accepted["status"] == "SCHEDULED"
     run_jobs(smtp_runtime)
     assert smtp_sink.received == []

@@ -9,15 +9,14 @@ import shutil
 import uuid
 
 import pytest
-
 from fastapi.testclient import TestClient
 from sqlalchemy import Text, select, type_coerce
 
 from emailplatform.app import create_app
+from emailplatform.assembly import build_runtime
 from emailplatform.crypto import envelope
 from emailplatform.crypto.master_keys import decode_key, key_id, new_key_text
 from emailplatform.models import CallbackSecret, SendingDomain
-from emailplatform.assembly import build_runtime
 from emailplatform.runtime import Runtime
 from tests.conftest import POSTGRES_URL, PUBLIC_URL, TenantKey, make_settings, new_tenant, run_jobs
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
@@ -53,8 +52,10 @@ def secret_columns(runtime: Runtime, tenant: TenantKey) -> list[str]:
     with runtime.db.session() as session:
         return [
             value
-            for column, owner in [(SendingDomain.dkim_private_key, SendingDomain.tenant_id),
-                                  (CallbackSecret.secret, CallbackSecret.tenant_id)]
+            for column, owner in [
+                (SendingDomain.dkim_private_key, SendingDomain.tenant_id),
+                (CallbackSecret.secret, CallbackSecret.tenant_id),
+            ]
             for value in session.scalars(select(type_coerce(column, Text)).where(owner == tenant.tenant_id))
         ]
 
@@ -116,7 +117,9 @@ def test_rotation_moves_everything_to_the_new_key_and_encrypts_what_was_in_the_c
     env = cli_env(tmp_path, database_url, EMAILPLATFORM_MASTER_KEYS=json.dumps([new, old]))
     result = run_cli(["keys", "rotate"], env)
     assert result.returncode == 0, result.stderr
-    files, secrets = re.findall(r"(\w+): (\d+) rewrapped, (\d+) encrypted, (\d+) already current, (\d+) under", result.stderr)
+    files, secrets = re.findall(
+        r"(\w+): (\d+) rewrapped, (\d+) encrypted, (\d+) already current, (\d+) under", result.stderr
+    )
     assert files[0] == "Files" and int(files[1]) > 0 and int(files[2]) > 0 and files[4] == "0"
     # each tenant: a DKIM key, and a callback secret with the one it replaced
     assert secrets[0] == "Secrets" and secrets[1:] == ("3", "3", "0", "0")

@@ -24,14 +24,14 @@ def test_every_size_reads_back_whole_and_from_any_offset(size):
     for offset in {0, size // 2, max(size - 5, 0), SEGMENT - 3}:
         if offset <= size:
             reader.seek(offset)
-            assert reader.read(70_000) == data[offset:offset + 70_000]
-    header = envelope.header_size(sealed[:envelope.HEADER_PREFIX])
+            assert reader.read(70_000) == data[offset : offset + 70_000]
+    header = envelope.header_size(sealed[: envelope.HEADER_PREFIX])
     assert envelope.plaintext_size(len(sealed), header) == size
 
 
 def test_chunks_of_any_size_make_the_same_plaintext():
     data = os.urandom(3 * SEGMENT + 5)
-    pieces = (data[i:i + 1000] for i in range(0, len(data), 1000))
+    pieces = (data[i : i + 1000] for i in range(0, len(data), 1000))
     assert decrypt(b"".join(envelope.encrypt_chunks(pieces, KEYS)), KEYS) == data
 
 
@@ -52,10 +52,10 @@ def test_a_file_cut_at_a_segment_boundary_does_not_read_short():
 def test_reordered_segments_do_not_read():
     data = os.urandom(2 * SEGMENT) + b"end"
     sealed = encrypt(data, KEYS)
-    header = envelope.header_size(sealed[:envelope.HEADER_PREFIX])
+    header = envelope.header_size(sealed[: envelope.HEADER_PREFIX])
     one = SEGMENT + envelope.TAG
-    first, second = sealed[header:header + one], sealed[header + one:header + 2 * one]
-    swapped = sealed[:header] + second + first + sealed[header + 2 * one:]
+    first, second = sealed[header : header + one], sealed[header + one : header + 2 * one]
+    swapped = sealed[:header] + second + first + sealed[header + 2 * one :]
     with pytest.raises(Unreadable):
         decrypt(swapped, KEYS)
 
@@ -72,7 +72,7 @@ def test_an_old_key_listed_after_the_new_one_still_reads_and_rewrapping_moves_a_
     both = MasterKeys.from_text([new, old])
     assert decrypt(sealed, both) == b"data"
     header = envelope.Header.read(io.BytesIO(sealed), both)
-    rewrapped = header.rewrapped(both) + sealed[len(header.raw):]
+    rewrapped = header.rewrapped(both) + sealed[len(header.raw) :]
     assert decrypt(rewrapped, MasterKeys.from_text([new])) == b"data"
 
 

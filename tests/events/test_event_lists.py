@@ -54,7 +54,9 @@ def test_a_messages_events_in_order_and_its_delivered_at(client, runtime, smtp_s
     assert message["sent_at"] <= message["delivered_at"] and message["scheduled_at"] is None
 
 
-def test_an_open_that_arrives_without_a_delivery_still_stamps_delivered_at_and_a_bounce_does_not(client, runtime, smtp_sink):
+def test_an_open_that_arrives_without_a_delivery_still_stamps_delivered_at_and_a_bounce_does_not(
+    client, runtime, smtp_sink
+):
     transaction_id = sent_campaign(client, runtime, smtp_sink)
     record(runtime, transaction_id, "bob@example.com", "opened")
     record(runtime, transaction_id, "anna@example.org", "bounced", reason="no_such_user", hard=True)
@@ -70,7 +72,9 @@ def test_a_campaigns_events_of_one_type_each_with_its_recipient(client, runtime,
 
     events = all_pages(client, f"/api/v1/email/campaigns/{transaction_id}/events", limit=1)
     assert [(e["type"], e["recipient"]) for e in events] == [
-        ("delivered", "ann@example.com"), ("bounced", "bob@example.com"), ("delivered", "anna@example.org"),
+        ("delivered", "ann@example.com"),
+        ("bounced", "bob@example.com"),
+        ("delivered", "anna@example.org"),
     ]
     bounced = all_pages(client, f"/api/v1/email/campaigns/{transaction_id}/events", type="bounced")
     assert [(e["recipient"], e["details"]["reason"]) for e in bounced] == [("bob@example.com", "mailbox_full")]

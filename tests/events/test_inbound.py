@@ -69,16 +69,24 @@ def test_a_hard_bounce_marks_the_message_and_suppresses_the_address_a_soft_one_d
     hard_dsn = bounce_for("postfix_user_unknown.eml", sent["gone@example.com"], "nobody@example.com")
     deliver(listener, hard_dsn, verp(sent["gone@example.com"]))
     deliver(listener, hard_dsn, verp(sent["gone@example.com"]))  # the same DSN twice is one event
-    deliver(listener, bounce_for("gmail_mailbox_full.eml", sent["full@example.org"], "hoarder@gmail.com"),
-            verp(sent["full@example.org"]))
+    deliver(
+        listener,
+        bounce_for("gmail_mailbox_full.eml", sent["full@example.org"], "hoarder@gmail.com"),
+        verp(sent["full@example.org"]),
+    )
 
     gone = message_detail(client, sent["gone@example.com"])
     assert gone["status"] == "BOUNCED"
     bounced = [h for h in gone["history"] if h["type"] == "bounced"]
     assert len(bounced) == 1
     assert bounced[0]["details"] | {"diagnostic": None} == {
-        "hard": True, "status": "5.1.1", "smtp_code": 550, "reason": "userunknown", "source": "dsn",
-        "recipient": "gone@example.com", "diagnostic": None,
+        "hard": True,
+        "status": "5.1.1",
+        "smtp_code": 550,
+        "reason": "userunknown",
+        "source": "dsn",
+        "recipient": "gone@example.com",
+        "diagnostic": None,
     }
     assert "User unknown" in bounced[0]["details"]["diagnostic"]
     full = message_detail(client, sent["full@example.org"])
@@ -94,7 +102,9 @@ def test_a_hard_bounce_marks_the_message_and_suppresses_the_address_a_soft_one_d
 
     again = send_campaign(client, runtime, RECIPIENTS)
     assert {e: m["status"] for e, m in again.items()} == {
-        "gone@example.com": "SUPPRESSED", "full@example.org": "DELIVERED", "fine@example.com": "DELIVERED"
+        "gone@example.com": "SUPPRESSED",
+        "full@example.org": "DELIVERED",
+        "fine@example.com": "DELIVERED",
     }
     outbox = all_pages(client, "/api/v1/outbox")
     assert sorted(m["to"] for m in outbox) == sorted(RECIPIENTS + ["full@example.org", "fine@example.com"])
@@ -112,11 +122,19 @@ def test_a_5_7_1_policy_block_is_soft_and_the_campaign_completes_when_all_is_fin
     assert campaign(client, message["transaction_id"])["status"] == "COMPLETED"
 
 
-@pytest.mark.parametrize("corpus_file", [
-    "auto_reply_out_of_office.eml", "auto_reply_exchange_automatic_reply.eml", "auto_reply_french_absence.eml",
-    "challenge_boxbe.eml", "challenge_spamarrest.eml", "not_a_bounce.eml", "postfix_delayed.eml",
-    "exim_delay_warning.eml",
-])
+@pytest.mark.parametrize(
+    "corpus_file",
+    [
+        "auto_reply_out_of_office.eml",
+        "auto_reply_exchange_automatic_reply.eml",
+        "auto_reply_french_absence.eml",
+        "challenge_boxbe.eml",
+        "challenge_spamarrest.eml",
+        "not_a_bounce.eml",
+        "postfix_delayed.eml",
+        "exim_delay_warning.eml",
+    ],
+)
 def test_mail_that_is_no_bounce_changes_nothing(client, runtime, listener, corpus_file):
     sent = send_campaign(client, runtime, ["gone@example.com"])
     message = sent["gone@example.com"]
@@ -146,7 +164,9 @@ def test_a_bounce_for_an_unknown_message_or_another_tenants_changes_nothing(clie
 def test_only_bounce_addresses_are_accepted(listener):
     with smtplib.SMTP(listener.inbound_host, listener.inbound_port, timeout=10) as smtp:
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
-            smtp.sendmail("someone@example.com", ["postmaster@bounces.sender.example.com"], b"Subject: hi\r\n\r\nhi\r\n")
+            smtp.sendmail(
+                "someone@example.com", ["postmaster@bounces.sender.example.com"], b"Subject: hi\r\n\r\nhi\r\n"
+            )
     code, _ = refused.value.recipients["postmaster@bounces.sender.example.com"]
     assert code == 550
 
@@ -176,10 +196,13 @@ def smtp_runtime(runtime, smtp_sink):
     return runtime
 
 
-@pytest.mark.parametrize(("corpus_file", "corpus_recipient", "action"), [
-    ("postfix_success_dsn.eml", "reader@partner.example", "delivered"),
-    ("sendmail_relayed_dsn.eml", "lead@oldcorp.example", "relayed"),
-])
+@pytest.mark.parametrize(
+    ("corpus_file", "corpus_recipient", "action"),
+    [
+        ("postfix_success_dsn.eml", "reader@partner.example", "delivered"),
+        ("sendmail_relayed_dsn.eml", "lead@oldcorp.example", "relayed"),
+    ],
+)
 def test_a_success_dsn_from_the_relay_marks_the_message_delivered(
     client, smtp_runtime, smtp_sink, listener, corpus_file, corpus_recipient, action
 ):
@@ -198,17 +221,26 @@ def test_a_success_dsn_from_the_relay_marks_the_message_delivered(
     delivered = [h for h in detail["history"] if h["type"] == "delivered"]
     assert len(delivered) == 1
     assert delivered[0]["details"] | {"diagnostic": None} == {
-        "source": "dsn", "action": action, "reason": "delivered", "hard": False, "status": "2.0.0",
-        "smtp_code": 250 if action == "delivered" else None, "recipient": "reader@example.com", "diagnostic": None,
+        "source": "dsn",
+        "action": action,
+        "reason": "delivered",
+        "hard": False,
+        "status": "2.0.0",
+        "smtp_code": 250 if action == "delivered" else None,
+        "recipient": "reader@example.com",
+        "diagnostic": None,
     }
     assert message_detail(client, sent["other@example.com"])["status"] == "SENT"
     assert client.get("/api/v1/suppressions").json()["items"] == []
 
 
-@pytest.mark.parametrize(("corpus_file", "corpus_recipient"), [
-    ("arf_yahoo_abuse.eml", "angry@yahoo.com"),
-    ("arf_redacted_recipient.eml", "annoyed@isp.example"),  # no Original-Rcpt-To: the return path names the message
-])
+@pytest.mark.parametrize(
+    ("corpus_file", "corpus_recipient"),
+    [
+        ("arf_yahoo_abuse.eml", "angry@yahoo.com"),
+        ("arf_redacted_recipient.eml", "annoyed@isp.example"),  # no Original-Rcpt-To: the return path names the message
+    ],
+)
 def test_an_arf_feedback_report_records_a_complaint_and_suppresses_the_address(
     client, runtime, listener, corpus_file, corpus_recipient
 ):
@@ -219,18 +251,23 @@ def test_an_arf_feedback_report_records_a_complaint_and_suppresses_the_address(
     detail = message_detail(client, message)
     assert detail["status"] == "COMPLAINED"
     complaints = [h["details"] for h in detail["history"] if h["type"] == "complained"]
-    assert complaints == [{"source": "arf", "reason": "feedback", "feedback_type": "abuse", "recipient": "reader@example.com"}]
+    assert complaints == [
+        {"source": "arf", "reason": "feedback", "feedback_type": "abuse", "recipient": "reader@example.com"}
+    ]
     assert [h["type"] for h in detail["history"]].count("bounced") == 0
     entry = client.get("/api/v1/suppressions/reader@example.com").json()
     assert (entry["reason"], entry["message_id"]) == ("complaint", message["message_id"])
 
 
-@pytest.mark.parametrize(("corpus_file", "corpus_recipient", "hard"), [
-    ("postfix_multi_recipient.eml", "ann@shop.example", True),
-    ("exim_multi_recipient.eml", "carol@firm.example", False),
-    ("domino_not_listed.eml", "h.tanaka@lotus-corp.example", True),
-    ("postfix_greylist_gave_up.eml", "grey@cautious.example", False),
-])
+@pytest.mark.parametrize(
+    ("corpus_file", "corpus_recipient", "hard"),
+    [
+        ("postfix_multi_recipient.eml", "ann@shop.example", True),
+        ("exim_multi_recipient.eml", "carol@firm.example", False),
+        ("domino_not_listed.eml", "h.tanaka@lotus-corp.example", True),
+        ("postfix_greylist_gave_up.eml", "grey@cautious.example", False),
+    ],
+)
 def test_each_format_bounces_the_right_recipient_and_only_a_hard_one_suppresses(
     client, runtime, listener, corpus_file, corpus_recipient, hard
 ):

@@ -12,20 +12,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from fastapi.testclient import TestClient
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+from fastapi.testclient import TestClient
 
-from emailplatform.suppressions import service as suppression
 from emailplatform.events.sns import SnsVerifier
+from emailplatform.suppressions import service as suppression
 from tests.conftest import PUBLIC_URL, run_jobs
 from tests.helpers import all_pages, create_campaign, create_template, csv_bytes, upload_file
 
 ALLOWED_HOST_PATTERN = r"^127\.0\.0\.1$"
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:ses-events"
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 
 
 # -- a test PKI: a CA for TLS, and SNS signing certificates (one valid, one expired)
@@ -35,13 +35,26 @@ def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def certificate(subject: str, key, issuer_key=None, issuer: x509.Name | None = None, *, ca: bool = False,
-                sans: list[x509.GeneralName] | None = None, valid_from=NOW - dt.timedelta(days=1),
-                valid_to=NOW + dt.timedelta(days=30)) -> x509.Certificate:
+def certificate(
+    subject: str,
+    key,
+    issuer_key=None,
+    issuer: x509.Name | None = None,
+    *,
+    ca: bool = False,
+    sans: list[x509.GeneralName] | None = None,
+    valid_from=NOW - dt.timedelta(days=1),
+    valid_to=NOW + dt.timedelta(days=30),
+) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     builder = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(issuer or name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(valid_from).not_valid_after(valid_to)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer or name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid_from)
+        .not_valid_after(valid_to)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if sans:
@@ -74,17 +87,27 @@ def pki():
     ca = certificate("emailplatform test CA", ca_key, ca=True)
     tls_key = rsa_key()
     tls = certificate(
-        "localhost", tls_key, ca_key, ca.subject,
+        "localhost",
+        tls_key,
+        ca_key,
+        ca.subject,
         sans=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
     )
     signing_key = rsa_key()
     expired_key = rsa_key()
     return {
-        "ca": ca, "tls": tls, "tls_key": tls_key, "signing_key": signing_key,
+        "ca": ca,
+        "tls": tls,
+        "tls_key": tls_key,
+        "signing_key": signing_key,
         "signing": certificate("sns.amazonaws.com", signing_key),
         "expired_key": expired_key,
-        "expired": certificate("sns.amazonaws.com", expired_key, valid_from=NOW - dt.timedelta(days=60),
-                               valid_to=NOW - dt.timedelta(days=1)),
+        "expired": certificate(
+            "sns.amazonaws.com",
+            expired_key,
+            valid_from=NOW - dt.timedelta(days=60),
+            valid_to=NOW - dt.timedelta(days=1),
+        ),
     }
 
 
@@ -92,13 +115,21 @@ def pki():
 def cert_server(pki, tmp_path_factory):
     folder = tmp_path_factory.mktemp("pki")
     (folder / "ca.pem").write_bytes(pem(pki["ca"]))
-    (folder / "tls.pem").write_bytes(pem(pki["tls"]) + pki["tls_key"].private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    server_state = CertServer(0, str(folder / "ca.pem"), {
-        "/SimpleNotificationService-test.pem": pem(pki["signing"]),
-        "/SimpleNotificationService-expired.pem": pem(pki["expired"]),
-        "/confirm": b"<ConfirmSubscriptionResponse/>",
-    })
+    (folder / "tls.pem").write_bytes(
+        pem(pki["tls"])
+        + pki["tls_key"].private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server_state = CertServer(
+        0,
+        str(folder / "ca.pem"),
+        {
+            "/SimpleNotificationService-test.pem": pem(pki["signing"]),
+            "/SimpleNotificationService-expired.pem": pem(pki["expired"]),
+            "/confirm": b"<ConfirmSubscriptionResponse/>",
+        },
+    )
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -141,8 +172,12 @@ def sign(fields: dict, key: rsa.RSAPrivateKey, version: str) -> dict:
 
 def notification(record: dict, cert_url: str, key, *, version: str = "1", sns_message_id: str | None = None) -> dict:
     fields = {
-        "Type": "Notification", "MessageId": sns_message_id or str(uuid.uuid4()), "TopicArn": TOPIC_ARN,
-        "Message": json.dumps(record), "Timestamp": iso(NOW), "SigningCertURL": cert_url,
+        "Type": "Notification",
+        "MessageId": sns_message_id or str(uuid.uuid4()),
+        "TopicArn": TOPIC_ARN,
+        "Message": json.dumps(record),
+        "Timestamp": iso(NOW),
+        "SigningCertURL": cert_url,
         "UnsubscribeURL": f"https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={TOPIC_ARN}:1",
     }
     return sign(fields, key, version)
@@ -157,14 +192,20 @@ def iso(moment: dt.datetime) -> str:
 
 def mail(message_id: str, recipient: str) -> dict:
     return {
-        "timestamp": iso(NOW), "source": "Sender <news@sender.example.com>",
+        "timestamp": iso(NOW),
+        "source": "Sender <news@sender.example.com>",
         "sourceArn": "arn:aws:ses:eu-west-1:123456789012:identity/sender.example.com",
-        "sendingAccountId": "123456789012", "messageId": "0102018f-ses-" + uuid.uuid4().hex,
-        "destination": [recipient], "headersTruncated": False,
+        "sendingAccountId": "123456789012",
+        "messageId": "0102018f-ses-" + uuid.uuid4().hex,
+        "destination": [recipient],
+        "headersTruncated": False,
         "headers": [{"name": "From", "value": "Sender <news@sender.example.com>"}, {"name": "To", "value": recipient}],
         "commonHeaders": {"from": ["Sender <news@sender.example.com>"], "to": [recipient], "subject": "Hi"},
-        "tags": {"ses:configuration-set": ["emailplatform-events"], "ses:caller-identity": ["sender"],
-                 "message_id": [message_id]},
+        "tags": {
+            "ses:configuration-set": ["emailplatform-events"],
+            "ses:caller-identity": ["sender"],
+            "message_id": [message_id],
+        },
     }
 
 
@@ -172,41 +213,83 @@ def later(seconds: int) -> str:
     return iso(NOW + dt.timedelta(seconds=seconds))
 
 
-def bounce(message_id, recipient, bounce_type="Permanent", subtype="General", status="5.1.1",
-           diagnostic="smtp; 550 5.1.1 user unknown") -> dict:
-    return {"eventType": "Bounce", "mail": mail(message_id, recipient), "bounce": {
-        "bounceType": bounce_type, "bounceSubType": subtype,
-        "bouncedRecipients": [{"emailAddress": recipient, "action": "failed", "status": status, "diagnosticCode": diagnostic}],
-        "timestamp": later(5), "feedbackId": "0102-feedback-" + uuid.uuid4().hex, "reportingMTA": "dsn; mta.example.com",
-    }}
+def bounce(
+    message_id,
+    recipient,
+    bounce_type="Permanent",
+    subtype="General",
+    status="5.1.1",
+    diagnostic="smtp; 550 5.1.1 user unknown",
+) -> dict:
+    return {
+        "eventType": "Bounce",
+        "mail": mail(message_id, recipient),
+        "bounce": {
+            "bounceType": bounce_type,
+            "bounceSubType": subtype,
+            "bouncedRecipients": [
+                {"emailAddress": recipient, "action": "failed", "status": status, "diagnosticCode": diagnostic}
+            ],
+            "timestamp": later(5),
+            "feedbackId": "0102-feedback-" + uuid.uuid4().hex,
+            "reportingMTA": "dsn; mta.example.com",
+        },
+    }
 
 
 def delivery(message_id, recipient) -> dict:
-    return {"eventType": "Delivery", "mail": mail(message_id, recipient), "delivery": {
-        "timestamp": later(2), "processingTimeMillis": 546, "recipients": [recipient],
-        "smtpResponse": "250 ok:  Message 64111812 accepted", "reportingMTA": "a8-70.smtp-out.amazonses.com",
-    }}
+    return {
+        "eventType": "Delivery",
+        "mail": mail(message_id, recipient),
+        "delivery": {
+            "timestamp": later(2),
+            "processingTimeMillis": 546,
+            "recipients": [recipient],
+            "smtpResponse": "250 ok:  Message 64111812 accepted",
+            "reportingMTA": "a8-70.smtp-out.amazonses.com",
+        },
+    }
 
 
 def complaint(message_id, recipient) -> dict:
-    return {"eventType": "Complaint", "mail": mail(message_id, recipient), "complaint": {
-        "complainedRecipients": [{"emailAddress": recipient}], "timestamp": later(30),
-        "feedbackId": "0102-feedback-" + uuid.uuid4().hex, "userAgent": "Mozilla/5.0",
-        "complaintFeedbackType": "abuse", "arrivalDate": later(29),
-    }}
+    return {
+        "eventType": "Complaint",
+        "mail": mail(message_id, recipient),
+        "complaint": {
+            "complainedRecipients": [{"emailAddress": recipient}],
+            "timestamp": later(30),
+            "feedbackId": "0102-feedback-" + uuid.uuid4().hex,
+            "userAgent": "Mozilla/5.0",
+            "complaintFeedbackType": "abuse",
+            "arrivalDate": later(29),
+        },
+    }
 
 
 def open_event(message_id, recipient) -> dict:
-    return {"eventType": "Open", "mail": mail(message_id, recipient), "open": {
-        "ipAddress": "192.0.2.1", "timestamp": later(10), "userAgent": "Mozilla/5.0 (iPhone)",
-    }}
+    return {
+        "eventType": "Open",
+        "mail": mail(message_id, recipient),
+        "open": {
+            "ipAddress": "192.0.2.1",
+            "timestamp": later(10),
+            "userAgent": "Mozilla/5.0 (iPhone)",
+        },
+    }
 
 
 def click(message_id, recipient, link="https://shop.example.com/offer?id=42") -> dict:
-    return {"eventType": "Click", "mail": mail(message_id, recipient), "click": {
-        "ipAddress": "192.0.2.1", "timestamp": later(20), "userAgent": "Mozilla/5.0", "link": link,
-        "linkTags": {"samplekey0": ["samplevalue0"]},
-    }}
+    return {
+        "eventType": "Click",
+        "mail": mail(message_id, recipient),
+        "click": {
+            "ipAddress": "192.0.2.1",
+            "timestamp": later(20),
+            "userAgent": "Mozilla/5.0",
+            "link": link,
+            "linkTags": {"samplekey0": ["samplevalue0"]},
+        },
+    }
 
 
 def reject(message_id, recipient) -> dict:
@@ -214,11 +297,22 @@ def reject(message_id, recipient) -> dict:
 
 
 def delivery_delay(message_id, recipient) -> dict:
-    return {"eventType": "DeliveryDelay", "mail": mail(message_id, recipient), "deliveryDelay": {
-        "timestamp": later(3), "delayType": "TransientCommunicationFailure", "expirationTime": later(3600),
-        "delayedRecipients": [{"emailAddress": recipient, "status": "4.4.1",
-                               "diagnosticCode": "smtp; 421 4.4.1 Unable to connect to remote host"}],
-    }}
+    return {
+        "eventType": "DeliveryDelay",
+        "mail": mail(message_id, recipient),
+        "deliveryDelay": {
+            "timestamp": later(3),
+            "delayType": "TransientCommunicationFailure",
+            "expirationTime": later(3600),
+            "delayedRecipients": [
+                {
+                    "emailAddress": recipient,
+                    "status": "4.4.1",
+                    "diagnosticCode": "smtp; 421 4.4.1 Unable to connect to remote host",
+                }
+            ],
+        },
+    }
 
 
 # -- the endpoint, and messages of a campaign to send events about
@@ -299,7 +393,11 @@ def test_a_transient_bounce_is_soft_and_never_suppresses(sns_client, runtime, se
 
 def test_delivery_open_and_click_move_the_message_forward_and_never_back(sns_client, sent_messages, cert_server, pki):
     ada = sent_messages["ada"]
-    for record in (delivery(ada["hex"], ada["email"]), click(ada["hex"], ada["email"]), open_event(ada["hex"], ada["email"])):
+    for record in (
+        delivery(ada["hex"], ada["email"]),
+        click(ada["hex"], ada["email"]),
+        open_event(ada["hex"], ada["email"]),
+    ):
         assert post(sns_client, signed(cert_server, pki, record, version="2")).status_code == 200
     # a late Delivery after the click changes the history, never the status
     assert post(sns_client, signed(cert_server, pki, delivery(ada["hex"], ada["email"]))).status_code == 200
@@ -395,7 +493,9 @@ def test_forged_unsigned_and_wrong_version_notifications_are_refused(sns_client,
 
     tampered = good | {"Message": json.dumps(bounce(sent_messages["grace"]["hex"], ada["email"]))}
     refused(sns_client, tampered, 403, "Signature", ada)
-    other_key = notification(bounce(ada["hex"], ada["email"]), cert_server.url("/SimpleNotificationService-test.pem"), rsa_key())
+    other_key = notification(
+        bounce(ada["hex"], ada["email"]), cert_server.url("/SimpleNotificationService-test.pem"), rsa_key()
+    )
     refused(sns_client, other_key, 403, "Signature", ada)
     unsigned = {k: v for k, v in good.items() if k not in ("Signature", "SignatureVersion")}
     refused(sns_client, unsigned, 400, "Signature", ada)
@@ -407,8 +507,9 @@ def test_forged_unsigned_and_wrong_version_notifications_are_refused(sns_client,
 
 def test_an_expired_signing_certificate_is_refused(sns_client, sent_messages, cert_server, pki):
     ada = sent_messages["ada"]
-    body = notification(bounce(ada["hex"], ada["email"]), cert_server.url("/SimpleNotificationService-expired.pem"),
-                        pki["expired_key"])
+    body = notification(
+        bounce(ada["hex"], ada["email"]), cert_server.url("/SimpleNotificationService-expired.pem"), pki["expired_key"]
+    )
     answer = refused(sns_client, body, 403, "SigningCertURL", ada)
     assert "expired" in answer.json()["error"]["message"]
 
@@ -419,8 +520,12 @@ def test_a_certificate_url_off_the_allowed_hosts_is_never_fetched(sns_client, se
     path = f"/SimpleNotificationService-{uuid.uuid4().hex}.pem"
     cert_server.pages[path] = pem(pki["signing"])
 
-    for url in (cert_server.url(path, host="localhost"), f"http://127.0.0.1:{cert_server.port}{path}",
-                f"https://127.0.0.1.evil.example:{cert_server.port}{path}", "not a url"):
+    for url in (
+        cert_server.url(path, host="localhost"),
+        f"http://127.0.0.1:{cert_server.port}{path}",
+        f"https://127.0.0.1.evil.example:{cert_server.port}{path}",
+        "not a url",
+    ):
         answer = refused(sns_client, notification(record, url, pki["signing_key"]), 403, "SigningCertURL", ada)
         assert "SigningCertURL" in answer.json()["error"]["message"]
     assert path not in cert_server.requested
@@ -431,11 +536,21 @@ def test_malformed_bodies_are_refused(sns_client, sent_messages, cert_server, pk
     refused(sns_client, b"\xff\xfe not json", 400, "body", ada)
     refused(sns_client, "[1, 2]", 400, "body", ada)
     refused(sns_client, {"Type": "Surprise"}, 400, "Type", ada)
-    refused(sns_client, signed(cert_server, pki, bounce(ada["hex"], ada["email"])) | {"TopicArn": 42}, 400, "TopicArn", ada)
-    not_json = sign({
-        "Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": TOPIC_ARN, "Message": "plain words",
-        "Timestamp": iso(NOW), "SigningCertURL": cert_server.url("/SimpleNotificationService-test.pem"),
-    }, pki["signing_key"], "2")
+    refused(
+        sns_client, signed(cert_server, pki, bounce(ada["hex"], ada["email"])) | {"TopicArn": 42}, 400, "TopicArn", ada
+    )
+    not_json = sign(
+        {
+            "Type": "Notification",
+            "MessageId": str(uuid.uuid4()),
+            "TopicArn": TOPIC_ARN,
+            "Message": "plain words",
+            "Timestamp": iso(NOW),
+            "SigningCertURL": cert_server.url("/SimpleNotificationService-test.pem"),
+        },
+        pki["signing_key"],
+        "2",
+    )
     refused(sns_client, not_json, 400, "Message", ada)
     no_mail = signed(cert_server, pki, {"eventType": "Bounce", "bounce": {}})
     refused(sns_client, no_mail, 400, "Message", ada)
@@ -453,12 +568,20 @@ def test_the_certificate_is_fetched_over_verified_tls(sns_client, runtime, sent_
 
 
 def subscription_confirmation(cert_server, pki, subscribe_url: str) -> dict:
-    return sign({
-        "Type": "SubscriptionConfirmation", "MessageId": str(uuid.uuid4()), "Token": "2336412f37fb687f5d51e6e2425",
-        "TopicArn": TOPIC_ARN, "Message": f"You have chosen to subscribe to the topic {TOPIC_ARN}.",
-        "SubscribeURL": subscribe_url, "Timestamp": iso(NOW),
-        "SigningCertURL": cert_server.url("/SimpleNotificationService-test.pem"),
-    }, pki["signing_key"], "2")
+    return sign(
+        {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": str(uuid.uuid4()),
+            "Token": "2336412f37fb687f5d51e6e2425",
+            "TopicArn": TOPIC_ARN,
+            "Message": f"You have chosen to subscribe to the topic {TOPIC_ARN}.",
+            "SubscribeURL": subscribe_url,
+            "Timestamp": iso(NOW),
+            "SigningCertURL": cert_server.url("/SimpleNotificationService-test.pem"),
+        },
+        pki["signing_key"],
+        "2",
+    )
 
 
 def test_a_subscription_is_confirmed_on_an_allowed_host(sns_client, cert_server, pki):
@@ -472,8 +595,10 @@ def test_a_subscription_is_confirmed_on_an_allowed_host(sns_client, cert_server,
 
 def test_a_subscribe_url_off_the_allowed_hosts_is_never_fetched(sns_client, cert_server, pki):
     token = uuid.uuid4().hex
-    for url in (cert_server.url(f"/confirm?token={token}", host="localhost"),
-                f"http://127.0.0.1:{cert_server.port}/confirm?token={token}"):
+    for url in (
+        cert_server.url(f"/confirm?token={token}", host="localhost"),
+        f"http://127.0.0.1:{cert_server.port}/confirm?token={token}",
+    ):
         answer = post(sns_client, subscription_confirmation(cert_server, pki, url))
         assert answer.status_code == 403 and answer.json()["error"]["field"] == "SubscribeURL"
     assert not any(token in path for path in cert_server.requested)
@@ -491,19 +616,31 @@ def test_a_forged_subscription_confirmation_is_not_followed(sns_client, cert_ser
 
 
 def test_a_correctly_signed_message_of_another_topic_is_refused(sns_client, runtime, sent_messages, cert_server, pki):
-    sns_client.app.state.sns_verifier = SnsVerifier(ALLOWED_HOST_PATTERN, topic_arns=[TOPIC_ARN], ca_file=cert_server.ca_file)
+    sns_client.app.state.sns_verifier = SnsVerifier(
+        ALLOWED_HOST_PATTERN, topic_arns=[TOPIC_ARN], ca_file=cert_server.ca_file
+    )
     ada, grace = sent_messages["ada"], sent_messages["grace"]
     other_topic = "arn:aws:sns:eu-west-1:999999999999:someone-elses-topic"
-    foreign = notification(bounce(ada["hex"], ada["email"]), cert_server.url("/SimpleNotificationService-test.pem"),
-                           pki["signing_key"]) | {"TopicArn": other_topic}
-    answer = refused(sns_client, sign({k: v for k, v in foreign.items() if k not in ("Signature", "SignatureVersion")},
-                                      pki["signing_key"], "1"), 403, "TopicArn", ada)
+    foreign = notification(
+        bounce(ada["hex"], ada["email"]), cert_server.url("/SimpleNotificationService-test.pem"), pki["signing_key"]
+    ) | {"TopicArn": other_topic}
+    answer = refused(
+        sns_client,
+        sign({k: v for k, v in foreign.items() if k not in ("Signature", "SignatureVersion")}, pki["signing_key"], "1"),
+        403,
+        "TopicArn",
+        ada,
+    )
     assert other_topic in answer.json()["error"]["message"]
 
     token = uuid.uuid4().hex
     confirmation = subscription_confirmation(cert_server, pki, cert_server.url(f"/confirm?token={token}"))
-    confirmation = sign({k: v for k, v in confirmation.items() if k not in ("Signature", "SignatureVersion")}
-                        | {"TopicArn": other_topic}, pki["signing_key"], "2")
+    confirmation = sign(
+        {k: v for k, v in confirmation.items() if k not in ("Signature", "SignatureVersion")}
+        | {"TopicArn": other_topic},
+        pki["signing_key"],
+        "2",
+    )
     assert post(sns_client, confirmation).status_code == 403
     assert not any(token in path for path in cert_server.requested)
 

@@ -40,8 +40,14 @@ class MotoServer:
 
     def send_email_requests(self) -> list[dict]:
         """The SendEmail request bodies moto recorded since the recorder started."""
-        recorded = [json.loads(line) for line in httpx.get(f"{self.url}/moto-api/recorder/download-recording").text.splitlines()]
-        bodies = [base64.b64decode(r["body"]) if r["body_encoded"] else r["body"] for r in recorded if r["url"].endswith("/outbound-emails")]
+        recorded = [
+            json.loads(line) for line in httpx.get(f"{self.url}/moto-api/recorder/download-recording").text.splitlines()
+        ]
+        bodies = [
+            base64.b64decode(r["body"]) if r["body_encoded"] else r["body"]
+            for r in recorded
+            if r["url"].endswith("/outbound-emails")
+        ]
         return [json.loads(body) for body in bodies]
 
 
@@ -52,7 +58,9 @@ def moto(tmp_path_factory):
     env = os.environ | {"MOTO_RECORDER_FILEPATH": str(recording), "MOTO_ENABLE_RECORDING": "true"}
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -80,8 +88,11 @@ def _wait_until_up(url: str, process: subprocess.Popen) -> None:
 def aws_credentials(monkeypatch, tmp_path):
     """Credentials from the usual AWS environment variables, as a deployment gives them."""
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
@@ -96,8 +107,12 @@ def verified_sender(moto, aws_credentials):
 
 def ses_settings(endpoint_url: str, **overrides) -> Settings:
     values = dict(
-        transport="ses", ses_region="eu-west-1", ses_endpoint_url=endpoint_url,
-        ses_configuration_set=CONFIGURATION_SET, smtp_connections=4, smtp_timeout_seconds=5,
+        transport="ses",
+        ses_region="eu-west-1",
+        ses_endpoint_url=endpoint_url,
+        ses_configuration_set=CONFIGURATION_SET,
+        smtp_connections=4,
+        smtp_timeout_seconds=5,
     )
     return Settings(**(values | overrides))
 
@@ -105,7 +120,11 @@ def ses_settings(endpoint_url: str, **overrides) -> Settings:
 def outgoing(recipient: str, sender: str = SENDER) -> OutgoingMessage:
     message_id = uuid.uuid4()
     raw = MessageSkeleton(sender, "Sender", None).build(
-        to=recipient, subject="Hello Zoë", text="Hi\n", html="<p>Hi</p>", message_id=make_message_id(message_id, sender),
+        to=recipient,
+        subject="Hello Zoë",
+        text="Hi\n",
+        html="<p>Hi</p>",
+        message_id=make_message_id(message_id, sender),
     )
     return OutgoingMessage(uuid.uuid4(), message_id, sender, recipient, raw)
 

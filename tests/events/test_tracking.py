@@ -21,7 +21,7 @@ SECRET = "test-secret"  # the tests' Settings.secret_key
 BASE = PUBLIC_URL
 OFFER = "https://shop.example.com/offer?id=7&ref=mail"
 HTML = (
-    '<html><body><p>Hello {{ first_name }},</p>'
+    "<html><body><p>Hello {{ first_name }},</p>"
     '<p><a href="https://shop.example.com/offer?id=7&ref=mail">See the offer</a> '
     "<A class='cta' HREF='http://shop.example.com/plain'>plain http</A> "
     '<a href="mailto:help@shop.example.com">write</a> <a href="tel:+3212345">call</a> '
@@ -34,7 +34,9 @@ CHROME = "Mozilla/5.0 (test browser)"
 @contextmanager
 def app_client(runtime, api_key: str | None = None):
     """The app as it serves recipients. Leaving the block shuts the app down, which writes every buffered event."""
-    with TestClient(create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False, follow_redirects=False) as client:
+    with TestClient(
+        create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False, follow_redirects=False
+    ) as client:
         if api_key:
             client.headers["X-API-Key"] = api_key
         client.headers["User-Agent"] = CHROME
@@ -162,8 +164,14 @@ def test_tampered_or_misused_tokens_answer_404_and_record_nothing(client, runtim
 
     with app_client(runtime) as recipient:
         for path in (
-            tamper(click), click[:-3], f"/t/c/{open_token}", f"/t/c/{evil_target}", "/t/c/%00%ff", "/t/c/" + "A" * 5000,
-            tamper(unsubscribe), f"/u/{open_token}",
+            tamper(click),
+            click[:-3],
+            f"/t/c/{open_token}",
+            f"/t/c/{evil_target}",
+            "/t/c/%00%ff",
+            "/t/c/" + "A" * 5000,
+            tamper(unsubscribe),
+            f"/u/{open_token}",
         ):
             response = recipient.get(path)
             assert response.status_code == 404, path
@@ -192,7 +200,8 @@ def test_get_unsubscribe_shows_a_button_and_post_unsubscribes_without_login(clie
         assert suppressions(client) == {}
 
         one_click = recipient.post(
-            unsubscribe, content="List-Unsubscribe=One-Click",
+            unsubscribe,
+            content="List-Unsubscribe=One-Click",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert one_click.status_code == 200 and "location" not in one_click.headers
@@ -249,4 +258,4 @@ def test_tokens_name_their_message_and_url_and_nothing_else():
 def tamper(path: str) -> str:
     """The same token (or the path ending with one) with one character of its payload changed."""
     i = path.rfind("/") + 12
-    return path[:i] + ("B" if path[i] != "B" else "C") + path[i + 1:]
+    return path[:i] + ("B" if path[i] != "B" else "C") + path[i + 1 :]

@@ -59,31 +59,38 @@ def test_a_campaign_rides_out_a_database_outage(cluster, tmp_path, smtp_sink):
     runtime.close()
 
     port = free_port()
-    env = clean_env(**{
-        "EMAILPLATFORM_DATABASE_URL": url,
-        "EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"),
-        "EMAILPLATFORM_SECRET_KEY": "outage-secret",
-        "EMAILPLATFORM_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "EMAILPLATFORM_TRANSPORT": "smtp",
-        "EMAILPLATFORM_SMTP_URL": smtp_sink.url,
-        "EMAILPLATFORM_SMTP_CONNECTIONS": "2",
-        "EMAILPLATFORM_ALLOW_UNVERIFIED_DOMAINS": "true",
-        "EMAILPLATFORM_JOB_RETRY_BASE_SECONDS": "0.5",
-        "EMAILPLATFORM_INBOUND_PORT": str(free_port()),
-        "EMAILPLATFORM_LOG_LEVEL": "WARNING",
-        # the campaign is polled 20 times a second for up to two minutes: past the key's 1,000 a minute
-        "EMAILPLATFORM_RATE_LIMIT_API_KEY": "", "EMAILPLATFORM_RATE_LIMIT_TENANT": "",
-    })
+    env = clean_env(
+        **{
+            "EMAILPLATFORM_DATABASE_URL": url,
+            "EMAILPLATFORM_DATA_DIR": str(tmp_path / "data"),
+            "EMAILPLATFORM_SECRET_KEY": "outage-secret",
+            "EMAILPLATFORM_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "EMAILPLATFORM_TRANSPORT": "smtp",
+            "EMAILPLATFORM_SMTP_URL": smtp_sink.url,
+            "EMAILPLATFORM_SMTP_CONNECTIONS": "2",
+            "EMAILPLATFORM_ALLOW_UNVERIFIED_DOMAINS": "true",
+            "EMAILPLATFORM_JOB_RETRY_BASE_SECONDS": "0.5",
+            "EMAILPLATFORM_INBOUND_PORT": str(free_port()),
+            "EMAILPLATFORM_LOG_LEVEL": "WARNING",
+            # the campaign is polled 20 times a second for up to two minutes: past the key's 1,000 a minute
+            "EMAILPLATFORM_RATE_LIMIT_API_KEY": "",
+            "EMAILPLATFORM_RATE_LIMIT_TENANT": "",
+        }
+    )
     smtp_sink.delay_seconds = 0.02  # a few seconds of sending, so the outage falls in the middle of it
     server = start(["serve", "--port", str(port), "--processes", "1"], env)  # the API and its worker process
     worker = start(["worker", "--processes", "2"], env)  # and two supervised worker processes beside them
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=30)
     try:
-        wait_until(lambda: (r := answers(api, "/readyz")) is not None and r.status_code == 200, 60, "the server is ready")
+        wait_until(
+            lambda: (r := answers(api, "/readyz")) is not None and r.status_code == 200, 60, "the server is ready"
+        )
         recipients = [f"r{i:04d}@example.com" for i in range(RECIPIENTS)]
         template = create_template(api, "Hi {{ name }}", "<p>Hi {{ name }}</p>")
         file = upload_file(api, csv_bytes(["email", "name"], [[r, f"N{r[1:5]}"] for r in recipients]))
-        transaction_id = create_campaign(api, template["template_id"], file["file_url"], batch_size=50)["transaction_id"]
+        transaction_id = create_campaign(api, template["template_id"], file["file_url"], batch_size=50)[
+            "transaction_id"
+        ]
         wait_until(lambda: len(smtp_sink.received) >= 50, 60, "sending has started")
 
         cluster.stop("fast")
@@ -101,14 +108,19 @@ def test_a_campaign_rides_out_a_database_outage(cluster, tmp_path, smtp_sink):
 
         cluster.start()
         done = wait_until(
-            lambda: (c := campaign(api, transaction_id))["status"] in ("SENT", "COMPLETED") and c, 120,
+            lambda: (c := campaign(api, transaction_id))["status"] in ("SENT", "COMPLETED") and c,
+            120,
             "the campaign finishes after the outage",
         )
         assert done["status"] in ("SENT", "COMPLETED")
         received = Counter(rcpt for mail in smtp_sink.received for rcpt in mail.rcpt_tos)
         assert set(received) == set(recipients), "every recipient gets the message"
         ready = api.get("/readyz")
-        assert ready.json()["status"] == "ready" and ready.json()["checks"] == {"database": "ok", "storage": "ok", "worker": "ok"}
+        assert ready.json()["status"] == "ready" and ready.json()["checks"] == {
+            "database": "ok",
+            "storage": "ok",
+            "worker": "ok",
+        }
         assert server.poll() is None and worker.poll() is None
     finally:
         api.close()

@@ -44,16 +44,20 @@ def test_a_worker_killed_mid_batch_loses_nothing(client, runtime, smtp_sink, dat
     file = upload_file(client, csv_bytes(["email", "name"], [[r, "R"] for r in recipients]))
     transaction_id = create_campaign(client, template["template_id"], file["file_url"])["transaction_id"]
 
-    env = clean_env(**{
-        "EMAILPLATFORM_DATABASE_URL": database_url,
-        "EMAILPLATFORM_DATA_DIR": str(runtime.settings.data_dir),
-        "EMAILPLATFORM_SECRET_KEY": runtime.settings.secret_key,
-        "EMAILPLATFORM_TRANSPORT": "smtp",
-        "EMAILPLATFORM_SMTP_URL": smtp_sink.url,
-        "EMAILPLATFORM_SMTP_CONNECTIONS": "2",
-        "EMAILPLATFORM_JOB_LEASE_SECONDS": "2",
-    })
-    worker = subprocess.Popen([sys.executable, "-m", "emailplatform.cli", "worker", "--processes", "1"], env=env, stderr=subprocess.DEVNULL)
+    env = clean_env(
+        **{
+            "EMAILPLATFORM_DATABASE_URL": database_url,
+            "EMAILPLATFORM_DATA_DIR": str(runtime.settings.data_dir),
+            "EMAILPLATFORM_SECRET_KEY": runtime.settings.secret_key,
+            "EMAILPLATFORM_TRANSPORT": "smtp",
+            "EMAILPLATFORM_SMTP_URL": smtp_sink.url,
+            "EMAILPLATFORM_SMTP_CONNECTIONS": "2",
+            "EMAILPLATFORM_JOB_LEASE_SECONDS": "2",
+        }
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "emailplatform.cli", "worker", "--processes", "1"], env=env, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while len(smtp_sink.received) < SLICE + 10 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -82,16 +86,27 @@ def test_housekeeping_forgets_expired_idempotency_keys_and_old_jobs(client, runt
 
     old = utcnow() - timedelta(days=8)
     with runtime.db.session() as session:
-        session.add_all([
-            IdempotencyKey(tenant_id=tenant.tenant_id, key="old", request_hash="x", status_code=202, response={}, created_at=old),
-            IdempotencyKey(tenant_id=tenant.tenant_id, key="fresh", request_hash="x", status_code=202, response={}),
-            Job(kind="send_batch", payload={}, state=JobState.DONE, finished_at=old),
-            Job(kind="send_batch", payload={}, state=JobState.DEAD, finished_at=old),
-        ])
+        session.add_all(
+            [
+                IdempotencyKey(
+                    tenant_id=tenant.tenant_id,
+                    key="old",
+                    request_hash="x",
+                    status_code=202,
+                    response={},
+                    created_at=old,
+                ),
+                IdempotencyKey(tenant_id=tenant.tenant_id, key="fresh", request_hash="x", status_code=202, response={}),
+                Job(kind="send_batch", payload={}, state=JobState.DONE, finished_at=old),
+                Job(kind="send_batch", payload={}, state=JobState.DEAD, finished_at=old),
+            ]
+        )
     run_jobs(runtime)
     with runtime.db.session(write=False) as session:
         keys = set(session.scalars(select(IdempotencyKey.key).where(IdempotencyKey.tenant_id == tenant.tenant_id)))
-        states = dict(session.execute(select(Job.state, func.count()).where(Job.kind == "send_batch").group_by(Job.state)).all())
+        states = dict(
+            session.execute(select(Job.state, func.count()).where(Job.kind == "send_batch").group_by(Job.state)).all()
+        )
         periodic = session.scalars(select(Job).where(Job.kind == "cleanup")).all()
     assert keys == {"fresh"}
     assert states == {JobState.DEAD: 1}

@@ -13,13 +13,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from emailplatform.assembly import build_runtime
 from emailplatform.config import Settings
 from emailplatform.db import UNAVAILABLE
 from emailplatform.jobs import queue
 from emailplatform.jobs.worker import Lane, Worker
 from emailplatform.migrations import upgrade
 from emailplatform.models import Job, JobState, utcnow
-from emailplatform.assembly import build_runtime
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
 from tests.jobs.test_database_outage import cluster  # noqa: F401 (a fixture)
 from tests.jobs.test_worker_processes import process_env, wait_until
@@ -45,8 +45,14 @@ def test_a_killed_workers_job_is_taken_over_within_a_lease(client, runtime, smtp
     env = process_env(runtime, smtp_sink, EMAILPLATFORM_JOB_LEASE_SECONDS=str(LEASE_SECONDS))
     workers = {
         process.pid: process
-        for process in (subprocess.Popen([sys.executable, "-m", "emailplatform.cli", "worker", "--processes", "1"],
-                                         env=env, stderr=subprocess.DEVNULL) for _ in range(2))
+        for process in (
+            subprocess.Popen(
+                [sys.executable, "-m", "emailplatform.cli", "worker", "--processes", "1"],
+                env=env,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(2)
+        )
     }
     try:
         template = create_template(client, "Hi {{ name }}", "<p>Hi {{ name }}</p>")
@@ -69,7 +75,8 @@ def test_a_killed_workers_job_is_taken_over_within_a_lease(client, runtime, smtp
         killed_at = time.monotonic()
         assert len(smtp_sink.received) < len(recipients), "the kill was to fall in the middle of the batch"
         taken = wait_until(
-            lambda: (job := running_batch(runtime)) and job.locked_by != first.locked_by and job, 60,
+            lambda: (job := running_batch(runtime)) and job.locked_by != first.locked_by and job,
+            60,
             "another worker takes the batch over",
         )
         took = time.monotonic() - killed_at

@@ -59,17 +59,22 @@ def worker_processes(pid: int, count: int) -> set[int]:
 
 
 def process_env(runtime, smtp_sink, **extra) -> dict:
-    return clean_env(**{
-        "EMAILPLATFORM_DATABASE_URL": runtime.settings.database_url,
-        "EMAILPLATFORM_DATA_DIR": str(runtime.settings.data_dir),
-        "EMAILPLATFORM_SECRET_KEY": runtime.settings.secret_key,
-        "EMAILPLATFORM_TRANSPORT": "smtp",
-        "EMAILPLATFORM_SMTP_URL": smtp_sink.url,
-        "EMAILPLATFORM_SMTP_CONNECTIONS": "2",
-        "EMAILPLATFORM_JOB_LEASE_SECONDS": "3",
-        "EMAILPLATFORM_ALLOW_UNVERIFIED_DOMAINS": "true",
-        "EMAILPLATFORM_LOG_LEVEL": "WARNING",
-    }) | extra
+    return (
+        clean_env(
+            **{
+                "EMAILPLATFORM_DATABASE_URL": runtime.settings.database_url,
+                "EMAILPLATFORM_DATA_DIR": str(runtime.settings.data_dir),
+                "EMAILPLATFORM_SECRET_KEY": runtime.settings.secret_key,
+                "EMAILPLATFORM_TRANSPORT": "smtp",
+                "EMAILPLATFORM_SMTP_URL": smtp_sink.url,
+                "EMAILPLATFORM_SMTP_CONNECTIONS": "2",
+                "EMAILPLATFORM_JOB_LEASE_SECONDS": "3",
+                "EMAILPLATFORM_ALLOW_UNVERIFIED_DOMAINS": "true",
+                "EMAILPLATFORM_LOG_LEVEL": "WARNING",
+            }
+        )
+        | extra
+    )
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -78,11 +83,14 @@ def test_a_killed_worker_process_is_replaced_and_the_campaign_loses_nobody(clien
     smtp_sink.delay_seconds = 0.01
     template = create_template(client, "Hi {{ name }}", "<p>Hi {{ name }}</p>")
     file = upload_file(client, csv_bytes(["email", "name"], [[r, r[:5]] for r in recipients]))
-    transaction_id = create_campaign(client, template["template_id"], file["file_url"], batch_size=100)["transaction_id"]
+    transaction_id = create_campaign(client, template["template_id"], file["file_url"], batch_size=100)[
+        "transaction_id"
+    ]
 
     supervisor = subprocess.Popen(
         [sys.executable, "-m", "emailplatform.cli", "worker", "--processes", "3"],
-        env=process_env(runtime, smtp_sink), stderr=subprocess.DEVNULL,
+        env=process_env(runtime, smtp_sink),
+        stderr=subprocess.DEVNULL,
     )
     try:
         first = worker_processes(supervisor.pid, 3)
@@ -90,7 +98,9 @@ def test_a_killed_worker_process_is_replaced_and_the_campaign_loses_nobody(clien
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
         assert len(smtp_sink.received) < len(recipients), "the kill was to fall in the middle of the campaign"
-        replaced = wait_until(lambda: (now := worker_processes(supervisor.pid, 3)) != first and now, 60, "another process")
+        replaced = wait_until(
+            lambda: (now := worker_processes(supervisor.pid, 3)) != first and now, 60, "another process"
+        )
         assert victim not in replaced and len(replaced & first) == 2
 
         wait_until(lambda: campaign(client, transaction_id)["status"] == "SENT", 120, "the campaign is sent")
@@ -110,10 +120,17 @@ def test_a_killed_worker_process_is_replaced_and_the_campaign_loses_nobody(clien
 def test_serve_runs_worker_processes_and_none_outlives_a_killed_server(runtime, smtp_sink, database_url):
     port = free_port()
     tenant = new_tenant(runtime)
-    env = process_env(runtime, smtp_sink, EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}", EMAILPLATFORM_INBOUND_PORT=str(free_port()))
+    env = process_env(
+        runtime,
+        smtp_sink,
+        EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        EMAILPLATFORM_INBOUND_PORT=str(free_port()),
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "emailplatform.cli", "serve", "--port", str(port), "--processes", "2"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": tenant.api_key}, timeout=30)
     try:
@@ -121,7 +138,9 @@ def test_serve_runs_worker_processes_and_none_outlives_a_killed_server(runtime, 
         wait_until(lambda: _ready(api), 60, "the server is ready")
         template = create_template(api, "Hi", "<p>Hi {{ name }}</p>")
         file = upload_file(api, csv_bytes(["email", "name"], [[f"s{i}@example.com", "S"] for i in range(40)]))
-        transaction_id = create_campaign(api, template["template_id"], file["file_url"], batch_size=10)["transaction_id"]
+        transaction_id = create_campaign(api, template["template_id"], file["file_url"], batch_size=10)[
+            "transaction_id"
+        ]
         wait_until(lambda: campaign(api, transaction_id)["status"] == "SENT", 60, "the campaign is sent")
         assert len(smtp_sink.received) == 40
 
@@ -149,6 +168,7 @@ def _ready(api: httpx.Client) -> bool:
 
 def readyz_burst(port: int) -> list[dict]:
     """/readyz asked 32 times at once, each on a connection of its own, so every API process answers some."""
+
     def ask(_):
         response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30)
         return response.json() | {"status_code": response.status_code}
@@ -171,12 +191,32 @@ def metric(text: str, name: str) -> float:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # what it tells is the same on either
-def test_serve_with_api_workers_tells_in_every_process_that_a_worker_process_was_restarted(runtime, smtp_sink, database_url):
+def test_serve_with_api_workers_tells_in_every_process_that_a_worker_process_was_restarted(
+    runtime, smtp_sink, database_url
+):
     port = free_port()
-    env = process_env(runtime, smtp_sink, EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}", EMAILPLATFORM_INBOUND_PORT=str(free_port()))
+    env = process_env(
+        runtime,
+        smtp_sink,
+        EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        EMAILPLATFORM_INBOUND_PORT=str(free_port()),
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "emailplatform.cli", "serve", "--port", str(port), "--api-workers", "2", "--processes", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "emailplatform.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--api-workers",
+            "2",
+            "--processes",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         ready = wait_until(
@@ -188,10 +228,16 @@ def test_serve_with_api_workers_tells_in_every_process_that_a_worker_process_was
         (worker,) = worker_processes(server.pid, 3) - api_processes
 
         os.kill(worker, signal.SIGKILL)
-        wait_until(lambda: every_answer(port, lambda a: a["checks"].get("worker_restarts") == "1"), 30,
-                   "every API process tells of the restart")
-        wait_until(lambda: every_answer(port, lambda a: a["status_code"] == 200 and a["checks"]["worker"] == "ok"), 30,
-                   "the new worker process runs, and the server is ready again")
+        wait_until(
+            lambda: every_answer(port, lambda a: a["checks"].get("worker_restarts") == "1"),
+            30,
+            "every API process tells of the restart",
+        )
+        wait_until(
+            lambda: every_answer(port, lambda a: a["status_code"] == 200 and a["checks"]["worker"] == "ok"),
+            30,
+            "the new worker process runs, and the server is ready again",
+        )
         assert worker not in worker_processes(server.pid, 3)
         for _ in range(8):  # from either API process
             scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text

@@ -10,7 +10,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import run_jobs
 from tests.events.test_ses_events import (
-    bounce, cert_server, complaint, delivery, open_event, pki, post, signed, sns_client,
+    bounce,
+    cert_server,
+    complaint,
+    delivery,
+    open_event,
+    pki,
+    post,
+    signed,
+    sns_client,
 )
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
 
@@ -77,15 +85,21 @@ def test_the_outcome_counters_match_the_campaign_api_after_bounces_complaints_an
 
     transaction_id, sent = send_campaign(sns_client, smtp_runtime, emails)
     events = [delivery(sent[name]["hex"], sent[name]["email"]) for name in ("ada", "grace", "linus", "moaner")]
-    events += [complaint(sent["moaner"]["hex"], sent["moaner"]["email"]),
-               bounce(sent["bouncer"]["hex"], sent["bouncer"]["email"])]
+    events += [
+        complaint(sent["moaner"]["hex"], sent["moaner"]["email"]),
+        bounce(sent["bouncer"]["hex"], sent["bouncer"]["email"]),
+    ]
     for record in events:
         assert post(sns_client, signed(cert_server, pki, record)).status_code == 200
     after = scrape(sns_client)
 
     summary = campaign(sns_client, transaction_id)["summary"]
     assert {name: summary[name] for name in OUTCOMES} == {
-        "sent": 9, "delivered": 4, "bounced": 3, "complained": 1, "failed": 1,
+        "sent": 9,
+        "delivered": 4,
+        "bounced": 3,
+        "complained": 1,
+        "failed": 1,
     }
     assert {name: gained(before, after, outcome(name)) for name in OUTCOMES} == {
         name: summary[name] for name in OUTCOMES
@@ -114,7 +128,7 @@ def test_messages_a_relay_keeps_refusing_wait_and_the_oldest_sending_campaign_ag
     before = scrape(client)
 
     transaction_id, _ = send_campaign(client, smtp_runtime, emails)  # tried once; the retries are minutes away
-    scraped_at = dt.datetime.now(dt.timezone.utc)
+    scraped_at = dt.datetime.now(dt.UTC)
     waiting = scrape(client)
     sending = campaign(client, transaction_id)
     assert sending["status"] == "READY_TO_SEND" and sending["summary"]["pending"] == 3

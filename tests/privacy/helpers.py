@@ -31,7 +31,8 @@ def rows_mentioning(runtime: Runtime, tenant_id: uuid.UUID, needles: list[str]) 
 def files_mentioning(root: Path, needles: list[str]) -> list[str]:
     """Every stored file whose plaintext (decrypted with the tests' master key) holds one of the needles."""
     return [
-        str(path.relative_to(root)) for path in root.rglob("*")
+        str(path.relative_to(root))
+        for path in root.rglob("*")
         if path.is_file() and any(needle.encode() in _plaintext(path) for needle in needles)
     ]
 

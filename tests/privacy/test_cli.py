@@ -24,8 +24,14 @@ def test_export_then_erase_from_the_command_line_recorded_as_the_system_user(
     erased = run_cli(["recipients", "erase", PERSON.upper(), "--tenant", tenant.name], env)
     assert erased.returncode == 0, erased.stderr
     assert json.loads(erased.stdout) | {"events": 0, "webhook_deliveries": 0} == {
-        "messages": 1, "events": 0, "webhook_deliveries": 0, "captured_messages": 1, "batch_rows": 1,
-        "source_file_rows": 1, "row_errors": 0, "suppression_kept_as_hash": True,
+        "messages": 1,
+        "events": 0,
+        "webhook_deliveries": 0,
+        "captured_messages": 1,
+        "batch_rows": 1,
+        "source_file_rows": 1,
+        "row_errors": 0,
+        "suppression_kept_as_hash": True,
     }
     assert files_mentioning(runtime.settings.data_dir, [PERSON, NAME]) == []
 
@@ -33,8 +39,10 @@ def test_export_then_erase_from_the_command_line_recorded_as_the_system_user(
     assert entry["actor_type"] == "cli" and entry["actor_id"] == getpass.getuser() and entry["route"] is None
     assert entry["details"]["erased"]["messages"] == 1 and PERSON not in json.dumps(entry)
 
-    for bad in (["recipients", "erase", "not-an-address", "--tenant", tenant.name],
-                ["recipients", "export", PERSON, "--tenant", "no-such-tenant"]):
+    for bad in (
+        ["recipients", "erase", "not-an-address", "--tenant", tenant.name],
+        ["recipients", "export", PERSON, "--tenant", "no-such-tenant"],
+    ):
         refused = run_cli(bad, env)
         assert refused.returncode == 1 and refused.stdout == "", refused.stderr
     assert len(all_pages(client, "/api/v1/audit", action="erase_recipient")) == 1
@@ -53,6 +61,8 @@ def test_creating_a_tenant_its_key_and_its_user_on_the_command_line_is_in_its_au
 
     log = client.get("/api/v1/audit", headers={"X-API-Key": key}).json()["items"]
     assert [(e["action"], e["object_type"]) for e in log] == [
-        ("create_user", "users"), ("create_api_key", "api-keys"), ("create_tenant", "tenants"),
+        ("create_user", "users"),
+        ("create_api_key", "api-keys"),
+        ("create_tenant", "tenants"),
     ]
     assert log[-1]["object_id"] == tenant_id and {e["actor_type"] for e in log} == {"cli"}

@@ -5,11 +5,10 @@ tenants keep everything."""
 
 import uuid
 
-
 from sqlalchemy import select
 
-from emailplatform.models import Message, Suppression
 from emailplatform.address_hashing import address_hash
+from emailplatform.models import Message, Suppression
 from tests.conftest import new_tenant
 from tests.helpers import all_pages, campaign, create_campaign, create_template, csv_bytes, upload_file
 from tests.privacy.helpers import files_mentioning, record_event, rows_mentioning
@@ -65,8 +64,14 @@ def test_erasure_removes_a_person_from_every_row_and_file_and_keeps_them_suppres
     counts = erased.json()
     assert counts["messages"] == 2 and counts["events"] == 3 and counts["webhook_deliveries"] == 5
     assert counts | {"events": 0, "webhook_deliveries": 0} == {
-        "messages": 2, "events": 0, "webhook_deliveries": 0, "captured_messages": 1, "batch_rows": 2,
-        "source_file_rows": 3, "row_errors": 1, "suppression_kept_as_hash": True,
+        "messages": 2,
+        "events": 0,
+        "webhook_deliveries": 0,
+        "captured_messages": 1,
+        "batch_rows": 2,
+        "source_file_rows": 3,
+        "row_errors": 1,
+        "suppression_kept_as_hash": True,
     }
 
     assert rows_mentioning(runtime, tenant.tenant_id, [PERSON, NAME, "198.51.100.4"]) == []

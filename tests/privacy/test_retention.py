@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from emailplatform.campaigns import status as campaign_status
+from emailplatform.job_kinds import PERIODIC_KINDS
 from emailplatform.models import Batch, Event, File, Transaction, WebhookAttempt, WebhookDelivery, utcnow
 from emailplatform.privacy import retention
-from emailplatform.job_kinds import PERIODIC_KINDS
 from emailplatform.sending.transports import capture
 from tests.privacy.helpers import record_event
 from tests.privacy.test_erasure import PERSON, ROWS, send
@@ -43,10 +43,12 @@ def kept(runtime, tenant_id, transaction_id: str) -> dict:
             "batches": sum(storage.size(key) is not None for key in batches),
             "captured": sum(storage.size(capture.outbox_key(tenant_id, m)) is not None for m in set(message_ids)),
             "events": len(message_ids),
-            "deliveries": session.scalar(select(func.count()).select_from(WebhookDelivery).where(
-                WebhookDelivery.transaction_id == tid)),
-            "attempts": session.scalar(select(func.count()).select_from(WebhookAttempt).where(
-                WebhookAttempt.tenant_id == tenant_id)),
+            "deliveries": session.scalar(
+                select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.transaction_id == tid)
+            ),
+            "attempts": session.scalar(
+                select(func.count()).select_from(WebhookAttempt).where(WebhookAttempt.tenant_id == tenant_id)
+            ),
         }
 
 
@@ -74,12 +76,22 @@ def test_each_kind_goes_once_its_days_have_passed_since_the_campaign_finished(cl
     assert kept(runtime, tenant.tenant_id, done)["captured"] == 0
     apply_all(runtime, utcnow() + 31 * DAY)
     assert kept(runtime, tenant.tenant_id, done) | {"attempts": None} == {
-        "source": False, "batches": 0, "captured": 0, "events": 0, "deliveries": 3, "attempts": None,
+        "source": False,
+        "batches": 0,
+        "captured": 0,
+        "events": 0,
+        "deliveries": 3,
+        "attempts": None,
     }
     apply_all(runtime, utcnow() + 41 * DAY)
     assert kept(runtime, tenant.tenant_id, done)["deliveries"] == 0
     assert kept(runtime, tenant.tenant_id, unfinished) | {"attempts": None, "deliveries": None} == {
-        "source": True, "batches": 1, "captured": 1, "events": 1, "attempts": None, "deliveries": None,
+        "source": True,
+        "batches": 1,
+        "captured": 1,
+        "events": 1,
+        "attempts": None,
+        "deliveries": None,
     }
     detail = client.get(f"/api/v1/email/campaigns/{done}").json()
     assert detail["status"] == "COMPLETED" and detail["total_messages"] == 3  # the campaign and its counts stay
@@ -97,5 +109,10 @@ def test_zero_keeps_for_ever_and_the_periodic_job_runs_it(client, runtime, tenan
     settings.retention_files_days = 1
     run_deliveries(runtime, due_now=True)  # the worker's periodic job, made due: only this campaign is a day old
     assert kept(runtime, tenant.tenant_id, done) | {"deliveries": 0, "attempts": 0} == {
-        "source": False, "batches": 0, "captured": 3, "events": 3, "deliveries": 0, "attempts": 0,
+        "source": False,
+        "batches": 0,
+        "captured": 3,
+        "events": 3,
+        "deliveries": 0,
+        "attempts": 0,
     }

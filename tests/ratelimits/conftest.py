@@ -38,7 +38,10 @@ def counted_in(request) -> dict:
     """The settings that put the counters in this process's memory, or in Redis."""
     if request.param == "memory":
         return {}
-    return {"redis_url": request.getfixturevalue("redis_url"), "redis_key_prefix": request.getfixturevalue("redis_prefix")}
+    return {
+        "redis_url": request.getfixturevalue("redis_url"),
+        "redis_key_prefix": request.getfixturevalue("redis_prefix"),
+    }
 
 
 @pytest.fixture

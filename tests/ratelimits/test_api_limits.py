@@ -17,7 +17,9 @@ CAMPAIGNS = "/api/v1/email/campaigns"
 
 
 def api_client(runtime, api_key: str | None = None, address: str = "203.0.113.7") -> TestClient:
-    client = TestClient(create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False, client=(address, 50000))
+    client = TestClient(
+        create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False, client=(address, 50000)
+    )
     if api_key:
         client.headers["X-API-Key"] = api_key
     return client
@@ -63,7 +65,9 @@ def test_a_key_with_a_limit_of_its_own_is_refused_past_it_with_the_headers(limit
         assert all(a.headers["RateLimit-Limit"] == "3" and a.headers["RateLimit-Policy"] == "3;w=60" for a in answers)
         assert all(1 <= int(a.headers["RateLimit-Reset"]) <= 60 for a in answers)
         assert_rate_limited(client.get(CAMPAIGNS), "api-key", 3)
-        assert_rate_limited(client.post("/api/v1/templates", json={"name": "t", "subject": "s", "html": "<p>x</p>"}), "api-key", 3)
+        assert_rate_limited(
+            client.post("/api/v1/templates", json={"name": "t", "subject": "s", "html": "<p>x</p>"}), "api-key", 3
+        )
         assert client.get("/healthz").status_code == 200  # outside the API
     if counted_in:  # the counts are Redis's, under this test's prefix
         assert list(redis.Redis.from_url(counted_in["redis_url"]).scan_iter(f"{counted_in['redis_key_prefix']}:*"))
@@ -108,7 +112,9 @@ def test_an_unreachable_redis_lets_requests_through_and_says_so(database_url, tm
     from emailplatform.assembly import build_runtime
     from tests.conftest import make_settings
 
-    runtime = build_runtime(make_settings(database_url, tmp_path / "data", redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    runtime = build_runtime(
+        make_settings(database_url, tmp_path / "data", redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    )
     try:
         tenant = new_tenant(runtime)
         key = add_key(runtime, tenant.tenant_id, 1)
@@ -137,10 +143,13 @@ def test_the_limits_apply_again_once_redis_answers(database_url, tmp_path):
             assert client.get(CAMPAIGNS).status_code == 200  # no Redis yet: let through
             server = subprocess.Popen(
                 ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             deadline = time.monotonic() + 30
-            while "RateLimit-Limit" not in (answer := client.get(CAMPAIGNS)).headers:  # Redis is tried again a while later
+            while (
+                "RateLimit-Limit" not in (answer := client.get(CAMPAIGNS)).headers
+            ):  # Redis is tried again a while later
                 assert answer.status_code == 200 and time.monotonic() < deadline, "the limits never applied again"
                 time.sleep(0.2)
             assert answer.headers["RateLimit-Remaining"] == "1"

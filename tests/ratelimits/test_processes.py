@@ -11,7 +11,9 @@ from tests.test_cli import EMAILPLATFORM, cli_env, run_cli
 
 def start_server(env: dict, log) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    server = subprocess.Popen(EMAILPLATFORM + ["serve", "--no-worker", "--port", str(port)], env=env, stdout=log, stderr=log)
+    server = subprocess.Popen(
+        EMAILPLATFORM + ["serve", "--no-worker", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -25,7 +27,9 @@ def start_server(env: dict, log) -> tuple[subprocess.Popen, str]:
 
 
 def test_requests_split_between_two_processes_are_counted_together(tmp_path, postgres_url, redis_url, redis_prefix):
-    env = cli_env(tmp_path, postgres_url, EMAILPLATFORM_REDIS_URL=redis_url, EMAILPLATFORM_REDIS_KEY_PREFIX=redis_prefix)
+    env = cli_env(
+        tmp_path, postgres_url, EMAILPLATFORM_REDIS_URL=redis_url, EMAILPLATFORM_REDIS_KEY_PREFIX=redis_prefix
+    )
     name = f"shared-{time.time_ns()}"
     assert run_cli(["tenants", "create", name], env).returncode == 0
     created = run_cli(["api-keys", "create", "--tenant", name, "--rate-limit", "4"], env)

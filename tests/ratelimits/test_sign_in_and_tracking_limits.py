@@ -15,7 +15,10 @@ OFFER = "https://shop.example.com/offer?id=7&ref=mail"
 
 def browser(runtime, address: str) -> TestClient:
     client = TestClient(
-        create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False, follow_redirects=False,
+        create_app(runtime),
+        base_url=PUBLIC_URL,
+        raise_server_exceptions=False,
+        follow_redirects=False,
         client=(address, 50000),
     )
     client.headers["User-Agent"] = CHROME

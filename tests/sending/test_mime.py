@@ -17,30 +17,44 @@ UNSUBSCRIBE = "<https://example.com/unsubscribe/" + "a1" * 60 + ">, <mailto:unsu
 LONG_LINE = "word=value " * 150
 CASES = {
     "ascii": dict(
-        name="Example Shop", subject="Your order has shipped",
-        text="Hello Bob,\nyour order has shipped.\n", html="<p>Hello <b>Bob</b></p>",
+        name="Example Shop",
+        subject="Your order has shipped",
+        text="Hello Bob,\nyour order has shipped.\n",
+        html="<p>Hello <b>Bob</b></p>",
     ),
     "accents": dict(
-        name="Zoë Ünïcode, Ltd.", subject="Réunion de l'équipe — résumé",
-        text="Café, crème brûlée\r\nà bientôt\n", html="<p>Café, crème brûlée</p>",
+        name="Zoë Ünïcode, Ltd.",
+        subject="Réunion de l'équipe — résumé",
+        text="Café, crème brûlée\r\nà bientôt\n",
+        html="<p>Café, crème brûlée</p>",
     ),
     "emoji and CJK, long": dict(
-        name="日本語の差出人 🎉 " * 8, subject="お知らせ 🎉 新しい機能のご案内です。" * 6,
-        text="こんにちは 🎉\n" * 30 + "最後の行", html="<p>" + "新しい機能 🚀 " * 80 + "</p>",
+        name="日本語の差出人 🎉 " * 8,
+        subject="お知らせ 🎉 新しい機能のご案内です。" * 6,
+        text="こんにちは 🎉\n" * 30 + "最後の行",
+        html="<p>" + "新しい機能 🚀 " * 80 + "</p>",
     ),
     "long ascii subject": dict(
-        name='Bob "the" Builder, of the department of names that go on and on and on', subject="A subject that goes on " * 10,
-        text=LONG_LINE, html=f"<p>{LONG_LINE}</p>",
+        name='Bob "the" Builder, of the department of names that go on and on and on',
+        subject="A subject that goes on " * 10,
+        text=LONG_LINE,
+        html=f"<p>{LONG_LINE}</p>",
     ),
     "unbreakable ascii subject": dict(
-        name=None, subject="x" * 120, text="x" * 2000, html="<p>" + "y" * 2000 + "</p>",
+        name=None,
+        subject="x" * 120,
+        text="x" * 2000,
+        html="<p>" + "y" * 2000 + "</p>",
     ),
     "lookalikes of encodings": dict(
-        name="=?utf-8?q?not_encoded?=", subject="Prices =?utf-8?q?x?= and = signs 100% =3D",
-        text="a = b\n=\n=3D\n=?utf-8?q?x?=\n", html="<a href=\"https://x.example/?a=1&b=2\">=</a>",
+        name="=?utf-8?q?not_encoded?=",
+        subject="Prices =?utf-8?q?x?= and = signs 100% =3D",
+        text="a = b\n=\n=3D\n=?utf-8?q?x?=\n",
+        html='<a href="https://x.example/?a=1&b=2">=</a>',
     ),
     "dots, From and spaces": dict(
-        name="Dot", subject="  leading and trailing spaces  ",
+        name="Dot",
+        subject="  leading and trailing spaces  ",
         text=".\n..\n.hidden\nFrom the start\n\tFrom tab\ntrailing spaces   \ntrailing tab\t\n.",
         html="From here\n.\n<p>x</p>  \n",
     ),
@@ -48,11 +62,22 @@ CASES = {
 
 
 def build(case: dict, **overrides) -> tuple[bytes, dict]:
-    values = dict(
-        to="bob@example.org", subject=case["subject"], html=case["html"], text=case["text"],
-        message_id=make_message_id(uuid.uuid4(), FROM),
-    ) | overrides
-    skeleton = MessageSkeleton(FROM, case["name"], "Help Desk <help@example.com>", {"X-Campaign": "spring sale", "List-Unsubscribe": UNSUBSCRIBE})
+    values = (
+        dict(
+            to="bob@example.org",
+            subject=case["subject"],
+            html=case["html"],
+            text=case["text"],
+            message_id=make_message_id(uuid.uuid4(), FROM),
+        )
+        | overrides
+    )
+    skeleton = MessageSkeleton(
+        FROM,
+        case["name"],
+        "Help Desk <help@example.com>",
+        {"X-Campaign": "spring sale", "List-Unsubscribe": UNSUBSCRIBE},
+    )
     return skeleton.build(**values), values
 
 
@@ -73,8 +98,8 @@ def test_parser_and_strict_reading_agree_with_the_input(case):
     sender = parsed["From"].addresses[0]
     assert (sender.display_name, sender.addr_spec) == ((case["name"] or "").strip(), FROM)
     reply_to = parsed["Reply-To"].addresses[0]
-    assert strict.headers["Reply-To"] == (reply_to.display_name, reply_to.addr_spec) == (
-        "Help Desk", "help@example.com"
+    assert (
+        strict.headers["Reply-To"] == (reply_to.display_name, reply_to.addr_spec) == ("Help Desk", "help@example.com")
     )
     assert parsedate_to_datetime(strict.headers["Date"]) == parsed["Date"].datetime
     assert parsed["Date"].datetime.utcoffset() is not None

@@ -24,9 +24,15 @@ def send_campaign(client, runtime, rows: list[list[str]], html: str = "<p>Hello 
 
 
 def test_outbox_lists_newest_first_in_pages(client, runtime):
-    ids = send_campaign(client, runtime, [
-        ["oldest@example.org", "Oldest — été"], ["middle@example.org", "Middle"], ["newest@example.org", "Newest"],
-    ])
+    ids = send_campaign(
+        client,
+        runtime,
+        [
+            ["oldest@example.org", "Oldest — été"],
+            ["middle@example.org", "Middle"],
+            ["newest@example.org", "Newest"],
+        ],
+    )
 
     first = client.get("/api/v1/outbox", params={"limit": 2})
     assert first.status_code == 200
@@ -93,4 +99,3 @@ def test_outbox_refuses_bad_paging_and_ids(client):
     assert client.get("/api/v1/outbox/not-an-id").status_code == 422
     assert client.get(f"/api/v1/outbox/{uuid.uuid4()}.eml").status_code == 404
     assert client.get("/api/v1/outbox", headers={"X-API-Key": "wrong"}).status_code == 401
-

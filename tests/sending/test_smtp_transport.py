@@ -28,7 +28,10 @@ SENDER = "news@example.com"
 def message(recipient: str = "bob@example.org", subject: str = "Hello Zoë 🎉") -> OutgoingMessage:
     message_id = uuid.uuid4()
     raw = MessageSkeleton(SENDER, "Example", None).build(
-        to=recipient, subject=subject, text="Hi\n.\nbye\n", html="<p>Hi</p>",
+        to=recipient,
+        subject=subject,
+        text="Hi\n.\nbye\n",
+        html="<p>Hi</p>",
         message_id=make_message_id(message_id, SENDER),
     )
     return OutgoingMessage(uuid.uuid4(), message_id, SENDER, recipient, raw)
@@ -185,7 +188,9 @@ def test_credentials_come_percent_decoded_from_the_url(start_sink):
     sink = CountingSink(port=free_port())
     start_sink(sink, authenticator=sink.authenticate, auth_require_tls=False)
     host = sink.url.removeprefix("smtp://")
-    good = send_through(smtp_transport(f"smtp://{quote('zoë@example.com', safe='')}:{quote('p@ss:w/rd%', safe='')}@{host}"), [message()])
+    good = send_through(
+        smtp_transport(f"smtp://{quote('zoë@example.com', safe='')}:{quote('p@ss:w/rd%', safe='')}@{host}"), [message()]
+    )
     bad = send_through(smtp_transport(f"smtp://zoe:wrong@{host}"), [message()])
     assert good[0].status == SendStatus.SENT
     assert bad[0].status == SendStatus.RETRY and "535" in bad[0].response
@@ -196,23 +201,34 @@ def test_credentials_come_percent_decoded_from_the_url(start_sink):
 def certificates(tmp_path_factory):
     """A CA of this test's own, and a certificate it signed for 127.0.0.1 and localhost."""
     directory = tmp_path_factory.mktemp("tls")
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "emailplatform test CA")])
     ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     server = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
@@ -220,8 +236,9 @@ def certificates(tmp_path_factory):
     )
     (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     (directory / "server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    (directory / "server.key").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (directory / "server.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(directory / "server.pem", directory / "server.key")
     return str(directory / "ca.pem"), context
@@ -259,7 +276,9 @@ def test_a_certificate_nobody_vouches_for_is_retry(start_sink, certificates):
 
 
 def test_smtp_urls():
-    assert SmtpServer.from_url("smtp://mail.example.com") == SmtpServer("mail.example.com", 25, None, None, False, False)
+    assert SmtpServer.from_url("smtp://mail.example.com") == SmtpServer(
+        "mail.example.com", 25, None, None, False, False
+    )
     assert SmtpServer.from_url("smtps://u%40x:p%2Fw@mail.example.com") == SmtpServer(
         "mail.example.com", 465, "u@x", "p/w", True, False
     )
@@ -296,7 +315,9 @@ class DsnSMTP(SMTP):
 
     def _getparams(self, params):
         known = super()._getparams(params)
-        return None if known is None else {k: v for k, v in known.items() if k not in ("RET", "ENVID", "NOTIFY", "ORCPT")}
+        return (
+            None if known is None else {k: v for k, v in known.items() if k not in ("RET", "ENVID", "NOTIFY", "ORCPT")}
+        )
 
 
 class DsnController(Controller):
@@ -324,7 +345,8 @@ def test_a_server_that_offers_dsn_is_asked_for_success_and_failure_notices(dsn_s
         ["NOTIFY=SUCCESS,FAILURE", "ORCPT=RFC822;BOB+2BNEWS@EXAMPLE.ORG"],
     )
     assert by_recipient["zoë@example.org"] == (
-        ["SMTPUTF8", "RET=HDRS", f"ENVID={utf8_message.message_id.hex.upper()}"], ["NOTIFY=SUCCESS,FAILURE"]
+        ["SMTPUTF8", "RET=HDRS", f"ENVID={utf8_message.message_id.hex.upper()}"],
+        ["NOTIFY=SUCCESS,FAILURE"],
     )
 
 

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
+from emailplatform.assembly import build_runtime
 from emailplatform.config import DomainThrottle
 from emailplatform.sending.throttles import PROVIDERS, Throttles, Waiting
 from emailplatform.tenants import service as tenant_service
-from emailplatform.assembly import build_runtime
 from tests.conftest import make_settings, new_tenant
 from tests.test_cli import cli_env, run_cli
 
@@ -58,9 +58,7 @@ def at_start_of_a_second():
     time.sleep(1.02 - time.time() % 1)
 
 
-def test_a_tenant_limit_lets_that_many_through_a_second_and_the_next_waits_for_the_next_second(
-    make_throttles, runtime
-):
+def test_a_tenant_limit_lets_that_many_through_a_second_and_the_next_waits_for_the_next_second(make_throttles, runtime):
     throttles = make_throttles(throttle_tenant_per_second=3, throttle_max_wait_seconds=0)
     tenant = new_tenant(runtime).tenant_id
 

@@ -24,7 +24,9 @@ def test_a_killed_uploads_temporary_file_is_removed_by_the_housekeeping_job(runt
     env = process_env(runtime, smtp_sink, EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}")
     server = subprocess.Popen(
         [sys.executable, "-m", "emailplatform.cli", "serve", "--port", str(port), "--no-worker"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     partial = runtime.settings.data_dir / "files" / PARTIAL_DIR
     key = new_tenant(runtime).api_key

@@ -54,7 +54,11 @@ def test_a_campaign_runs_with_its_files_in_s3(client, s3_runtime):
 def test_a_missing_or_oversized_s3_file_is_refused(client, s3_runtime):
     template = create_template(client, "Hi", "<p>Hello {{ name }}</p>")
     pending = client.post("/api/v1/files/upload-url", json={"filename": "later.csv"}).json()
-    body = {"template_id": template["template_id"], "csv_file_url": pending["file_url"], "from": {"email": "a@example.com"}}
+    body = {
+        "template_id": template["template_id"],
+        "csv_file_url": pending["file_url"],
+        "from": {"email": "a@example.com"},
+    }
     response = client.post("/api/v1/email/campaigns", json=body)
     assert response.status_code == 422 and "nothing has been uploaded" in response.json()["error"]["message"]
 

@@ -41,16 +41,20 @@ def test_the_list_pages_filters_by_reason_and_searches_addresses(client):
     assert everything[0]["email"] == "100%_sure@example.org"  # newest first
     assert [s["email"] for s in all_pages(client, "/api/v1/suppressions", reason="complaint")] == ["angry@example.org"]
     assert {s["email"] for s in all_pages(client, "/api/v1/suppressions", q="EXAMPLE.ORG")} == {
-        "angry@example.org", "100%_sure@example.org"
+        "angry@example.org",
+        "100%_sure@example.org",
     }
     assert [s["email"] for s in all_pages(client, "/api/v1/suppressions", q="%_")] == ["100%_sure@example.org"]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"email": "not-an-address"}, "email"),
-    ({}, "email"),
-    ({"email": "a@example.com", "reason": "because"}, "reason"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not-an-address"}, "email"),
+        ({}, "email"),
+        ({"email": "a@example.com", "reason": "because"}, "reason"),
+    ],
+)
 def test_bad_input_is_refused_with_the_field(client, body, field):
     response = client.post("/api/v1/suppressions", json=body)
     assert response.status_code == 422

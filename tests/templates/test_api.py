@@ -33,7 +33,11 @@ def test_presigned_upload_then_confirm_makes_version_1(client):
     )
 
     assert confirmed.status_code == 201, confirmed.text
-    assert confirmed.json() == {"template_id": upload["template_id"], "version": 1, "placeholders": ["code", "first_name"]}
+    assert confirmed.json() == {
+        "template_id": upload["template_id"],
+        "version": 1,
+        "placeholders": ["code", "first_name"],
+    }
     template = client.get(f"/api/v1/templates/{upload['template_id']}").json()
     assert template["name"] == "welcome"
     assert template["latest_version"] == 1
@@ -109,9 +113,9 @@ def test_another_tenant_sees_none_of_it(client, runtime):
 
 
 def test_preview_renders_subject_html_and_text(client):
-    template_id = create_template(
-        client, "Hi {{ first_name }}\r\n  and welcome", HTML + '<a href="{{ url }}">go</a>'
-    )["template_id"]
+    template_id = create_template(client, "Hi {{ first_name }}\r\n  and welcome", HTML + '<a href="{{ url }}">go</a>')[
+        "template_id"
+    ]
     data = {"first_name": "<script>alert(1)</script>", "code": "A&B", "url": "https://x.example/?a=1&b=2"}
 
     preview = client.post(f"/api/v1/templates/{template_id}/preview", json={"data": data})
@@ -162,8 +166,14 @@ def test_sandbox_refuses_unsafe_attribute_access(client):
         ("{% for i in range(10**8) %}{% endfor %}", "loop iterations allowed"),
         ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "recurses too deeply"),
         # one filter call reads no clock: its input is bounded instead
-        ("{{ range(999999)|list|groupby('real')|list|length }}", "a filter was given 999999 items; at most 10000 are allowed"),
-        ('{% set s="a"*2000000 %}{{ (s|list|sort)|length }}', "a filter was given 2000000 items; at most 10000 are allowed"),
+        (
+            "{{ range(999999)|list|groupby('real')|list|length }}",
+            "a filter was given 999999 items; at most 10000 are allowed",
+        ),
+        (
+            '{% set s="a"*2000000 %}{{ (s|list|sort)|length }}',
+            "a filter was given 2000000 items; at most 10000 are allowed",
+        ),
         ("{{ ('a ' * 1000000)|urlize }}", "a filter was given 2000000 characters; at most 65536 are allowed"),
         (
             "{% set s = 'x' * 1000000 %}{% for i in range(100000) %}{% set t = s.upper() %}{% endfor %}",
@@ -185,7 +195,11 @@ def test_a_render_past_its_limits_is_refused(client, runtime, html, reason):
         ({"subject": "S", "html": "<p>{{ name </p>"}, "html", "line 1: unexpected '/'"),
         ({"subject": "S", "html": "<p>\n{% if x %}\n</p>"}, "html", "line 2: Unexpected end of template"),
         ({"subject": "Hi {{ }}", "html": "<p>x</p>"}, "subject", "line 1: "),
-        ({"subject": "S", "html": "<p>x</p>", "text": "a\n{% endfor %}"}, "text", "line 2: Encountered unknown tag 'endfor'"),
+        (
+            {"subject": "S", "html": "<p>x</p>", "text": "a\n{% endfor %}"},
+            "text",
+            "line 2: Encountered unknown tag 'endfor'",
+        ),
         ({"subject": "S", "html": "<p>{{ x|nosuchfilter }}</p>"}, "html", "No filter named 'nosuchfilter'"),
         ({"subject": "S", "html": "{% include 'other.html' %}"}, "html", "cannot include"),
         ({"subject": "S", "html": "   "}, "html", "empty"),

@@ -44,7 +44,9 @@ def test_a_template_a_campaign_used_is_kept_on_delete_with_a_409_and_can_be_arch
 
     refused = client.delete(f"/api/v1/templates/{version['template_id']}")
     assert refused.status_code == 409
-    assert refused.json()["error"]["field"] == "template_id" and "archive it instead" in refused.json()["error"]["message"]
+    assert (
+        refused.json()["error"]["field"] == "template_id" and "archive it instead" in refused.json()["error"]["message"]
+    )
     assert client.get(f"/api/v1/templates/{version['template_id']}").status_code == 200
 
     assert client.post(f"/api/v1/templates/{version['template_id']}/archive").status_code == 200
@@ -55,7 +57,9 @@ def test_a_template_a_campaign_used_is_kept_on_delete_with_a_409_and_can_be_arch
 
 def test_an_unused_template_is_deleted_with_its_versions(client):
     template_id = create_template(client, "Draft", "<p>Draft</p>")["template_id"]
-    assert client.put(f"/api/v1/templates/{template_id}", json={"subject": "Two", "html": "<p>2</p>"}).status_code == 200
+    assert (
+        client.put(f"/api/v1/templates/{template_id}", json={"subject": "Two", "html": "<p>2</p>"}).status_code == 200
+    )
     assert client.delete(f"/api/v1/templates/{template_id}").status_code == 204
     assert client.get(f"/api/v1/templates/{template_id}").status_code == 404
     assert listed(client) == [] and listed(client, archived="true") == []

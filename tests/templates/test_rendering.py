@@ -8,7 +8,7 @@ from emailplatform.config import Settings
 from emailplatform.errors import Invalid
 from emailplatform.models import TemplateVersion
 from emailplatform.templates import rendering
-from emailplatform.templates.rendering import RenderError, Rendered
+from emailplatform.templates.rendering import Rendered, RenderError
 
 # Each limit test meets one limit: a generous deadline keeps a slow machine from meeting the clock first.
 SETTINGS = Settings(render_timeout_ms=60_000)
@@ -101,9 +101,10 @@ def test_a_value_larger_than_the_output_limit_is_never_built(html):
 
 def test_output_size_is_bounded():
     small = Settings(render_max_bytes=1024)
-    assert "output is larger than the 1024 characters allowed" in render_error(
-        "{% for i in range(100) %}<p>{{ i }} and some more text</p>{% endfor %}", settings=small
-    ).reason
+    assert (
+        "output is larger than the 1024 characters allowed"
+        in render_error("{% for i in range(100) %}<p>{{ i }} and some more text</p>{% endfor %}", settings=small).reason
+    )
     assert len(compiled("{{ 'x' * 1000 }}", settings=small).render({}).html) == 1000
 
 

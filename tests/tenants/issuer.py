@@ -15,7 +15,9 @@ AUDIENCE = "emailplatform-api"
 
 
 def new_key(alg: str) -> Key:
-    return RSAKey.generate_key(2048, auto_kid=True) if alg.startswith("RS") else ECKey.generate_key("P-256", auto_kid=True)
+    return (
+        RSAKey.generate_key(2048, auto_kid=True) if alg.startswith("RS") else ECKey.generate_key("P-256", auto_kid=True)
+    )
 
 
 class Issuer:
@@ -40,7 +42,11 @@ class Issuer:
         return jwt.encode({"alg": alg, "kid": key.kid}, values, key)
 
     def discovery(self) -> dict:
-        return {"issuer": self.url, "jwks_uri": f"{self.url}/jwks", "id_token_signing_alg_values_supported": ["RS256", "ES256"]}
+        return {
+            "issuer": self.url,
+            "jwks_uri": f"{self.url}/jwks",
+            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        }
 
     def jwks(self) -> dict:
         with self.lock:

@@ -48,18 +48,24 @@ def issue(folder: Path, name: str, subject: str, ca: tuple | None = None, server
     issuer_name, issuer_key = (ca[0].subject, ca[1]) if ca else (subject_name, key)
     now = datetime.now(UTC)
     builder = (
-        x509.CertificateBuilder().subject_name(subject_name).issuer_name(issuer_name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(subject_name)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=ca is None, path_length=None), critical=True)
     )
     if server:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]), critical=False
+        )
     certificate = builder.sign(issuer_key, hashes.SHA256())
     (cert_path := folder / f"{name}.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (key_path := folder / f"{name}.key").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ))
+    (key_path := folder / f"{name}.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return Issued(cert_path, key_path, certificate, key)
 
 
@@ -83,12 +89,19 @@ def pki(tmp_path_factory):
 def serve(tmp_path: Path, database_url: str, pki: dict, mode: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = cli_env(
-        tmp_path, database_url, EMAILPLATFORM_TLS_CERT_FILE=str(pki["server"].cert), EMAILPLATFORM_TLS_KEY_FILE=str(pki["server"].key),
-        EMAILPLATFORM_TLS_CLIENT_CA_FILE=str(pki["ca"].cert), EMAILPLATFORM_TLS_CLIENT_CERTIFICATES=mode,
+        tmp_path,
+        database_url,
+        EMAILPLATFORM_TLS_CERT_FILE=str(pki["server"].cert),
+        EMAILPLATFORM_TLS_KEY_FILE=str(pki["server"].key),
+        EMAILPLATFORM_TLS_CLIENT_CA_FILE=str(pki["ca"].cert),
+        EMAILPLATFORM_TLS_CLIENT_CERTIFICATES=mode,
     )
     server = subprocess.Popen(
-        EMAILPLATFORM + ["serve", "--port", str(port), "--no-worker"], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
+        EMAILPLATFORM + ["serve", "--port", str(port), "--no-worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     url = f"https://127.0.0.1:{port}"
     for _ in range(300):
@@ -112,7 +125,9 @@ def as_client(pki: dict, name: str | None) -> httpx.Client:
 
 def bind(runtime, tenant, certificate: str, *scopes: str) -> None:
     with runtime.db.session() as session:
-        tenant_service.create_api_key(session, tenant.tenant_id, "by certificate", None, list(scopes) or None, certificate)
+        tenant_service.create_api_key(
+            session, tenant.tenant_id, "by certificate", None, list(scopes) or None, certificate
+        )
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -124,7 +139,12 @@ def test_required_client_certificates_act_as_their_keys(runtime, tmp_path, pki, 
     try:
         with as_client(pki, "billing") as billing:
             assert billing.get(f"{url}/api/v1/tenant").json()["tenant_id"] == str(tenant.tenant_id)
-            assert billing.post(f"{url}/api/v1/templates", json={"name": "t", "subject": "s", "html": "<p>h</p>"}).status_code == 201
+            assert (
+                billing.post(
+                    f"{url}/api/v1/templates", json={"name": "t", "subject": "s", "html": "<p>h</p>"}
+                ).status_code
+                == 201
+            )
         with as_client(pki, "reports") as reports:
             assert reports.get(f"{url}/api/v1/templates").status_code == 200
             refused = reports.post(f"{url}/api/v1/templates", json={"name": "t", "subject": "s", "html": "<p>h</p>"})
@@ -158,9 +178,11 @@ def test_optional_client_certificates_leave_api_keys_working(runtime, tmp_path, 
 
 @pytest.fixture
 def behind_proxy(database_url, tmp_path):
-    runtime = build_runtime(make_settings(
-        database_url, tmp_path / "data", tls_proxy_cert_header="X-Client-Cert", tls_trusted_proxies=["10.1.2.0/24"]
-    ))
+    runtime = build_runtime(
+        make_settings(
+            database_url, tmp_path / "data", tls_proxy_cert_header="X-Client-Cert", tls_trusted_proxies=["10.1.2.0/24"]
+        )
+    )
     yield runtime
     runtime.close()
 

@@ -5,9 +5,9 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from emailplatform.app import create_app
+from emailplatform.scopes import Public, declared
 from emailplatform.tenants import service as tenant_service
 from emailplatform.tenants.auth import current_principal
-from emailplatform.scopes import Public, declared
 from tests.helpers import create_template, csv_bytes, upload_file
 from tests.test_cli import cli_env, run_cli
 
@@ -30,7 +30,9 @@ def test_every_api_route_declares_a_scope_or_what_authorises_it_instead(runtime)
     for path, route in api_routes(app):
         has_scope = declared(route.dependencies) is not None
         is_public = any(isinstance(dep.dependency, Public) for dep in route.dependencies)
-        if (path.startswith("/api/v1") and not (has_scope or is_public)) or (takes_a_credential(route.dependant) and not has_scope):
+        if (path.startswith("/api/v1") and not (has_scope or is_public)) or (
+            takes_a_credential(route.dependant) and not has_scope
+        ):
             undeclared.append((sorted(route.methods), path))
     assert undeclared == []
     assert sum(1 for _ in api_routes(app)) > 50
@@ -39,11 +41,20 @@ def test_every_api_route_declares_a_scope_or_what_authorises_it_instead(runtime)
 def test_the_spec_names_each_operations_scope(client):
     spec = client.get("/openapi.json").json()
     operations = {(m, p): op for p, ops in spec["paths"].items() for m, op in ops.items() if p.startswith("/api/v1")}
-    unscoped = [key for key, op in operations.items() if key != ("post", "/api/v1/events/ses")
-                and not all(len(scopes) == 1 for req in op.get("security", [{}]) for scopes in req.values())]
+    unscoped = [
+        key
+        for key, op in operations.items()
+        if key != ("post", "/api/v1/events/ses")
+        and not all(len(scopes) == 1 for req in op.get("security", [{}]) for scopes in req.values())
+    ]
     assert unscoped == []
-    assert operations[("get", "/api/v1/templates")]["security"] == [{"ApiKey": ["templates:read"]}, {"Bearer": ["templates:read"]}]
-    assert operations[("post", "/api/v1/templates/{template_id}/preview")]["security"][0] == {"ApiKey": ["templates:read"]}
+    assert operations[("get", "/api/v1/templates")]["security"] == [
+        {"ApiKey": ["templates:read"]},
+        {"Bearer": ["templates:read"]},
+    ]
+    assert operations[("post", "/api/v1/templates/{template_id}/preview")]["security"][0] == {
+        "ApiKey": ["templates:read"]
+    }
     assert operations[("post", "/api/v1/api-keys")]["security"][0] == {"ApiKey": ["tenant:write"]}
     assert "403" in operations[("delete", "/api/v1/webhooks/endpoints/{endpoint_id}")]["responses"]
 
@@ -77,11 +88,22 @@ def test_an_area_key_reads_and_writes_its_area_only(client, runtime, tenant):
 
 def test_a_read_key_gets_every_area_and_changes_nothing(client, runtime, tenant):
     reader = key_with(runtime, tenant, "read")
-    for path in ["/api/v1/templates", "/api/v1/email/campaigns", "/api/v1/webhooks/endpoints", "/api/v1/domains",
-                 "/api/v1/suppressions", "/api/v1/analytics/overview", "/api/v1/api-keys", "/api/v1/users", "/api/v1/tenant"]:
+    for path in [
+        "/api/v1/templates",
+        "/api/v1/email/campaigns",
+        "/api/v1/webhooks/endpoints",
+        "/api/v1/domains",
+        "/api/v1/suppressions",
+        "/api/v1/analytics/overview",
+        "/api/v1/api-keys",
+        "/api/v1/users",
+        "/api/v1/tenant",
+    ]:
         assert client.get(path, headers=reader).status_code == 200, path
     assert_forbidden(client.post("/api/v1/templates", json=TEMPLATE, headers=reader), "templates:write")
-    assert_forbidden(client.post("/api/v1/suppressions", json={"email": "a@example.com"}, headers=reader), "suppressions:write")
+    assert_forbidden(
+        client.post("/api/v1/suppressions", json={"email": "a@example.com"}, headers=reader), "suppressions:write"
+    )
     assert_forbidden(client.post("/api/v1/files/upload-url", json={"filename": "r.csv"}, headers=reader), "files:write")
 
 
@@ -119,8 +141,10 @@ def test_keys_are_made_with_scopes_never_more_than_their_makers(client, runtime,
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_the_cli_makes_a_key_with_scopes(client, runtime, tenant, tmp_path, database_url):
-    result = run_cli(["api-keys", "create", "--tenant", tenant.name, "--scope", "read", "--scope", "send"],
-                     cli_env(tmp_path, database_url))
+    result = run_cli(
+        ["api-keys", "create", "--tenant", tenant.name, "--scope", "read", "--scope", "send"],
+        cli_env(tmp_path, database_url),
+    )
     assert result.returncode == 0, result.stderr
     key = {"X-API-Key": result.stdout.strip().splitlines()[-1]}
     assert client.get("/api/v1/webhooks/endpoints", headers=key).status_code == 200
@@ -128,4 +152,3 @@ def test_the_cli_makes_a_key_with_scopes(client, runtime, tenant, tmp_path, data
     assert_forbidden(client.post("/api/v1/templates", json=TEMPLATE, headers=key), "templates:write")
     wrong = run_cli(["api-keys", "create", "--tenant", tenant.name, "--scope", "root"], cli_env(tmp_path, database_url))
     assert wrong.returncode != 0 and "no such scope: root" in wrong.stderr
-

@@ -44,7 +44,8 @@ def example_request(client) -> tuple[str, str]:
     send_at = (utcnow() + timedelta(days=1)).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
     body = (
         DESIGN_DOCUMENT_REQUEST.replace('"uuid"', json.dumps(version["template_id"]))
-        .replace("s3://bucket/recipients.csv", file["file_url"]).replace("2024-01-01T10:00:00Z", send_at)
+        .replace("s3://bucket/recipients.csv", file["file_url"])
+        .replace("2024-01-01T10:00:00Z", send_at)
     )
     return body, send_at
 
@@ -80,7 +81,9 @@ def test_a_campaign_with_its_own_from_keeps_it_and_removing_the_default_brings_b
     assert client.put("/api/v1/tenant", json={"default_sender": SENDER}).status_code == 200
     version = create_template(client, "Hi", "<p>Hi</p>")
     file = upload_file(client, csv_bytes(["email"], [["ann@example.com"]]))
-    own = create_campaign(client, version["template_id"], file["file_url"], **{"from": {"email": "boss@other.example.com"}})
+    own = create_campaign(
+        client, version["template_id"], file["file_url"], **{"from": {"email": "boss@other.example.com"}}
+    )
     assert campaign(client, own["transaction_id"])["from"] == {"email": "boss@other.example.com", "name": None}
 
     removed = client.put("/api/v1/tenant", json={"default_sender": None})

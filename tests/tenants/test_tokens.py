@@ -27,7 +27,11 @@ def issuer():
 
 def deployment(database_url, data_dir, issuer_url: str, **overrides):
     settings = make_settings(
-        database_url, data_dir, oidc_issuer=issuer_url, oidc_audience=AUDIENCE, **({"oidc_jwks_min_refetch_seconds": 0} | overrides)
+        database_url,
+        data_dir,
+        oidc_issuer=issuer_url,
+        oidc_audience=AUDIENCE,
+        **({"oidc_jwks_min_refetch_seconds": 0} | overrides),
     )
     return build_runtime(settings)
 
@@ -189,11 +193,23 @@ def test_mangled_tokens_are_refused_never_a_server_error(app_client, issuer):
     good = issuer.token(tenant=tenant.name, scope="full")
     header, payload, signature = good.split(".")
     rng = random.Random(12)
-    odd_headers = [b"[]", b"null", b'{"alg":"RS256","kid":123}', b'{"alg":["RS256"]}', b'{"alg":"RS256","crit":["x"]}',
-                   b'{"alg":"RS256","kid":"' + b"k" * 5000 + b'"}', b"\xff\xfe", b'{"alg":"RSA-OAEP","enc":"A128GCM"}']
+    odd_headers = [
+        b"[]",
+        b"null",
+        b'{"alg":"RS256","kid":123}',
+        b'{"alg":["RS256"]}',
+        b'{"alg":"RS256","crit":["x"]}',
+        b'{"alg":"RS256","kid":"' + b"k" * 5000 + b'"}',
+        b"\xff\xfe",
+        b'{"alg":"RSA-OAEP","enc":"A128GCM"}',
+    ]
     mangled = [f"{_b64(h)}.{payload}.{signature}" for h in odd_headers]
     mangled += [f"{header}.{_b64(p)}.{signature}" for p in (b"[]", b"1", b'{"exp":"soon"}', b"\x00")]
-    mangled += [".".join(rng.sample([header, payload, signature], 3)) for _ in range(5)] + ["..", "a..b", "." * 2 + "x" * 9000]
+    mangled += [".".join(rng.sample([header, payload, signature], 3)) for _ in range(5)] + [
+        "..",
+        "a..b",
+        "." * 2 + "x" * 9000,
+    ]
     # a segment's last character may carry unused bits (the same bytes under another letter): it is left alone
     places = [i for i in range(len(good) - 1) if good[i + 1] != "."]
     for _ in range(40):

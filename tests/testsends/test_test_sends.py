@@ -1,6 +1,6 @@
 """Test sends reach the seed addresses through a real SMTP server, marked as tests, and leave the campaign as it was."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -9,9 +9,11 @@ from emailplatform.models import Event, Message
 from tests.conftest import run_jobs
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
 
-HTML = "<p>Hello {{ first_name }},</p><p>see <a href=\"https://example.com/offer\">the offer</a>.</p>"
+HTML = '<p>Hello {{ first_name }},</p><p>see <a href="https://example.com/offer">the offer</a>.</p>'
 ROWS = [
-    ["ada@example.com", "Ada"], ["not-an-address", "Bob"], ["grace@example.org", "Grace"],
+    ["ada@example.com", "Ada"],
+    ["not-an-address", "Bob"],
+    ["grace@example.org", "Grace"],
     ["linus@example.net", "Linus"],
 ]
 
@@ -29,9 +31,10 @@ def recipients_file(client) -> dict:
 
 def scheduled_campaign(client, runtime) -> str:
     template = create_template(client, "News for {{ first_name }}", HTML)
-    send_at = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
-    accepted = create_campaign(client, template["template_id"], recipients_file(client)["file_url"],
-                               schedule={"send_at": send_at})
+    send_at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    accepted = create_campaign(
+        client, template["template_id"], recipients_file(client)["file_url"], schedule={"send_at": send_at}
+    )
     run_jobs(runtime)
     assert campaign(client, accepted["transaction_id"])["status"] == "SCHEDULED"
     return accepted["transaction_id"]
@@ -48,10 +51,14 @@ def test_a_template_test_reaches_each_seed_marked_as_a_test_and_is_recorded_nowh
     client, smtp_runtime, smtp_sink, tenant
 ):
     template = create_template(client, "News for {{ first_name }}", HTML)
-    response = client.post(f"/api/v1/templates/{template['template_id']}/test", json={
-        "to": ["me@sender.example.com", "boss@sender.example.com"], "data": {"first_name": "Ada"},
-        "from": {"email": "news@sender.example.com", "name": "Acme News"},
-    })
+    response = client.post(
+        f"/api/v1/templates/{template['template_id']}/test",
+        json={
+            "to": ["me@sender.example.com", "boss@sender.example.com"],
+            "data": {"first_name": "Ada"},
+            "from": {"email": "news@sender.example.com", "name": "Acme News"},
+        },
+    )
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["sent"] == 2
@@ -77,20 +84,27 @@ def test_a_scheduled_campaign_is_tested_with_its_first_rows_and_its_counts_stay_
     transaction_id = scheduled_campaign(client, smtp_runtime)
     before = campaign(client, transaction_id)
 
-    response = client.post(f"/api/v1/email/campaigns/{transaction_id}/test", json={
-        "to": ["one@seed.example.com", "two@seed.example.com", "three@seed.example.com", "four@seed.example.com"],
-    })
+    response = client.post(
+        f"/api/v1/email/campaigns/{transaction_id}/test",
+        json={
+            "to": ["one@seed.example.com", "two@seed.example.com", "three@seed.example.com", "four@seed.example.com"],
+        },
+    )
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     # three good rows (row 3 is invalid): the fourth seed gets the first row again
     assert [(r["to"], r["row_number"]) for r in results] == [
-        ("one@seed.example.com", 2), ("two@seed.example.com", 4), ("three@seed.example.com", 5),
+        ("one@seed.example.com", 2),
+        ("two@seed.example.com", 4),
+        ("three@seed.example.com", 5),
         ("four@seed.example.com", 2),
     ]
     subjects = {to: mails[0].message["Subject"] for to, mails in smtp_sink.by_recipient().items()}
     assert subjects == {
-        "one@seed.example.com": "[TEST] News for Ada", "two@seed.example.com": "[TEST] News for Grace",
-        "three@seed.example.com": "[TEST] News for Linus", "four@seed.example.com": "[TEST] News for Ada",
+        "one@seed.example.com": "[TEST] News for Ada",
+        "two@seed.example.com": "[TEST] News for Grace",
+        "three@seed.example.com": "[TEST] News for Linus",
+        "four@seed.example.com": "[TEST] News for Ada",
     }
     after = campaign(client, transaction_id)
     assert after["status"] == "SCHEDULED"
@@ -100,9 +114,13 @@ def test_a_scheduled_campaign_is_tested_with_its_first_rows_and_its_counts_stay_
 
 def test_chosen_rows_are_sent_in_the_order_given(client, smtp_runtime, smtp_sink):
     transaction_id = scheduled_campaign(client, smtp_runtime)
-    response = client.post(f"/api/v1/email/campaigns/{transaction_id}/test", json={
-        "to": ["one@seed.example.com", "two@seed.example.com"], "rows": [5, 2],
-    })
+    response = client.post(
+        f"/api/v1/email/campaigns/{transaction_id}/test",
+        json={
+            "to": ["one@seed.example.com", "two@seed.example.com"],
+            "rows": [5, 2],
+        },
+    )
     assert response.status_code == 200, response.text
     assert [r["row_number"] for r in response.json()["results"]] == [5, 2]
     assert smtp_sink.by_recipient()["one@seed.example.com"][0].message["Subject"] == "[TEST] News for Linus"
@@ -110,10 +128,15 @@ def test_chosen_rows_are_sent_in_the_order_given(client, smtp_runtime, smtp_sink
 
 def test_a_campaign_not_yet_created_is_tested_from_its_template_file_and_sender(client, smtp_runtime, smtp_sink):
     template = create_template(client, "News for {{ first_name }}", HTML)
-    response = client.post("/api/v1/email/campaigns/test", json={
-        "template_id": template["template_id"], "csv_file_url": recipients_file(client)["file_url"],
-        "from": {"email": "news@sender.example.com"}, "to": ["me@seed.example.com"],
-    })
+    response = client.post(
+        "/api/v1/email/campaigns/test",
+        json={
+            "template_id": template["template_id"],
+            "csv_file_url": recipients_file(client)["file_url"],
+            "from": {"email": "news@sender.example.com"},
+            "to": ["me@seed.example.com"],
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.json()["results"][0]["row_number"] == 2
     assert smtp_sink.by_recipient()["me@seed.example.com"][0].message["Subject"] == "[TEST] News for Ada"
@@ -129,14 +152,17 @@ def test_a_released_campaign_cannot_be_tested(client, smtp_runtime):
     assert response.json()["error"]["field"] == "transaction_id"
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"to": []}, "to"),
-    ({"to": [f"seed{i}@seed.example.com" for i in range(11)]}, "to"),
-    ({"to": ["not an address"]}, "to.0"),
-    ({"to": ["me@seed.example.com"], "rows": [3]}, "rows"),  # an invalid row: never sent to
-    ({"to": ["me@seed.example.com"], "rows": [99]}, "rows"),
-    ({"to": ["me@seed.example.com"], "rows": [1]}, "rows.0"),  # the header
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"to": []}, "to"),
+        ({"to": [f"seed{i}@seed.example.com" for i in range(11)]}, "to"),
+        ({"to": ["not an address"]}, "to.0"),
+        ({"to": ["me@seed.example.com"], "rows": [3]}, "rows"),  # an invalid row: never sent to
+        ({"to": ["me@seed.example.com"], "rows": [99]}, "rows"),
+        ({"to": ["me@seed.example.com"], "rows": [1]}, "rows.0"),  # the header
+    ],
+)
 def test_bad_test_requests_name_the_field(client, smtp_runtime, smtp_sink, body, field):
     transaction_id = scheduled_campaign(client, smtp_runtime)
     response = client.post(f"/api/v1/email/campaigns/{transaction_id}/test", json=body)
@@ -147,9 +173,14 @@ def test_bad_test_requests_name_the_field(client, smtp_runtime, smtp_sink, body,
 
 def test_a_template_test_with_a_failing_render_names_the_data(client, smtp_runtime, smtp_sink):
     template = create_template(client, "Hi", "<p>{{ 1 / (count | int) }}</p>")
-    response = client.post(f"/api/v1/templates/{template['template_id']}/test", json={
-        "to": ["me@seed.example.com"], "data": {"count": "0"}, "from": {"email": "news@sender.example.com"},
-    })
+    response = client.post(
+        f"/api/v1/templates/{template['template_id']}/test",
+        json={
+            "to": ["me@seed.example.com"],
+            "data": {"count": "0"},
+            "from": {"email": "news@sender.example.com"},
+        },
+    )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"].startswith("data")
     assert smtp_sink.received == []
@@ -157,9 +188,14 @@ def test_a_template_test_with_a_failing_render_names_the_data(client, smtp_runti
 
 def test_over_the_capture_transport_a_test_is_in_the_outbox_by_its_id(client, runtime):
     template = create_template(client, "News for {{ first_name }}", HTML)
-    response = client.post(f"/api/v1/templates/{template['template_id']}/test", json={
-        "to": ["me@seed.example.com"], "data": {"first_name": "Ada"}, "from": {"email": "news@sender.example.com"},
-    })
+    response = client.post(
+        f"/api/v1/templates/{template['template_id']}/test",
+        json={
+            "to": ["me@seed.example.com"],
+            "data": {"first_name": "Ada"},
+            "from": {"email": "news@sender.example.com"},
+        },
+    )
     assert response.status_code == 200, response.text
     result = response.json()["results"][0]
     assert result["status"] == "sent" and result["response"] == "250 captured in the outbox"
@@ -172,13 +208,18 @@ def test_over_the_capture_transport_a_test_is_in_the_outbox_by_its_id(client, ru
 def test_a_suppressed_seed_gets_no_test(client, smtp_runtime, smtp_sink):
     assert client.post("/api/v1/suppressions", json={"email": "gone@seed.example.com"}).status_code in (200, 201)
     template = create_template(client, "News for {{ first_name }}", HTML)
-    response = client.post(f"/api/v1/templates/{template['template_id']}/test", json={
-        "to": ["gone@seed.example.com", "me@seed.example.com"], "data": {"first_name": "Ada"},
-        "from": {"email": "news@sender.example.com"},
-    })
+    response = client.post(
+        f"/api/v1/templates/{template['template_id']}/test",
+        json={
+            "to": ["gone@seed.example.com", "me@seed.example.com"],
+            "data": {"first_name": "Ada"},
+            "from": {"email": "news@sender.example.com"},
+        },
+    )
     assert response.status_code == 200, response.text
     assert [(r["to"], r["status"]) for r in response.json()["results"]] == [
-        ("gone@seed.example.com", "suppressed"), ("me@seed.example.com", "sent"),
+        ("gone@seed.example.com", "suppressed"),
+        ("me@seed.example.com", "sent"),
     ]
     assert response.json()["sent"] == 1
     assert sorted(smtp_sink.by_recipient()) == ["me@seed.example.com"]

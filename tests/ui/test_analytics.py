@@ -39,7 +39,9 @@ def rows(response) -> list[dict]:
 
 def test_breakdowns_of_a_campaign_and_of_a_period_and_their_exports(ui_client, client, runtime, tenant):
     first = sent_campaign(
-        client, runtime, ["a@gmail.example", "b@gmail.example", "c@corp.example", "d@corp.example", "e@gmail.example"],
+        client,
+        runtime,
+        ["a@gmail.example", "b@gmail.example", "c@corp.example", "d@corp.example", "e@gmail.example"],
         "Spring",
     )
     second = sent_campaign(client, runtime, ["f@other.example"], "Summer")
@@ -67,7 +69,12 @@ def test_breakdowns_of_a_campaign_and_of_a_period_and_their_exports(ui_client, c
     assert links[1]["url"] == "'" + EVIL  # a spreadsheet shows it as text, never runs it
     domains = {r["domain"]: r for r in rows(ui_client.get("/ui/analytics/domains.csv", params={"campaign": first}))}
     assert domains["gmail.example"] == {
-        "domain": "gmail.example", "messages": "3", "sent": "3", "delivered": "2", "bounced": "1", "opened": "2",
+        "domain": "gmail.example",
+        "messages": "3",
+        "sent": "3",
+        "delivered": "2",
+        "bounced": "1",
+        "opened": "2",
         "clicked": "2",
     }
     assert domains["corp.example"]["bounced"] == "2" and domains["corp.example"]["delivered"] == "0"
@@ -75,7 +82,9 @@ def test_breakdowns_of_a_campaign_and_of_a_period_and_their_exports(ui_client, c
     overall = {r["domain"] for r in rows(ui_client.get("/ui/analytics/domains.csv", params={"days": 90}))}
     assert overall == {"gmail.example", "corp.example", "other.example"}
     assert {r["reason"] for r in rows(ui_client.get("/ui/analytics/bounce-reasons.csv"))} == {
-        "no_such_user", "mailbox_full", "policy",
+        "no_such_user",
+        "mailbox_full",
+        "policy",
     }
 
 

@@ -19,15 +19,16 @@ from tests.ui.conftest import PASSWORD, make_user
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 RECIPIENTS = (
-    "email,first_name\n"
-    "ada@example.com,Ada\n"
-    "grace@example.com,Grace\n"
-    "not-an-address,Nobody\n"
-    "linus@example.com,Linus\n"
+    "email,first_name\nada@example.com,Ada\ngrace@example.com,Grace\nnot-an-address,Nobody\nlinus@example.com,Linus\n"
 )
 
 
@@ -120,7 +121,9 @@ def test_a_new_user_sends_a_campaign_and_reads_a_message(live_server, page):
     send.click()
 
     expect(page.get_by_role("heading", name="Welcome wave")).to_be_visible()
-    expect(page.locator("#progress")).to_contain_text("Status: completed", timeout=60_000)  # captured: delivered at once
+    expect(page.locator("#progress")).to_contain_text(
+        "Status: completed", timeout=60_000
+    )  # captured: delivered at once
     expect(page.locator("#progress")).to_contain_text("3 of 3 handled")
     expect(page.locator("table.bad")).to_contain_text("not-an-address")
     shot(page, "06-campaign")

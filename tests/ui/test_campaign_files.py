@@ -42,8 +42,13 @@ def check(ui_client, token: str, template_id: str, file_url: str, columns: dict[
 
 
 def send(ui_client, token: str, template_id: str, file_url: str, columns: dict[str, str] | None = None) -> str:
-    data = {"template_id": template_id, "file_url": file_url, "from_email": "news@sender.example.com",
-            "idempotency_key": f"ui-{file_url}", "csrf_token": token}
+    data = {
+        "template_id": template_id,
+        "file_url": file_url,
+        "from_email": "news@sender.example.com",
+        "idempotency_key": f"ui-{file_url}",
+        "csrf_token": token,
+    }
     if columns:
         data |= {"column_key": list(columns), "column_value": list(columns.values())}
     response = ui_client.post("/ui/campaigns", data=data, follow_redirects=False)
@@ -65,12 +70,16 @@ def assert_everyone_got_their_name(smtp_sink, people):
 
 
 @pytest.mark.parametrize("case", list(REAL_FILES))
-def test_each_real_world_file_is_checked_and_sent_from_the_new_campaign_page(ui_client, client, smtp_runtime, smtp_sink, tenant, case):
+def test_each_real_world_file_is_checked_and_sent_from_the_new_campaign_page(
+    ui_client, client, smtp_runtime, smtp_sink, tenant, case
+):
     real = REAL_FILES[case]
     token = sign_in(ui_client, make_user(smtp_runtime, tenant, "editor"))
     template_id = create_template(client, SUBJECT, HTML)["template_id"]
     file_url = upload(ui_client, token, real.filename, real.content)
-    layout = recipients.Layout("xlsx" if real.filename.endswith(".xlsx") else "csv", real.encoding, real.delimiter, real.columns)
+    layout = recipients.Layout(
+        "xlsx" if real.filename.endswith(".xlsx") else "csv", real.encoding, real.delimiter, real.columns
+    )
 
     page = text_of(check(ui_client, token, template_id, file_url, real.explicit))
     assert f"Read as {recipients.describe(layout)}." in page
@@ -85,7 +94,9 @@ def test_a_polish_excel_file_is_read_counted_and_sent(ui_client, client, smtp_ru
     token = sign_in(ui_client, make_user(smtp_runtime, tenant, "editor"))
     template_id = create_template(client, SUBJECT, HTML)["template_id"]
     rows = [list(p) for p in POLISH] + [["zepsuty", "Nikt", "X"], [POLISH[0][0].upper(), "Łukasz", "again"]]
-    file_url = upload(ui_client, token, "klienci.csv", csv_file(["E-Mail", "First Name", "Company"], rows, ";", "cp1250"))
+    file_url = upload(
+        ui_client, token, "klienci.csv", csv_file(["E-Mail", "First Name", "Company"], rows, ";", "cp1250")
+    )
 
     page = text_of(check(ui_client, token, template_id, file_url))
     assert "Read as CSV, Windows-1250 (Central European), fields separated by semicolons." in page
@@ -112,7 +123,9 @@ def test_columns_that_do_not_match_by_name_are_matched_by_hand(ui_client, client
 
     refused = check(ui_client, token, template_id, file_url)
     assert "This file cannot be used: the file has no &#39;email&#39; column" in refused
-    assert 'id="column-email"' in refused and '<option value="Work E-Mail"' in refused and 'id="column-company"' in refused
+    assert (
+        'id="column-email"' in refused and '<option value="Work E-Mail"' in refused and 'id="column-company"' in refused
+    )
     assert "Fix the file to continue" in refused
 
     columns = {"email": "Work E-Mail", "first_name": "Vorname", "company": "Firma"}
@@ -129,8 +142,13 @@ def test_an_xlsx_upload_sends_its_numbers_as_written(ui_client, client, smtp_run
     token = sign_in(ui_client, make_user(smtp_runtime, tenant, "editor"))
     template_id = create_template(client, SUBJECT, HTML)["template_id"]
     workbook = openpyxl.Workbook()
-    for row in [["Email Address", "first_name", "company"], ["ada@example.com", "Ada", 12345], [None, None, None],
-                ["grace@example.org", "Grâce", "Navy"], ["nobody", "No", "One"]]:
+    for row in [
+        ["Email Address", "first_name", "company"],
+        ["ada@example.com", "Ada", 12345],
+        [None, None, None],
+        ["grace@example.org", "Grâce", "Navy"],
+        ["nobody", "No", "One"],
+    ]:
         workbook.active.append(row)
     out = io.BytesIO()
     workbook.save(out)
@@ -143,7 +161,9 @@ def test_an_xlsx_upload_sends_its_numbers_as_written(ui_client, client, smtp_run
 
     send(ui_client, token, template_id, file_url)
     run_jobs(smtp_runtime)
-    assert_everyone_got_their_name(smtp_sink, [("ada@example.com", "Ada", "12345"), ("grace@example.org", "Grâce", "Navy")])
+    assert_everyone_got_their_name(
+        smtp_sink, [("ada@example.com", "Ada", "12345"), ("grace@example.org", "Grâce", "Navy")]
+    )
 
 
 def test_the_check_reports_a_value_past_the_field_limit_as_a_bad_row(ui_client, client, runtime, tenant):

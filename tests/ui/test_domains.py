@@ -9,9 +9,9 @@ from tests.ui.conftest import make_user, sign_in
 NOTICE = "Unverified domains are allowed on this deployment"
 
 
-
-
-def test_a_domain_is_added_its_records_shown_and_verified_once_published(ui_client, client, runtime, tenant, dns_server):
+def test_a_domain_is_added_its_records_shown_and_verified_once_published(
+    ui_client, client, runtime, tenant, dns_server
+):
     token = sign_in(ui_client, make_user(runtime, tenant, "editor"))
     empty = ui_client.get("/ui/domains")
     assert "No sending domains yet" in empty.text and NOTICE in empty.text

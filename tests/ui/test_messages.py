@@ -19,7 +19,11 @@ def test_a_message_whose_batch_file_is_lost_still_shows(ui_client, client, runti
 
     detail = client.get(f"/api/v1/email/messages/{message.id}")
     assert detail.status_code == 200
-    assert detail.json()["data"] is None and [h["type"] for h in detail.json()["history"]] == ["created", "sent", "delivered"]
+    assert detail.json()["data"] is None and [h["type"] for h in detail.json()["history"]] == [
+        "created",
+        "sent",
+        "delivered",
+    ]
 
     sign_in(ui_client, make_user(runtime, tenant, "viewer"))
     page = ui_client.get(f"/ui/messages/{message.id}")

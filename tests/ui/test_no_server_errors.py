@@ -8,7 +8,17 @@ from tests.test_no_server_errors import BIG_CURSOR, fill, routes
 from tests.ui.conftest import make_user, sign_in
 
 BAD_PATH_VALUES = ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "%00", "9" * 40]
-BAD_FIELD_VALUES = ["", "\x00", "x" * 5000, "not-a-uuid", "2026-13-45T25:61", "-1", "9" * 40, "Mars/Olympus", BIG_CURSOR]
+BAD_FIELD_VALUES = [
+    "",
+    "\x00",
+    "x" * 5000,
+    "not-a-uuid",
+    "2026-13-45T25:61",
+    "-1",
+    "9" * 40,
+    "Mars/Olympus",
+    BIG_CURSOR,
+]
 QUERY_NAMES = ["q", "status", "state", "cursor", "days", "version", "saved", "campaign"]
 FIELDS_READ_FROM_THE_FORM = ["subject", "html", "text", "sample.name"]  # the editor's preview reads its form itself
 

@@ -17,7 +17,9 @@ def test_the_empty_list_says_what_it_is_for(ui_client, runtime, tenant):
 
 def test_an_address_added_by_hand_is_suppressed_and_removed_again(ui_client, client, runtime, tenant):
     token = sign_in(ui_client, make_user(runtime, tenant, "editor"))
-    added = ui_client.post("/ui/suppressions", data={"email": "Stop@Example.com", "details": "asked by phone", "csrf_token": token})
+    added = ui_client.post(
+        "/ui/suppressions", data={"email": "Stop@Example.com", "details": "asked by phone", "csrf_token": token}
+    )
     assert added.status_code == 200
     assert "stop@example.com is suppressed" in added.text
     assert suppressed(client) == {"stop@example.com": "manual"}
@@ -56,12 +58,18 @@ def test_search_filter_and_pages(ui_client, client, runtime, tenant):
 def test_a_viewer_cannot_change_the_list_and_every_post_needs_the_token(ui_client, client, runtime, tenant):
     client.post("/api/v1/suppressions", json={"email": "kept@example.com"})
     token = sign_in(ui_client, make_user(runtime, tenant, "viewer"))
-    for path, data in [("/ui/suppressions", {"email": "new@example.com"}), ("/ui/suppressions/remove", {"email": "kept@example.com"})]:
+    for path, data in [
+        ("/ui/suppressions", {"email": "new@example.com"}),
+        ("/ui/suppressions/remove", {"email": "kept@example.com"}),
+    ]:
         assert ui_client.post(path, data=data | {"csrf_token": token}).status_code == 403
     editor = make_user(runtime, tenant, "editor")
     ui_client.cookies.clear()
     sign_in(ui_client, editor)
-    for path, data in [("/ui/suppressions", {"email": "new@example.com"}), ("/ui/suppressions/remove", {"email": "kept@example.com"})]:
+    for path, data in [
+        ("/ui/suppressions", {"email": "new@example.com"}),
+        ("/ui/suppressions/remove", {"email": "kept@example.com"}),
+    ]:
         assert ui_client.post(path, data=data).status_code == 403
         assert ui_client.post(path, data=data | {"csrf_token": "forged"}).status_code == 403
     assert suppressed(client) == {"kept@example.com": "manual"}

@@ -36,8 +36,18 @@ def test_users_create_from_the_command_line(tmp_path):
     runtime = fresh_runtime(tmp_path)
     user_service.ensure_first_user(runtime)
     env = cli_env(tmp_path, runtime.settings.database_url)
-    args = [sys.executable, "-m", "emailplatform.users.cli", "create", "--tenant", "default",
-            "--email", "Editor@Example.com", "--role", "editor"]
+    args = [
+        sys.executable,
+        "-m",
+        "emailplatform.users.cli",
+        "create",
+        "--tenant",
+        "default",
+        "--email",
+        "Editor@Example.com",
+        "--role",
+        "editor",
+    ]
     result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     password = result.stdout.strip().splitlines()[-1]

@@ -15,7 +15,9 @@ def test_an_admin_invites_a_user_who_can_sign_in_with_the_password_shown_once(ui
     assert page.status_code == 200 and "admin@" in page.text and "(you)" in page.text
     assert "You are the only user" in page.text and "editor@" not in page.text
 
-    invited = ui_client.post("/ui/users", data={"email": "New.Person@Example.com", "role": "viewer", "csrf_token": token})
+    invited = ui_client.post(
+        "/ui/users", data={"email": "New.Person@Example.com", "role": "viewer", "csrf_token": token}
+    )
     assert invited.status_code == 200 and "shown this once" in invited.text
     password = re.search(r'id="new-password" value="([^"]+)"', invited.text)[1]
     with runtime.db.session() as session:
@@ -78,8 +80,9 @@ def test_an_admin_changes_a_role_and_removes_a_user_who_then_cannot_sign_in(ui_c
     page = ui_client.get("/ui/users")
     assert f"/ui/users/{user_id(runtime, tenant, editor.email)}/role" in page.text and "Remove" in page.text
 
-    changed = ui_client.post(f"/ui/users/{user_id(runtime, tenant, editor.email)}/role",
-                             data={"role": "viewer", "csrf_token": token})
+    changed = ui_client.post(
+        f"/ui/users/{user_id(runtime, tenant, editor.email)}/role", data={"role": "viewer", "csrf_token": token}
+    )
     assert changed.status_code == 200 and "The role is changed" in changed.text
     assert roles(runtime, tenant)[editor.email] == "viewer"
 
@@ -88,8 +91,10 @@ def test_an_admin_changes_a_role_and_removes_a_user_who_then_cannot_sign_in(ui_c
     assert viewer.email not in roles(runtime, tenant) and viewer.email not in removed.text
     ui_client.cookies.clear()
     page = ui_client.get("/ui/sign-in")
-    refused = ui_client.post("/ui/sign-in", data={
-        "csrf_token": csrf_of(page.text), "tenant": viewer.tenant, "email": viewer.email, "password": PASSWORD})
+    refused = ui_client.post(
+        "/ui/sign-in",
+        data={"csrf_token": csrf_of(page.text), "tenant": viewer.tenant, "email": viewer.email, "password": PASSWORD},
+    )
     assert refused.status_code == 401
 
 

@@ -8,8 +8,6 @@ from tests.webhooks.conftest import receiver, runtime  # noqa: F401 (the webhook
 from tests.webhooks.webhook_helpers import change_status, create_transaction, run_deliveries
 
 
-
-
 def create(ui_client, token: str, url: str, *event_types: str, description: str = "") -> str:
     data = {"url": url, "event_types": list(event_types), "description": description, "csrf_token": token}
     response = ui_client.post("/ui/webhooks", data=data)
@@ -88,7 +86,8 @@ def test_the_delivery_log_shows_each_attempt_and_retry_sends_a_failed_one_again(
     ui_client.post(f"/ui/webhooks/{endpoint_id}/enabled", data={"enabled": "true", "csrf_token": token})
     receiver.status = 200
     retried = ui_client.post(
-        f"/ui/webhooks/deliveries/{delivery['id']}/retry", data={"csrf_token": token, "back": f"/ui/webhooks/{endpoint_id}"}
+        f"/ui/webhooks/deliveries/{delivery['id']}/retry",
+        data={"csrf_token": token, "back": f"/ui/webhooks/{endpoint_id}"},
     )
     assert retried.status_code == 200 and str(retried.url).endswith(f"/ui/webhooks/{endpoint_id}")
     run_deliveries(runtime)

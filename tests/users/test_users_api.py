@@ -15,7 +15,8 @@ def signs_in(runtime, tenant_name: str, email: str, password: str) -> bool:
     with TestClient(create_app(runtime), base_url=PUBLIC_URL) as browser:
         page = browser.get("/ui/sign-in")
         response = browser.post(
-            "/ui/sign-in", follow_redirects=False,
+            "/ui/sign-in",
+            follow_redirects=False,
             data={"csrf_token": csrf_of(page.text), "tenant": tenant_name, "email": email, "password": password},
         )
         return response.status_code == 303
@@ -53,7 +54,9 @@ def test_an_api_key_makes_unmakes_and_removes_no_owner(client, runtime, tenant):
         client.delete(f"/api/v1/users/{owner['user_id']}"),
     ]:
         assert response.status_code == 403, response.text
-        assert response.json()["error"]["field"] in ("role", "user_id") and "owner" in response.json()["error"]["message"]
+        assert (
+            response.json()["error"]["field"] in ("role", "user_id") and "owner" in response.json()["error"]["message"]
+        )
     users = {u["email"]: u["role"] for u in all_pages(client, "/api/v1/users")}
     assert users == {owner["email"]: "owner", "admin@example.com": "admin"}
 

@@ -26,4 +26,3 @@ def runtime(runtime):
     """The deployment allows the loopback receiver, as tests and the embedded default need."""
     runtime.settings.webhook_allowed_hosts = ["127.0.0.1"]
     return runtime
-

@@ -27,8 +27,12 @@ def test_a_campaign_with_a_forbidden_callback_url_is_refused(runtime, client):
     runtime.settings.webhook_allowed_hosts = []
     template = create_template(client, "Hi", "<p>Hi</p>")
     file = upload_file(client, csv_bytes(["email"], [["a@example.com"]]))
-    body = {"template_id": template["template_id"], "csv_file_url": file["file_url"], "from": {"email": "news@sender.example.com"},
-            "callback_url": "http://169.254.169.254/latest"}
+    body = {
+        "template_id": template["template_id"],
+        "csv_file_url": file["file_url"],
+        "from": {"email": "news@sender.example.com"},
+        "callback_url": "http://169.254.169.254/latest",
+    }
     response = client.post("/api/v1/email/campaigns", json=body)
     assert response.status_code == 422 and response.json()["error"]["field"] == "callback_url"
 

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
+from emailplatform.job_kinds import new_worker
 from emailplatform.jobs import queue
 from emailplatform.models import Job, JobState, Transaction, WebhookDelivery, WebhookEndpoint, utcnow
-from emailplatform.job_kinds import new_worker
 from emailplatform.webhooks import deliveries, fanout, sender, ssrf
 from tests.webhooks.webhook_helpers import change_status, create_transaction, run_deliveries
 
@@ -230,7 +230,9 @@ def test_a_retry_after_that_is_no_number_is_an_ordinary_retry(runtime, client, t
     delivery = only_delivery(client)
     assert delivery["status"] == "pending" and [a["status_code"] for a in delivery["attempt_log"]] == [429]
     started = datetime.fromisoformat(delivery["attempt_log"][0]["started_at"])
-    assert 4 < (datetime.fromisoformat(delivery["next_attempt_at"]) - started).total_seconds() < 60  # the 5 s step, not the 5 min one
+    assert (
+        4 < (datetime.fromisoformat(delivery["next_attempt_at"]) - started).total_seconds() < 60
+    )  # the 5 s step, not the 5 min one
     assert jobs(runtime, tenant, Job.state == JobState.DEAD) == 0
 
 

@@ -51,7 +51,9 @@ def test_an_endpoint_is_created_with_its_secret_shown_once(client, receiver):
 
 
 def test_a_refused_url_is_a_422_naming_the_field(client):
-    response = client.post("/api/v1/webhooks/endpoints", json={"url": "http://localhost/x", "event_types": ["message.sent"]})
+    response = client.post(
+        "/api/v1/webhooks/endpoints", json={"url": "http://localhost/x", "event_types": ["message.sent"]}
+    )
     assert response.status_code == 422
     message = response.json()["error"]["message"]
     assert response.json()["error"]["field"] == "url" and "loopback" in message

@@ -110,8 +110,13 @@ def create_transaction(runtime: Runtime, tenant_id: uuid.UUID, callback_url: str
         session.add_all([template, file])
         session.flush()
         transaction = Transaction(
-            tenant_id=tenant_id, template_id=template.id, template_version=1, file_id=file.id,
-            from_email="news@example.com", callback_url=callback_url, batch_size=500,
+            tenant_id=tenant_id,
+            template_id=template.id,
+            template_version=1,
+            file_id=file.id,
+            from_email="news@example.com",
+            callback_url=callback_url,
+            batch_size=500,
         )
         session.add(transaction)
         session.flush()

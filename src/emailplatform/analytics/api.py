@@ -11,24 +11,28 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from emailplatform.openapi import Responses, error_responses
 from emailplatform.analytics import service as analytics
 from emailplatform.analytics.schemas import (
     BounceReasonOut,
     CampaignStatsOut,
     CountsOut,
     DayOut,
-    RecipientDomainOut,
     LinkOut,
     OverviewOut,
     RatesOut,
+    RecipientDomainOut,
 )
 from emailplatform.deps import SessionDep
+from emailplatform.openapi import Responses, error_responses
 from emailplatform.pagination import Page, paginate_by_offset
 from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"], responses=error_responses(401, 422),
-                   dependencies=[needs("analytics")])
+router = APIRouter(
+    prefix="/api/v1/analytics",
+    tags=["analytics"],
+    responses=error_responses(401, 422),
+    dependencies=[needs("analytics")],
+)
 
 Days = Annotated[int, Query(ge=1, le=366, description="The period: the last this many days (UTC).")]
 Format = Annotated[
@@ -42,7 +46,11 @@ OF_A_CAMPAIGN = CSV_TOO | error_responses(404, descriptions={404: "`transaction_
 
 @router.get("/overview", response_model=OverviewOut, summary="Counts and rates over a period", responses=CSV_TOO)
 def overview(
-    request: Request, session: SessionDep, tenant_id: TenantDep, days: Days = 30, format: Format = None,
+    request: Request,
+    session: SessionDep,
+    tenant_id: TenantDep,
+    days: Days = 30,
+    format: Format = None,
     tag: Annotated[str | None, Query(max_length=64, description="Only the transactional emails with this tag.")] = None,
 ):
     """The dashboard's figures: the period's messages (sent, delivered, bounced, complained, opened, clicked)
@@ -51,7 +59,10 @@ def overview(
     if _wants_csv(request, format):
         return _csv(analytics.overview_csv(ov), f"overview-last-{days}-days.csv")
     return OverviewOut(
-        days=ov.days, campaigns=ov.campaigns, totals=_counts(ov.totals), rates=_rates(ov.totals),
+        days=ov.days,
+        campaigns=ov.campaigns,
+        totals=_counts(ov.totals),
+        rates=_rates(ov.totals),
         per_day=[DayOut(date=day, counts=_counts(c), rates=_rates(c)) for day, c in ov.per_day],
     )
 
@@ -60,8 +71,13 @@ def overview(
     "/campaigns", response_model=Page[CampaignStatsOut], summary="Counts and rates per campaign", responses=CSV_TOO
 )
 def campaigns(
-    request: Request, session: SessionDep, tenant_id: TenantDep, days: Days = 30, format: Format = None,
-    limit: int = 50, cursor: str | None = None,
+    request: Request,
+    session: SessionDep,
+    tenant_id: TenantDep,
+    days: Days = 30,
+    format: Format = None,
+    limit: int = 50,
+    cursor: str | None = None,
 ):
     """The campaigns created in the period, newest first, each with its counts and rates. CSV: every campaign
     of the period (no pages), as the UI's export."""
@@ -75,8 +91,14 @@ def campaigns(
     "/bounce-reasons", response_model=Page[BounceReasonOut], summary="Bounces by reason", responses=OF_A_CAMPAIGN
 )
 def bounce_reasons(
-    request: Request, session: SessionDep, tenant_id: TenantDep, days: Days = 30, transaction_id: CampaignId = None,
-    format: Format = None, limit: int = 50, cursor: str | None = None,
+    request: Request,
+    session: SessionDep,
+    tenant_id: TenantDep,
+    days: Days = 30,
+    transaction_id: CampaignId = None,
+    format: Format = None,
+    limit: int = 50,
+    cursor: str | None = None,
 ):
     """Bounces by their reason, the most frequent first."""
     where = analytics.scope(session, tenant_id, days, transaction_id)
@@ -85,18 +107,32 @@ def bounce_reasons(
 
 @router.get("/links", response_model=Page[LinkOut], summary="Clicked links", responses=OF_A_CAMPAIGN)
 def links(
-    request: Request, session: SessionDep, tenant_id: TenantDep, days: Days = 30, transaction_id: CampaignId = None,
-    format: Format = None, limit: int = 50, cursor: str | None = None,
+    request: Request,
+    session: SessionDep,
+    tenant_id: TenantDep,
+    days: Days = 30,
+    transaction_id: CampaignId = None,
+    format: Format = None,
+    limit: int = 50,
+    cursor: str | None = None,
 ):
     """The links recipients clicked: clicks and the messages that clicked, the most clicked first."""
     where = analytics.scope(session, tenant_id, days, transaction_id)
     return _breakdown(request, session, where, format, limit, cursor, "links", _links)
 
 
-@router.get("/domains", response_model=Page[RecipientDomainOut], summary="Results per recipient domain", responses=OF_A_CAMPAIGN)
+@router.get(
+    "/domains", response_model=Page[RecipientDomainOut], summary="Results per recipient domain", responses=OF_A_CAMPAIGN
+)
 def domains(
-    request: Request, session: SessionDep, tenant_id: TenantDep, days: Days = 30, transaction_id: CampaignId = None,
-    format: Format = None, limit: int = 50, cursor: str | None = None,
+    request: Request,
+    session: SessionDep,
+    tenant_id: TenantDep,
+    days: Days = 30,
+    transaction_id: CampaignId = None,
+    format: Format = None,
+    limit: int = 50,
+    cursor: str | None = None,
 ):
     """Messages by the domain of their address with their counts and rates, the biggest domain first."""
     where = analytics.scope(session, tenant_id, days, transaction_id)
@@ -104,7 +140,13 @@ def domains(
 
 
 def _breakdown(
-    request: Request, session, where: analytics.Scope, format: str | None, limit: int, cursor: str | None, kind: str,
+    request: Request,
+    session,
+    where: analytics.Scope,
+    format: str | None,
+    limit: int,
+    cursor: str | None,
+    kind: str,
     rows: Callable,
 ):
     """A breakdown as CSV (every row), or a page of it: `rows(session, where, offset, count)`."""
@@ -152,7 +194,12 @@ def _rates(c: analytics.Counts) -> RatesOut:
 
 def _campaign(transaction, counts: analytics.Counts) -> CampaignStatsOut:
     return CampaignStatsOut(
-        transaction_id=transaction.id, name=transaction.name, status=transaction.status,
-        created_at=transaction.created_at, send_at=transaction.send_at, from_email=transaction.from_email,
-        counts=_counts(counts), rates=_rates(counts),
+        transaction_id=transaction.id,
+        name=transaction.name,
+        status=transaction.status,
+        created_at=transaction.created_at,
+        send_at=transaction.send_at,
+        from_email=transaction.from_email,
+        counts=_counts(counts),
+        rates=_rates(counts),
     )

@@ -1,14 +1,27 @@
 import uuid
 from datetime import date, datetime
 
-from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 COUNTS_EXAMPLE: JsonDict = {
-    "total": 1000, "pending": 0, "sent": 990, "delivered": 950, "bounced": 30, "complained": 5, "opened": 400,
-    "clicked": 120, "failed": 10,
+    "total": 1000,
+    "pending": 0,
+    "sent": 990,
+    "delivered": 950,
+    "bounced": 30,
+    "complained": 5,
+    "opened": 400,
+    "clicked": 120,
+    "failed": 10,
 }
-RATES_EXAMPLE: JsonDict = {"delivered": 0.9596, "bounced": 0.0303, "complained": 0.0051, "opened": 0.4211, "clicked": 0.1263}
+RATES_EXAMPLE: JsonDict = {
+    "delivered": 0.9596,
+    "bounced": 0.0303,
+    "complained": 0.0051,
+    "opened": 0.4211,
+    "clicked": 0.1263,
+}
 
 
 class CountsOut(BaseModel):
@@ -41,9 +54,13 @@ class RatesOut(BaseModel):
 
 
 class DayOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"date": "2026-12-01", "counts": COUNTS_EXAMPLE, "rates": RATES_EXAMPLE},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"date": "2026-12-01", "counts": COUNTS_EXAMPLE, "rates": RATES_EXAMPLE},
+            ]
+        }
+    )
 
     date: date
     counts: CountsOut
@@ -51,10 +68,19 @@ class DayOut(BaseModel):
 
 
 class OverviewOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "days": 7, "campaigns": 3, "totals": COUNTS_EXAMPLE, "rates": RATES_EXAMPLE,
-        "per_day": [{"date": "2026-12-01", "counts": COUNTS_EXAMPLE, "rates": RATES_EXAMPLE}],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "days": 7,
+                    "campaigns": 3,
+                    "totals": COUNTS_EXAMPLE,
+                    "rates": RATES_EXAMPLE,
+                    "per_day": [{"date": "2026-12-01", "counts": COUNTS_EXAMPLE, "rates": RATES_EXAMPLE}],
+                }
+            ]
+        }
+    )
 
     days: int
     campaigns: int = Field(description="Campaigns meant to go in the period (their send time, else creation).")
@@ -64,11 +90,22 @@ class OverviewOut(BaseModel):
 
 
 class CampaignStatsOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "transaction_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4", "name": "December news", "status": "COMPLETED",
-        "created_at": "2026-12-01T08:00:00Z", "send_at": "2026-12-01T09:00:00Z", "from_email": "news@example.com",
-        "counts": COUNTS_EXAMPLE, "rates": RATES_EXAMPLE,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "transaction_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4",
+                    "name": "December news",
+                    "status": "COMPLETED",
+                    "created_at": "2026-12-01T08:00:00Z",
+                    "send_at": "2026-12-01T09:00:00Z",
+                    "from_email": "news@example.com",
+                    "counts": COUNTS_EXAMPLE,
+                    "rates": RATES_EXAMPLE,
+                }
+            ]
+        }
+    )
 
     transaction_id: uuid.UUID
     name: str | None
@@ -98,9 +135,17 @@ class LinkOut(BaseModel):
 
 
 class RecipientDomainOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "domain": "gmail.com", "counts": COUNTS_EXAMPLE, "rates": RATES_EXAMPLE,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "domain": "gmail.com",
+                    "counts": COUNTS_EXAMPLE,
+                    "rates": RATES_EXAMPLE,
+                }
+            ]
+        }
+    )
 
     domain: str = Field(description="The recipients' domain (the part of the address after @).")
     counts: CountsOut

@@ -127,22 +127,38 @@ def measures(session: Session, transport: str, campaign_ids: list[uuid.UUID]) ->
     campaigns, the delivered rate is not measured."""
     if transport == "capture":
         return CAPTURED | {"opened": OPENS, "clicked": CLICKS}
+
     def any_event(kind: str) -> bool:
-        return bool(campaign_ids) and session.scalar(
-            select(Event.id).where(Event.transaction_id.in_(campaign_ids), Event.type == kind).limit(1)
-        ) is not None
+        return (
+            bool(campaign_ids)
+            and session.scalar(
+                select(Event.id).where(Event.transaction_id.in_(campaign_ids), Event.type == kind).limit(1)
+            )
+            is not None
+        )
 
     if transport == "ses":
-        delivered = Measure(MEASURED, "from SES's delivery events") if any_event("delivered") else Measure(
-            NOT_MEASURED, "no SES delivery event has arrived: are SES's events published to the SNS endpoint?")
+        delivered = (
+            Measure(MEASURED, "from SES's delivery events")
+            if any_event("delivered")
+            else Measure(
+                NOT_MEASURED, "no SES delivery event has arrived: are SES's events published to the SNS endpoint?"
+            )
+        )
         bounced = Measure(MEASURED, "from SES's bounce events")
         complained = Measure(MEASURED, "from the complaints mailbox providers pass on to SES")
     else:
-        delivered = Measure(MEASURED, "from the delivery notices (DSN) the relay sends back") if any_event(
-            "delivered") else Measure(NOT_MEASURED, "the SMTP relay sends no delivery notices: an accepted message stays sent")
+        delivered = (
+            Measure(MEASURED, "from the delivery notices (DSN) the relay sends back")
+            if any_event("delivered")
+            else Measure(NOT_MEASURED, "the SMTP relay sends no delivery notices: an accepted message stays sent")
+        )
         bounced = Measure(MEASURED, "from the relay's refusals and the bounces that come back to the inbound listener")
-        complained = Measure(MEASURED, "from the feedback reports that reach the inbound listener") if any_event(
-            "complained") else Measure(NOT_MEASURED, "no feedback report (complaint) has reached the inbound listener")
+        complained = (
+            Measure(MEASURED, "from the feedback reports that reach the inbound listener")
+            if any_event("complained")
+            else Measure(NOT_MEASURED, "no feedback report (complaint) has reached the inbound listener")
+        )
     return {"delivered": delivered, "bounced": bounced, "complained": complained, "opened": OPENS, "clicked": CLICKS}
 
 
@@ -163,8 +179,10 @@ def counts_by_campaign(session: Session, transaction_ids: Iterable[uuid.UUID]) -
 
 def recent_campaigns(session: Session, tenant_id: uuid.UUID, limit: int = 10) -> list[tuple[Transaction, Counts]]:
     stmt = (
-        select(Transaction).where(Transaction.tenant_id == tenant_id, Transaction.kind == TransactionKind.CAMPAIGN)
-        .order_by(Transaction.created_at.desc(), Transaction.id.desc()).limit(limit)
+        select(Transaction)
+        .where(Transaction.tenant_id == tenant_id, Transaction.kind == TransactionKind.CAMPAIGN)
+        .order_by(Transaction.created_at.desc(), Transaction.id.desc())
+        .limit(limit)
     )
     campaigns = list(session.scalars(stmt))
     counts = counts_by_campaign(session, (c.id for c in campaigns))
@@ -172,7 +190,11 @@ def recent_campaigns(session: Session, tenant_id: uuid.UUID, limit: int = 10) ->
 
 
 def overview(
-    session: Session, tenant_id: uuid.UUID, days: int, now: datetime | None = None, transport: str | None = None,
+    session: Session,
+    tenant_id: uuid.UUID,
+    days: int,
+    now: datetime | None = None,
+    transport: str | None = None,
     tag: str | None = None,
 ) -> Overview:
     """Counts of the campaigns and transactional emails (only the emails tagged `tag`) of the last `days` days, in
@@ -216,7 +238,8 @@ def _created_since(tenant_id: uuid.UUID, days: int):
     """The tenant's campaigns created in the last `days` days (what the campaigns export lists)."""
     since = utcnow() - timedelta(days=days)
     return select(Transaction).where(
-        Transaction.tenant_id == tenant_id, Transaction.kind == TransactionKind.CAMPAIGN,
+        Transaction.tenant_id == tenant_id,
+        Transaction.kind == TransactionKind.CAMPAIGN,
         Transaction.created_at >= since,
     )
 
@@ -226,8 +249,12 @@ def campaigns_page(
 ) -> tuple[list[tuple[Transaction, Counts]], str | None]:
     """A page of the campaigns export's rows, newest first: each campaign with its counts, read for the page."""
     campaigns, next_cursor = paginate(
-        session, _created_since(tenant_id, days), (Transaction.created_at, Transaction.id), cursor=cursor,
-        limit=limit, descending=True,
+        session,
+        _created_since(tenant_id, days),
+        (Transaction.created_at, Transaction.id),
+        cursor=cursor,
+        limit=limit,
+        descending=True,
     )
     counts = counts_by_campaign(session, (c.id for c in campaigns))
     return [(c, counts[c.id]) for c in campaigns], next_cursor
@@ -235,19 +262,39 @@ def campaigns_page(
 
 def campaigns_csv(session: Session, tenant_id: uuid.UUID, days: int) -> str:
     """Every campaign of the last `days` days with its counts and rates, as CSV safe to open in a spreadsheet."""
-    campaigns = list(session.scalars(
-        _created_since(tenant_id, days).order_by(Transaction.created_at.desc(), Transaction.id.desc())
-    ))
+    campaigns = list(
+        session.scalars(_created_since(tenant_id, days).order_by(Transaction.created_at.desc(), Transaction.id.desc()))
+    )
     counts = counts_by_campaign(session, (c.id for c in campaigns))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["campaign_id", "name", "status", "created_at", "from", "recipients", *OUTCOMES, "failed",
-                     *(f"{o}_rate" for o in OUTCOMES[1:])])
+    writer.writerow(
+        [
+            "campaign_id",
+            "name",
+            "status",
+            "created_at",
+            "from",
+            "recipients",
+            *OUTCOMES,
+            "failed",
+            *(f"{o}_rate" for o in OUTCOMES[1:]),
+        ]
+    )
     for campaign in campaigns:
         c = counts[campaign.id]
         rates = [f"{r:.4f}" if (r := c.rate(o)) is not None else "" for o in OUTCOMES[1:]]
-        row = [campaign.id, campaign.name, campaign.status, campaign.created_at.isoformat(), campaign.from_email,
-               c.total, *(getattr(c, o) for o in OUTCOMES), c.failed, *rates]
+        row = [
+            campaign.id,
+            campaign.name,
+            campaign.status,
+            campaign.created_at.isoformat(),
+            campaign.from_email,
+            c.total,
+            *(getattr(c, o) for o in OUTCOMES),
+            c.failed,
+            *rates,
+        ]
         writer.writerow([spreadsheet_safe(v) for v in row])
     return out.getvalue()
 
@@ -288,9 +335,7 @@ class Scope:
     campaign: Transaction | None = None
 
 
-def scope(
-    session: Session, tenant_id: uuid.UUID, days: int, transaction_id: uuid.UUID | None = None
-) -> Scope:
+def scope(session: Session, tenant_id: uuid.UUID, days: int, transaction_id: uuid.UUID | None = None) -> Scope:
     """One campaign of the tenant (NotFound for another's), or the tenant's campaigns of the last `days` days."""
     if transaction_id is not None:
         campaign = campaign_service.get(session, tenant_id, transaction_id)
@@ -306,7 +351,10 @@ def bounce_reasons(
     stmt = (
         select(reason, func.count())
         .where(Event.transaction_id.in_(where.campaign_ids), Event.type == "bounced")
-        .group_by(reason).order_by(func.count().desc(), reason).limit(limit).offset(offset)
+        .group_by(reason)
+        .order_by(func.count().desc(), reason)
+        .limit(limit)
+        .offset(offset)
     )
     return [(name, count) for name, count in session.execute(stmt)] if where.campaign_ids else []
 
@@ -320,7 +368,10 @@ def top_links(
     stmt = (
         select(url, clicks, messages)
         .where(Event.transaction_id.in_(where.campaign_ids), Event.type == "clicked", url.is_not(None))
-        .group_by(url).order_by(clicks.desc(), url).limit(limit).offset(offset)
+        .group_by(url)
+        .order_by(clicks.desc(), url)
+        .limit(limit)
+        .offset(offset)
     )
     return [(link, c, m) for link, c, m in session.execute(stmt)] if where.campaign_ids else []
 
@@ -337,7 +388,11 @@ def by_recipient_domain(
     stmt = (
         select(domain, total, *columns.values())
         .where(DomainMessageCount.transaction_id.in_(where.campaign_ids))
-        .group_by(domain).having(total > 0).order_by(total.desc(), domain).limit(limit).offset(offset)
+        .group_by(domain)
+        .having(total > 0)
+        .order_by(total.desc(), domain)
+        .limit(limit)
+        .offset(offset)
     )
     result = []
     for name, messages, *sums in session.execute(stmt):
@@ -354,8 +409,10 @@ def breakdown_csv(session: Session, where: Scope, kind: str) -> str:
         header, rows = ["url", "clicks", "messages_clicked"], top_links(session, where, limit=None)
     elif kind == "domains":
         header = ["domain", "messages", *DOMAIN_OUTCOMES]
-        rows = [[name, c.total, *(getattr(c, o) for o in DOMAIN_OUTCOMES)]
-                for name, c in by_recipient_domain(session, where, limit=None)]
+        rows = [
+            [name, c.total, *(getattr(c, o) for o in DOMAIN_OUTCOMES)]
+            for name, c in by_recipient_domain(session, where, limit=None)
+        ]
     else:
         raise ValueError(f"unknown breakdown {kind!r}")
     out = io.StringIO()
@@ -363,4 +420,3 @@ def breakdown_csv(session: Session, where: Scope, kind: str) -> str:
     writer.writerow(header)
     writer.writerows([spreadsheet_safe(v) for v in row] for row in rows)
     return out.getvalue()
-

@@ -13,8 +13,9 @@ from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page, paginate
 from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=error_responses(401, 403, 422),
-                   dependencies=[needs("tenant")])
+router = APIRouter(
+    prefix="/api/v1/audit", tags=["audit"], responses=error_responses(401, 403, 422), dependencies=[needs("tenant")]
+)
 
 
 @router.get("", summary="List the audit log", response_model=Page[AuditEntryOut])
@@ -32,7 +33,13 @@ def list_audit_entries(
 ):
     """Every change made to this tenant's objects through the API, the web UI and the CLI, newest first."""
     stmt = service.list_query(
-        tenant_id, actor=actor, action=action, object_type=object_type, object_id=object_id, since=since, until=until,
+        tenant_id,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        since=since,
+        until=until,
     )
     rows, next_cursor = paginate(session, stmt, (AuditEntry.id,), cursor=cursor, limit=limit, descending=True)
     return Page(items=[AuditEntryOut.model_validate(row) for row in rows], next_cursor=next_cursor)

@@ -6,13 +6,24 @@ from pydantic import BaseModel, ConfigDict, Field
 class AuditEntryOut(BaseModel):
     model_config = ConfigDict(
         from_attributes=True,
-        json_schema_extra={"examples": [{
-            "id": 812, "occurred_at": "2026-12-01T09:00:00Z", "actor_type": "api_key",
-            "actor_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b", "actor_label": "ci (ep_3kQ9…)",
-            "client_address": "203.0.113.7", "action": "revoke_api_key", "route": "DELETE /api/v1/api-keys/{key_id}",
-            "object_type": "api-keys", "object_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4", "outcome": "succeeded",
-            "details": {"path_params": {"key_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4"}},
-        }]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 812,
+                    "occurred_at": "2026-12-01T09:00:00Z",
+                    "actor_type": "api_key",
+                    "actor_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b",
+                    "actor_label": "ci (ep_3kQ9…)",
+                    "client_address": "203.0.113.7",
+                    "action": "revoke_api_key",
+                    "route": "DELETE /api/v1/api-keys/{key_id}",
+                    "object_type": "api-keys",
+                    "object_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4",
+                    "outcome": "succeeded",
+                    "details": {"path_params": {"key_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4"}},
+                }
+            ]
+        },
     )
 
     id: int

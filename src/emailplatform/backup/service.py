@@ -80,7 +80,9 @@ def backup(settings: Settings, dest: Path, progress: Progress = Progress()) -> S
         partial.touch(mode=0o600)
         with tarfile.open(partial, "w:gz", compresslevel=6) as archive:
             manifest = {
-                "format": FORMAT, "emailplatform": __version__, "created_at": datetime.now(UTC).isoformat(),
+                "format": FORMAT,
+                "emailplatform": __version__,
+                "created_at": datetime.now(UTC).isoformat(),
                 "files": len(files),
             }
             _add_bytes(archive, MANIFEST, json.dumps(manifest, indent=2).encode())

@@ -24,12 +24,15 @@ from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/email", tags=["campaigns"], responses=error_responses(401, 422),
-                   dependencies=[needs("campaigns")])
+router = APIRouter(
+    prefix="/api/v1/email", tags=["campaigns"], responses=error_responses(401, 422), dependencies=[needs("campaigns")]
+)
 
 
 @router.post(
-    "/campaigns", response_model=CampaignAccepted, status_code=202,
+    "/campaigns",
+    response_model=CampaignAccepted,
+    status_code=202,
     responses=error_responses(404, 409, descriptions={409: "The template is archived: restore it first."}),
     summary="Create a campaign",
 )
@@ -47,7 +50,9 @@ def create_campaign(
 
 
 @router.post(
-    "/campaigns/check", summary="Check a recipients file", response_model=RecipientsCheck,
+    "/campaigns/check",
+    summary="Check a recipients file",
+    response_model=RecipientsCheck,
     dependencies=[needs("campaigns", "read")],
 )
 def check_recipients(body: RecipientsCheckRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
@@ -55,26 +60,37 @@ def check_recipients(body: RecipientsCheckRequest, session: SessionDep, runtime:
     good rows and its first skipped rows; the same 4xx a campaign with it would get."""
     report = service.check_recipients(session, runtime, tenant_id, body)
     return RecipientsCheck(
-        layout=report.layout.as_dict(), header=report.header, total_messages=report.good, invalid_rows=report.invalid,
-        duplicate_rows=report.duplicates, first_rows=[dict(zip(report.header, row.values)) for row in report.first],
+        layout=report.layout.as_dict(),
+        header=report.header,
+        total_messages=report.good,
+        invalid_rows=report.invalid,
+        duplicate_rows=report.duplicates,
+        first_rows=[dict(zip(report.header, row.values)) for row in report.first],
         bad_rows=[RowErrorOut(row_number=r.number, email=r.email, reason=r.reason) for r in report.bad],
     )
 
 
 @router.get("/campaigns", summary="List campaigns", response_model=Page[Campaign], response_model_by_alias=True)
 def list_campaigns(
-    session: SessionDep, tenant_id: TenantDep, status: TransactionStatus | None = None, limit: int = 50,
+    session: SessionDep,
+    tenant_id: TenantDep,
+    status: TransactionStatus | None = None,
+    limit: int = 50,
     cursor: str | None = None,
 ):
     """The tenant's campaigns, newest first, optionally of one `status`; without their summaries."""
     rows, next_cursor = queries.page_of_campaigns(session, tenant_id, status=status, cursor=cursor, limit=limit)
     urls = queries.file_urls(session, rows)
-    return Page(items=[_campaign(session, t, with_summary=False, file_url=urls[t.file_id]) for t in rows],
-                next_cursor=next_cursor)
+    return Page(
+        items=[_campaign(session, t, with_summary=False, file_url=urls[t.file_id]) for t in rows],
+        next_cursor=next_cursor,
+    )
 
 
 @router.get(
-    "/campaigns/{transaction_id}", response_model=Campaign, response_model_by_alias=True,
+    "/campaigns/{transaction_id}",
+    response_model=Campaign,
+    response_model_by_alias=True,
     responses=error_responses(404),
     summary="Get a campaign",
 )
@@ -84,7 +100,9 @@ def get_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: Tena
 
 
 @router.post(
-    "/campaigns/{transaction_id}/cancel", response_model=Campaign, response_model_by_alias=True,
+    "/campaigns/{transaction_id}/cancel",
+    response_model=Campaign,
+    response_model_by_alias=True,
     responses=error_responses(404, 409),
     summary="Cancel a campaign",
 )
@@ -95,7 +113,9 @@ def cancel_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: T
 
 
 @router.post(
-    "/campaigns/{transaction_id}/pause", response_model=Campaign, response_model_by_alias=True,
+    "/campaigns/{transaction_id}/pause",
+    response_model=Campaign,
+    response_model_by_alias=True,
     responses=error_responses(404, 409, descriptions={409: "The campaign is not sending (READY_TO_SEND)."}),
     summary="Pause a sending campaign",
 )
@@ -107,7 +127,9 @@ def pause_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: Te
 
 
 @router.post(
-    "/campaigns/{transaction_id}/resume", response_model=Campaign, response_model_by_alias=True,
+    "/campaigns/{transaction_id}/resume",
+    response_model=Campaign,
+    response_model_by_alias=True,
     responses=error_responses(404, 409, descriptions={409: "The campaign is not paused."}),
     summary="Resume a paused campaign",
 )
@@ -118,7 +140,9 @@ def resume_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: T
 
 
 @router.get(
-    "/campaigns/{transaction_id}/batches", response_model=Page[BatchOut], responses=error_responses(404),
+    "/campaigns/{transaction_id}/batches",
+    response_model=Page[BatchOut],
+    responses=error_responses(404),
     summary="List a campaign's batches",
 )
 def list_batches(
@@ -131,13 +155,19 @@ def list_batches(
 
 
 @router.get(
-    "/campaigns/{transaction_id}/messages", response_model=Page[MessageOut], responses=error_responses(404),
+    "/campaigns/{transaction_id}/messages",
+    response_model=Page[MessageOut],
+    responses=error_responses(404),
     summary="List a campaign's messages",
 )
 def list_messages(
-    transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, status: MessageStatus | None = None,
+    transaction_id: uuid.UUID,
+    session: SessionDep,
+    tenant_id: TenantDep,
+    status: MessageStatus | None = None,
     q: Annotated[str, Query(max_length=320, description="Addresses that start with this.")] = "",
-    limit: int = 100, cursor: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
 ):
     """In the file's order; `status` and `q` (the start of the address) search them, as the UI does."""
     transaction = service.get(session, tenant_id, transaction_id)
@@ -146,7 +176,9 @@ def list_messages(
 
 
 @router.get(
-    "/campaigns/{transaction_id}/errors", response_model=Page[RowErrorOut], responses=error_responses(404),
+    "/campaigns/{transaction_id}/errors",
+    response_model=Page[RowErrorOut],
+    responses=error_responses(404),
     summary="List a campaign's rejected rows",
 )
 def list_row_errors(
@@ -160,7 +192,10 @@ def list_row_errors(
 
 
 @router.get(
-    "/messages/{message_id}", response_model=MessageDetail, responses=error_responses(404), summary="Get a message",
+    "/messages/{message_id}",
+    response_model=MessageDetail,
+    responses=error_responses(404),
+    summary="Get a message",
 )
 def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """One recipient's message: its status, the data of its row, and its history of events (sent,
@@ -175,9 +210,13 @@ def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
 
 
 @router.post(
-    "/campaigns/{transaction_id}/reschedule", response_model=Campaign, response_model_by_alias=True,
+    "/campaigns/{transaction_id}/reschedule",
+    response_model=Campaign,
+    response_model_by_alias=True,
     summary="Move a scheduled campaign's send time",
-    responses=error_responses(404, 409, descriptions={409: "Its sending has started or ended, or it was sent right away."}),
+    responses=error_responses(
+        404, 409, descriptions={409: "Its sending has started or ended, or it was sent right away."}
+    ),
 )
 def reschedule_campaign(transaction_id: uuid.UUID, body: Reschedule, session: SessionDep, tenant_id: TenantDep):
     """A campaign created with `schedule` goes at the new `send_at` instead, while it is ACCEPT, PROCESSING or

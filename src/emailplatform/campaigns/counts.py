@@ -15,8 +15,12 @@ from emailplatform.models import UNSENT_MESSAGE_STATUSES, DomainMessageCount, Me
 
 PENDING = "PENDING"  # every unsent status, counted together
 SENT_OUT = {
-    MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED,
-    MessageStatus.COMPLAINED, MessageStatus.OPENED, MessageStatus.CLICKED,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.BOUNCED,
+    MessageStatus.COMPLAINED,
+    MessageStatus.OPENED,
+    MessageStatus.CLICKED,
 }
 DELIVERED = {MessageStatus.DELIVERED, MessageStatus.COMPLAINED, MessageStatus.OPENED, MessageStatus.CLICKED}
 COUNTS_LOCK_CLASS = 0x6570  # the advisory lock space of message counts ("ep")

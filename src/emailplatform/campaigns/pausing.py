@@ -31,8 +31,10 @@ def reason_to_pause(counted: dict[str, int], settings: Settings) -> str | None:
     for what, threshold in (("bounced", settings.pause_bounce_rate), ("complained", settings.pause_complaint_rate)):
         if counted[what] / sent >= threshold:
             rate = "bounce" if what == "bounced" else "complaint"
-            return (f"paused by itself: {counted[what]} of {sent} messages {what} ({counted[what] / sent:.2%}), "
-                    f"past the {rate} rate threshold of {threshold:.2%}; resume to send the rest")
+            return (
+                f"paused by itself: {counted[what]} of {sent} messages {what} ({counted[what] / sent:.2%}), "
+                f"past the {rate} rate threshold of {threshold:.2%}; resume to send the rest"
+            )
     return None
 
 
@@ -43,15 +45,19 @@ def still_sending(session: Session, settings: Settings, transaction_id: uuid.UUI
     if transaction.status != TransactionStatus.READY_TO_SEND:
         return False
     reason = reason_to_pause(rates_since_resumed(session, transaction), settings)
-    return reason is None or not status.move_campaign(session, transaction, TransactionStatus.READY_TO_SEND, TransactionStatus.PAUSED,
-                                       reason)
+    return reason is None or not status.move_campaign(
+        session, transaction, TransactionStatus.READY_TO_SEND, TransactionStatus.PAUSED, reason
+    )
 
 
 def pause(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> Transaction:
     transaction = service.get(session, tenant_id, transaction_id)
-    if not status.move_campaign(session, transaction, TransactionStatus.READY_TO_SEND, TransactionStatus.PAUSED, "paused by request"):
-        raise Conflict(f"a campaign that is {transaction.status} cannot be paused: only one sending can",
-                       field="transaction_id")
+    if not status.move_campaign(
+        session, transaction, TransactionStatus.READY_TO_SEND, TransactionStatus.PAUSED, "paused by request"
+    ):
+        raise Conflict(
+            f"a campaign that is {transaction.status} cannot be paused: only one sending can", field="transaction_id"
+        )
     return transaction
 
 
@@ -60,8 +66,9 @@ def resume(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) ->
     transaction = service.get(session, tenant_id, transaction_id)
     summary = counts.summary(session, transaction)
     if not status.move_campaign(session, transaction, TransactionStatus.PAUSED, TransactionStatus.READY_TO_SEND, None):
-        raise Conflict(f"a campaign that is {transaction.status} cannot be resumed: it is not paused",
-                       field="transaction_id")
+        raise Conflict(
+            f"a campaign that is {transaction.status} cannot be resumed: it is not paused", field="transaction_id"
+        )
     transaction.rates_since = {what: summary[what] for what in ("sent", "bounced", "complained")}
     batches = session.scalars(select(Batch).where(Batch.transaction_id == transaction.id).order_by(Batch.seq)).all()
     ready = [b for b in batches if b.status == BatchStatus.READY]

@@ -51,7 +51,12 @@ def page_of_row_errors(
 
 
 def search_messages(
-    session: Session, transaction: Transaction, *, q: str = "", status: str | None = None, cursor: str | None,
+    session: Session,
+    transaction: Transaction,
+    *,
+    q: str = "",
+    status: str | None = None,
+    cursor: str | None,
     limit: int,
 ) -> tuple[list[Message], str | None]:
     """A page of the campaign's messages in the file's order: those of one status, and whose address starts
@@ -79,8 +84,10 @@ def file_urls(session: Session, transactions: Iterable[Transaction]) -> dict[uui
 def last_sender(session: Session, tenant_id: uuid.UUID) -> tuple[str, str | None] | None:
     """The sender of the tenant's newest campaign; None before its first."""
     last = session.execute(
-        select(Transaction.from_email, Transaction.from_name).where(Transaction.tenant_id == tenant_id)
-        .order_by(Transaction.created_at.desc()).limit(1)
+        select(Transaction.from_email, Transaction.from_name)
+        .where(Transaction.tenant_id == tenant_id)
+        .order_by(Transaction.created_at.desc())
+        .limit(1)
     ).first()
     return (last.from_email, last.from_name) if last else None
 

@@ -38,8 +38,19 @@ csv.field_size_limit(MAX_READ_FIELD_CHARS)  # process-wide: every reader reads a
 
 # The names the address column goes by, normalised (see column_key); the first that a file has wins.
 EMAIL_ALIASES = (
-    "email", "emailaddress", "mail", "mailaddress", "recipient", "emailadresse", "mailadresse",  # en, de
-    "adresseemail", "courriel", "correo", "correoelectronico", "adresemail", "indirizzoemail",  # fr, es, pl, it
+    "email",
+    "emailaddress",
+    "mail",
+    "mailaddress",
+    "recipient",
+    "emailadresse",
+    "mailadresse",  # en, de
+    "adresseemail",
+    "courriel",
+    "correo",
+    "correoelectronico",
+    "adresemail",
+    "indirizzoemail",  # fr, es, pl, it
 )
 
 # The single-byte Windows code pages a file may be in when it is not UTF-8, the most used first, each with the
@@ -47,10 +58,24 @@ EMAIL_ALIASES = (
 # the likely one is made of these letters (not of symbols), and best of one language's.
 CODE_PAGES = {
     "cp1252": (  # Western Europe and the Americas: fr, de, es, pt, it, nl, da/no, sv/fi, is
-        "àâæçèéêëîïôœùûüÿ", "äöüß", "áéíñóúü¡¿", "àáâãçéêíóôõú", "àèéìíîòóù", "áéëïóöü", "æøåé", "åäöé", "áðéíóúýþæö",
+        "àâæçèéêëîïôœùûüÿ",
+        "äöüß",
+        "áéíñóúü¡¿",
+        "àáâãçéêíóôõú",
+        "àèéìíîòóù",
+        "áéëïóöü",
+        "æøåé",
+        "åäöé",
+        "áðéíóúýþæö",
     ),
     "cp1250": (  # Central Europe: pl, cs, sk, hu, ro, hr/sl/bs, de
-        "ąćęłńóśźż", "áčďéěíňóřšťúůýž", "áäčďéíĺľňóôŕšťúýž", "áéíóöőúüű", "ăâîşţ", "čćđšž", "äöüß",
+        "ąćęłńóśźż",
+        "áčďéěíňóřšťúůýž",
+        "áäčďéíĺľňóôŕšťúýž",
+        "áéíóöőúüű",
+        "ăâîşţ",
+        "čćđšž",
+        "äöüß",
     ),
     "cp1251": ("абвгдеёжзийклмнопрстуфхцчшщъыьэюяієїґўђјљњћџѓќѕ",),  # Cyrillic
     "cp1253": ("αβγδεζηθικλμνξοπρστυφχψωάέήίόύώςϊϋΐΰ",),  # Greek
@@ -108,10 +133,16 @@ class Layout:
 
 
 ENCODING_NAMES = {
-    "utf-8": "UTF-8", "utf-8-sig": "UTF-8 with a BOM", "utf-16-le": "UTF-16 (little-endian)",
-    "utf-16-be": "UTF-16 (big-endian)", "cp1250": "Windows-1250 (Central European)",
-    "cp1251": "Windows-1251 (Cyrillic)", "cp1252": "Windows-1252 (Western European)", "cp1253": "Windows-1253 (Greek)",
-    "cp1254": "Windows-1254 (Turkish)", "cp1257": "Windows-1257 (Baltic)",
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with a BOM",
+    "utf-16-le": "UTF-16 (little-endian)",
+    "utf-16-be": "UTF-16 (big-endian)",
+    "cp1250": "Windows-1250 (Central European)",
+    "cp1251": "Windows-1251 (Cyrillic)",
+    "cp1252": "Windows-1252 (Western European)",
+    "cp1253": "Windows-1253 (Greek)",
+    "cp1254": "Windows-1254 (Turkish)",
+    "cp1257": "Windows-1257 (Baltic)",
 }
 DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
 
@@ -136,7 +167,12 @@ def normalize_address(raw: str) -> str:
     if not address:
         raise BadRow("the email column is empty")
     match = _PLAIN_ADDRESS.fullmatch(address)
-    if match and len(address) <= 254 and len(match[1]) <= 64 and match[2].rsplit(".", 1)[1].lower() not in _SPECIAL_USE_TLDS:
+    if (
+        match
+        and len(address) <= 254
+        and len(match[1]) <= 64
+        and match[2].rsplit(".", 1)[1].lower() not in _SPECIAL_USE_TLDS
+    ):
         return f"{match[1]}@{match[2].lower()}"
     try:
         return validate_email(address, check_deliverability=False).normalized
@@ -148,7 +184,11 @@ def normalize_address(raw: str) -> str:
 
 
 def read_layout(
-    binary: BinaryIO, placeholders: list[str], columns: dict[str, str] | None, field: str, columns_field: str = "columns"
+    binary: BinaryIO,
+    placeholders: list[str],
+    columns: dict[str, str] | None,
+    field: str,
+    columns_field: str = "columns",
 ) -> Layout:
     """How to read this file for these placeholders; a 422 naming `field` (or `columns_field` for a bad mapping)
     if it is not a recipients file. A CSV is read whole once, so a file that cannot be read is refused before
@@ -210,18 +250,26 @@ def detect_encoding(sample: bytes, complete: bool, field: str) -> str:
     except UnicodeDecodeError:
         pass
     matches = charset_normalizer.from_bytes(sample, cp_isolation=list(CODE_PAGES))
-    candidates = [(code_page, str(match)) for match in matches for code_page in match.could_be_from_charset if code_page in CODE_PAGES]
+    candidates = [
+        (code_page, str(match))
+        for match in matches
+        for code_page in match.could_be_from_charset
+        if code_page in CODE_PAGES
+    ]
     if not candidates:
         raise Invalid(f"the file's encoding cannot be told (it is not UTF-8 text): {SAVE_AS}", field=field)
     order = list(CODE_PAGES)
-    return max(candidates, key=lambda c: (*_letter_scores(c[1], CODE_PAGES[c[0]], c[0] not in NON_LATIN), -order.index(c[0])))[0]
+    return max(
+        candidates, key=lambda c: (*_letter_scores(c[1], CODE_PAGES[c[0]], c[0] not in NON_LATIN), -order.index(c[0]))
+    )[0]
 
 
 def _letter_scores(text: str, alphabets: tuple[str, ...], latin: bool) -> tuple[float, float]:
     """The share of the text's non-ASCII characters that are letters of the code page's languages, and the best
     share that one of its languages has. A Cyrillic or Greek letter inside a Latin word does not count."""
     chars = [
-        c.lower() for i, c in enumerate(text)
+        c.lower()
+        for i, c in enumerate(text)
         if ord(c) > 127 and (latin or not (_ascii_letter(text[i - 1 : i]) or _ascii_letter(text[i + 1 : i + 2])))
     ]
     total = sum(ord(c) > 127 for c in text)
@@ -248,7 +296,11 @@ def detect_delimiter(text: str) -> str:
     best, best_score = ",", (1, 0)
     for delimiter in DELIMITERS:
         try:
-            widths = [len(row) for _, row in zip(range(SAMPLE_ROWS), csv.reader(io.StringIO(text), delimiter=delimiter)) if any(row)]
+            widths = [
+                len(row)
+                for _, row in zip(range(SAMPLE_ROWS), csv.reader(io.StringIO(text), delimiter=delimiter))
+                if any(row)
+            ]
         except csv.Error:
             continue
         if not widths or widths[0] < 2:
@@ -289,7 +341,8 @@ def match_columns(
     if missing:
         raise Invalid(
             f"the template needs columns the file does not have: {', '.join(missing)} (its columns: {', '.join(header)});"
-            f" rename them, or say which column fills each in {columns_field}", field=field,
+            f" rename them, or say which column fills each in {columns_field}",
+            field=field,
         )
     duplicated = sorted({name for name in mapping.values() if header.count(name) > 1})
     if duplicated:
@@ -315,13 +368,15 @@ def _email_column(header: list[str], field: str, columns_field: str) -> str:
         if len(named) > 1:
             raise Invalid(
                 f"the columns {' and '.join(map(repr, named))} both look like the address column: say which it is in"
-                f" {columns_field}.email", field=field,
+                f" {columns_field}.email",
+                field=field,
             )
         if named:
             return named[0]
     raise Invalid(
         f"the file has no 'email' column (its columns: {', '.join(header)}): name the address column 'email'"
-        f" (or E-Mail, Email Address, …) or say which it is in {columns_field}.email", field=field,
+        f" (or E-Mail, Email Address, …) or say which it is in {columns_field}.email",
+        field=field,
     )
 
 
@@ -332,7 +387,8 @@ def _named_column(header: list[str], name: str, field: str, columns_field: str) 
     if len(named) > 1:
         raise Invalid(
             f"the columns {' and '.join(map(repr, named))} could both fill {{{{ {name} }}}}: say which in"
-            f" {columns_field}.{name}", field=field,
+            f" {columns_field}.{name}",
+            field=field,
         )
     return named[0] if named else None
 
@@ -359,7 +415,8 @@ def check_csv(binary: BinaryIO, encoding: str, delimiter: str, field: str) -> No
 def _unreadable_csv(exc: csv.Error, field: str, started: int) -> Invalid:
     return Invalid(
         f"the file cannot be read as CSV from line {started}: {exc} (most likely a quote that is never closed);"
-        f" {SAVE_AS}", field=field,
+        f" {SAVE_AS}",
+        field=field,
     )
 
 
@@ -380,8 +437,9 @@ def check_decodes(binary: BinaryIO, encoding: str, field: str) -> None:
         line = _line_of(binary, at, encoding)
         name = _encoding_name(encoding)
         raise Invalid(
-            f"the file is not {name} text: line {line} cannot be read (byte {at} of the file, {exc.object[exc.start:exc.start + 1]!r});"
-            f" {SAVE_AS}", field=field,
+            f"the file is not {name} text: line {line} cannot be read (byte {at} of the file, {exc.object[exc.start : exc.start + 1]!r});"
+            f" {SAVE_AS}",
+            field=field,
         ) from None
 
 
@@ -431,7 +489,10 @@ def _csv_first_rows(binary: BinaryIO, encoding: str, delimiter: str, field: str)
                 has_rows = True
                 break
     except UnicodeDecodeError as exc:
-        raise Invalid(f"the file is not {_encoding_name(encoding)} text near its start (byte {exc.start} of a line): {SAVE_AS}", field=field) from None
+        raise Invalid(
+            f"the file is not {_encoding_name(encoding)} text near its start (byte {exc.start} of a line): {SAVE_AS}",
+            field=field,
+        ) from None
     except csv.Error as exc:
         raise _unreadable_csv(exc, field, started) from None
     return header, has_rows
@@ -451,7 +512,9 @@ def _open_sheet(binary: BinaryIO, field: str):
         rows = sheet.iter_rows(values_only=True)
         first = next(rows, ())
     except (zipfile.BadZipFile, KeyError, IndexError, ValueError, TypeError, OSError, InvalidFileException) as exc:
-        raise Invalid(f"the file is not a readable .xlsx workbook ({type(exc).__name__}: {exc}): {SAVE_AS}", field=field) from None
+        raise Invalid(
+            f"the file is not a readable .xlsx workbook ({type(exc).__name__}: {exc}): {SAVE_AS}", field=field
+        ) from None
     header = [cell_text(value).strip() for value in first]
     while header and not header[-1]:
         header.pop()
@@ -461,7 +524,9 @@ def _open_sheet(binary: BinaryIO, field: str):
 def _xlsx_first_rows(binary: BinaryIO, field: str) -> tuple[list[str], bool]:
     workbook, header, rows = _open_sheet(binary, field)
     try:
-        has_rows = any(any(value is not None and cell_text(value).strip() for value in row) for _, row in zip(range(1000), rows))
+        has_rows = any(
+            any(value is not None and cell_text(value).strip() for value in row) for _, row in zip(range(1000), rows)
+        )
     finally:
         workbook.close()
     return header, has_rows
@@ -517,16 +582,23 @@ def _rows(numbered, header: list[str], email_index: int) -> Iterator[Row | Skipp
         if not any(values):
             continue  # a blank line is no recipient and no error
         if len(values) != width:
-            missing = header[len(values):]
-            reason = f"missing values for: {', '.join(missing)}" if missing else f"{len(values)} fields where the header has {width}"
+            missing = header[len(values) :]
+            reason = (
+                f"missing values for: {', '.join(missing)}"
+                if missing
+                else f"{len(values)} fields where the header has {width}"
+            )
             yield Skipped(number, values[email_index] if email_index < len(values) else None, reason)
             continue
         raw_email = values[email_index]
         longest = max(map(len, values))
         if longest > MAX_FIELD_CHARS:
             column = header[next(i for i, value in enumerate(values) if len(value) == longest)]
-            yield Skipped(number, raw_email if len(raw_email) <= 320 else None,
-                          f"the {column!r} value has {longest} characters; at most {MAX_FIELD_CHARS} are allowed")
+            yield Skipped(
+                number,
+                raw_email if len(raw_email) <= 320 else None,
+                f"the {column!r} value has {longest} characters; at most {MAX_FIELD_CHARS} are allowed",
+            )
             continue
         try:
             yield Row(number, normalize_address(raw_email), values)

@@ -38,7 +38,10 @@ def create(
     if body.callback_url:
         webhook_endpoints.check_url(body.callback_url, runtime.settings)
     return idempotency.answer_once(
-        session, tenant_id, idempotency_key, body.model_dump_json(by_alias=True),
+        session,
+        tenant_id,
+        idempotency_key,
+        body.model_dump_json(by_alias=True),
         lambda: _accept(session, runtime, tenant_id, body),
     )
 
@@ -74,7 +77,11 @@ def _accept(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body: Camp
     session.flush()
     queue.enqueue(session, "split_file", {"transaction_id": str(transaction.id)}, tenant_id=tenant_id)
     status.set_status(session, transaction, TransactionStatus.ACCEPT)
-    return {"transaction_id": str(transaction.id), "status": transaction.status, "warnings": [warning] if warning else []}
+    return {
+        "transaction_id": str(transaction.id),
+        "status": transaction.status,
+        "warnings": [warning] if warning else [],
+    }
 
 
 def _sender(session: Session, tenant_id: uuid.UUID, body: CampaignCreate) -> tuple[str, str | None]:
@@ -116,7 +123,9 @@ def reschedule(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID
         raise Invalid("send_at is in the past: give a time to come, or cancel the campaign", field="send_at")
     moved = session.execute(
         update(Transaction)
-        .where(Transaction.id == transaction.id, Transaction.status.in_(RESCHEDULABLE), Transaction.send_at.is_not(None))
+        .where(
+            Transaction.id == transaction.id, Transaction.status.in_(RESCHEDULABLE), Transaction.send_at.is_not(None)
+        )
         .values(send_at=send_at, updated_at=utcnow())
     )
     session.refresh(transaction)
@@ -131,10 +140,10 @@ def reschedule(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID
     if transaction.status == TransactionStatus.SCHEDULED and not queue.move_queued(
         session, RELEASE_JOB, transaction.tenant_id, {"transaction_id": str(transaction.id)}, send_at
     ):
-        queue.enqueue(session, RELEASE_JOB, {"transaction_id": str(transaction.id)}, tenant_id=tenant_id, run_at=send_at)
+        queue.enqueue(
+            session, RELEASE_JOB, {"transaction_id": str(transaction.id)}, tenant_id=tenant_id, run_at=send_at
+        )
     return transaction
-
-
 
 
 @dataclass(frozen=True)
@@ -159,8 +168,14 @@ class RecipientsCheck:
 
 
 def inspect_recipients(
-    runtime: Runtime, file: File, placeholders: list[str], columns: dict[str, str] | None = None, *,
-    field: str = "file", sample_rows: int = 5, named_bad_rows: int = 20,
+    runtime: Runtime,
+    file: File,
+    placeholders: list[str],
+    columns: dict[str, str] | None = None,
+    *,
+    field: str = "file",
+    sample_rows: int = 5,
+    named_bad_rows: int = 20,
 ) -> RecipientsCheck:
     """Read an uploaded recipients file as the campaign's split reads it: its layout, its columns matched to the
     template's placeholders, its first good rows, its first skipped rows and how many recipients it has."""

@@ -34,8 +34,17 @@ from emailplatform.storage import StoredFileMissing
 
 GROUP_ROWS = 20_000
 MESSAGE_COLUMNS = (
-    "id", "tenant_id", "transaction_id", "batch_id", "position", "row_number", "email", "status", "attempts",
-    "created_at", "updated_at",
+    "id",
+    "tenant_id",
+    "transaction_id",
+    "batch_id",
+    "position",
+    "row_number",
+    "email",
+    "status",
+    "attempts",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -80,8 +89,12 @@ class Split:
     def _close_batch(self) -> None:
         if self.current:
             batch = Batch(
-                id=uuid.uuid4(), tenant_id=self.transaction.tenant_id, transaction_id=self.transaction.id,
-                seq=self.next_seq, message_count=len(self.current), status=BatchStatus.READY,
+                id=uuid.uuid4(),
+                tenant_id=self.transaction.tenant_id,
+                transaction_id=self.transaction.id,
+                seq=self.next_seq,
+                message_count=len(self.current),
+                status=BatchStatus.READY,
                 storage_key=f"tenants/{self.transaction.tenant_id}/campaigns/{self.transaction.id}/batches/{self.next_seq:06d}.csv",
             )
             self.batches.append((batch, self.current))
@@ -113,8 +126,12 @@ class Split:
             locked = session.execute(  # the progress counts, written first: the update also takes the row lock
                 update(Transaction)
                 .where(Transaction.id == self.transaction.id, Transaction.status == TransactionStatus.PROCESSING)
-                .values(total_messages=group.total, invalid_rows=group.invalid, duplicate_rows=group.duplicates,
-                        updated_at=utcnow())
+                .values(
+                    total_messages=group.total,
+                    invalid_rows=group.invalid,
+                    duplicate_rows=group.duplicates,
+                    updated_at=utcnow(),
+                )
             )
             if locked.rowcount == 0:
                 raise Cancelled()
@@ -126,7 +143,10 @@ class Split:
             if group.errors:
                 session.execute(
                     insert(RowError),
-                    [{"tenant_id": self.transaction.tenant_id, "transaction_id": self.transaction.id} | e for e in group.errors],
+                    [
+                        {"tenant_id": self.transaction.tenant_id, "transaction_id": self.transaction.id} | e
+                        for e in group.errors
+                    ],
                 )
 
 

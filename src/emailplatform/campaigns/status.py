@@ -31,10 +31,19 @@ from emailplatform.webhooks import fanout as webhook_fanout
 SEND_BATCH_JOB = "send_batch"  # the job a released batch gets; sending runs it
 # How far along a message is; an event never moves a message back (SUPPRESSED and CANCELLED are final).
 RANK = {
-    MessageStatus.CREATED: 0, MessageStatus.SCHEDULED: 1, MessageStatus.READY_TO_SEND: 2, MessageStatus.SENDING: 3,
-    MessageStatus.SENT: 10, MessageStatus.FAILED: 15, MessageStatus.DELIVERED: 20, MessageStatus.BOUNCED: 25,
-    MessageStatus.OPENED: 30, MessageStatus.CLICKED: 40, MessageStatus.COMPLAINED: 50,
-    MessageStatus.SUPPRESSED: 100, MessageStatus.CANCELLED: 100,
+    MessageStatus.CREATED: 0,
+    MessageStatus.SCHEDULED: 1,
+    MessageStatus.READY_TO_SEND: 2,
+    MessageStatus.SENDING: 3,
+    MessageStatus.SENT: 10,
+    MessageStatus.FAILED: 15,
+    MessageStatus.DELIVERED: 20,
+    MessageStatus.BOUNCED: 25,
+    MessageStatus.OPENED: 30,
+    MessageStatus.CLICKED: 40,
+    MessageStatus.COMPLAINED: 50,
+    MessageStatus.SUPPRESSED: 100,
+    MessageStatus.CANCELLED: 100,
 }
 IMPLIES_DELIVERY = {MessageStatus.DELIVERED, MessageStatus.OPENED, MessageStatus.CLICKED, MessageStatus.COMPLAINED}
 CANCELLABLE = {
@@ -55,8 +64,14 @@ STATUS_TIMESTAMPS = {
 
 
 def move(
-    session: Session, where, before: Iterable[MessageStatus], after: MessageStatus, *, values: dict | None = None,
-    first: int | None = None, returning: tuple = (),
+    session: Session,
+    where,
+    before: Iterable[MessageStatus],
+    after: MessageStatus,
+    *,
+    values: dict | None = None,
+    first: int | None = None,
+    returning: tuple = (),
 ) -> list[Row]:
     """Move the messages that match `where` and are in one of `before` to `after` (with `values` set as well), and
     their counts with them; the moved rows (id, email, and the `returning` columns). `first`: only that many, in
@@ -97,7 +112,11 @@ def claim(session: Session, batch_id: uuid.UUID, limit: int) -> list[Row]:
     now = utcnow()
     due = and_(Message.batch_id == batch_id, or_(Message.not_before.is_(None), Message.not_before <= now))
     return move(
-        session, due, WAITING_MESSAGE_STATUSES, MessageStatus.SENDING, first=limit,
+        session,
+        due,
+        WAITING_MESSAGE_STATUSES,
+        MessageStatus.SENDING,
+        first=limit,
         returning=(Message.position, Message.attempts),
     )
 
@@ -197,7 +216,8 @@ def finish_batch(session: Session, batch: Batch, sent_before: datetime | None = 
     if _has_unsent(session, Message.batch_id == batch.id):
         return
     session.execute(
-        update(Batch).where(Batch.id == batch.id, Batch.status == BatchStatus.READY)
+        update(Batch)
+        .where(Batch.id == batch.id, Batch.status == BatchStatus.READY)
         .values(status=BatchStatus.SENT, updated_at=utcnow())
     )
     complete_batches(session, [batch.id], sent_before)

@@ -44,6 +44,8 @@ async def close_outcome_window(ctx, payload: dict) -> datetime:
 
 
 HANDLERS = {
-    "split_file": split_file, "release_campaign": release_campaign, "close_outcome_window": close_outcome_window,
+    "split_file": split_file,
+    "release_campaign": release_campaign,
+    "close_outcome_window": close_outcome_window,
 }
 PERIODIC_KINDS = ("close_outcome_window",)  # one job of each is kept queued by every worker

@@ -50,7 +50,7 @@ def header_size(prefix: bytes) -> int | None:
     """The size of the header that `prefix` (the first HEADER_PREFIX bytes) starts; None if not encrypted."""
     if not is_encrypted(prefix) or len(prefix) < HEADER_PREFIX:
         return None
-    return HEADER_PREFIX + _FIXED.unpack(prefix[len(MAGIC):HEADER_PREFIX])[1] + NONCE_PREFIX
+    return HEADER_PREFIX + _FIXED.unpack(prefix[len(MAGIC) : HEADER_PREFIX])[1] + NONCE_PREFIX
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class Header:
         fixed = stream.read(HEADER_PREFIX)
         if header_size(fixed) is None:
             raise Unreadable("not an encrypted file")
-        key_id, wrapped_length = _FIXED.unpack(fixed[len(MAGIC):])
+        key_id, wrapped_length = _FIXED.unpack(fixed[len(MAGIC) :])
         rest = stream.read(wrapped_length + NONCE_PREFIX)
         if len(rest) != wrapped_length + NONCE_PREFIX:
             raise Unreadable("the header is cut short")
@@ -172,8 +172,8 @@ class DecryptingReader(io.RawIOBase):
                 self._segment(0)  # an empty file is one empty last segment: checked, never assumed
             return 0
         number, offset = divmod(self.position, SEGMENT)
-        plain = self._segment(number)[offset:offset + len(buffer)]
-        buffer[:len(plain)] = plain
+        plain = self._segment(number)[offset : offset + len(buffer)]
+        buffer[: len(plain)] = plain
         self.position += len(plain)
         return len(plain)
 
@@ -206,4 +206,4 @@ def sealed_with(stream: BinaryIO) -> bytes | None:
     stream.seek(0)
     if header_size(prefix) is None:
         return None
-    return _FIXED.unpack(prefix[len(MAGIC):])[0]
+    return _FIXED.unpack(prefix[len(MAGIC) :])[0]

@@ -14,14 +14,25 @@ router = APIRouter(  # a check composes and looks: it changes nothing
 
 
 def _answer(report: service.Report) -> DeliverabilityReport:
-    return DeliverabilityReport.model_validate({
-        "subject": report.subject, "from": report.from_email, "to": report.to, "row_number": report.row_number,
-        "size_bytes": report.size_bytes, "verdict": report.worst, "spam": report.spam, "findings": report.findings,
-    }, from_attributes=True)
+    return DeliverabilityReport.model_validate(
+        {
+            "subject": report.subject,
+            "from": report.from_email,
+            "to": report.to,
+            "row_number": report.row_number,
+            "size_bytes": report.size_bytes,
+            "verdict": report.worst,
+            "spam": report.spam,
+            "findings": report.findings,
+        },
+        from_attributes=True,
+    )
 
 
 @router.post(
-    "/api/v1/templates/{template_id}/check", response_model=DeliverabilityReport, response_model_by_alias=True,
+    "/api/v1/templates/{template_id}/check",
+    response_model=DeliverabilityReport,
+    response_model_by_alias=True,
     summary="Check a template's deliverability",
 )
 def check_template(
@@ -33,13 +44,17 @@ def check_template(
     plain-text part. Each finding says what to do. Nothing is sent or recorded; spamd not reachable is a `skipped`
     finding, not an error."""
     sender = (str(body.sender.email), body.sender.name) if body.sender else None
-    return _answer(service.check_template(
-        session, runtime, tenant_id, template_id, data=body.data, version=body.version, sender=sender
-    ))
+    return _answer(
+        service.check_template(
+            session, runtime, tenant_id, template_id, data=body.data, version=body.version, sender=sender
+        )
+    )
 
 
 @router.post(
-    "/api/v1/email/campaigns/deliverability-check", response_model=DeliverabilityReport, response_model_by_alias=True,
+    "/api/v1/email/campaigns/deliverability-check",
+    response_model=DeliverabilityReport,
+    response_model_by_alias=True,
     summary="Check the deliverability of a campaign not yet created",
 )
 def check_new_campaign(body: NewCampaignCheck, session: ReadSessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
@@ -49,7 +64,9 @@ def check_new_campaign(body: NewCampaignCheck, session: ReadSessionDep, runtime:
 
 
 @router.post(
-    "/api/v1/email/campaigns/{transaction_id}/check", response_model=DeliverabilityReport, response_model_by_alias=True,
+    "/api/v1/email/campaigns/{transaction_id}/check",
+    response_model=DeliverabilityReport,
+    response_model_by_alias=True,
     summary="Check a campaign's deliverability",
 )
 def check_campaign(transaction_id: uuid.UUID, session: ReadSessionDep, runtime: RuntimeDep, tenant_id: TenantDep):

@@ -7,25 +7,43 @@ from emailplatform.deliverability.findings import Severity
 from emailplatform.models.template import MAX_VERSION
 
 FINDING_EXAMPLE = {
-    "check": "dmarc", "severity": "warning",
+    "check": "dmarc",
+    "severity": "warning",
     "message": "sender.example.com publishes no DMARC record; Gmail and Yahoo require SPF, DKIM and DMARC of senders "
-               "of bulk mail",
+    "of bulk mail",
     "fix": 'publish a TXT record at _dmarc.sender.example.com: "v=DMARC1; p=none; rua=mailto:dmarc@sender.example.com"',
 }
 RULE_EXAMPLE = {
-    "name": "HTML_IMAGE_RATIO_02", "score": 0.8, "description": "BODY: HTML has a low ratio of text to image area",
+    "name": "HTML_IMAGE_RATIO_02",
+    "score": 0.8,
+    "description": "BODY: HTML has a low ratio of text to image area",
 }
 SPAM_EXAMPLE = {"available": True, "score": 1.2, "threshold": 5.0, "error": None, "rules": [RULE_EXAMPLE]}
 REPORT_EXAMPLE = {
-    "subject": "News for Ada", "from": "news@sender.example.com", "to": "ada@example.com", "row_number": 2,
-    "size_bytes": 9120, "verdict": "warning", "spam": SPAM_EXAMPLE, "findings": [FINDING_EXAMPLE],
+    "subject": "News for Ada",
+    "from": "news@sender.example.com",
+    "to": "ada@example.com",
+    "row_number": 2,
+    "size_bytes": 9120,
+    "verdict": "warning",
+    "spam": SPAM_EXAMPLE,
+    "findings": [FINDING_EXAMPLE],
 }
 
 
 class TemplateCheck(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", json_schema_extra={"examples": [{
-        "data": {"first_name": "Ada"}, "from": {"email": "news@sender.example.com", "name": "Acme News"},
-    }]})
+    model_config = ConfigDict(
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "data": {"first_name": "Ada"},
+                    "from": {"email": "news@sender.example.com", "name": "Acme News"},
+                }
+            ]
+        },
+    )
 
     data: dict[str, str] = Field(default_factory=dict, description="A value for each placeholder (and `email`).")
     version: int | None = Field(None, ge=1, le=MAX_VERSION, description="The version to check; default: the latest.")
@@ -35,11 +53,19 @@ class TemplateCheck(BaseModel):
 class NewCampaignCheck(BaseModel):
     """A campaign not created yet, as the new-campaign page has it."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", json_schema_extra={"examples": [{
-        "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
-        "csv_file_url": "files/0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51/recipients.csv",
-        "from": {"email": "news@sender.example.com", "name": "Acme News"},
-    }]})
+    model_config = ConfigDict(
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
+                    "csv_file_url": "files/0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51/recipients.csv",
+                    "from": {"email": "news@sender.example.com", "name": "Acme News"},
+                }
+            ]
+        },
+    )
 
     template_id: uuid.UUID
     template_version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Default: the latest version.")

@@ -61,8 +61,14 @@ class Report:
 
 
 def check_template(
-    session: Session, runtime: Runtime, tenant_id: uuid.UUID, template_id: uuid.UUID, *, data: dict[str, str],
-    version: int | None = None, sender: tuple[str, str | None] | None = None,
+    session: Session,
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    template_id: uuid.UUID,
+    *,
+    data: dict[str, str],
+    version: int | None = None,
+    sender: tuple[str, str | None] | None = None,
 ) -> Report:
     """A template version rendered with `data` (to `data["email"]`, else a sample address)."""
     found = template_service.get_version(session, tenant_id, template_id, version)
@@ -112,18 +118,23 @@ def inspect(settings: Settings, composed: Composed, row_number: int | None) -> R
     facts = content.scan_html(html)
     sender = message["From"].addresses[0]
     own = decorate.base_url(settings)
-    urls = [url for url in facts.links + facts.images if url.startswith(("http://", "https://"))
-            and not url.startswith(own)]
+    urls = [
+        url for url in facts.links + facts.images if url.startswith(("http://", "https://")) and not url.startswith(own)
+    ]
     urls = list(dict.fromkeys(urls))
     spam, dns_findings, link_results = asyncio.run(_ask_servers(settings, composed, sender.domain, urls))
     findings = [
-        _spam_finding(spam, settings), *dns_findings, content.list_unsubscribe(message),
-        _links_finding(link_results, len(urls)), content.http_links(facts.links), content.images(facts),
-        content.size(composed.raw, html), content.plain_text(message, facts),
+        _spam_finding(spam, settings),
+        *dns_findings,
+        content.list_unsubscribe(message),
+        _links_finding(link_results, len(urls)),
+        content.http_links(facts.links),
+        content.images(facts),
+        content.size(composed.raw, html),
+        content.plain_text(message, facts),
     ]
     findings = sorted((f for f in findings if f is not None), key=lambda f: WORST_FIRST.index(f.severity))
-    return Report(composed.subject, sender.addr_spec, composed.to, row_number,
-                  len(composed.raw), spam, findings)
+    return Report(composed.subject, sender.addr_spec, composed.to, row_number, len(composed.raw), spam, findings)
 
 
 async def _ask_servers(settings: Settings, composed: Composed, from_domain: str, urls: list[str]):
@@ -148,17 +159,25 @@ async def _spam_score(settings: Settings, raw: bytes) -> SpamScore:
 
 def _spam_finding(spam: SpamScore, settings: Settings) -> Finding:
     if not spam.available:
-        return Finding("spamassassin", Severity.SKIPPED, f"SpamAssassin is not available, so there is no spam score: "
-                       f"{spam.error}", "install Debian's spamd package and start it (apt-get install spamd; systemctl "
-                       "enable --now spamd), or set EMAILPLATFORM_SPAMD_ADDRESS to a running spamd")
+        return Finding(
+            "spamassassin",
+            Severity.SKIPPED,
+            f"SpamAssassin is not available, so there is no spam score: {spam.error}",
+            "install Debian's spamd package and start it (apt-get install spamd; systemctl "
+            "enable --now spamd), or set EMAILPLATFORM_SPAMD_ADDRESS to a running spamd",
+        )
     told = f"SpamAssassin scores it {spam.score:g} (spam from {spam.threshold:g})"
     hits = [rule for rule in spam.rules if rule.score > 0]
     if spam.score < spam.threshold / 2:
         return Finding("spamassassin", Severity.PASS, told)
     fixes = [f"{rule.name} ({rule.description}): {_rule_fix(rule)}" for rule in hits[:3]]
     severity = Severity.ERROR if spam.score >= spam.threshold else Severity.WARNING
-    return Finding("spamassassin", severity, told + ("" if severity == Severity.ERROR else ": close to spam"),
-                   "fix what these rules saw: " + "; ".join(fixes) if fixes else None)
+    return Finding(
+        "spamassassin",
+        severity,
+        told + ("" if severity == Severity.ERROR else ": close to spam"),
+        "fix what these rules saw: " + "; ".join(fixes) if fixes else None,
+    )
 
 
 def _rule_fix(rule: spamd.Rule) -> str:
@@ -173,8 +192,12 @@ def _links_finding(results: list[links.LinkResult], total: int) -> Finding:
     if broken:
         listed = "; ".join(f"{result.url}: {result.problem}" for result in broken[:5])
         told = f"{len(broken)} of {len(results)} links do not work: {listed}{unchecked}"
-        return Finding("links", Severity.ERROR, told,
-                       "correct or remove them: broken links make filters and readers distrust the message")
+        return Finding(
+            "links",
+            Severity.ERROR,
+            told,
+            "correct or remove them: broken links make filters and readers distrust the message",
+        )
     if not results:
         return Finding("links", Severity.PASS, "no links to check besides the unsubscribe link")
     return Finding("links", Severity.INFO if unchecked else Severity.PASS, f"all {len(results)} links work{unchecked}")

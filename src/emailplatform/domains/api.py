@@ -11,12 +11,20 @@ from emailplatform.models import SendingDomain
 from emailplatform.openapi import error_responses
 from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/domains", tags=["sending domains"], responses=error_responses(401, 422),
-                   dependencies=[needs("domains")])
+router = APIRouter(
+    prefix="/api/v1/domains",
+    tags=["sending domains"],
+    responses=error_responses(401, 422),
+    dependencies=[needs("domains")],
+)
 
 
 @router.post(
-    "", response_model=DomainOut, status_code=201, responses=error_responses(409), summary="Register a sending domain",
+    "",
+    response_model=DomainOut,
+    status_code=201,
+    responses=error_responses(409),
+    summary="Register a sending domain",
 )
 def register_domain(body: DomainCreate, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """Register the domain of your From addresses: the answer lists the DNS records to publish (DKIM and SPF required;
@@ -43,7 +51,10 @@ def delete_domain(domain_id: uuid.UUID, session: SessionDep, tenant_id: TenantDe
 
 
 @router.post(
-    "/{domain_id}/verify", response_model=DomainOut, responses=error_responses(404), summary="Verify a sending domain",
+    "/{domain_id}/verify",
+    response_model=DomainOut,
+    responses=error_responses(404),
+    summary="Verify a sending domain",
 )
 def verify_domain(domain_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """Look up the domain's DNS records now; `verified` is true once the required ones are right, and `problems` says

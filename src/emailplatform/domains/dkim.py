@@ -16,8 +16,16 @@ from dkim.canonicalization import CanonicalizationPolicy
 
 KEY_BITS = 2048
 SIGNED_HEADERS = (
-    b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type", b"reply-to",
-    b"list-unsubscribe", b"list-unsubscribe-post",
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"mime-version",
+    b"content-type",
+    b"reply-to",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
 )
 RELAXED = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
 FOLD_AT = 72
@@ -54,14 +62,25 @@ class DkimSigner:
             raise ValueError("a message without a From header cannot be DKIM-signed")
         signed = tuple(name for name in SIGNED_HEADERS if name in present)
         body_hash = base64.b64encode(hashlib.sha256(RELAXED.canonicalize_body(body)).digest())
-        unsigned = b"".join((
-            b" v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n d=", self.domain, b"; s=", self.selector,
-            b"; t=", str(int(time.time())).encode("ascii"), b";\r\n h=", _fold_names(signed),
-            b";\r\n bh=", body_hash, b";\r\n b=",
-        ))
+        unsigned = b"".join(
+            (
+                b" v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n d=",
+                self.domain,
+                b"; s=",
+                self.selector,
+                b"; t=",
+                str(int(time.time())).encode("ascii"),
+                b";\r\n h=",
+                _fold_names(signed),
+                b";\r\n bh=",
+                body_hash,
+                b";\r\n b=",
+            )
+        )
         header_hash = hashlib.sha256()
-        hash_headers(header_hash, RELAXED, RELAXED.canonicalize_headers(headers), signed,
-                     (b"DKIM-Signature", unsigned), None)
+        hash_headers(
+            header_hash, RELAXED, RELAXED.canonicalize_headers(headers), signed, (b"DKIM-Signature", unsigned), None
+        )
         signature = self.key.sign(header_hash.digest(), padding.PKCS1v15(), Prehashed(hashes.SHA256()))
         return b"DKIM-Signature:" + unsigned + _fold(base64.b64encode(signature)) + b"\r\n" + raw
 
@@ -78,4 +97,4 @@ def _fold_names(names: tuple[bytes, ...]) -> bytes:
 
 
 def _fold(value: bytes) -> bytes:
-    return b"\r\n  ".join(value[i:i + FOLD_AT] for i in range(0, len(value), FOLD_AT))
+    return b"\r\n  ".join(value[i : i + FOLD_AT] for i in range(0, len(value), FOLD_AT))

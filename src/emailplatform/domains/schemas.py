@@ -2,21 +2,24 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, Field
-
+from pydantic.config import JsonDict
 
 DNS_RECORD_EXAMPLE: JsonDict = {
-    "kind": "dkim", "type": "TXT", "name": "ep1._domainkey.sender.example.com",
-    "value": "v=DKIM1; k=rsa; p=MIIBIjANBg…", "priority": None, "required": True, "status": "missing", "found": [],
+    "kind": "dkim",
+    "type": "TXT",
+    "name": "ep1._domainkey.sender.example.com",
+    "value": "v=DKIM1; k=rsa; p=MIIBIjANBg…",
+    "priority": None,
+    "required": True,
+    "status": "missing",
+    "found": [],
     "message": "publish the DKIM record: TXT ep1._domainkey.sender.example.com",
 }
 
 
 class DomainCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"name": "sender.example.com"}]}
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "sender.example.com"}]})
 
     name: str = Field(min_length=1, max_length=253, description="The domain of the From addresses, e.g. example.com.")
 
@@ -39,15 +42,24 @@ class DnsRecordOut(BaseModel):
 
 
 class DomainOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{
-            "id": "0193b7a2-6e4f-7a83-9b2c-5d7e0f3a4c62", "name": "sender.example.com",
-            "unicode_name": "sender.example.com", "dkim_selector": "ep1", "verified": False, "verified_at": None,
-            "last_checked_at": "2026-12-01T09:00:00Z", "created_at": "2026-11-30T15:00:00Z",
-            "problems": ["publish the DKIM record: TXT ep1._domainkey.sender.example.com"],
-            "records": [DNS_RECORD_EXAMPLE],
-        }],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0193b7a2-6e4f-7a83-9b2c-5d7e0f3a4c62",
+                    "name": "sender.example.com",
+                    "unicode_name": "sender.example.com",
+                    "dkim_selector": "ep1",
+                    "verified": False,
+                    "verified_at": None,
+                    "last_checked_at": "2026-12-01T09:00:00Z",
+                    "created_at": "2026-11-30T15:00:00Z",
+                    "problems": ["publish the DKIM record: TXT ep1._domainkey.sender.example.com"],
+                    "records": [DNS_RECORD_EXAMPLE],
+                }
+            ],
+        }
+    )
 
     id: uuid.UUID
     name: str = Field(description="The domain in its ASCII (IDNA) form.")

@@ -11,8 +11,9 @@ from emailplatform.tenants import service as tenant_service
 from emailplatform.tenants.auth import TenantDep, needs
 from emailplatform.tenants.schemas import DefaultSender, TenantOut, TenantUpdate
 
-router = APIRouter(prefix="/api/v1/tenant", tags=["tenant"], responses=error_responses(401, 422),
-                   dependencies=[needs("tenant")])
+router = APIRouter(
+    prefix="/api/v1/tenant", tags=["tenant"], responses=error_responses(401, 422), dependencies=[needs("tenant")]
+)
 
 
 @router.get("", response_model=TenantOut, summary="The key's tenant and its settings")
@@ -38,6 +39,9 @@ def _tenant(tenant: Tenant, warnings: list[str] | None = None) -> TenantOut:
     if tenant.default_from_email:
         sender = DefaultSender(email=tenant.default_from_email, name=tenant.default_from_name)
     return TenantOut(
-        tenant_id=tenant.id, name=tenant.name, default_sender=sender, created_at=tenant.created_at,
+        tenant_id=tenant.id,
+        name=tenant.name,
+        default_sender=sender,
+        created_at=tenant.created_at,
         warnings=warnings or [],
     )

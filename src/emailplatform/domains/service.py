@@ -65,8 +65,9 @@ def normalize_name(name: str) -> str:
     if len(labels) < 2 or labels[-1].isdigit():
         raise Invalid(f"{name!r} is not a full domain name with a top-level domain, e.g. example.com", field="name")
     if len(ascii_name) > MAX_NAME:
-        raise Invalid(f"a sending domain has at most {MAX_NAME} characters (its DKIM record's name must fit DNS)",
-                      field="name")
+        raise Invalid(
+            f"a sending domain has at most {MAX_NAME} characters (its DKIM record's name must fit DNS)", field="name"
+        )
     if not all(LDH_LABEL.fullmatch(label) for label in labels):
         raise Invalid(
             f"{name!r} is not a valid domain name: labels are 1 to 63 letters, digits or inner hyphens",
@@ -81,8 +82,11 @@ def register(session: Session, tenant_id: uuid.UUID, name: str) -> SendingDomain
         raise Conflict(f"the domain {name} is registered already", field="name")
     private_key, public_key = generate_key()
     domain = SendingDomain(
-        tenant_id=tenant_id, name=name, dkim_selector=f"ep{utcnow():%Y%m}",
-        dkim_private_key=private_key, dkim_public_key=public_key,
+        tenant_id=tenant_id,
+        name=name,
+        dkim_selector=f"ep{utcnow():%Y%m}",
+        dkim_private_key=private_key,
+        dkim_public_key=public_key,
     )
     session.add(domain)
     session.flush()
@@ -126,8 +130,12 @@ def look_up(expected: list[DnsRecord], settings: Settings) -> list[dns.Answer]:
 
 
 def verify(
-    session: Session, tenant_id: uuid.UUID, domain_id: uuid.UUID, settings: Settings,
-    expected: list[DnsRecord], answers: list[dns.Answer],
+    session: Session,
+    tenant_id: uuid.UUID,
+    domain_id: uuid.UUID,
+    settings: Settings,
+    expected: list[DnsRecord],
+    answers: list[dns.Answer],
 ) -> SendingDomain:
     """Keep what the lookup of every record found. The domain is verified while its DKIM and SPF records are
     right; a DNS failure leaves the verification as it was."""
@@ -213,12 +221,16 @@ def spf_mechanism(settings: Settings) -> str:
 def _expected_records(domain: SendingDomain, settings: Settings) -> list[DnsRecord]:
     return [
         DnsRecord(
-            "dkim", "TXT", f"{domain.dkim_selector}._domainkey.{domain.name}",
-            f"v=DKIM1; k=rsa; p={domain.dkim_public_key}", required=True,
+            "dkim",
+            "TXT",
+            f"{domain.dkim_selector}._domainkey.{domain.name}",
+            f"v=DKIM1; k=rsa; p={domain.dkim_public_key}",
+            required=True,
         ),
         DnsRecord("spf", "TXT", domain.name, f"v=spf1 {spf_mechanism(settings)} ~all", required=True),
-        DnsRecord("dmarc", "TXT", f"_dmarc.{domain.name}", f"v=DMARC1; p=none; rua=mailto:dmarc@{domain.name}",
-                  required=False),
+        DnsRecord(
+            "dmarc", "TXT", f"_dmarc.{domain.name}", f"v=DMARC1; p=none; rua=mailto:dmarc@{domain.name}", required=False
+        ),
         _return_path_record(domain, settings),
     ]
 
@@ -258,7 +270,10 @@ def _check_spf(record: DnsRecord, found: list[str], settings: Settings) -> tuple
     if not spf:
         return CheckStatus.MISSING, f"no SPF record (TXT v=spf1) at {record.name}: publish {record.value!r}"
     if len(spf) > 1:
-        return CheckStatus.MISMATCH, f"{record.name} has {len(spf)} SPF records; receivers reject that: merge them into one"
+        return (
+            CheckStatus.MISMATCH,
+            f"{record.name} has {len(spf)} SPF records; receivers reject that: merge them into one",
+        )
     terms = {term.lstrip("+") for term in spf[0].lower().split()}
     if mechanism in terms or mechanism.replace("include:", "redirect=") in terms:
         return CheckStatus.VERIFIED, None
@@ -299,9 +314,7 @@ def _tags(text: str) -> dict[str, str]:
 
 
 def _find(session: Session, tenant_id: uuid.UUID, name: str) -> SendingDomain | None:
-    return session.scalar(
-        select(SendingDomain).where(SendingDomain.tenant_id == tenant_id, SendingDomain.name == name)
-    )
+    return session.scalar(select(SendingDomain).where(SendingDomain.tenant_id == tenant_id, SendingDomain.name == name))
 
 
 def _domain_of(email: str) -> str:

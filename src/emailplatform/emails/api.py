@@ -20,10 +20,18 @@ router = APIRouter(
 
 
 @router.post(
-    "", response_model=EmailsAccepted, status_code=202, summary="Send an email",
-    responses=error_responses(404, 409, descriptions={
-        404: "No such template (template_id).", 409: "The template is archived: restore it first.",
-    }),
+    "",
+    response_model=EmailsAccepted,
+    status_code=202,
+    summary="Send an email",
+    responses=error_responses(
+        404,
+        409,
+        descriptions={
+            404: "No such template (template_id).",
+            409: "The template is archived: restore it first.",
+        },
+    ),
 )
 def send_emails(
     body: EmailsCreate,
@@ -61,7 +69,10 @@ def list_emails(
 
 
 @router.get(
-    "/{email_id}", response_model=Email, response_model_by_alias=True, responses=error_responses(404),
+    "/{email_id}",
+    response_model=Email,
+    response_model_by_alias=True,
+    responses=error_responses(404),
     summary="Get an email",
 )
 def get_email(email_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
@@ -73,15 +84,28 @@ def get_email(email_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
 
 def _email(transaction: Transaction, messages: list[Message], histories: dict | None = None) -> Email:
     return Email(
-        id=transaction.id, status=transaction.status, subject=transaction.name,
-        sender=Sender(email=transaction.from_email, name=transaction.from_name), reply_to=transaction.reply_to,
-        template_id=transaction.template_id, template_version=transaction.template_version,
-        tags=transaction.tags or [], metadata=transaction.message_metadata or {}, tracking=transaction.tracking,
-        send_at=transaction.send_at, created_at=transaction.created_at, sent_at=transaction.sent_at,
+        id=transaction.id,
+        status=transaction.status,
+        subject=transaction.name,
+        sender=Sender(email=transaction.from_email, name=transaction.from_name),
+        reply_to=transaction.reply_to,
+        template_id=transaction.template_id,
+        template_version=transaction.template_version,
+        tags=transaction.tags or [],
+        metadata=transaction.message_metadata or {},
+        tracking=transaction.tracking,
+        send_at=transaction.send_at,
+        created_at=transaction.created_at,
+        sent_at=transaction.sent_at,
         recipients=[
             Recipient(
-                message_id=m.id, email=m.email, status=m.status, attempts=m.attempts, last_error=m.last_error,
-                sent_at=m.sent_at, history=histories.get(m.id) if histories else None,
+                message_id=m.id,
+                email=m.email,
+                status=m.status,
+                attempts=m.attempts,
+                last_error=m.last_error,
+                sent_at=m.sent_at,
+                history=histories.get(m.id) if histories else None,
             )
             for m in messages
         ],

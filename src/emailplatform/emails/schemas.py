@@ -14,23 +14,47 @@ MAX_RECIPIENTS = 50  # to, cc and bcc of one email together
 Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 MetadataKey = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[^:]+$")]
 HeaderName = Annotated[str, Field(pattern=r"^[!-9;-~]{1,76}$")]
-RESERVED_HEADERS = frozenset({
-    "from", "to", "cc", "bcc", "reply-to", "subject", "date", "message-id", "mime-version", "content-type",
-    "content-transfer-encoding", "content-disposition", "list-unsubscribe", "list-unsubscribe-post",
-    "dkim-signature", "return-path", "sender",
-})
+RESERVED_HEADERS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "reply-to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "content-disposition",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "dkim-signature",
+        "return-path",
+        "sender",
+    }
+)
 
 EMAIL_EXAMPLE = {
     "from": {"email": "orders@sender.example.com", "name": "Acme Shop"},
-    "to": ["ada@example.com"], "subject": "Your order 1042 has shipped",
-    "html": "<p>Hello Ada, your order is on its way.</p>", "tags": ["shipping"], "metadata": {"order_id": "1042"},
+    "to": ["ada@example.com"],
+    "subject": "Your order 1042 has shipped",
+    "html": "<p>Hello Ada, your order is on its way.</p>",
+    "tags": ["shipping"],
+    "metadata": {"order_id": "1042"},
 }
 
 
 class Attachment(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"filename": "invoice-1042.pdf", "content_type": "application/pdf", "content": "JVBERi0xLjQK"}],
-    })
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"filename": "invoice-1042.pdf", "content_type": "application/pdf", "content": "JVBERi0xLjQK"}
+            ],
+        },
+    )
 
     filename: str = Field(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")
     content: str = Field(min_length=1, description="The file's bytes in base64.")
@@ -56,7 +80,8 @@ class EmailCreate(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid", json_schema_extra={"examples": [EMAIL_EXAMPLE]})
 
     sender: Sender | EmailStr | None = Field(
-        None, alias="from",
+        None,
+        alias="from",
         description='`{"email", "name"}` or an address. Default: the tenant\'s default sender (PUT /api/v1/tenant).',
     )
     to: list[EmailStr] = Field(min_length=1, max_length=MAX_RECIPIENTS)
@@ -129,9 +154,11 @@ class EmailsCreate(BaseModel):
 
 
 class AcceptedEmail(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10", "status": "READY_TO_SEND", "recipients": 1}],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10", "status": "READY_TO_SEND", "recipients": 1}],
+        }
+    )
 
     id: uuid.UUID = Field(description="The email's id: Get an email answers its status and history.")
     status: str
@@ -139,18 +166,31 @@ class AcceptedEmail(BaseModel):
 
 
 class EmailsAccepted(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "emails": [{"id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10", "status": "READY_TO_SEND", "recipients": 1}],
-        "warnings": [],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "emails": [
+                        {"id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10", "status": "READY_TO_SEND", "recipients": 1}
+                    ],
+                    "warnings": [],
+                }
+            ]
+        }
+    )
 
     emails: list[AcceptedEmail] = Field(description="One for each email sent, in the request's order.")
     warnings: list[str]
 
 
 RECIPIENT_EXAMPLE = {
-    "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b", "email": "ada@example.com", "status": "DELIVERED",
-    "attempts": 1, "last_error": None, "sent_at": "2026-12-01T09:00:01Z", "history": [
+    "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b",
+    "email": "ada@example.com",
+    "status": "DELIVERED",
+    "attempts": 1,
+    "last_error": None,
+    "sent_at": "2026-12-01T09:00:01Z",
+    "history": [
         {"at": "2026-12-01T09:00:00Z", "type": "created", "details": {}},
         {"at": "2026-12-01T09:00:01Z", "type": "sent", "details": {}},
     ],
@@ -170,13 +210,28 @@ class Recipient(BaseModel):
 
 
 class Email(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10", "status": "SENT", "subject": "Your order 1042 has shipped",
-        "from": {"email": "orders@sender.example.com", "name": "Acme Shop"}, "reply_to": None,
-        "template_id": None, "template_version": None, "tags": ["shipping"], "metadata": {"order_id": "1042"},
-        "tracking": True, "send_at": None, "created_at": "2026-12-01T09:00:00Z", "sent_at": "2026-12-01T09:00:01Z",
-        "recipients": [RECIPIENT_EXAMPLE],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10",
+                    "status": "SENT",
+                    "subject": "Your order 1042 has shipped",
+                    "from": {"email": "orders@sender.example.com", "name": "Acme Shop"},
+                    "reply_to": None,
+                    "template_id": None,
+                    "template_version": None,
+                    "tags": ["shipping"],
+                    "metadata": {"order_id": "1042"},
+                    "tracking": True,
+                    "send_at": None,
+                    "created_at": "2026-12-01T09:00:00Z",
+                    "sent_at": "2026-12-01T09:00:01Z",
+                    "recipients": [RECIPIENT_EXAMPLE],
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     status: str = Field(description="Of the email as a whole: READY_TO_SEND, SCHEDULED, SENT, COMPLETED, CANCELLED.")

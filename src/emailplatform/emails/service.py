@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from uuid_utils import uuid7
 
 from emailplatform import idempotency
-from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns import queries as campaign_queries
+from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns import status as campaign_status
 from emailplatform.domains import service as domain_service
 from emailplatform.emails import content
@@ -43,7 +43,10 @@ def send(
     """Accept every email of the request, or none (the first bad one names its field); with an Idempotency-Key,
     a retry gets the first answer."""
     return idempotency.answer_once(
-        session, tenant_id, idempotency_key, body.model_dump_json(by_alias=True),
+        session,
+        tenant_id,
+        idempotency_key,
+        body.model_dump_json(by_alias=True),
         lambda: accept_all(session, runtime, tenant_id, body.emails),
     )
 
@@ -71,17 +74,33 @@ def _accept(
     now = utcnow()
     waiting = email.send_at is not None and email.send_at > now
     transaction = Transaction(
-        id=uuid.uuid4(), tenant_id=tenant_id, kind=TransactionKind.EMAIL, name=subject[:200],
-        template_id=version.template_id if version else None, template_version=version.version if version else None,
-        from_email=from_email, from_name=from_name, reply_to=email.reply_to, send_at=email.send_at if waiting else None,
-        batch_size=len(recipients), tracking=email.tracking, total_messages=len(recipients), processed_at=now,
-        tags=email.tags or None, message_metadata=email.metadata or None,
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        kind=TransactionKind.EMAIL,
+        name=subject[:200],
+        template_id=version.template_id if version else None,
+        template_version=version.version if version else None,
+        from_email=from_email,
+        from_name=from_name,
+        reply_to=email.reply_to,
+        send_at=email.send_at if waiting else None,
+        batch_size=len(recipients),
+        tracking=email.tracking,
+        total_messages=len(recipients),
+        processed_at=now,
+        tags=email.tags or None,
+        message_metadata=email.metadata or None,
     )
     key = content.chunk_key(tenant_id, transaction.id)
     content.store(runtime, key, stored, len(recipients), email.data)
     batch = Batch(
-        id=uuid.uuid4(), tenant_id=tenant_id, transaction_id=transaction.id, seq=0, status=BatchStatus.READY,
-        message_count=len(recipients), storage_key=key,
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        transaction_id=transaction.id,
+        seq=0,
+        status=BatchStatus.READY,
+        message_count=len(recipients),
+        storage_key=key,
     )
     status = MessageStatus.SCHEDULED if waiting else MessageStatus.READY_TO_SEND
     session.add(transaction)
@@ -91,8 +110,13 @@ def _accept(
     campaign_status.add_messages(session, transaction.id, recipients, status)
     if waiting:
         campaign_status.set_status(session, transaction, TransactionStatus.SCHEDULED)
-        queue.enqueue(session, campaign_service.RELEASE_JOB, {"transaction_id": str(transaction.id)},
-                      tenant_id=tenant_id, run_at=email.send_at)
+        queue.enqueue(
+            session,
+            campaign_service.RELEASE_JOB,
+            {"transaction_id": str(transaction.id)},
+            tenant_id=tenant_id,
+            run_at=email.send_at,
+        )
     else:
         campaign_status.set_status(session, transaction, TransactionStatus.READY_TO_SEND)
         campaign_status.enqueue_send(session, tenant_id, batch.id)
@@ -122,9 +146,7 @@ def _recipients(email: EmailCreate) -> list[str]:
     return list(seen.values())
 
 
-def _content(
-    session: Session, runtime: Runtime, tenant_id: uuid.UUID, email: EmailCreate, first: str, prefix: str
-):
+def _content(session: Session, runtime: Runtime, tenant_id: uuid.UUID, email: EmailCreate, first: str, prefix: str):
     """The template version (None for the email's own content), the subject, and what its chunk keeps; a
     template is rendered once here with the email's data, so a missing placeholder is a 422 now, not a failure
     later."""
@@ -151,8 +173,13 @@ def _content(
             field=f"{prefix}attachments",
         )
     stored = {
-        "subject": None if version else subject, "html": html, "text": text, "to": email.to, "cc": email.cc,
-        "headers": email.headers, "attachments": [a.model_dump() for a in email.attachments],
+        "subject": None if version else subject,
+        "html": html,
+        "text": text,
+        "to": email.to,
+        "cc": email.cc,
+        "headers": email.headers,
+        "attachments": [a.model_dump() for a in email.attachments],
     }
     return version, subject, stored
 
@@ -166,9 +193,17 @@ def _messages(transaction: Transaction, batch: Batch, recipients: list[str], sta
     now = utcnow()
     return [
         Message(
-            id=uuid.UUID(str(uuid7())), tenant_id=transaction.tenant_id, transaction_id=transaction.id,
-            batch_id=batch.id, position=position, row_number=position + 1, email=address, status=status,
-            attempts=0, created_at=now, updated_at=now,
+            id=uuid.UUID(str(uuid7())),
+            tenant_id=transaction.tenant_id,
+            transaction_id=transaction.id,
+            batch_id=batch.id,
+            position=position,
+            row_number=position + 1,
+            email=address,
+            status=status,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
         )
         for position, address in enumerate(recipients)
     ]
@@ -182,7 +217,8 @@ def recipients_of(session: Session, transaction_ids: list[uuid.UUID]) -> dict[uu
     """The messages of these emails, each email's in its recipients' order."""
     found: dict[uuid.UUID, list[Message]] = {t: [] for t in transaction_ids}
     rows = session.scalars(
-        select(Message).where(Message.transaction_id.in_(transaction_ids))
+        select(Message)
+        .where(Message.transaction_id.in_(transaction_ids))
         .order_by(Message.transaction_id, Message.position)
     )
     for message in rows:
@@ -200,8 +236,15 @@ def tagged(tag: str):
 
 
 def page_of_emails(
-    session: Session, tenant_id: uuid.UUID, *, tag: str | None, metadata: list[str], status: str | None,
-    sent_after: datetime | None, cursor: str | None, limit: int,
+    session: Session,
+    tenant_id: uuid.UUID,
+    *,
+    tag: str | None,
+    metadata: list[str],
+    status: str | None,
+    sent_after: datetime | None,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[Transaction], str | None]:
     """A page of the tenant's emails, newest first: those with tag `tag`, every `key:value` of `metadata`, of
     status `status`, and created after `sent_after`."""

@@ -125,9 +125,14 @@ def to_email(raw: bytes, recipients: list[str], mail_from: str) -> EmailCreate:
         to, bcc = bcc[:1], bcc[1:]
     fields = {
         "from": {"email": address or mail_from, "name": name or None},
-        "to": to, "cc": cc, "bcc": bcc, "reply_to": _first_address(message, "Reply-To"),
+        "to": to,
+        "cc": cc,
+        "bcc": bcc,
+        "reply_to": _first_address(message, "Reply-To"),
         "subject": str(message.get("Subject", "")).strip() or "(no subject)",
-        **_bodies(message), "attachments": _attachments(message), "headers": _carried_headers(message),
+        **_bodies(message),
+        "attachments": _attachments(message),
+        "headers": _carried_headers(message),
     }
     try:
         return EmailCreate.model_validate(fields)
@@ -164,7 +169,8 @@ def _bodies(message: EmailMessage) -> dict:
 def _attachments(message: EmailMessage) -> list[dict]:
     return [
         {
-            "filename": part.get_filename() or "attachment", "content_type": part.get_content_type(),
+            "filename": part.get_filename() or "attachment",
+            "content_type": part.get_content_type(),
             "content": base64.b64encode(part.get_payload(decode=True) or b"").decode("ascii"),
         }
         for part in message.iter_attachments()
@@ -197,22 +203,36 @@ def start_listeners(runtime: Runtime) -> list[Controller]:
     context = tls_context(settings)
     handler = SubmissionHandler(runtime)
     common = {
-        "hostname": settings.submission_host, "authenticator": handler.authenticate,
+        "hostname": settings.submission_host,
+        "authenticator": handler.authenticate,
         "data_size_limit": settings.email_max_bytes,
     }
     listeners = []
     try:
         if settings.submission_port:
-            listeners.append(Controller(
-                handler, port=settings.submission_port, tls_context=context, require_starttls=True,
-                auth_required=True, auth_require_tls=True, **common
-            ))
+            listeners.append(
+                Controller(
+                    handler,
+                    port=settings.submission_port,
+                    tls_context=context,
+                    require_starttls=True,
+                    auth_required=True,
+                    auth_require_tls=True,
+                    **common,
+                )
+            )
             listeners[-1].start()
         if settings.submission_tls_port:
-            listeners.append(Controller(  # all TLS, which aiosmtpd's auth checks do not see: handle_MAIL asks for AUTH
-                handler, port=settings.submission_tls_port, ssl_context=context, auth_required=False,
-                auth_require_tls=False, **common
-            ))
+            listeners.append(
+                Controller(  # all TLS, which aiosmtpd's auth checks do not see: handle_MAIL asks for AUTH
+                    handler,
+                    port=settings.submission_tls_port,
+                    ssl_context=context,
+                    auth_required=False,
+                    auth_require_tls=False,
+                    **common,
+                )
+            )
             listeners[-1].start()
     except BaseException:
         for listener in listeners:

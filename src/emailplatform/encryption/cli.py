@@ -4,10 +4,10 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
+from emailplatform.assembly import build_runtime
 from emailplatform.config import get_settings
 from emailplatform.crypto.master_keys import new_key_text
 from emailplatform.encryption import service
-from emailplatform.assembly import build_runtime
 from emailplatform.storage.encrypted import EncryptedStorage
 
 app = typer.Typer(help="Master keys of encryption at rest.", no_args_is_help=True)

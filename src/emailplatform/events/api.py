@@ -5,16 +5,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from emailplatform.openapi import error_responses
 from emailplatform.deps import SessionDep
 from emailplatform.events import history
 from emailplatform.events.schemas import EventOut
 from emailplatform.models import Event
+from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/email", tags=["events"], responses=error_responses(401, 404, 422),
-                   dependencies=[needs("events")])
+router = APIRouter(
+    prefix="/api/v1/email", tags=["events"], responses=error_responses(401, 404, 422), dependencies=[needs("events")]
+)
 
 
 @router.get("/messages/{message_id}/events", response_model=Page[EventOut], summary="A message's events")
@@ -28,9 +29,12 @@ def list_message_events(
 
 @router.get("/campaigns/{transaction_id}/events", response_model=Page[EventOut], summary="A campaign's events")
 def list_campaign_events(
-    transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep,
+    transaction_id: uuid.UUID,
+    session: SessionDep,
+    tenant_id: TenantDep,
     type: Annotated[str | None, Query(max_length=30, description="Only events of this type, e.g. bounced.")] = None,
-    limit: int = 100, cursor: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
 ):
     """Every event of the campaign's messages in the order they were recorded; `type` keeps one kind."""
     rows, next_cursor = history.campaign_events(
@@ -41,6 +45,11 @@ def list_campaign_events(
 
 def _event(event: Event, recipient: str) -> EventOut:
     return EventOut(
-        event_id=event.id, message_id=event.message_id, transaction_id=event.transaction_id, recipient=recipient,
-        type=event.type, occurred_at=event.occurred_at, details=event.details or {},
+        event_id=event.id,
+        message_id=event.message_id,
+        transaction_id=event.transaction_id,
+        recipient=recipient,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        details=event.details or {},
     )

@@ -27,8 +27,14 @@ MAX_WAIT_FOR_ROOM_SECONDS = 2.0
 
 
 class EventBuffer:
-    def __init__(self, runtime: Runtime, *, flush_seconds: float = FLUSH_SECONDS, flush_events: int = FLUSH_EVENTS,
-                 max_events: int = MAX_EVENTS):
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        flush_seconds: float = FLUSH_SECONDS,
+        flush_events: int = FLUSH_EVENTS,
+        max_events: int = MAX_EVENTS,
+    ):
         self.runtime = runtime
         self.flush_seconds = flush_seconds
         self.flush_events = flush_events

@@ -29,4 +29,3 @@ def parse_files(
     for path in files:
         report = bounces.parse(path.read_bytes())
         print(json.dumps({"file": str(path)} | report.to_dict(), ensure_ascii=False), flush=True)
-

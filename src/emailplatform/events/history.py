@@ -25,8 +25,13 @@ def message_events(
 
 
 def campaign_events(
-    session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID, *, event_type: str | None = None,
-    cursor: str | None, limit: int,
+    session: Session,
+    tenant_id: uuid.UUID,
+    transaction_id: uuid.UUID,
+    *,
+    event_type: str | None = None,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[tuple[Event, str]], str | None]:
     """A page of the tenant's campaign's events as they were recorded (of one type), each with its recipient."""
     transaction = campaign_service.get(session, tenant_id, transaction_id)

@@ -49,7 +49,6 @@ class BounceHandler:
                 return "451 4.3.0 Temporary failure, please try again later"
         return "250 OK"
 
-
     def _unsubscribing(self, address: str) -> uuid.UUID | None:
         """The message a `unsubscribe+<token>@…` address names, if its token is one of ours."""
         local = address.rpartition("@")[0]
@@ -81,8 +80,11 @@ def ingest(runtime: Runtime, raw: bytes, envelope_recipient: str) -> str:
         log.info("inbound mail records nothing", kind=report.kind, recipient=envelope_recipient)
         return report.kind
     if report.returned_message_id not in (None, message_id):
-        log.warning("report names another message than its return path; ignored", recipient=envelope_recipient,
-                    returned_message_id=str(report.returned_message_id))
+        log.warning(
+            "report names another message than its return path; ignored",
+            recipient=envelope_recipient,
+            returned_message_id=str(report.returned_message_id),
+        )
         return "mismatch"
     event_type, source = RECORDED_KINDS[report.kind]
     with runtime.db.session() as session:
@@ -91,12 +93,21 @@ def ingest(runtime: Runtime, raw: bytes, envelope_recipient: str) -> str:
         if message is None or details is None:
             log.warning("report for no message of ours; ignored", message_id=str(message_id), found=message is not None)
             return "unknown_message"
-        new = event_service.record(session, event_service.NewEvent(
-            message_id=message.id, type=event_type, details=details | {"source": source},
-            dedup_key=f"{source}:{event_type}:{message.id.hex}:{report.fingerprint}",
-        ))
-    log.info(f"{event_type} recorded" if new else f"{event_type} already recorded", message_id=str(message_id),
-             hard=details.get("hard"), reason=details.get("reason"))
+        new = event_service.record(
+            session,
+            event_service.NewEvent(
+                message_id=message.id,
+                type=event_type,
+                details=details | {"source": source},
+                dedup_key=f"{source}:{event_type}:{message.id.hex}:{report.fingerprint}",
+            ),
+        )
+    log.info(
+        f"{event_type} recorded" if new else f"{event_type} already recorded",
+        message_id=str(message_id),
+        hard=details.get("hard"),
+        reason=details.get("reason"),
+    )
     return "recorded" if new else "duplicate"
 
 
@@ -130,7 +141,9 @@ def start_listener(runtime: Runtime) -> Controller:
     """Start the listener on inbound_host:inbound_port in a thread of its own; stop it with `.stop()`."""
     settings = runtime.settings
     controller = Controller(
-        BounceHandler(runtime), hostname=settings.inbound_host, port=settings.inbound_port,
+        BounceHandler(runtime),
+        hostname=settings.inbound_host,
+        port=settings.inbound_port,
         data_size_limit=MAX_BOUNCE_BYTES,
     )
     controller.start()

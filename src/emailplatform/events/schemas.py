@@ -8,11 +8,19 @@ MESSAGE_ID_TAG = "message_id"  # the SES tag that brings our message id back in 
 
 class EventOut(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{
-            "event_id": 41, "message_id": "0193a4b2-7c1d-7e2f-8a3b-4c5d6e7f8091",
-            "transaction_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4", "recipient": "ann@example.com",
-            "type": "clicked", "occurred_at": "2026-12-01T09:14:03Z", "details": {"url": "https://example.com/offer"},
-        }]}
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": 41,
+                    "message_id": "0193a4b2-7c1d-7e2f-8a3b-4c5d6e7f8091",
+                    "transaction_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4",
+                    "recipient": "ann@example.com",
+                    "type": "clicked",
+                    "occurred_at": "2026-12-01T09:14:03Z",
+                    "details": {"url": "https://example.com/offer"},
+                }
+            ]
+        }
     )
 
     event_id: int

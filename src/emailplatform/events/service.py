@@ -13,13 +13,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import status as campaign_status
-from emailplatform.suppressions import service as suppression
 from emailplatform.models import (
     Event,
     Message,
     MessageStatus,
     utcnow,
 )
+from emailplatform.suppressions import service as suppression
 from emailplatform.webhooks import endpoints as webhook_endpoints
 from emailplatform.webhooks import fanout as webhook_fanout
 
@@ -92,8 +92,10 @@ def _insert_new(session: Session, events: list[NewEvent], messages: dict[uuid.UU
     for event in events:
         if event.dedup_key is not None:
             inserted = session.execute(
-                dialect_insert(Event).values(**_row(event, messages[event.message_id]))
-                .on_conflict_do_nothing(index_elements=["dedup_key"]).returning(Event.id)
+                dialect_insert(Event)
+                .values(**_row(event, messages[event.message_id]))
+                .on_conflict_do_nothing(index_elements=["dedup_key"])
+                .returning(Event.id)
             ).first()
             if not inserted:
                 continue
@@ -103,8 +105,13 @@ def _insert_new(session: Session, events: list[NewEvent], messages: dict[uuid.UU
 
 def _row(event: NewEvent, message: Row) -> dict:
     return {
-        "tenant_id": message.tenant_id, "transaction_id": message.transaction_id, "message_id": message.id,
-        "type": event.type, "occurred_at": event.occurred_at, "details": event.details, "dedup_key": event.dedup_key,
+        "tenant_id": message.tenant_id,
+        "transaction_id": message.transaction_id,
+        "message_id": message.id,
+        "type": event.type,
+        "occurred_at": event.occurred_at,
+        "details": event.details,
+        "dedup_key": event.dedup_key,
     }
 
 
@@ -130,6 +137,10 @@ def _suppress(session: Session, events: list[NewEvent], messages: dict[uuid.UUID
 def payload(event: NewEvent, message: Message) -> dict:
     """What a webhook subscriber receives of a message event."""
     return {
-        "message_id": str(message.id), "transaction_id": str(message.transaction_id), "recipient": message.email,
-        "event": event.type, "timestamp": event.occurred_at.isoformat(), "details": event.details,
+        "message_id": str(message.id),
+        "transaction_id": str(message.transaction_id),
+        "recipient": message.email,
+        "event": event.type,
+        "timestamp": event.occurred_at.isoformat(),
+        "details": event.details,
     }

@@ -16,8 +16,8 @@ import structlog
 from sqlalchemy.orm import Session
 
 from emailplatform.errors import BadRequest
-from emailplatform.events import sns
 from emailplatform.events import service as event_service
+from emailplatform.events import sns
 from emailplatform.events.schemas import MESSAGE_ID_TAG
 from emailplatform.events.service import NewEvent
 from emailplatform.models import utcnow
@@ -62,8 +62,12 @@ def receive(session: Session, verifier: sns.SnsVerifier, message: sns.SnsMessage
     events = ses_events(record, f"sns:{message.message_id}")
     recorded = event_service.record_many(session, events)
     if len(recorded) < len(events):
-        log.info("ses events not recorded (duplicate or unknown message)", sns_message_id=message.message_id,
-                 events=len(events), recorded=len(recorded))
+        log.info(
+            "ses events not recorded (duplicate or unknown message)",
+            sns_message_id=message.message_id,
+            events=len(events),
+            recorded=len(recorded),
+        )
     return len(recorded)
 
 
@@ -73,20 +77,28 @@ def receive(session: Session, verifier: sns.SnsVerifier, message: sns.SnsMessage
 def _bounce(bounce: dict, mail: dict):
     hard = bounce.get("bounceType") == HARD_BOUNCE_TYPE
     common = {
-        "source": "ses", "hard": hard, "bounce_type": bounce.get("bounceType"),
-        "bounce_subtype": bounce.get("bounceSubType"), "reason": _snake(bounce.get("bounceSubType")),
+        "source": "ses",
+        "hard": hard,
+        "bounce_type": bounce.get("bounceType"),
+        "bounce_subtype": bounce.get("bounceSubType"),
+        "reason": _snake(bounce.get("bounceSubType")),
         "feedback_id": bounce.get("feedbackId"),
     }
     for recipient in _recipients(bounce.get("bouncedRecipients")):
-        details = {"status": recipient.get("status"), "diagnostic": recipient.get("diagnosticCode"),
-                   "action": recipient.get("action")}
+        details = {
+            "status": recipient.get("status"),
+            "diagnostic": recipient.get("diagnosticCode"),
+            "action": recipient.get("action"),
+        }
         yield "bounced", recipient["emailAddress"], common | details
 
 
 def _complaint(complaint: dict, mail: dict):
     details = {
-        "source": "ses", "feedback_type": complaint.get("complaintFeedbackType"),
-        "complaint_subtype": complaint.get("complaintSubType"), "user_agent": complaint.get("userAgent"),
+        "source": "ses",
+        "feedback_type": complaint.get("complaintFeedbackType"),
+        "complaint_subtype": complaint.get("complaintSubType"),
+        "user_agent": complaint.get("userAgent"),
         "feedback_id": complaint.get("feedbackId"),
     }
     for recipient in _recipients(complaint.get("complainedRecipients")):
@@ -95,8 +107,10 @@ def _complaint(complaint: dict, mail: dict):
 
 def _delivery(delivery: dict, mail: dict):
     details = {
-        "source": "ses", "smtp_response": delivery.get("smtpResponse"),
-        "reporting_mta": delivery.get("reportingMTA"), "processing_time_ms": delivery.get("processingTimeMillis"),
+        "source": "ses",
+        "smtp_response": delivery.get("smtpResponse"),
+        "reporting_mta": delivery.get("reportingMTA"),
+        "processing_time_ms": delivery.get("processingTimeMillis"),
     }
     for recipient in delivery.get("recipients") or []:
         if isinstance(recipient, str):
@@ -115,25 +129,48 @@ def _reject(reject: dict, mail: dict):
 
 
 def _open(open_: dict, mail: dict):
-    yield "opened", _first_destination(mail), {
-        "source": "ses", "ip": open_.get("ipAddress"), "user_agent": open_.get("userAgent"),
-    }
+    yield (
+        "opened",
+        _first_destination(mail),
+        {
+            "source": "ses",
+            "ip": open_.get("ipAddress"),
+            "user_agent": open_.get("userAgent"),
+        },
+    )
 
 
 def _click(click: dict, mail: dict):
-    yield "clicked", _first_destination(mail), {
-        "source": "ses", "url": click.get("link"), "ip": click.get("ipAddress"), "user_agent": click.get("userAgent"),
-        "link_tags": click.get("linkTags"),
-    }
+    yield (
+        "clicked",
+        _first_destination(mail),
+        {
+            "source": "ses",
+            "url": click.get("link"),
+            "ip": click.get("ipAddress"),
+            "user_agent": click.get("userAgent"),
+            "link_tags": click.get("linkTags"),
+        },
+    )
 
 
 MAPPERS = {
-    "Bounce": _bounce, "Complaint": _complaint, "Delivery": _delivery, "DeliveryDelay": _delivery_delay,
-    "Reject": _reject, "Open": _open, "Click": _click,
+    "Bounce": _bounce,
+    "Complaint": _complaint,
+    "Delivery": _delivery,
+    "DeliveryDelay": _delivery_delay,
+    "Reject": _reject,
+    "Open": _open,
+    "Click": _click,
 }
 BODY_KEYS = {
-    "Bounce": "bounce", "Complaint": "complaint", "Delivery": "delivery", "DeliveryDelay": "deliveryDelay",
-    "Reject": "reject", "Open": "open", "Click": "click",
+    "Bounce": "bounce",
+    "Complaint": "complaint",
+    "Delivery": "delivery",
+    "DeliveryDelay": "deliveryDelay",
+    "Reject": "reject",
+    "Open": "open",
+    "Click": "click",
 }
 
 

@@ -36,8 +36,11 @@ def verified_message(body: Annotated[bytes, Depends(raw_body)], verifier: Verifi
 
 
 @router.post(
-    "/api/v1/events/ses", response_model=SnsReceived, responses=error_responses(400, 403, 422, 503),
-    summary="Receive SES events (SNS)", dependencies=[public("the SNS signature")],
+    "/api/v1/events/ses",
+    response_model=SnsReceived,
+    responses=error_responses(400, 403, 422, 503),
+    summary="Receive SES events (SNS)",
+    dependencies=[public("the SNS signature")],
 )
 def receive_ses_notification(
     message: Annotated[sns.SnsMessage, Depends(verified_message)], verifier: VerifierDep, session: SessionDep

@@ -16,7 +16,7 @@ import re
 import ssl
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -94,8 +94,14 @@ def string_to_sign(message: SnsMessage) -> bytes:
 class SnsVerifier:
     """Verifies messages and confirms subscriptions; keeps each signing certificate it fetched."""
 
-    def __init__(self, host_pattern: str, *, topic_arns: list[str] | tuple[str, ...] = (), ca_file: str | None = None,
-                 timeout: float = 10.0):
+    def __init__(
+        self,
+        host_pattern: str,
+        *,
+        topic_arns: list[str] | tuple[str, ...] = (),
+        ca_file: str | None = None,
+        timeout: float = 10.0,
+    ):
         self.host_pattern = re.compile(host_pattern)
         self.topic_arns = frozenset(topic_arns)
         context = ssl.create_default_context()
@@ -124,7 +130,7 @@ class SnsVerifier:
         except binascii.Error:
             raise Forbidden("the signature is not base64", field="Signature") from None
         certificate = self.certificate(message.fields["SigningCertURL"])
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
             raise Forbidden("the signing certificate is expired or not yet valid", field="SigningCertURL")
         public_key = certificate.public_key()
@@ -176,14 +182,18 @@ class SnsVerifier:
         try:
             with self.client.stream("GET", url) as response:
                 if response.status_code != 200:
-                    raise Forbidden(f"the signing certificate URL answered {response.status_code}", field="SigningCertURL")
+                    raise Forbidden(
+                        f"the signing certificate URL answered {response.status_code}", field="SigningCertURL"
+                    )
                 pem = _read_at_most(response, MAX_CERTIFICATE_BYTES)
         except httpx.HTTPError as exc:
             raise Unavailable(f"the signing certificate could not be fetched: {exc}", field="SigningCertURL") from None
         try:
             return x509.load_pem_x509_certificate(pem)
         except ValueError:
-            raise Forbidden("the signing certificate URL did not give a PEM certificate", field="SigningCertURL") from None
+            raise Forbidden(
+                "the signing certificate URL did not give a PEM certificate", field="SigningCertURL"
+            ) from None
 
 
 def _read_at_most(response: httpx.Response, limit: int) -> bytes:

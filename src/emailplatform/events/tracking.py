@@ -27,6 +27,7 @@ OPEN, CLICK, UNSUBSCRIBE = b"o", b"c", b"u"
 OPEN_PATH, CLICK_PATH, UNSUBSCRIBE_PATH = "/t/o/", "/t/c/", "/u/"
 PIXEL_GIF = base64.b64decode(b"R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
+
 class BadToken(ValueError):
     """A token this deployment did not make, or not of the kind asked for."""
 

@@ -41,9 +41,15 @@ router = APIRouter(tags=["tracking"], lifespan=lifespan)
 
 
 @router.get(
-    "/t/o/{token}.gif", summary="Open pixel", response_class=Response,
-    responses={200: {"description": "A transparent 1×1 GIF.",
-                     "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}},
+    "/t/o/{token}.gif",
+    summary="Open pixel",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A transparent 1×1 GIF.",
+            "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 async def open_pixel(token: str, request: Request) -> Response:
     """A 1×1 GIF, always; a valid token also counts an open of its message."""
@@ -59,7 +65,10 @@ async def open_pixel(token: str, request: Request) -> Response:
 
 
 @router.get(
-    "/t/c/{token}", response_class=RedirectResponse, status_code=302, responses=error_responses(404),
+    "/t/c/{token}",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses=error_responses(404),
     summary="Click redirect",
 )
 async def click(token: str, request: Request) -> RedirectResponse:
@@ -70,7 +79,9 @@ async def click(token: str, request: Request) -> RedirectResponse:
     except tracking.BadToken:
         log.info("click with a bad token", token=token[:100])
         raise NotFound(NOT_OURS, field="token") from None
-    if not await ratelimits.tracking_refusal_async(request):  # past the limit the person still gets to the link, uncounted
+    if not await ratelimits.tracking_refusal_async(
+        request
+    ):  # past the limit the person still gets to the link, uncounted
         await _buffer(request, NewEvent(message_id, "clicked", details={"url": url} | _visitor(request)))
     return RedirectResponse(url, status_code=302, headers=NOT_CACHED)
 

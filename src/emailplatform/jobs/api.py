@@ -9,8 +9,9 @@ from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 422),
-                   dependencies=[needs("campaigns")])
+router = APIRouter(
+    prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 422), dependencies=[needs("campaigns")]
+)
 
 
 @router.get("", summary="List jobs", response_model=Page[JobOut])

@@ -85,7 +85,9 @@ class WorkerProcesses:
                 process.join()
 
     def _spawn(self, index: int, slot: Slot) -> None:
-        slot.process = self.context.Process(target=_child, args=(self.target, os.getpid()), name=f"emailplatform-worker-{index}")
+        slot.process = self.context.Process(
+            target=_child, args=(self.target, os.getpid()), name=f"emailplatform-worker-{index}"
+        )
         slot.process.start()
         slot.started_at = time.monotonic()
 
@@ -101,9 +103,18 @@ class WorkerProcesses:
                     continue
                 if not slot.restart_at:
                     ran = now - slot.started_at
-                    slot.pause = 0.0 if ran >= STEADY_SECONDS else min(RESTART_MAX_SECONDS, slot.pause * 2 or RESTART_FIRST_SECONDS)
+                    slot.pause = (
+                        0.0
+                        if ran >= STEADY_SECONDS
+                        else min(RESTART_MAX_SECONDS, slot.pause * 2 or RESTART_FIRST_SECONDS)
+                    )
                     slot.restart_at = now + slot.pause
-                    log.warning("worker process ended; starting another", pid=slot.process.pid, exit_code=slot.process.exitcode, in_seconds=slot.pause)
+                    log.warning(
+                        "worker process ended; starting another",
+                        pid=slot.process.pid,
+                        exit_code=slot.process.exitcode,
+                        in_seconds=slot.pause,
+                    )
                 elif now >= slot.restart_at:
                     slot.restart_at = 0.0
                     self.restarts += 1

@@ -130,9 +130,13 @@ def renew(session: Session, job_ids: list[int], worker_id: str, lease_seconds: i
 
 def taken_over(session: Session, job_ids: list[int], worker_id: str) -> list[int]:
     """Of these jobs, those another worker runs now."""
-    return list(session.scalars(
-        select(Jobs.c.id).where(Jobs.c.id.in_(job_ids), Jobs.c.state == JobState.RUNNING, Jobs.c.locked_by != worker_id)
-    ))
+    return list(
+        session.scalars(
+            select(Jobs.c.id).where(
+                Jobs.c.id.in_(job_ids), Jobs.c.state == JobState.RUNNING, Jobs.c.locked_by != worker_id
+            )
+        )
+    )
 
 
 def mark_done(session: Session, job_ids: list[int], worker_id: str) -> None:
@@ -150,8 +154,15 @@ def ensure_periodic(db: Database, kind: str, run_at: datetime) -> None:
     with db.session() as session:
         session.execute(
             dialect_insert(Job)
-            .values(kind=kind, unique_key=f"periodic:{kind}", payload={}, state=JobState.QUEUED, run_at=run_at,
-                    attempts=0, created_at=utcnow())
+            .values(
+                kind=kind,
+                unique_key=f"periodic:{kind}",
+                payload={},
+                state=JobState.QUEUED,
+                run_at=run_at,
+                attempts=0,
+                created_at=utcnow(),
+            )
             .on_conflict_do_nothing(index_elements=["unique_key"])
         )
 
@@ -174,7 +185,10 @@ def fail(db: Database, job: ClaimedJob, worker_id: str, error: str, retry_base_s
     if dead:
         values |= {"state": JobState.DEAD, "finished_at": now}
     else:
-        values |= {"state": JobState.QUEUED, "run_at": now + timedelta(seconds=backoff_seconds(job.attempts, retry_base_seconds))}
+        values |= {
+            "state": JobState.QUEUED,
+            "run_at": now + timedelta(seconds=backoff_seconds(job.attempts, retry_base_seconds)),
+        }
     with db.session() as session:
         session.execute(update(Job).where(Job.id == job.id, Job.locked_by == worker_id).values(**values))
     return dead

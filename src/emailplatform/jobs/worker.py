@@ -76,8 +76,13 @@ class Worker:
     """Runs the jobs of `handlers`' kinds in `lanes`, and keeps one job of each of `periodic` kinds queued."""
 
     def __init__(
-        self, runtime: Runtime, handlers: dict[str, Handler], lanes: list[Lane], *,
-        periodic: tuple[str, ...] = (), poll_seconds: float = 0.25,
+        self,
+        runtime: Runtime,
+        handlers: dict[str, Handler],
+        lanes: list[Lane],
+        *,
+        periodic: tuple[str, ...] = (),
+        poll_seconds: float = 0.25,
     ):
         settings = runtime.settings
         self.runtime = runtime
@@ -99,7 +104,9 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.runtime.settings
         log.info(
-            "worker started", worker=self.id, concurrency=settings.worker_concurrency,
+            "worker started",
+            worker=self.id,
+            concurrency=settings.worker_concurrency,
             webhook_concurrency=settings.webhook_concurrency,
         )
         self.stop = self.outage.stop = stop
@@ -162,8 +169,7 @@ class Worker:
         """The lanes to claim for: those with room, at once after a full claim or a job's end, else once a poll."""
         now = asyncio.get_running_loop().time()
         return [
-            lane for lane in self.lanes
-            if lane.wanted() and (lane.eager or now - lane.claimed_at >= self.poll_seconds)
+            lane for lane in self.lanes if lane.wanted() and (lane.eager or now - lane.claimed_at >= self.poll_seconds)
         ]
 
     async def _claim_and_start(self, lanes: list[Lane]) -> int:
@@ -194,13 +200,21 @@ class Worker:
         for request in requests:
             if request.done:
                 queue.mark_done(session, request.done, self.id)
-            answers.append([
-                queue.claim(
-                    session, self.id, wanted, self.lease_seconds, self.max_attempts,
-                    kinds=lane.kinds, other_kinds=lane.other_kinds, take_over=request.take_over,
-                )
-                for lane, wanted in request.wants
-            ])
+            answers.append(
+                [
+                    queue.claim(
+                        session,
+                        self.id,
+                        wanted,
+                        self.lease_seconds,
+                        self.max_attempts,
+                        kinds=lane.kinds,
+                        other_kinds=lane.other_kinds,
+                        take_over=request.take_over,
+                    )
+                    for lane, wanted in request.wants
+                ]
+            )
         return answers
 
     def _reschedule(self, session: Session, jobs: list[tuple[int, datetime]]) -> None:
@@ -298,7 +312,9 @@ class Backoff:
             self.seconds = 0.0
 
 
-async def run_supervised(make_worker: Callable[[], Worker], stop: asyncio.Event, on_restart: Callable[[], None] = lambda: None) -> None:
+async def run_supervised(
+    make_worker: Callable[[], Worker], stop: asyncio.Event, on_restart: Callable[[], None] = lambda: None
+) -> None:
     """Run a worker until `stop`; one that fails anyway (a bug: the database going away is not a failure) is
     started afresh after a pause that grows."""
     backoff = Backoff("worker restarting", stop)

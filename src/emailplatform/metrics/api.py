@@ -12,7 +12,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get(
-    "/metrics", response_class=Response,
+    "/metrics",
+    response_class=Response,
     responses=error_responses(401) | {200: {"content": {CONTENT_TYPE_LATEST: {}}}},
     summary="Prometheus metrics",
 )

@@ -17,7 +17,9 @@ class HttpMetrics:
             "emailplatform_http_requests", "HTTP requests answered.", ["method", "route", "status"], registry=registry
         )
         self.seconds = Histogram(
-            "emailplatform_http_request_duration_seconds", "Time to answer an HTTP request.", ["method", "route"],
+            "emailplatform_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            ["method", "route"],
             registry=registry,
         )
 

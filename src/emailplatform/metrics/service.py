@@ -28,8 +28,10 @@ OUTCOMES = {
     "delivered": ("Messages delivered (opened, clicked and complained-of ones too).", DELIVERED),
     "bounced": ("Messages that bounced (an SMTP 5xx reply, a DSN, an SES bounce).", {MessageStatus.BOUNCED}),
     "complained": ("Messages their recipient reported as spam.", {MessageStatus.COMPLAINED}),
-    "failed": ("Messages given up on without a bounce (temporary refusals to the last attempt, SES rejects).",
-               {MessageStatus.FAILED}),
+    "failed": (
+        "Messages given up on without a bounce (temporary refusals to the last attempt, SES rejects).",
+        {MessageStatus.FAILED},
+    ),
 }
 
 
@@ -54,7 +56,9 @@ class DatabaseCollector(Collector):
         now = utcnow()
         oldest_due = session.scalar(select(func.min(Job.run_at)).where(Job.state == JobState.QUEUED, Job.run_at <= now))
         campaigns = session.execute(select(Transaction.status, func.count()).group_by(Transaction.status)).all()
-        by_state = GaugeMetricFamily("emailplatform_jobs", "Unfinished jobs, by kind and state.", labels=["kind", "state"])
+        by_state = GaugeMetricFamily(
+            "emailplatform_jobs", "Unfinished jobs, by kind and state.", labels=["kind", "state"]
+        )
         for kind, state, count in jobs:
             by_state.add_metric([kind, state], count)
         late = (now - oldest_due).total_seconds() if oldest_due else 0.0
@@ -78,20 +82,23 @@ class DatabaseCollector(Collector):
             .where(Transaction.status == TransactionStatus.READY_TO_SEND, MessageCount.status == PENDING)
         )
         sending = session.execute(
-            select(Transaction.processed_at, Transaction.send_at)
-            .where(Transaction.status == TransactionStatus.READY_TO_SEND)
+            select(Transaction.processed_at, Transaction.send_at).where(
+                Transaction.status == TransactionStatus.READY_TO_SEND
+            )
         ).all()
         now = utcnow()
         due = [max(processed_at, send_at or processed_at) for processed_at, send_at in sending if processed_at]
         by_status = GaugeMetricFamily(
-            "emailplatform_messages", "Messages now in each status (the unsent ones together as PENDING).",
+            "emailplatform_messages",
+            "Messages now in each status (the unsent ones together as PENDING).",
             labels=["status"],
         )
         for status, count in sorted(counted.items()):
             by_status.add_metric([status], count)
         outcomes = [
             CounterMetricFamily(
-                f"emailplatform_messages_{outcome}", documentation,
+                f"emailplatform_messages_{outcome}",
+                documentation,
                 value=self.never_lower(outcome, sum(counted.get(status, 0) for status in statuses)),
             )
             for outcome, (documentation, statuses) in OUTCOMES.items()
@@ -100,7 +107,8 @@ class DatabaseCollector(Collector):
             by_status,
             *outcomes,
             GaugeMetricFamily(
-                "emailplatform_messages_waiting", "Unsent messages of the campaigns that are sending (READY_TO_SEND).",
+                "emailplatform_messages_waiting",
+                "Unsent messages of the campaigns that are sending (READY_TO_SEND).",
                 value=waiting,
             ),
             GaugeMetricFamily(
@@ -130,11 +138,13 @@ class WorkerCollector(Collector):
         if worker is None:
             return
         yield GaugeMetricFamily(
-            "emailplatform_worker_up", "1 while every worker of this server runs, 0 while one is being restarted.",
+            "emailplatform_worker_up",
+            "1 while every worker of this server runs, 0 while one is being restarted.",
             value=int(worker.alive),
         )
         yield CounterMetricFamily(
-            "emailplatform_worker_restarts", "Workers of this server started again after one died.",
+            "emailplatform_worker_restarts",
+            "Workers of this server started again after one died.",
             value=worker.restarts,
         )
 

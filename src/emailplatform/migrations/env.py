@@ -20,7 +20,9 @@ def run_migrations_online() -> None:
     engine = create_engine(url or "")
     with engine.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_item=render_item,
+            connection=connection,
+            target_metadata=target_metadata,
+            render_item=render_item,
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():

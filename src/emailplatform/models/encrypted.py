@@ -40,7 +40,7 @@ def sealed_with(value: str) -> bytes | None:
 
 
 def _sealed_bytes(value: str) -> bytes:
-    return base64.b64decode(value[len(SEALED):])
+    return base64.b64decode(value[len(SEALED) :])
 
 
 class EncryptedText(TypeDecorator):

@@ -10,13 +10,19 @@ from emailplatform.privacy import service
 from emailplatform.privacy.schemas import RecipientErased, RecipientExport
 from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/recipients", tags=["recipients"], responses=error_responses(401, 403, 422),
-                   dependencies=[needs("suppressions")])
+router = APIRouter(
+    prefix="/api/v1/recipients",
+    tags=["recipients"],
+    responses=error_responses(401, 403, 422),
+    dependencies=[needs("suppressions")],
+)
 EmailPath = Annotated[str, Path(max_length=320, description="The recipient's address.", examples=["ann@example.com"])]
 
 
 @router.get(
-    "/{email}/export", summary="Export a recipient's data", response_model=RecipientExport,
+    "/{email}/export",
+    summary="Export a recipient's data",
+    response_model=RecipientExport,
     responses=error_responses(404, descriptions={404: "Nothing about the address is kept in this tenant."}),
 )
 def export_recipient(email: EmailPath, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):

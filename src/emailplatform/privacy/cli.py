@@ -8,12 +8,12 @@ from pydantic import TypeAdapter
 from rich.console import Console
 
 from emailplatform import audit_trail as audit
+from emailplatform.address_hashing import address_hash
+from emailplatform.assembly import build_runtime
 from emailplatform.config import get_settings
 from emailplatform.errors import AppError
 from emailplatform.privacy import service
-from emailplatform.address_hashing import address_hash
 from emailplatform.privacy.schemas import RecipientExport
-from emailplatform.assembly import build_runtime
 from emailplatform.tenants import service as tenant_service
 
 app = typer.Typer(help="One recipient's data in a tenant: export or erase it.", no_args_is_help=True)
@@ -52,8 +52,12 @@ def erase(email: str, tenant: TenantOption):
             found = tenant_service.get_tenant_by_name(session, tenant)
             erased = service.erase(runtime, session, found.id, email)
             audit.record(
-                session, audit.cli_actor(found.id), "erase_recipient", object_type="recipients",
-                object_id=address_hash(found.id, email), details={"erased": erased.as_dict()},
+                session,
+                audit.cli_actor(found.id),
+                "erase_recipient",
+                object_type="recipients",
+                object_id=address_hash(found.id, email),
+                details={"erased": erased.as_dict()},
             )
     except AppError as exc:
         console.print(f"[red]{exc.message}[/]")

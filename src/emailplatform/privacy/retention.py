@@ -37,8 +37,11 @@ def _ended():
 
 
 def _days(settings: Settings) -> dict[str, float]:
-    return {"files": settings.retention_files_days, "captured": settings.retention_captured_days,
-            "events": settings.retention_events_days}
+    return {
+        "files": settings.retention_files_days,
+        "captured": settings.retention_captured_days,
+        "events": settings.retention_events_days,
+    }
 
 
 def apply(runtime: Runtime, now: datetime | None = None) -> dict[str, int]:
@@ -58,12 +61,15 @@ def apply(runtime: Runtime, now: datetime | None = None) -> dict[str, int]:
 
 def _purge_campaigns(runtime: Runtime, kind: str, before: datetime) -> int:
     with runtime.db.session() as session:
-        due = list(session.scalars(
-            select(Transaction.id)
-            .where(Transaction.status.in_(FINISHED), _ended() < before)
-            .where(~exists().where(RetentionPurge.transaction_id == Transaction.id, RetentionPurge.kind == kind))
-            .order_by(Transaction.id).limit(CAMPAIGNS_A_RUN)
-        ))
+        due = list(
+            session.scalars(
+                select(Transaction.id)
+                .where(Transaction.status.in_(FINISHED), _ended() < before)
+                .where(~exists().where(RetentionPurge.transaction_id == Transaction.id, RetentionPurge.kind == kind))
+                .order_by(Transaction.id)
+                .limit(CAMPAIGNS_A_RUN)
+            )
+        )
     for transaction_id in due:
         with runtime.db.session() as session:
             PURGES[kind](runtime, session, session.get(Transaction, transaction_id), before)
@@ -75,10 +81,15 @@ def _purge_files(runtime: Runtime, session: Session, transaction: Transaction, b
     """Its batch files; and its source file, unless a campaign that is not yet due sends the same file."""
     for key in session.scalars(select(Batch.storage_key).where(Batch.transaction_id == transaction.id)):
         runtime.storage.delete(key)
-    still_needed = session.scalar(select(exists().where(
-        Transaction.file_id == transaction.file_id, Transaction.id != transaction.id,
-        ~and_(Transaction.status.in_(FINISHED), _ended() < before),
-    )))
+    still_needed = session.scalar(
+        select(
+            exists().where(
+                Transaction.file_id == transaction.file_id,
+                Transaction.id != transaction.id,
+                ~and_(Transaction.status.in_(FINISHED), _ended() < before),
+            )
+        )
+    )
     if not still_needed:
         runtime.storage.delete(session.get(File, transaction.file_id).storage_key)
 
@@ -93,8 +104,11 @@ def _sent_message_ids(session: Session, transaction: Transaction) -> Iterator:
     after = None
     while True:
         stmt = select(Message.id).where(Message.transaction_id == transaction.id, Message.sent_at.is_not(None))
-        page = list(session.scalars((stmt.where(Message.id > after) if after else stmt).order_by(Message.id)
-                                    .limit(ROWS_A_STATEMENT)))
+        page = list(
+            session.scalars(
+                (stmt.where(Message.id > after) if after else stmt).order_by(Message.id).limit(ROWS_A_STATEMENT)
+            )
+        )
         yield from page
         if len(page) < ROWS_A_STATEMENT:
             return
@@ -111,11 +125,13 @@ PURGES = {"files": _purge_files, "captured": _purge_captured, "events": _purge_e
 def _purge_deliveries(session: Session, before: datetime) -> int:
     """Finished deliveries created before `before`, with their attempts, a statement's worth at a time."""
     removed = 0
-    while ids := list(session.scalars(
-        select(WebhookDelivery.id)
-        .where(WebhookDelivery.created_at < before, WebhookDelivery.status != WebhookDeliveryStatus.PENDING)
-        .limit(ROWS_A_STATEMENT)
-    )):
+    while ids := list(
+        session.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.created_at < before, WebhookDelivery.status != WebhookDeliveryStatus.PENDING)
+            .limit(ROWS_A_STATEMENT)
+        )
+    ):
         session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids)))
         session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
         removed += len(ids)

@@ -5,15 +5,26 @@ from pydantic import BaseModel, ConfigDict, Field
 
 EVENT_EXAMPLE = {"type": "opened", "occurred_at": "2026-12-01T09:14:03Z", "details": {}}
 DELIVERY_EXAMPLE = {
-    "event_type": "message.opened", "url": "https://hooks.example.com/email", "status": "succeeded",
-    "created_at": "2026-12-01T09:14:04Z", "payload": {"type": "message.opened", "recipient": "ann@example.com"},
+    "event_type": "message.opened",
+    "url": "https://hooks.example.com/email",
+    "status": "succeeded",
+    "created_at": "2026-12-01T09:14:04Z",
+    "payload": {"type": "message.opened", "recipient": "ann@example.com"},
 }
 MESSAGE_EXAMPLE = {
-    "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b", "transaction_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4",
-    "campaign_name": "December news", "email": "ann@example.com", "status": "OPENED", "last_error": None,
-    "created_at": "2026-12-01T09:00:00Z", "sent_at": "2026-12-01T09:00:02Z", "delivered_at": "2026-12-01T09:00:03Z",
+    "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b",
+    "transaction_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4",
+    "campaign_name": "December news",
+    "email": "ann@example.com",
+    "status": "OPENED",
+    "last_error": None,
+    "created_at": "2026-12-01T09:00:00Z",
+    "sent_at": "2026-12-01T09:00:02Z",
+    "delivered_at": "2026-12-01T09:00:03Z",
     "data": {"email": "ann@example.com", "first_name": "Ann"},
-    "events": [EVENT_EXAMPLE], "webhook_deliveries": [DELIVERY_EXAMPLE], "captured_message": None,
+    "events": [EVENT_EXAMPLE],
+    "webhook_deliveries": [DELIVERY_EXAMPLE],
+    "captured_message": None,
 }
 
 
@@ -54,9 +65,13 @@ class ExportedMessage(BaseModel):
 
 
 class ExportedSuppression(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"reason": "unsubscribe", "details": None, "created_at": "2026-12-01T09:20:00Z"},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"reason": "unsubscribe", "details": None, "created_at": "2026-12-01T09:20:00Z"},
+            ]
+        }
+    )
 
     reason: str
     details: str | None
@@ -64,9 +79,17 @@ class ExportedSuppression(BaseModel):
 
 
 class ExportedSkippedRow(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"transaction_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4", "row_number": 7, "reason": "the email column is empty"},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "transaction_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4",
+                    "row_number": 7,
+                    "reason": "the email column is empty",
+                },
+            ]
+        }
+    )
 
     transaction_id: uuid.UUID
     row_number: int
@@ -74,9 +97,18 @@ class ExportedSkippedRow(BaseModel):
 
 
 class RecipientExport(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "email": "ann@example.com", "suppression": None, "messages": [MESSAGE_EXAMPLE], "skipped_rows": [],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ann@example.com",
+                    "suppression": None,
+                    "messages": [MESSAGE_EXAMPLE],
+                    "skipped_rows": [],
+                }
+            ]
+        }
+    )
 
     email: str
     suppression: ExportedSuppression | None = Field(description="Why the address is not sent to, if it is not.")
@@ -85,10 +117,22 @@ class RecipientExport(BaseModel):
 
 
 class RecipientErased(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "messages": 2, "events": 5, "webhook_deliveries": 3, "captured_messages": 2, "batch_rows": 2,
-        "source_file_rows": 2, "row_errors": 0, "suppression_kept_as_hash": True,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "messages": 2,
+                    "events": 5,
+                    "webhook_deliveries": 3,
+                    "captured_messages": 2,
+                    "batch_rows": 2,
+                    "source_file_rows": 2,
+                    "row_errors": 0,
+                    "suppression_kept_as_hash": True,
+                }
+            ]
+        }
+    )
 
     messages: int = Field(description="Messages to the address: kept for the counts, under the address's hash.")
     events: int = Field(description="Their events, removed.")

@@ -16,10 +16,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from emailplatform.address_hashing import PREFIX, address_hash
 from emailplatform.campaigns import splitting
 from emailplatform.campaigns.recipients import Layout
 from emailplatform.errors import Invalid, NotFound
-from emailplatform.suppressions import service as suppression
 from emailplatform.models import (
     Batch,
     Event,
@@ -34,10 +34,10 @@ from emailplatform.models import (
     utcnow,
 )
 from emailplatform.privacy import files
-from emailplatform.address_hashing import PREFIX, address_hash
 from emailplatform.runtime import Runtime
 from emailplatform.sending.transports import capture
 from emailplatform.storage import StoredFileMissing
+from emailplatform.suppressions import service as suppression
 
 ERASED_DETAILS = "erased on request"
 
@@ -68,26 +68,31 @@ def checked_address(email: str) -> str:
 
 def _messages(session: Session, tenant_id: uuid.UUID, address: str) -> list[Message]:
     hashed = address_hash(tenant_id, address)
-    return list(session.scalars(
-        select(Message)
-        .where(Message.tenant_id == tenant_id, or_(func.lower(Message.email) == address, Message.email == hashed))
-        .order_by(Message.id)
-    ))
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.tenant_id == tenant_id, or_(func.lower(Message.email) == address, Message.email == hashed))
+            .order_by(Message.id)
+        )
+    )
 
 
 def _row_errors(session: Session, tenant_id: uuid.UUID, address: str) -> list[RowError]:
-    return list(session.scalars(
-        select(RowError).where(RowError.tenant_id == tenant_id, func.lower(RowError.email) == address)
-    ))
+    return list(
+        session.scalars(select(RowError).where(RowError.tenant_id == tenant_id, func.lower(RowError.email) == address))
+    )
 
 
 def _deliveries_of(session: Session, message: Message) -> list[WebhookDelivery]:
-    return list(session.scalars(
-        select(WebhookDelivery).where(
-            WebhookDelivery.tenant_id == message.tenant_id, WebhookDelivery.transaction_id == message.transaction_id,
-            cast(WebhookDelivery.payload, Text).contains(str(message.id)),
+    return list(
+        session.scalars(
+            select(WebhookDelivery).where(
+                WebhookDelivery.tenant_id == message.tenant_id,
+                WebhookDelivery.transaction_id == message.transaction_id,
+                cast(WebhookDelivery.payload, Text).contains(str(message.id)),
+            )
         )
-    ))
+    )
 
 
 def export(runtime: Runtime, session: Session, tenant_id: uuid.UUID, email: str) -> dict:
@@ -95,9 +100,11 @@ def export(runtime: Runtime, session: Session, tenant_id: uuid.UUID, email: str)
     address = checked_address(email)
     messages = _messages(session, tenant_id, address)
     skipped = _row_errors(session, tenant_id, address)
-    entry = session.scalar(select(Suppression).where(
-        Suppression.tenant_id == tenant_id, Suppression.email.in_([address, address_hash(tenant_id, address)])
-    ))
+    entry = session.scalar(
+        select(Suppression).where(
+            Suppression.tenant_id == tenant_id, Suppression.email.in_([address, address_hash(tenant_id, address)])
+        )
+    )
     if not messages and entry is None and not skipped:
         raise NotFound("nothing about this address is kept in this tenant", field="email")
     return {
@@ -115,14 +122,25 @@ def _exported_message(runtime: Runtime, session: Session, message: Message) -> d
     events = session.scalars(select(Event).where(Event.message_id == message.id).order_by(Event.id))
     captured = capture.read_captured(runtime.storage, message.tenant_id, message.id)
     return {
-        "message_id": message.id, "transaction_id": message.transaction_id, "campaign_name": campaign.name,
-        "email": message.email, "status": message.status, "last_error": message.last_error,
-        "created_at": message.created_at, "sent_at": message.sent_at, "delivered_at": message.delivered_at,
+        "message_id": message.id,
+        "transaction_id": message.transaction_id,
+        "campaign_name": campaign.name,
+        "email": message.email,
+        "status": message.status,
+        "last_error": message.last_error,
+        "created_at": message.created_at,
+        "sent_at": message.sent_at,
+        "delivered_at": message.delivered_at,
         "data": splitting.message_data(runtime, session, message),
         "events": [{"type": e.type, "occurred_at": e.occurred_at, "details": e.details} for e in events],
         "webhook_deliveries": [
-            {"event_type": d.event_type, "url": d.url, "status": d.status, "created_at": d.created_at,
-             "payload": d.payload}
+            {
+                "event_type": d.event_type,
+                "url": d.url,
+                "status": d.status,
+                "created_at": d.created_at,
+                "payload": d.payload,
+            }
             for d in _deliveries_of(session, message)
         ],
         "captured_message": captured.decode("utf-8", "replace") if captured is not None else None,
@@ -157,7 +175,8 @@ def _count_erasure(session: Session, tenant_id: uuid.UUID) -> None:
     dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
     session.execute(
-        dialect_insert(TenantErasures).values(tenant_id=tenant_id, erasures=1, last_erased_at=now)
+        dialect_insert(TenantErasures)
+        .values(tenant_id=tenant_id, erasures=1, last_erased_at=now)
         .on_conflict_do_update(
             index_elements=["tenant_id"],
             set_={"erasures": TenantErasures.erasures + 1, "last_erased_at": now},
@@ -202,10 +221,15 @@ def _redact_batches(runtime: Runtime, session: Session, messages: list[Message])
 
 def _redact_sources(runtime: Runtime, session: Session, campaign_ids: set[uuid.UUID], address: str) -> int:
     redacted = 0
-    sources = session.execute(
-        select(File.storage_key, Transaction.recipients_layout).join(Transaction, Transaction.file_id == File.id)
-        .where(Transaction.id.in_(campaign_ids))
-    ).all() if campaign_ids else []
+    sources = (
+        session.execute(
+            select(File.storage_key, Transaction.recipients_layout)
+            .join(Transaction, Transaction.file_id == File.id)
+            .where(Transaction.id.in_(campaign_ids))
+        ).all()
+        if campaign_ids
+        else []
+    )
     for key, layout in dict(sources).items():
         try:
             with runtime.storage.open(key) as stream:
@@ -240,9 +264,12 @@ def _without(text: str, address: str) -> str:
 def _suppress_as_hash(session: Session, tenant_id: uuid.UUID, address: str, hashed: str) -> None:
     """The entry of the address, if any, now holds its hash (and no diagnostic that could quote it); an address
     that was not suppressed is from now on."""
-    entries = {e.email: e for e in session.scalars(
-        select(Suppression).where(Suppression.tenant_id == tenant_id, Suppression.email.in_([address, hashed]))
-    )}
+    entries = {
+        e.email: e
+        for e in session.scalars(
+            select(Suppression).where(Suppression.tenant_id == tenant_id, Suppression.email.in_([address, hashed]))
+        )
+    }
     plain = entries.get(address)
     if plain is not None and hashed in entries:
         session.delete(plain)

@@ -26,7 +26,9 @@ WINDOWS = {1: "a second", 60: "a minute", 3600: "an hour", 86400: "a day"}
 def limit_api_key(runtime: Runtime, response: Response, key: Principal) -> None:
     """Count a request of a verified key (or token) against its own limit and its tenant's; a 429 past either."""
     settings = runtime.settings
-    key_limits = per_minute(key.rate_limit_per_minute) if key.rate_limit_per_minute else parse(settings.rate_limit_api_key)
+    key_limits = (
+        per_minute(key.rate_limit_per_minute) if key.rate_limit_per_minute else parse(settings.rate_limit_api_key)
+    )
     quota = runtime.limiter.hit(
         Rule("api-key", str(key.id), key_limits), Rule("tenant", str(key.tenant_id), parse(settings.rate_limit_tenant))
     )
@@ -44,7 +46,9 @@ def refused_keys_counted(runtime: Runtime, request: Request) -> Iterator[None]:
     try:
         yield
     except Unauthorized as exc:
-        quota = runtime.limiter.hit(Rule("refused-key", client_address(request), parse(runtime.settings.rate_limit_refused_key)))
+        quota = runtime.limiter.hit(
+            Rule("refused-key", client_address(request), parse(runtime.settings.rate_limit_refused_key))
+        )
         if quota is not None and not quota.allowed:
             raise refusal(quota, field=exc.field) from exc
         raise
@@ -97,8 +101,13 @@ def refusal(quota: Quota, field: str | None = None) -> RateLimited:
         f"{WHAT.get(quota.scope, 'too many requests')}: {quota.limit} {window} at most; "
         f"try again in {quota.reset_seconds} second{'s' if quota.reset_seconds != 1 else ''}"
     )
-    details = [{
-        "reason": "rate_limited", "scope": quota.scope, "limit": quota.limit, "window_seconds": quota.window_seconds,
-        "retry_after_seconds": quota.reset_seconds,
-    }]
+    details = [
+        {
+            "reason": "rate_limited",
+            "scope": quota.scope,
+            "limit": quota.limit,
+            "window_seconds": quota.window_seconds,
+            "retry_after_seconds": quota.reset_seconds,
+        }
+    ]
     return RateLimited(message, field, details, headers=headers(quota) | {"Retry-After": str(quota.reset_seconds)})

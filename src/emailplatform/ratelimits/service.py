@@ -63,8 +63,11 @@ class Limiter:
         self.remote = bool(settings.redis_url)
         if self.remote:
             storage = storage_from_string(
-                settings.redis_url, key_prefix=settings.redis_key_prefix, wrap_exceptions=True,
-                socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                settings.redis_url,
+                key_prefix=settings.redis_key_prefix,
+                wrap_exceptions=True,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             )
         else:
             storage = MemoryStorage()
@@ -110,6 +113,7 @@ class Limiter:
             self._skip_until = time.monotonic() + SKIP_AFTER_FAILURE_SECONDS
             self._down = True
         log.warning(
-            "rate limits are not applied: Redis cannot be reached", error=str(exc).splitlines()[0] if str(exc) else "",
+            "rate limits are not applied: Redis cannot be reached",
+            error=str(exc).splitlines()[0] if str(exc) else "",
             retry_in_seconds=SKIP_AFTER_FAILURE_SECONDS,
         )

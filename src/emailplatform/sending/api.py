@@ -14,8 +14,9 @@ from emailplatform.sending.schemas import OutboxHeader, OutboxMessage, OutboxMes
 from emailplatform.sending.transports import capture
 from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"], responses=error_responses(401, 422),
-                   dependencies=[needs("campaigns")])
+router = APIRouter(
+    prefix="/api/v1/outbox", tags=["outbox"], responses=error_responses(401, 422), dependencies=[needs("campaigns")]
+)
 
 
 @router.get("", summary="List captured messages", response_model=Page[OutboxMessage])
@@ -29,11 +30,15 @@ def list_outbox(
 
 # declared before /{message_id}, which would otherwise take "….eml" as an id and refuse it
 @router.get(
-    "/{message_id}.eml", response_class=Response,
-    responses=error_responses(404) | {200: {
-        "description": "The message as it was captured: an .eml file (RFC 5322).",
-        "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
-    }},
+    "/{message_id}.eml",
+    response_class=Response,
+    responses=error_responses(404)
+    | {
+        200: {
+            "description": "The message as it was captured: an .eml file (RFC 5322).",
+            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
     summary="Download a captured message",
 )
 def download_outbox_message(message_id: uuid.UUID, runtime: RuntimeDep, tenant_id: TenantDep):
@@ -44,7 +49,9 @@ def download_outbox_message(message_id: uuid.UUID, runtime: RuntimeDep, tenant_i
 
 
 @router.get(
-    "/{message_id}", response_model=OutboxMessageDetail, responses=error_responses(404),
+    "/{message_id}",
+    response_model=OutboxMessageDetail,
+    responses=error_responses(404),
     summary="Get a captured message",
 )
 def get_outbox_message(message_id: uuid.UUID, runtime: RuntimeDep, tenant_id: TenantDep):

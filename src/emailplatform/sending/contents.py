@@ -46,7 +46,9 @@ def _email_parts(session: Session, runtime: Runtime, transaction: Transaction, b
     attachments = [
         Attachment(a["filename"], a["content_type"], base64.b64decode(a["content"])) for a in email["attachments"]
     ]
-    skeleton = MessageSkeleton(transaction.from_email, transaction.from_name, transaction.reply_to, headers, attachments)
+    skeleton = MessageSkeleton(
+        transaction.from_email, transaction.from_name, transaction.reply_to, headers, attachments
+    )
     return Parts(template, skeleton, stored["rows"], ", ".join(email["to"]))
 
 

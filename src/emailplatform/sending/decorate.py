@@ -35,9 +35,7 @@ def unsubscribe_headers(token: str, base_url: str, mailto_domain: str) -> dict[s
     }
 
 
-def decorate_html(
-    html: str, unsubscribe: str, message_id: uuid.UUID, base_url: str, secret: str, track: bool
-) -> str:
+def decorate_html(html: str, unsubscribe: str, message_id: uuid.UUID, base_url: str, secret: str, track: bool) -> str:
     """A rendered HTML body with its unsubscribe link `unsubscribe` (a footer when the template placed none)
     and, when tracking, every http(s) link through the click redirect and an open pixel before </body>."""
     tail = "" if unsubscribe in html else _html_footer(unsubscribe)

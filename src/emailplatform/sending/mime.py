@@ -13,7 +13,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.charset import Charset
 from email.header import Header
 from email.utils import encode_rfc2231, format_datetime, formataddr, parseaddr
@@ -25,8 +25,15 @@ MAX_SMTP_LINE = 998
 OWN_HEADERS = frozenset(
     name.lower()
     for name in (
-        "From", "To", "Reply-To", "Subject", "Date", "Message-ID", "MIME-Version",
-        "Content-Type", "Content-Transfer-Encoding",
+        "From",
+        "To",
+        "Reply-To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "MIME-Version",
+        "Content-Type",
+        "Content-Transfer-Encoding",
     )
 )
 HEADER_NAME = re.compile(r"[!-9;-~]+")
@@ -85,20 +92,24 @@ class MessageSkeleton:
         message's own (List-Unsubscribe…), beside the skeleton's extra headers."""
         if "\r" in message_id or "\n" in message_id:
             raise ValueError("a Message-ID is one line")
-        return b"".join((
-            self.shared_headers,
-            _to_header(to),
-            _subject_header(subject),
-            _date_header(),
-            b"Message-ID: ", message_id.encode("ascii"), CRLF,
-            _extra_headers(headers) if headers else b"",
-            self.top_content_type,
-            self.text_part_start,
-            quoted_printable(text),
-            self.html_part_start,
-            quoted_printable(html),
-            self.end,
-        ))
+        return b"".join(
+            (
+                self.shared_headers,
+                _to_header(to),
+                _subject_header(subject),
+                _date_header(),
+                b"Message-ID: ",
+                message_id.encode("ascii"),
+                CRLF,
+                _extra_headers(headers) if headers else b"",
+                self.top_content_type,
+                self.text_part_start,
+                quoted_printable(text),
+                self.html_part_start,
+                quoted_printable(html),
+                self.end,
+            )
+        )
 
 
 def quoted_printable(body: str) -> bytes:
@@ -238,6 +249,6 @@ def _date_header() -> bytes:
     global _date_cache
     second = int(time.time())
     if _date_cache[0] != second:
-        now = datetime.fromtimestamp(second, timezone.utc)
+        now = datetime.fromtimestamp(second, UTC)
         _date_cache = (second, b"Date: " + format_datetime(now).encode("ascii") + CRLF)
     return _date_cache[1]

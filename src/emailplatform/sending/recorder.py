@@ -121,7 +121,10 @@ def record(session: Session, plan: BatchPlan, outcomes: list[Outcome]) -> None:
     _put_back(session, throttled)
     if sent:
         moved = status.move(
-            session, Message.id.in_([o.message.id for o in sent]), [MessageStatus.SENDING], MessageStatus.SENT,
+            session,
+            Message.id.in_([o.message.id for o in sent]),
+            [MessageStatus.SENDING],
+            MessageStatus.SENT,
             values={"sent_at": now, "attempts": Message.attempts + 1, "last_error": None, "not_before": None},
         )
         if plan.notify_sent and moved:
@@ -129,8 +132,11 @@ def record(session: Session, plan: BatchPlan, outcomes: list[Outcome]) -> None:
             _notify_sent(session, plan, [o for o in sent if o.message.id in moved_ids], now)
     if suppressed:
         status.move(
-            session, Message.id.in_([o.message.id for o in suppressed]), [MessageStatus.SENDING],
-            MessageStatus.SUPPRESSED, values={"last_error": suppressed[0].result.reason},
+            session,
+            Message.id.in_([o.message.id for o in suppressed]),
+            [MessageStatus.SENDING],
+            MessageStatus.SUPPRESSED,
+            values={"last_error": suppressed[0].result.reason},
         )
     events = [_record_unsent(session, plan, outcome, now) for outcome in unsent]
     events += [
@@ -162,7 +168,10 @@ def _put_back(session: Session, throttled: list[Outcome]) -> None:
         by_wait.setdefault(outcome.result, []).append(outcome.message.id)
     for waiting, ids in by_wait.items():
         status.move(
-            session, Message.id.in_(ids), [MessageStatus.SENDING], MessageStatus.READY_TO_SEND,
+            session,
+            Message.id.in_(ids),
+            [MessageStatus.SENDING],
+            MessageStatus.READY_TO_SEND,
             values={"not_before": waiting.until, "last_error": waiting.reason},
         )
 
@@ -177,12 +186,22 @@ def _record_unsent(session: Session, plan: BatchPlan, outcome: Outcome, now: dat
     gave_up = stopped or result.status == SendStatus.FAILED or attempts >= plan.settings.send_max_attempts
     values = {"attempts": attempts, "last_error": response}
     if gave_up:
-        status.move(session, Message.id == message.id, [MessageStatus.SENDING], MessageStatus.FAILED,
-                    values=values | {"not_before": None})
+        status.move(
+            session,
+            Message.id == message.id,
+            [MessageStatus.SENDING],
+            MessageStatus.FAILED,
+            values=values | {"not_before": None},
+        )
     else:
         delay = plan.settings.send_retry_base_seconds * 2 ** (attempts - 1)
-        status.move(session, Message.id == message.id, [MessageStatus.SENDING], MessageStatus.READY_TO_SEND,
-                    values=values | {"not_before": now + timedelta(seconds=delay)})
+        status.move(
+            session,
+            Message.id == message.id,
+            [MessageStatus.SENDING],
+            MessageStatus.READY_TO_SEND,
+            values=values | {"not_before": now + timedelta(seconds=delay)},
+        )
     smtp_reply = None if stopped or result.status != SendStatus.FAILED else SMTP_PERMANENT.match(response or "")
     if smtp_reply:
         classified = bounces.classify_reply(int(smtp_reply[1]), response)
@@ -193,8 +212,19 @@ def _record_unsent(session: Session, plan: BatchPlan, outcome: Outcome, now: dat
 
 def _notify_sent(session: Session, plan: BatchPlan, sent: list[Outcome], now: datetime) -> None:
     """message.sent webhooks, for tenants that subscribe to them."""
-    webhook_fanout.message_events(session, plan.transaction.tenant_id, "sent", [
-        {"message_id": str(o.message.id), "transaction_id": str(plan.transaction.id), "recipient": o.message.email,
-         "event": "sent", "timestamp": now.isoformat(), "details": {}}
-        for o in sent
-    ])
+    webhook_fanout.message_events(
+        session,
+        plan.transaction.tenant_id,
+        "sent",
+        [
+            {
+                "message_id": str(o.message.id),
+                "transaction_id": str(plan.transaction.id),
+                "recipient": o.message.email,
+                "event": "sent",
+                "timestamp": now.isoformat(),
+                "details": {},
+            }
+            for o in sent
+        ],
+    )

@@ -6,13 +6,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class OutboxMessage(BaseModel):
     model_config = ConfigDict(
-        from_attributes=True, populate_by_name=True,
+        from_attributes=True,
+        populate_by_name=True,
         json_schema_extra={
-            "examples": [{
-                "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b", "to": "ada@example.com",
-                "from": "Acme News <news@sender.example.com>", "subject": "News for Ada",
-                "date": "2026-12-01T09:00:00Z", "size": 4210,
-            }],
+            "examples": [
+                {
+                    "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b",
+                    "to": "ada@example.com",
+                    "from": "Acme News <news@sender.example.com>",
+                    "subject": "News for Ada",
+                    "date": "2026-12-01T09:00:00Z",
+                    "size": 4210,
+                }
+            ],
         },
     )
 
@@ -32,13 +38,21 @@ class OutboxHeader(BaseModel):
 
 
 class OutboxMessageDetail(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{
-            "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b",
-            "headers": [{"name": "Subject", "value": "News for Ada"}, {"name": "To", "value": "ada@example.com"}],
-            "text": "Hello Ada, here is our news.", "html": "<p>Hello Ada, here is our news.</p>",
-        }],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b",
+                    "headers": [
+                        {"name": "Subject", "value": "News for Ada"},
+                        {"name": "To", "value": "ada@example.com"},
+                    ],
+                    "text": "Hello Ada, here is our news.",
+                    "html": "<p>Hello Ada, here is our news.</p>",
+                }
+            ],
+        }
+    )
 
     message_id: uuid.UUID
     headers: list[OutboxHeader]

@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from emailplatform.config import Settings
+from emailplatform.domains.dkim import DkimSigner
 from emailplatform.events import tracking
 from emailplatform.models import Transaction
 from emailplatform.sending import decorate
-from emailplatform.domains.dkim import DkimSigner
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
 from emailplatform.sending.throttles import Waiting
 from emailplatform.sending.transports.base import OutgoingMessage, SendResult, Transport
@@ -109,7 +109,10 @@ def build(plan: BatchPlan, draft: Draft) -> Draft | Stopped:
     message, content = draft.message, draft.content
     try:
         raw = plan.skeleton.build(
-            to=plan.to_header or message.email, subject=content.subject, html=content.html, text=content.text,
+            to=plan.to_header or message.email,
+            subject=content.subject,
+            html=content.html,
+            text=content.text,
             message_id=make_message_id(message.id, plan.transaction.from_email),
             headers=decorate.unsubscribe_headers(draft.unsubscribe_token, plan.tracking_base, plan.mailto_domain),
         )
@@ -155,8 +158,11 @@ class Sender:
 
     async def send(self, plan: BatchPlan, draft: Draft) -> SendResult | Waiting:
         outgoing = OutgoingMessage(
-            tenant_id=plan.transaction.tenant_id, message_id=draft.message.id,
-            envelope_from=draft.envelope_from, recipient=draft.message.email, raw=draft.raw,
+            tenant_id=plan.transaction.tenant_id,
+            message_id=draft.message.id,
+            envelope_from=draft.envelope_from,
+            recipient=draft.message.email,
+            raw=draft.raw,
         )
         async with self.throttle.hold(outgoing) as waiting:
             if waiting is not None:

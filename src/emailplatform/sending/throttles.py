@@ -58,10 +58,25 @@ REDIS_TIMEOUT_SECONDS = 2.0
 PROVIDERS: dict[str, tuple[str, DomainThrottle]] = {}
 for _provider, _limits, _domains in (
     ("google", DomainThrottle(connections=20, per_minute=3000), ("gmail.com", "googlemail.com")),
-    ("microsoft", DomainThrottle(connections=10, per_minute=1200),
-     ("outlook.com", "hotmail.com", "live.com", "msn.com", "hotmail.co.uk", "hotmail.fr", "live.co.uk", "outlook.de")),
-    ("yahoo", DomainThrottle(connections=10, per_minute=1200),
-     ("yahoo.com", "ymail.com", "rocketmail.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "aol.com")),
+    (
+        "microsoft",
+        DomainThrottle(connections=10, per_minute=1200),
+        (
+            "outlook.com",
+            "hotmail.com",
+            "live.com",
+            "msn.com",
+            "hotmail.co.uk",
+            "hotmail.fr",
+            "live.co.uk",
+            "outlook.de",
+        ),
+    ),
+    (
+        "yahoo",
+        DomainThrottle(connections=10, per_minute=1200),
+        ("yahoo.com", "ymail.com", "rocketmail.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "aol.com"),
+    ),
     ("apple", DomainThrottle(connections=5, per_minute=600), ("icloud.com", "me.com", "mac.com")),
     ("gmx", DomainThrottle(connections=5, per_minute=600), ("gmx.de", "gmx.net", "gmx.com", "web.de")),
 ):
@@ -233,9 +248,9 @@ class RedisStore:
             answer = self.take_windows(keys=keys, args=args) if windows else [0]
             if answer[0]:
                 return Taken(full=windows[answer[0] - 1])
-            if hold and not self.take_hold(keys=[self.prefix + hold.key], args=[
-                hold.limit, str(hold.holder), now, hold.expires
-            ]):
+            if hold and not self.take_hold(
+                keys=[self.prefix + hold.key], args=[hold.limit, str(hold.holder), now, hold.expires]
+            ):
                 self._give_back(keys, windows)
                 return Taken(full=hold)
         except redis.RedisError as exc:
@@ -390,14 +405,27 @@ class Throttles:
             tenant = self.tenants[tenant_id] = await asyncio.to_thread(self._read_tenant, tenant_id)
         windows = []
         if provider and provider[1].per_minute:
-            windows.append(_window(f"domain:{provider[0]}:minute", provider[1].per_minute, 60,
-                                   f"{provider[1].per_minute} messages a minute to {provider[0]}"))
+            windows.append(
+                _window(
+                    f"domain:{provider[0]}:minute",
+                    provider[1].per_minute,
+                    60,
+                    f"{provider[1].per_minute} messages a minute to {provider[0]}",
+                )
+            )
         if tenant.per_second:
-            windows.append(_window(f"tenant:{tenant_id}:second", tenant.per_second, 1,
-                                   f"the tenant's {tenant.per_second} messages a second"))
+            windows.append(
+                _window(
+                    f"tenant:{tenant_id}:second",
+                    tenant.per_second,
+                    1,
+                    f"the tenant's {tenant.per_second} messages a second",
+                )
+            )
         if tenant.per_day:
-            windows.append(_window(f"tenant:{tenant_id}:day", tenant.per_day, DAY,
-                                   f"the tenant's {tenant.per_day} messages a day"))
+            windows.append(
+                _window(f"tenant:{tenant_id}:day", tenant.per_day, DAY, f"the tenant's {tenant.per_day} messages a day")
+            )
         return windows
 
     def connection_of(self, recipient_domain: str) -> Hold | None:
@@ -405,8 +433,12 @@ class Throttles:
         if not provider or not provider[1].connections:
             return None
         name, limits = provider
-        return Hold(f"domain:{name}:connections", limits.connections, uuid.uuid4(),
-                    f"{limits.connections} connections to {name} at once")
+        return Hold(
+            f"domain:{name}:connections",
+            limits.connections,
+            uuid.uuid4(),
+            f"{limits.connections} connections to {name} at once",
+        )
 
     def provider_of(self, recipient_domain: str) -> tuple[str, DomainThrottle] | None:
         """The provider a domain counts under (the domain itself when the setting names it) and its limits."""

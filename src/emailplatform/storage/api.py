@@ -12,8 +12,12 @@ router = APIRouter(tags=["files"])
 
 
 @router.post(
-    "/api/v1/files/upload-url", response_model=FileUpload, status_code=201, responses=error_responses(401, 422),
-    summary="Start a recipients file upload", dependencies=[needs("files")],
+    "/api/v1/files/upload-url",
+    response_model=FileUpload,
+    status_code=201,
+    responses=error_responses(401, 422),
+    summary="Start a recipients file upload",
+    dependencies=[needs("files")],
 )
 def create_file_upload(body: FileUploadRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """A presigned URL to PUT a recipients file (CSV) to, and the `file_url` a campaign takes once the file is there.
@@ -25,7 +29,9 @@ def create_file_upload(body: FileUploadRequest, session: SessionDep, runtime: Ru
 
 
 @router.put(
-    "/uploads/{token}", response_model=UploadReceived, responses=error_responses(403, 404, 413),
+    "/uploads/{token}",
+    response_model=UploadReceived,
+    responses=error_responses(403, 404, 413),
     summary="Receive an upload (presigned URL)",
 )
 async def receive_upload(token: str, request: Request, runtime: RuntimeDep):

@@ -1,10 +1,9 @@
 """Where files live: templates, recipient CSVs, batch chunks, captured .eml. One small interface, two backends."""
 
-from dataclasses import dataclass
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol, runtime_checkable
-
 
 
 class StoredFileMissing(LookupError):

@@ -6,9 +6,9 @@ killed mid-write leaves its temporary file there, for the housekeeping job to re
 import os
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
-from collections.abc import AsyncIterator, Iterator
 from typing import BinaryIO
 
 from itsdangerous import BadSignature, URLSafeSerializer

@@ -20,9 +20,7 @@ class S3Storage:
 
     def __init__(self, settings: Settings):
         self.bucket = settings.s3_bucket
-        self.client = boto3.client(
-            "s3", endpoint_url=settings.s3_endpoint_url or None, region_name=settings.s3_region
-        )
+        self.client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url or None, region_name=settings.s3_region)
 
     def put(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256")

@@ -11,14 +11,19 @@ class FileUploadRequest(BaseModel):
 
 
 class FileUpload(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{
-            "file_id": "0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51",
-            "upload_url": "https://emailplatform.example.com/uploads/eyJrIjoiZmlsZXMvMDE5M2I3YTkifQ.a1b2",
-            "upload_method": "PUT", "file_url": "files/0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51/recipients.csv",
-            "expires_at": "2026-12-01T10:00:00Z",
-        }],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "file_id": "0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51",
+                    "upload_url": "https://emailplatform.example.com/uploads/eyJrIjoiZmlsZXMvMDE5M2I3YTkifQ.a1b2",
+                    "upload_method": "PUT",
+                    "file_url": "files/0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51/recipients.csv",
+                    "expires_at": "2026-12-01T10:00:00Z",
+                }
+            ],
+        }
+    )
 
     file_id: uuid.UUID
     upload_url: str

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from emailplatform.config import Settings
 from emailplatform.db import get_for_tenant
 from emailplatform.errors import Invalid, NotFound
 from emailplatform.models import File
-from emailplatform.config import Settings
 from emailplatform.storage.base import PresignedUpload, Storage
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -32,7 +32,11 @@ def create_upload(
     file_id = uuid.uuid4()
     key = f"tenants/{tenant_id}/uploads/{file_id}/{safe}"
     file = File(
-        id=file_id, tenant_id=tenant_id, kind=kind, filename=filename[:255], storage_key=key,
+        id=file_id,
+        tenant_id=tenant_id,
+        kind=kind,
+        filename=filename[:255],
+        storage_key=key,
         url=storage.url_for(key),
     )
     session.add(file)

@@ -10,8 +10,12 @@ from emailplatform.suppressions import service as suppression
 from emailplatform.suppressions.schemas import SuppressionCreate, SuppressionOut, SuppressionReason
 from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"], responses=error_responses(401, 403, 422),
-                   dependencies=[needs("suppressions")])
+router = APIRouter(
+    prefix="/api/v1/suppressions",
+    tags=["suppressions"],
+    responses=error_responses(401, 403, 422),
+    dependencies=[needs("suppressions")],
+)
 
 
 @router.get("", summary="List suppressed addresses", response_model=Page[SuppressionOut])
@@ -31,7 +35,9 @@ def list_suppressions(
 
 
 @router.post(
-    "", response_model=SuppressionOut, status_code=201,
+    "",
+    response_model=SuppressionOut,
+    status_code=201,
     responses={200: {"model": SuppressionOut, "description": "Already suppressed: the entry as it was."}},
     summary="Suppress an address",
 )
@@ -45,7 +51,10 @@ def add_suppression(body: SuppressionCreate, session: SessionDep, tenant_id: Ten
 
 
 @router.get(
-    "/{email}", response_model=SuppressionOut, responses=error_responses(404), summary="Look up a suppressed address",
+    "/{email}",
+    response_model=SuppressionOut,
+    responses=error_responses(404),
+    summary="Look up a suppressed address",
 )
 def get_suppression(email: str, session: SessionDep, tenant_id: TenantDep):
     """The entry of an address on the list, with why it is there; 404 when it is not."""

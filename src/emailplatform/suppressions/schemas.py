@@ -8,9 +8,11 @@ SuppressionReason = Literal["hard_bounce", "complaint", "unsubscribe", "manual"]
 
 
 class SuppressionCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"email": "someone@example.com", "reason": "manual", "details": "asked by phone"}],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "someone@example.com", "reason": "manual", "details": "asked by phone"}],
+        }
+    )
 
     email: EmailStr
     reason: SuppressionReason = "manual"
@@ -21,10 +23,15 @@ class SuppressionOut(BaseModel):
     model_config = ConfigDict(
         from_attributes=True,
         json_schema_extra={
-            "examples": [{
-                "email": "someone@example.com", "reason": "hard_bounce", "details": "smtp; 550 5.1.1 user unknown",
-                "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b", "created_at": "2026-12-01T09:00:00Z",
-            }],
+            "examples": [
+                {
+                    "email": "someone@example.com",
+                    "reason": "hard_bounce",
+                    "details": "smtp; 550 5.1.1 user unknown",
+                    "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b",
+                    "created_at": "2026-12-01T09:00:00Z",
+                }
+            ],
         },
     )
 

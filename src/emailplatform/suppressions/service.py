@@ -8,22 +8,34 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from emailplatform.errors import NotFound
 from emailplatform.address_hashing import address_hash
+from emailplatform.errors import NotFound
 from emailplatform.models import Suppression, TenantErasures, utcnow
 from emailplatform.pagination import paginate
 
 
 def add(
-    session: Session, tenant_id: uuid.UUID, email: str, reason: str, *, details: str | None = None,
+    session: Session,
+    tenant_id: uuid.UUID,
+    email: str,
+    reason: str,
+    *,
+    details: str | None = None,
     message_id: uuid.UUID | None = None,
 ) -> None:
     """Suppress an address; an address already suppressed keeps its first reason."""
     dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
         dialect_insert(Suppression)
-        .values(id=uuid.uuid4(), tenant_id=tenant_id, email=email.lower(), reason=reason, details=details,
-                message_id=message_id, created_at=utcnow())
+        .values(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            email=email.lower(),
+            reason=reason,
+            details=details,
+            message_id=message_id,
+            created_at=utcnow(),
+        )
         .on_conflict_do_nothing(index_elements=["tenant_id", "email"])
     )
 
@@ -35,7 +47,9 @@ def suppressed(session: Session, tenant_id: uuid.UUID, emails: list[str]) -> set
     forms = _stored_forms(session, tenant_id, emails)
     wanted = {form for pair in forms.values() for form in pair}
     found = set(
-        session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant_id, Suppression.email.in_(wanted)))
+        session.scalars(
+            select(Suppression.email).where(Suppression.tenant_id == tenant_id, Suppression.email.in_(wanted))
+        )
     )
     return {e for e, pair in forms.items() if found.intersection(pair)}
 
@@ -73,8 +87,13 @@ def remove(session: Session, tenant_id: uuid.UUID, email: str) -> None:
 
 
 def page_of_suppressions(
-    session: Session, tenant_id: uuid.UUID, *, reason: str | None = None, search: str | None = None,
-    cursor: str | None, limit: int,
+    session: Session,
+    tenant_id: uuid.UUID,
+    *,
+    reason: str | None = None,
+    search: str | None = None,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[Suppression], str | None]:
     """The tenant's suppressed addresses, newest first, of one reason and containing `search`; and the next
     page's cursor."""

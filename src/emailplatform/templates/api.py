@@ -21,8 +21,12 @@ from emailplatform.templates.schemas import (
 )
 from emailplatform.tenants.auth import TenantDep, needs
 
-router = APIRouter(prefix="/api/v1/templates", tags=["templates"], responses=error_responses(401, 422),
-                   dependencies=[needs("templates")])
+router = APIRouter(
+    prefix="/api/v1/templates",
+    tags=["templates"],
+    responses=error_responses(401, 422),
+    dependencies=[needs("templates")],
+)
 
 
 def _created(version) -> VersionCreated:
@@ -30,16 +34,17 @@ def _created(version) -> VersionCreated:
 
 
 @router.post("/upload-url", summary="Start a template upload", response_model=TemplateUpload, status_code=201)
-def create_template_upload(
-    body: TemplateUploadRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep
-):
+def create_template_upload(body: TemplateUploadRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """Start a template: PUT its HTML to `upload_url`, then confirm it."""
     template, upload = service.create_upload(session, runtime, tenant_id, body.name)
     return TemplateUpload(template_id=template.id, upload_url=upload.url, expires_at=upload.expires_at)
 
 
 @router.post(
-    "/{template_id}/confirm", response_model=VersionCreated, status_code=201, responses=error_responses(404),
+    "/{template_id}/confirm",
+    response_model=VersionCreated,
+    status_code=201,
+    responses=error_responses(404),
     summary="Confirm an uploaded template",
 )
 def confirm_template_upload(
@@ -69,7 +74,9 @@ def list_templates(
 
 
 @router.get(
-    "/{template_id}", response_model=TemplateDetail, responses=error_responses(404),
+    "/{template_id}",
+    response_model=TemplateDetail,
+    responses=error_responses(404),
     summary="Get a template and its versions",
 )
 def get_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
@@ -80,7 +87,10 @@ def get_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantD
 
 
 @router.put(
-    "/{template_id}", response_model=VersionCreated, responses=error_responses(404), summary="Add a template version",
+    "/{template_id}",
+    response_model=VersionCreated,
+    responses=error_responses(404),
+    summary="Add a template version",
 )
 def update_template(template_id: uuid.UUID, body: VersionCreate, session: SessionDep, tenant_id: TenantDep):
     """Store a new version; earlier versions stay as they were."""
@@ -89,7 +99,10 @@ def update_template(template_id: uuid.UUID, body: VersionCreate, session: Sessio
 
 
 @router.post(
-    "/{template_id}/preview", response_model=PreviewOut, responses=error_responses(404), summary="Preview a template",
+    "/{template_id}/preview",
+    response_model=PreviewOut,
+    responses=error_responses(404),
+    summary="Preview a template",
     dependencies=[needs("templates", "read")],
 )
 def preview_template(
@@ -104,7 +117,9 @@ def preview_template(
 # --- archive and delete -----------------------------------------------------------------------------------
 
 
-@router.post("/{template_id}/archive", response_model=TemplateOut, summary="Archive a template", responses=error_responses(404))
+@router.post(
+    "/{template_id}/archive", response_model=TemplateOut, summary="Archive a template", responses=error_responses(404)
+)
 def archive_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """Hide the template from `GET /api/v1/templates` (but with `archived=true`) and from new campaigns, which
     it can no longer start (409); its versions and the campaigns sent with them stay. Archiving twice is
@@ -113,7 +128,10 @@ def archive_template(template_id: uuid.UUID, session: SessionDep, tenant_id: Ten
 
 
 @router.post(
-    "/{template_id}/restore", response_model=TemplateOut, summary="Restore an archived template", responses=error_responses(404)
+    "/{template_id}/restore",
+    response_model=TemplateOut,
+    summary="Restore an archived template",
+    responses=error_responses(404),
 )
 def restore_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """Bring an archived template back to the list and to new campaigns."""
@@ -121,8 +139,12 @@ def restore_template(template_id: uuid.UUID, session: SessionDep, tenant_id: Ten
 
 
 @router.delete(
-    "/{template_id}", status_code=204, summary="Delete a template no campaign used",
-    responses=error_responses(404, 409, descriptions={409: "A campaign used the template: it is kept; archive it instead."}),
+    "/{template_id}",
+    status_code=204,
+    summary="Delete a template no campaign used",
+    responses=error_responses(
+        404, 409, descriptions={409: "A campaign used the template: it is kept; archive it instead."}
+    ),
 )
 def delete_template(template_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """Delete the template and its versions. A template a campaign was sent with is kept for that campaign's

@@ -19,8 +19,23 @@ ITERATION_BUDGET = 1_000_000  # loop iterations and `range` items one render may
 MAX_FILTER_ITEMS = 10_000  # items one collection filter (list, sort, groupby, ...) may take
 # The filters that walk their whole input in one call, where no clock is read: their input is bounded and charged.
 COLLECTION_FILTERS = (
-    "list", "sort", "groupby", "unique", "map", "select", "reject", "selectattr", "rejectattr", "dictsort", "sum",
-    "min", "max", "batch", "slice", "items", "join",
+    "list",
+    "sort",
+    "groupby",
+    "unique",
+    "map",
+    "select",
+    "reject",
+    "selectattr",
+    "rejectattr",
+    "dictsort",
+    "sum",
+    "min",
+    "max",
+    "batch",
+    "slice",
+    "items",
+    "join",
 )
 MAX_TEXT_FILTER_CHARS = 65_536  # characters the text filters that run a Python loop a word may take
 SLOW_TEXT_FILTERS = ("urlize", "wordwrap", "title")

@@ -152,7 +152,7 @@ def _bounded_input_filter(func, bound):
     @functools.wraps(func)
     def bounded(*args, **kwargs):
         if len(args) > skip:
-            args = (*args[:skip], bound(args[skip]), *args[skip + 1:])
+            args = (*args[:skip], bound(args[skip]), *args[skip + 1 :])
         return func(*args, **kwargs)
 
     return bounded

@@ -2,8 +2,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from emailplatform.models.template import MAX_VERSION
 from emailplatform.templates.service import MAX_SOURCE_CHARS, MAX_SUBJECT_CHARS
@@ -12,7 +12,9 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Subject = Annotated[
     str, Field(min_length=1, max_length=MAX_SUBJECT_CHARS, description="A Jinja template of the subject line.")
 ]
-Html = Annotated[str, Field(min_length=1, max_length=MAX_SOURCE_CHARS, description="A Jinja template of the HTML body.")]
+Html = Annotated[
+    str, Field(min_length=1, max_length=MAX_SOURCE_CHARS, description="A Jinja template of the HTML body.")
+]
 Text = Annotated[
     str | None,
     Field(
@@ -23,13 +25,20 @@ Text = Annotated[
 
 
 VERSION_EXAMPLE: JsonDict = {
-    "version": 1, "subject": "News for {{ first_name }}", "html": "<p>Hello {{ first_name }}, here is our news.</p>",
-    "text": "Hello {{ first_name }}, here is our news.", "text_is_generated": True, "placeholders": ["first_name"],
+    "version": 1,
+    "subject": "News for {{ first_name }}",
+    "html": "<p>Hello {{ first_name }}, here is our news.</p>",
+    "text": "Hello {{ first_name }}, here is our news.",
+    "text_is_generated": True,
+    "placeholders": ["first_name"],
     "created_at": "2026-12-01T09:00:00Z",
 }
 TEMPLATE_EXAMPLE: JsonDict = {
-    "id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40", "name": "November newsletter", "latest_version": 1,
-    "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-01T09:00:00Z",
+    "id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
+    "name": "November newsletter",
+    "latest_version": 1,
+    "created_at": "2026-12-01T09:00:00Z",
+    "updated_at": "2026-12-01T09:00:00Z",
 }
 
 
@@ -40,13 +49,18 @@ class TemplateUploadRequest(BaseModel):
 
 
 class TemplateUpload(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{
-            "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
-            "upload_url": "https://emailplatform.example.com/uploads/eyJrIjoidGVtcGxhdGVzLzAxOTNiN2E4In0.Z3x9",
-            "upload_method": "PUT", "expires_at": "2026-12-01T10:00:00Z",
-        }],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
+                    "upload_url": "https://emailplatform.example.com/uploads/eyJrIjoidGVtcGxhdGVzLzAxOTNiN2E4In0.Z3x9",
+                    "upload_method": "PUT",
+                    "expires_at": "2026-12-01T10:00:00Z",
+                }
+            ],
+        }
+    )
 
     template_id: uuid.UUID
     upload_url: str = Field(description="PUT the template's HTML (UTF-8) here, then confirm the template.")
@@ -55,21 +69,28 @@ class TemplateUpload(BaseModel):
 
 
 class TemplateConfirm(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"subject": "News for {{ first_name }}", "text": "Hello {{ first_name }}, here is our news."}],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"subject": "News for {{ first_name }}", "text": "Hello {{ first_name }}, here is our news."}],
+        }
+    )
 
     subject: Subject
     text: Text = None
 
 
 class TemplateCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{
-            "name": "November newsletter", "subject": "News for {{ first_name }}",
-            "html": "<p>Hello {{ first_name }}, here is our news.</p>",
-        }],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "November newsletter",
+                    "subject": "News for {{ first_name }}",
+                    "html": "<p>Hello {{ first_name }}, here is our news.</p>",
+                }
+            ],
+        }
+    )
 
     name: Name
     subject: Subject
@@ -78,9 +99,13 @@ class TemplateCreate(BaseModel):
 
 
 class VersionCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"subject": "More news for {{ first_name }}", "html": "<p>Hello again, {{ first_name }}.</p>"}],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"subject": "More news for {{ first_name }}", "html": "<p>Hello again, {{ first_name }}.</p>"}
+            ],
+        }
+    )
 
     subject: Subject
     html: Html
@@ -88,11 +113,17 @@ class VersionCreate(BaseModel):
 
 
 class VersionCreated(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{
-            "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40", "version": 1, "placeholders": ["first_name"],
-        }],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
+                    "version": 1,
+                    "placeholders": ["first_name"],
+                }
+            ],
+        }
+    )
 
     template_id: uuid.UUID
     version: int
@@ -100,9 +131,7 @@ class VersionCreated(BaseModel):
 
 
 class VersionOut(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True, json_schema_extra={"examples": [VERSION_EXAMPLE]}
-    )
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [VERSION_EXAMPLE]})
 
     version: int
     subject: str
@@ -114,9 +143,7 @@ class VersionOut(BaseModel):
 
 
 class TemplateOut(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True, json_schema_extra={"examples": [TEMPLATE_EXAMPLE]}
-    )
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [TEMPLATE_EXAMPLE]})
 
     id: uuid.UUID
     name: str
@@ -138,16 +165,23 @@ class PreviewRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"data": {"first_name": "Ada"}, "version": 1}]})
 
     data: dict[str, str] = Field(default_factory=dict, description="A value for each placeholder.")
-    version: int | None = Field(None, ge=1, le=MAX_VERSION, description="The version to render; the latest when left out.")
+    version: int | None = Field(
+        None, ge=1, le=MAX_VERSION, description="The version to render; the latest when left out."
+    )
 
 
 class PreviewOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{
-            "subject": "News for Ada", "html": "<p>Hello Ada, here is our news.</p>",
-            "text": "Hello Ada, here is our news.",
-        }],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "News for Ada",
+                    "html": "<p>Hello Ada, here is our news.</p>",
+                    "text": "Hello Ada, here is our news.",
+                }
+            ],
+        }
+    )
 
     subject: str
     html: str

@@ -65,9 +65,7 @@ def add_version(
     return _add_version(session, _get_for_update(session, tenant_id, template_id), subject, html, text)
 
 
-def list_templates(
-    session: Session, tenant_id: uuid.UUID, *, cursor: str | None, limit: int, archived: bool = False
-):
+def list_templates(session: Session, tenant_id: uuid.UUID, *, cursor: str | None, limit: int, archived: bool = False):
     """A page of the tenant's templates, newest first, and the cursor of the next page; the archived ones
     (`archived`) or the others."""
     stmt = select(Template).where(Template.tenant_id == tenant_id)
@@ -100,7 +98,8 @@ def delete(session: Session, tenant_id: uuid.UUID, template_id: uuid.UUID) -> No
     (Conflict): archive it instead."""
     template = _get_for_update(session, tenant_id, template_id)
     used = session.scalar(
-        select(func.count()).select_from(Transaction)
+        select(func.count())
+        .select_from(Transaction)
         .where(Transaction.tenant_id == tenant_id, Transaction.template_id == template.id)
     )
     if used:
@@ -120,7 +119,11 @@ def list_versions(session: Session, template: Template) -> list[TemplateVersion]
 
 
 def get_version(
-    session: Session, tenant_id: uuid.UUID, template_id: uuid.UUID, version: int | None = None, *,
+    session: Session,
+    tenant_id: uuid.UUID,
+    template_id: uuid.UUID,
+    version: int | None = None,
+    *,
     for_campaign: bool = False,
 ) -> TemplateVersion:
     """A version of the tenant's template, the latest when `version` is None. `for_campaign`: a version to start
@@ -204,9 +207,7 @@ def _read_uploaded_html(runtime: Runtime, file: File) -> str:
         raise Invalid(reason, field="html") from None
 
 
-def _add_version(
-    session: Session, template: Template, subject: str, html: str, text: str | None
-) -> TemplateVersion:
+def _add_version(session: Session, template: Template, subject: str, html: str, text: str | None) -> TemplateVersion:
     sources = _checked_sources(subject, html, text)
     text_is_generated = not text
     if text_is_generated:
@@ -215,8 +216,12 @@ def _add_version(
     names = sorted(set(names) | set(_text_placeholders(sources["text"], text_is_generated)))
     template.latest_version += 1
     version = TemplateVersion(
-        template_id=template.id, tenant_id=template.tenant_id, version=template.latest_version,
-        text_is_generated=text_is_generated, placeholders=names, **sources,
+        template_id=template.id,
+        tenant_id=template.tenant_id,
+        version=template.latest_version,
+        text_is_generated=text_is_generated,
+        placeholders=names,
+        **sources,
     )
     session.add(version)
     session.flush()

@@ -2,16 +2,17 @@ import uuid
 
 from fastapi import APIRouter
 
+from emailplatform import scopes
 from emailplatform.deps import RuntimeDep, SessionDep
 from emailplatform.errors import Forbidden
 from emailplatform.openapi import error_responses
-from emailplatform import scopes
 from emailplatform.tenants import service
 from emailplatform.tenants.auth import PrincipalDep, TenantDep, needs
 from emailplatform.tenants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"], responses=error_responses(401),
-                   dependencies=[needs("tenant")])
+router = APIRouter(
+    prefix="/api/v1/api-keys", tags=["api keys"], responses=error_responses(401), dependencies=[needs("tenant")]
+)
 
 
 @router.get("", summary="List API keys", response_model=list[ApiKeyOut])
@@ -21,7 +22,10 @@ def list_api_keys(session: SessionDep, tenant_id: TenantDep):
 
 
 @router.post(
-    "", response_model=ApiKeyCreated, status_code=201, responses=error_responses(403, 409, 422),
+    "",
+    response_model=ApiKeyCreated,
+    status_code=201,
+    responses=error_responses(403, 409, 422),
     summary="Create an API key",
 )
 def create_api_key(body: ApiKeyCreate, session: SessionDep, tenant_id: TenantDep, principal: PrincipalDep):

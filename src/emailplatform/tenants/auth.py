@@ -28,7 +28,8 @@ API_KEY_HEADER = APIKeyHeader(
     name="X-API-Key", scheme_name="ApiKey", auto_error=False, description="An API key of your tenant."
 )
 BEARER = HTTPBearer(
-    scheme_name="Bearer", auto_error=False,
+    scheme_name="Bearer",
+    auto_error=False,
     description="The same API key, as `Authorization: Bearer <key>`; or an access token (a JWT) of the deployment's "
     "OAuth 2.0 / OpenID Connect issuer, when one is configured.",
 )
@@ -72,7 +73,8 @@ def _read_token(runtime: Runtime, request: Request, token: str) -> Principal:
         if runtime.oidc is None:
             raise Unauthorized(
                 "the bearer credential is a JWT, and this deployment accepts no tokens (no oidc_issuer): send an "
-                "API key", field=tokens.FIELD,
+                "API key",
+                field=tokens.FIELD,
             )
         claims = runtime.oidc.verify(token)
         with runtime.db.session(write=False) as session:
@@ -81,8 +83,11 @@ def _read_token(runtime: Runtime, request: Request, token: str) -> Principal:
 
 def key_principal(key: ApiKey) -> Principal:
     return Principal(
-        tenant_id=key.tenant_id, scopes=frozenset(key.scopes), id=str(key.id),
-        rate_limit_per_minute=key.rate_limit_per_minute, label=f"{key.name} ({key.prefix}…)",
+        tenant_id=key.tenant_id,
+        scopes=frozenset(key.scopes),
+        id=str(key.id),
+        rate_limit_per_minute=key.rate_limit_per_minute,
+        label=f"{key.name} ({key.prefix}…)",
     )
 
 
@@ -114,7 +119,8 @@ class ScopeCheck(scopes.Needs):
             held = ", ".join(sorted(principal.scopes)) or "none"
             raise Forbidden(
                 f"this route needs the scope {needed!r}, which the credential does not have (it has: {held})",
-                field="scope", details=[{"field": "scope", "reason": "missing", "scope": needed}],
+                field="scope",
+                details=[{"field": "scope", "reason": "missing", "scope": needed}],
             )
 
 

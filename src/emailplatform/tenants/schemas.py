@@ -1,18 +1,22 @@
 import uuid
 from datetime import datetime
-
 from typing import Literal
 
-from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic.config import JsonDict
 
 from emailplatform.scopes import SCOPES
 
 ScopeName = Literal[SCOPES]  # type: ignore[valid-type]  # the names of scopes.py, as an enum in the spec
 
 API_KEY_EXAMPLE: JsonDict = {
-    "id": "0193b7a0-3b1d-7c40-8e9f-2d4b7a1c6e30", "name": "billing system", "prefix": "ep_live_9f2c",
-    "rate_limit_per_minute": None, "scopes": ["send"], "client_certificate": None, "created_at": "2026-12-01T09:00:00Z",
+    "id": "0193b7a0-3b1d-7c40-8e9f-2d4b7a1c6e30",
+    "name": "billing system",
+    "prefix": "ep_live_9f2c",
+    "rate_limit_per_minute": None,
+    "scopes": ["send"],
+    "client_certificate": None,
+    "created_at": "2026-12-01T09:00:00Z",
     "revoked_at": None,
 }
 
@@ -22,28 +26,34 @@ class ApiKeyCreate(BaseModel):
 
     name: str = Field("default", min_length=1, max_length=100)
     rate_limit_per_minute: int | None = Field(
-        None, ge=1, le=1_000_000, description="Requests a minute this key may make; empty: the deployment's default.",
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Requests a minute this key may make; empty: the deployment's default.",
     )
     scopes: list[ScopeName] = Field(
-        default_factory=lambda: ["full"], min_length=1, max_length=len(SCOPES),
+        default_factory=lambda: ["full"],
+        min_length=1,
+        max_length=len(SCOPES),
         description="What the key may do (see Scopes above); never more than the key that creates it may.",
     )
     client_certificate: str | None = Field(
-        None, max_length=600,
+        None,
+        max_length=600,
         description="A client certificate (mutual TLS) that acts as this key: `sha256:<fingerprint>` or its subject "
         "(RFC 4514, e.g. `CN=billing,O=Example`).",
     )
 
 
 class ApiKeyOut(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True, json_schema_extra={"examples": [API_KEY_EXAMPLE]}
-    )
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [API_KEY_EXAMPLE]})
 
     id: uuid.UUID
     name: str
     prefix: str
-    rate_limit_per_minute: int | None = Field(description="The key's own limit of requests a minute; null: the deployment's default.")
+    rate_limit_per_minute: int | None = Field(
+        description="The key's own limit of requests a minute; null: the deployment's default."
+    )
     scopes: list[str] = Field(description="What the key may do.")
     client_certificate: str | None = Field(None, description="The client certificate that acts as this key, if any.")
     created_at: datetime
@@ -51,9 +61,11 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [API_KEY_EXAMPLE | {"key": "ep_live_9f2c4e7a1b3d5f6e8a0c2e4f6a8b0d1c"}],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [API_KEY_EXAMPLE | {"key": "ep_live_9f2c4e7a1b3d5f6e8a0c2e4f6a8b0d1c"}],
+        }
+    )
 
     key: str = Field(description="The key itself: shown this once, never again.")
 
@@ -67,11 +79,17 @@ class DefaultSender(BaseModel):
 
 class TenantOut(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{
-            "tenant_id": "0d6f2c1e-3b7a-4f7e-9a55-2f1c7d9e8b10", "name": "default",
-            "default_sender": {"email": "news@example.com", "name": "Example News"},
-            "created_at": "2026-12-01T09:00:00Z", "warnings": [],
-        }]}
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant_id": "0d6f2c1e-3b7a-4f7e-9a55-2f1c7d9e8b10",
+                    "name": "default",
+                    "default_sender": {"email": "news@example.com", "name": "Example News"},
+                    "created_at": "2026-12-01T09:00:00Z",
+                    "warnings": [],
+                }
+            ]
+        }
     )
 
     tenant_id: uuid.UUID

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from emailplatform.db import get_for_tenant
 from emailplatform.errors import Conflict, Invalid, NotFound, Unauthorized
 from emailplatform.models import ApiKey, Tenant, utcnow
-from emailplatform.tenants import certificates
 from emailplatform.scopes import FULL, SCOPES
 from emailplatform.scopes import unknown as unknown_scopes
+from emailplatform.tenants import certificates
 
 KEY_PREFIX = "ep_"
 MAX_RATE_LIMIT_PER_MINUTE = 1_000_000
@@ -74,13 +74,19 @@ def count_tenants(session: Session) -> int:
 
 
 def create_api_key(
-    session: Session, tenant_id: uuid.UUID, name: str = "default", rate_limit_per_minute: int | None = None,
-    scopes: list[str] | None = None, client_certificate: str | None = None,
+    session: Session,
+    tenant_id: uuid.UUID,
+    name: str = "default",
+    rate_limit_per_minute: int | None = None,
+    scopes: list[str] | None = None,
+    client_certificate: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key for the tenant, with `scopes` (default `full`); the plain key is returned here and never again.
     Without a rate limit of its own, the key is held to the `rate_limit_api_key` setting."""
     if rate_limit_per_minute is not None and not 1 <= rate_limit_per_minute <= MAX_RATE_LIMIT_PER_MINUTE:
-        raise Invalid(f"a key's rate limit is 1 to {MAX_RATE_LIMIT_PER_MINUTE:,} requests a minute", field="rate_limit_per_minute")
+        raise Invalid(
+            f"a key's rate limit is 1 to {MAX_RATE_LIMIT_PER_MINUTE:,} requests a minute", field="rate_limit_per_minute"
+        )
     scopes = sorted(set(scopes or [FULL]))
     if unknown := unknown_scopes(scopes):
         raise Invalid(f"no such scope: {', '.join(unknown)}; the scopes are {', '.join(SCOPES)}", field="scopes")
@@ -93,8 +99,13 @@ def create_api_key(
         )
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
-        tenant_id=tenant_id, name=name[:100] or "default", prefix=plain[:10], key_hash=hash_key(plain),
-        rate_limit_per_minute=rate_limit_per_minute, scopes=scopes, client_certificate=certificate,
+        tenant_id=tenant_id,
+        name=name[:100] or "default",
+        prefix=plain[:10],
+        key_hash=hash_key(plain),
+        rate_limit_per_minute=rate_limit_per_minute,
+        scopes=scopes,
+        client_certificate=certificate,
     )
     session.add(key)
     session.flush()
@@ -105,7 +116,8 @@ def authenticate(session: Session, plain: str | None) -> ApiKey:
     if not plain:
         raise Unauthorized(
             "an API key is required (the X-API-Key header, or Authorization: Bearer <key>), or a token of the "
-            "configured issuer (Authorization: Bearer <token>)", field="X-API-Key"
+            "configured issuer (Authorization: Bearer <token>)",
+            field="X-API-Key",
         )
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(plain)))
     if key is None or key.revoked_at is not None:

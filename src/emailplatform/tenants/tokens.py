@@ -81,8 +81,10 @@ class OidcIssuer:
     def _check_claims(self, claims: dict[str, Any]) -> None:
         settings = self.settings
         registry = jwt.JWTClaimsRegistry(
-            leeway=settings.oidc_leeway_seconds, iss={"essential": True, "value": settings.oidc_issuer},
-            aud={"essential": True, "value": settings.oidc_audience}, exp={"essential": True},
+            leeway=settings.oidc_leeway_seconds,
+            iss={"essential": True, "value": settings.oidc_issuer},
+            aud={"essential": True, "value": settings.oidc_audience},
+            exp={"essential": True},
         )
         try:
             registry.validate(claims)
@@ -116,7 +118,8 @@ class OidcIssuer:
             )
             if self.keys is None:
                 raise Unavailable(
-                    "the token issuer's signing keys cannot be fetched; try again shortly", field=FIELD,
+                    "the token issuer's signing keys cannot be fetched; try again shortly",
+                    field=FIELD,
                     headers={"Retry-After": RETRY_AFTER_SECONDS},
                 ) from None
         self.fetched_at = time.monotonic()
@@ -153,7 +156,8 @@ def principal(session: Session, settings: Settings, claims: dict[str, Any]) -> P
     tenant_id = _tenant_id(session, claims.get(settings.oidc_tenant_claim), settings.oidc_tenant_claim)
     subject = claims.get("sub")
     return Principal(
-        tenant_id=tenant_id, scopes=_scopes(claims.get(settings.oidc_scopes_claim)),
+        tenant_id=tenant_id,
+        scopes=_scopes(claims.get(settings.oidc_scopes_claim)),
         id=f"token:{subject if isinstance(subject, str) else tenant_id}",
     )
 

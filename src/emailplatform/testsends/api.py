@@ -26,14 +26,23 @@ def send_template_test(
     campaign's message is, and recorded nowhere: no message, event, count or webhook; links are not tracked."""
     sender = (str(body.sender.email), body.sender.name) if body.sender else None
     results = service.send_template_test(
-        session, runtime, tenant_id, template_id, to=[str(a) for a in body.to], data=body.data, version=body.version,
-        sender=sender, reply_to=str(body.reply_to) if body.reply_to else None,
+        session,
+        runtime,
+        tenant_id,
+        template_id,
+        to=[str(a) for a in body.to],
+        data=body.data,
+        version=body.version,
+        sender=sender,
+        reply_to=str(body.reply_to) if body.reply_to else None,
     )
     return _answer(results)
 
 
 @router.post(
-    "/api/v1/email/campaigns/test", response_model=SeedSendOut, summary="Send a campaign not yet created as a test",
+    "/api/v1/email/campaigns/test",
+    response_model=SeedSendOut,
+    summary="Send a campaign not yet created as a test",
 )
 def send_new_campaign_test(body: NewCampaignTest, session: ReadSessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """What a campaign request with this template, recipients file and sender would send, to up to 10 seed
@@ -46,7 +55,9 @@ def send_new_campaign_test(body: NewCampaignTest, session: ReadSessionDep, runti
 
 
 @router.post(
-    "/api/v1/email/campaigns/{transaction_id}/test", response_model=SeedSendOut, summary="Send a campaign as a test",
+    "/api/v1/email/campaigns/{transaction_id}/test",
+    response_model=SeedSendOut,
+    summary="Send a campaign as a test",
     responses=error_responses(409, descriptions={409: "The campaign was released already: it is sending or ended."}),
 )
 def send_campaign_test(

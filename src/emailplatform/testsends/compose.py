@@ -67,7 +67,8 @@ class Composer:
         subject = (SUBJECT_PREFIX if self.test else "") + rendered.subject
         try:
             raw = self.skeleton.build(
-                to=to, subject=subject,
+                to=to,
+                subject=subject,
                 html=decorate.decorate_html(rendered.html, unsubscribe, message_id, self.base_url, "", False),
                 text=decorate.decorate_text(rendered.text, unsubscribe),
                 message_id=make_message_id(message_id, self.draft.from_email),

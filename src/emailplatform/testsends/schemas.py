@@ -14,22 +14,37 @@ Seeds = Annotated[
 Rows = Annotated[
     list[Annotated[int, Field(ge=2)]] | None,
     Field(
-        None, min_length=1, max_length=MAX_ROWS,
+        None,
+        min_length=1,
+        max_length=MAX_ROWS,
         description="Row numbers of the recipients file (as a spreadsheet numbers them: the header is row 1) whose "
         "data the seeds get, the first seed the first row, and so on round; default: the first good rows.",
     ),
 ]
 RESULT_EXAMPLE = {
-    "to": "me@sender.example.com", "row_number": 2, "message_id": "0193b7aa-6e4f-7a73-9b2c-5d7e0f3a4c62",
-    "subject": "[TEST] News for Ada", "status": "sent", "response": "250 Message accepted for delivery",
+    "to": "me@sender.example.com",
+    "row_number": 2,
+    "message_id": "0193b7aa-6e4f-7a73-9b2c-5d7e0f3a4c62",
+    "subject": "[TEST] News for Ada",
+    "status": "sent",
+    "response": "250 Message accepted for delivery",
 }
 
 
 class TemplateTest(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", json_schema_extra={"examples": [{
-        "to": ["me@sender.example.com"], "data": {"first_name": "Ada"},
-        "from": {"email": "news@sender.example.com", "name": "Acme News"},
-    }]})
+    model_config = ConfigDict(
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "to": ["me@sender.example.com"],
+                    "data": {"first_name": "Ada"},
+                    "from": {"email": "news@sender.example.com", "name": "Acme News"},
+                }
+            ]
+        },
+    )
 
     to: Seeds
     data: dict[str, str] = Field(default_factory=dict, description="A value for each placeholder.")
@@ -39,9 +54,17 @@ class TemplateTest(BaseModel):
 
 
 class CampaignTest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "to": ["me@sender.example.com", "boss@sender.example.com"], "rows": [2, 7],
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "to": ["me@sender.example.com", "boss@sender.example.com"],
+                    "rows": [2, 7],
+                }
+            ]
+        },
+    )
 
     to: Seeds
     rows: Rows = None
@@ -50,11 +73,20 @@ class CampaignTest(BaseModel):
 class NewCampaignTest(BaseModel):
     """A campaign not created yet, as the new-campaign page and `emailplatform send --test-to` have it."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", json_schema_extra={"examples": [{
-        "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
-        "csv_file_url": "files/0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51/recipients.csv",
-        "from": {"email": "news@sender.example.com", "name": "Acme News"}, "to": ["me@sender.example.com"],
-    }]})
+    model_config = ConfigDict(
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
+                    "csv_file_url": "files/0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51/recipients.csv",
+                    "from": {"email": "news@sender.example.com", "name": "Acme News"},
+                    "to": ["me@sender.example.com"],
+                }
+            ]
+        },
+    )
 
     template_id: uuid.UUID
     template_version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Default: the latest version.")
@@ -73,8 +105,10 @@ class SeedResultOut(BaseModel):
     row_number: int | None = Field(description="The row of the recipients file whose data it has; null: given data.")
     message_id: uuid.UUID = Field(description="The test's own id (in its Message-ID); no message row has it.")
     subject: str
-    status: str = Field(description="`sent`, `retry` (the server refused it for now) or `failed`, as the transport "
-                        "said; `suppressed`: not sent, the address is on the tenant's suppression list.")
+    status: str = Field(
+        description="`sent`, `retry` (the server refused it for now) or `failed`, as the transport "
+        "said; `suppressed`: not sent, the address is on the tenant's suppression list."
+    )
     response: str | None = Field(description="The transport's answer, e.g. the SMTP server's reply.")
 
 

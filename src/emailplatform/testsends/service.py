@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from emailplatform.campaigns import recipients
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.errors import Conflict, Invalid
-from emailplatform.suppressions import service as suppression
 from emailplatform.models import File, Transaction, TransactionStatus
 from emailplatform.runtime import Runtime
 from emailplatform.sending.transports import OutgoingMessage, SendResult, SendStatus, create_transport
 from emailplatform.storage import service as file_service
+from emailplatform.suppressions import service as suppression
 from emailplatform.templates import service as template_service
 from emailplatform.tenants import service as tenant_service
 from emailplatform.testsends.compose import Composed, Composer, Draft
@@ -51,8 +51,15 @@ class SeedResult:
 
 
 def send_template_test(
-    session: Session, runtime: Runtime, tenant_id: uuid.UUID, template_id: uuid.UUID, *, to: list[str],
-    data: dict[str, str], version: int | None = None, sender: tuple[str, str | None] | None = None,
+    session: Session,
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    template_id: uuid.UUID,
+    *,
+    to: list[str],
+    data: dict[str, str],
+    version: int | None = None,
+    sender: tuple[str, str | None] | None = None,
     reply_to: str | None = None,
 ) -> list[SeedResult]:
     """A template version sent to the seeds with the data given."""
@@ -63,7 +70,12 @@ def send_template_test(
 
 
 def send_campaign_test(
-    session: Session, runtime: Runtime, tenant_id: uuid.UUID, transaction_id: uuid.UUID, *, to: list[str],
+    session: Session,
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    transaction_id: uuid.UUID,
+    *,
+    to: list[str],
     rows: list[int] | None = None,
 ) -> list[SeedResult]:
     """A campaign not yet released (ACCEPT, PROCESSING or SCHEDULED) sent to the seeds, with its file's rows."""
@@ -71,7 +83,8 @@ def send_campaign_test(
     if transaction.status not in BEFORE_RELEASE or transaction.recipients_layout is None:
         raise Conflict(
             f"a campaign that is {transaction.status} has started sending or ended: test sends are for campaigns not "
-            "yet released (ACCEPT, PROCESSING, SCHEDULED)", field="transaction_id",
+            "yet released (ACCEPT, PROCESSING, SCHEDULED)",
+            field="transaction_id",
         )
     seeds = _seeds(to)
     draft = campaign_draft(session, transaction)
@@ -82,7 +95,13 @@ def send_campaign_test(
 
 
 def send_new_campaign_test(
-    session: Session, runtime: Runtime, tenant_id: uuid.UUID, body, *, to: list[str], rows: list[int] | None = None,
+    session: Session,
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    body,
+    *,
+    to: list[str],
+    rows: list[int] | None = None,
 ) -> list[SeedResult]:
     """A campaign not created yet (template, recipients file, sender, as a campaign request has them) sent to the
     seeds with the file's rows."""
@@ -154,11 +173,18 @@ def send(
     results = []
     for (_, sample), message in zip(pairs, composed):
         answer = SUPPRESSED if message.to in blocked else answers.pop(0)
-        results.append(SeedResult(
-            message.to, sample.row_number, message.message_id, message.subject, answer.status, answer.response
-        ))
-        log.info("test send", tenant_id=str(tenant_id), to=message.to, message_id=str(message.message_id),
-                 status=answer.status)
+        results.append(
+            SeedResult(
+                message.to, sample.row_number, message.message_id, message.subject, answer.status, answer.response
+            )
+        )
+        log.info(
+            "test send",
+            tenant_id=str(tenant_id),
+            to=message.to,
+            message_id=str(message.message_id),
+            status=answer.status,
+        )
     return results
 
 

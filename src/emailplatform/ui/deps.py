@@ -72,8 +72,13 @@ def read_cookie(request: Request) -> dict:
 def write_cookie(request: Request, response: Response, data: dict) -> None:
     runtime = get_runtime(request)
     response.set_cookie(
-        COOKIE, _serializer(runtime).dumps(data), max_age=MAX_AGE_SECONDS, httponly=True, samesite="lax",
-        secure=runtime.settings.public_url.startswith("https://"), path="/",
+        COOKIE,
+        _serializer(runtime).dumps(data),
+        max_age=MAX_AGE_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=runtime.settings.public_url.startswith("https://"),
+        path="/",
     )
 
 
@@ -123,7 +128,9 @@ async def check_csrf(request: Request) -> None:
     ):
         sent = (await request.form()).get(CSRF_FIELD)
     if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
-        raise Forbidden("the form expired or did not come from this site: reload the page and try again", field=CSRF_FIELD)
+        raise Forbidden(
+            "the form expired or did not come from this site: reload the page and try again", field=CSRF_FIELD
+        )
 
 
 def viewer(me: Annotated[SignedIn, Depends(signed_in)], _csrf: Annotated[None, Depends(check_csrf)]) -> SignedIn:

@@ -1,7 +1,17 @@
 from fastapi import APIRouter
 
 from emailplatform.ui.pages import (
-    admin, analytics, audit, auth, campaigns, dashboard, domains, suppressions, templates, users, webhooks,
+    admin,
+    analytics,
+    audit,
+    auth,
+    campaigns,
+    dashboard,
+    domains,
+    suppressions,
+    templates,
+    users,
+    webhooks,
 )
 
 router = APIRouter(include_in_schema=False)

@@ -45,8 +45,12 @@ def nav_entries(request: Request) -> list[tuple[str, str]]:
     if user is None:
         return []
     entries = [("Dashboard", "/ui/"), ("Campaigns", "/ui/campaigns"), ("Templates", "/ui/templates")]
-    entries += [("Analytics", "/ui/analytics"), ("Suppressions", "/ui/suppressions"), ("Webhooks", "/ui/webhooks"),
-                ("Domains", "/ui/domains")]
+    entries += [
+        ("Analytics", "/ui/analytics"),
+        ("Suppressions", "/ui/suppressions"),
+        ("Webhooks", "/ui/webhooks"),
+        ("Domains", "/ui/domains"),
+    ]
     if get_runtime(request).settings.transport == "capture":
         entries.append(("Outbox", "/ui/outbox"))
     entries.append(("Jobs", "/ui/jobs"))

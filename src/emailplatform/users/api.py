@@ -6,18 +6,23 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from emailplatform.openapi import error_responses
 from emailplatform.deps import SessionDep
+from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
 from emailplatform.tenants.auth import TenantDep, needs
 from emailplatform.users import service
 from emailplatform.users.schemas import UserCreate, UserCreated, UserOut, UserUpdate
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=error_responses(401, 422),
-                   dependencies=[needs("tenant")])
+router = APIRouter(
+    prefix="/api/v1/users", tags=["users"], responses=error_responses(401, 422), dependencies=[needs("tenant")]
+)
 INVITE_CONFLICT = error_responses(409, descriptions={409: "The address has an account in this tenant already."})
-LAST_OWNER = error_responses(409, descriptions={409: "The tenant would have no owner left, or you would remove yourself."})
-OWNER_RULE = error_responses(403, 404, descriptions={403: "The change concerns an owner, which an API key cannot make or remove."})
+LAST_OWNER = error_responses(
+    409, descriptions={409: "The tenant would have no owner left, or you would remove yourself."}
+)
+OWNER_RULE = error_responses(
+    403, 404, descriptions={403: "The change concerns an owner, which an API key cannot make or remove."}
+)
 
 
 @router.get("", response_model=Page[UserOut], summary="The tenant's users")
@@ -33,7 +38,9 @@ def get_user(user_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     return UserOut.model_validate(service.get_user(session, tenant_id, user_id))
 
 
-@router.post("", response_model=UserCreated, status_code=201, summary="Invite a user", responses=OWNER_RULE | INVITE_CONFLICT)
+@router.post(
+    "", response_model=UserCreated, status_code=201, summary="Invite a user", responses=OWNER_RULE | INVITE_CONFLICT
+)
 def create_user(body: UserCreate, session: SessionDep, tenant_id: TenantDep):
     """A new user with a random password, returned this once for you to pass on; 409 when the address has an
     account in the tenant already."""

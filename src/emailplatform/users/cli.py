@@ -25,9 +25,12 @@ def users() -> None:
 def create(
     tenant: Annotated[str, typer.Option(help="The tenant's name.")],
     email: Annotated[str, typer.Option(help="The address the user signs in with.")],
-    role: Annotated[Role, typer.Option(help="owner, admin, editor (sends and edits) or viewer (reads only).")] = Role.EDITOR,
+    role: Annotated[
+        Role, typer.Option(help="owner, admin, editor (sends and edits) or viewer (reads only).")
+    ] = Role.EDITOR,
     password: Annotated[
-        str | None, typer.Option(help="The password; default: a random one, printed.", envvar="EMAILPLATFORM_USER_PASSWORD")
+        str | None,
+        typer.Option(help="The password; default: a random one, printed.", envvar="EMAILPLATFORM_USER_PASSWORD"),
     ] = None,
 ):
     """Create a user; a random password is printed alone on the last line when none is given."""

@@ -1,20 +1,25 @@
 import uuid
 from datetime import datetime
 
-from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from emailplatform.models import Role
 
 USER_EXAMPLE: JsonDict = {
-    "user_id": "7d3c9a1e-5b2f-4e6a-8c0d-1f2e3a4b5c6d", "email": "editor@example.com", "role": "editor",
-    "created_at": "2026-12-01T09:00:00Z", "last_sign_in_at": None,
+    "user_id": "7d3c9a1e-5b2f-4e6a-8c0d-1f2e3a4b5c6d",
+    "email": "editor@example.com",
+    "role": "editor",
+    "created_at": "2026-12-01T09:00:00Z",
+    "last_sign_in_at": None,
 }
 
 
 class UserOut(BaseModel):
     model_config = ConfigDict(
-        from_attributes=True, validate_by_name=True, validate_by_alias=True,
+        from_attributes=True,
+        validate_by_name=True,
+        validate_by_alias=True,
         json_schema_extra={"examples": [USER_EXAMPLE]},
     )
 

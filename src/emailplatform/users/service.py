@@ -31,7 +31,6 @@ ABILITIES: dict[str, set[str]] = {
 ABILITY_WORDS = {"change": "send or change anything", "administer": "manage API keys and users"}
 
 
-
 @dataclass(frozen=True)
 class ApiKeyActor:
     """An API key acting for its tenant: it manages users as an admin does, so it makes and removes no owner
@@ -194,9 +193,7 @@ def _check_role(role: str) -> None:
 
 def _check_password(password: str) -> None:
     if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-        raise Invalid(
-            f"a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters", field="password"
-        )
+        raise Invalid(f"a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters", field="password")
 
 
 def end_sessions(session: Session, user: User) -> None:

@@ -21,8 +21,9 @@ from emailplatform.webhooks.schemas import (
     EndpointWithSecret,
 )
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=error_responses(401, 422),
-                   dependencies=[needs("webhooks")])
+router = APIRouter(
+    prefix="/api/v1/webhooks", tags=["webhooks"], responses=error_responses(401, 422), dependencies=[needs("webhooks")]
+)
 
 
 @router.post("/endpoints", summary="Create a webhook endpoint", response_model=EndpointWithSecret, status_code=201)
@@ -42,7 +43,9 @@ def list_endpoints(session: SessionDep, tenant_id: TenantDep):
 
 
 @router.get(
-    "/endpoints/{endpoint_id}", response_model=EndpointOut, responses=error_responses(404),
+    "/endpoints/{endpoint_id}",
+    response_model=EndpointOut,
+    responses=error_responses(404),
     summary="Get a webhook endpoint",
 )
 def get_endpoint(endpoint_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
@@ -51,7 +54,9 @@ def get_endpoint(endpoint_id: uuid.UUID, session: SessionDep, tenant_id: TenantD
 
 
 @router.patch(
-    "/endpoints/{endpoint_id}", response_model=EndpointOut, responses=error_responses(404),
+    "/endpoints/{endpoint_id}",
+    response_model=EndpointOut,
+    responses=error_responses(404),
     summary="Change a webhook endpoint",
 )
 def update_endpoint(
@@ -64,7 +69,10 @@ def update_endpoint(
 
 
 @router.delete(
-    "/endpoints/{endpoint_id}", status_code=204, responses=error_responses(404), summary="Delete a webhook endpoint",
+    "/endpoints/{endpoint_id}",
+    status_code=204,
+    responses=error_responses(404),
+    summary="Delete a webhook endpoint",
 )
 def delete_endpoint(endpoint_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
     """No more calls go to it; its deliveries stay in the log."""
@@ -72,7 +80,9 @@ def delete_endpoint(endpoint_id: uuid.UUID, session: SessionDep, tenant_id: Tena
 
 
 @router.post(
-    "/endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret, responses=error_responses(404),
+    "/endpoints/{endpoint_id}/rotate-secret",
+    response_model=EndpointWithSecret,
+    responses=error_responses(404),
     summary="Rotate an endpoint's secret",
 )
 def rotate_endpoint_secret(endpoint_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
@@ -103,14 +113,21 @@ def list_deliveries(
     """Every call made or to be made, newest first, with each attempt's request and answer; filter by `status`,
     `endpoint_id` or `transaction_id`."""
     deliveries, attempts, next_cursor = webhook_deliveries.list_deliveries(
-        session, tenant_id, status=status, endpoint_id=endpoint_id, transaction_id=transaction_id,
-        cursor=cursor, limit=limit,
+        session,
+        tenant_id,
+        status=status,
+        endpoint_id=endpoint_id,
+        transaction_id=transaction_id,
+        cursor=cursor,
+        limit=limit,
     )
     return Page(items=[_with_attempts(d, attempts[d.id]) for d in deliveries], next_cursor=next_cursor)
 
 
 @router.get(
-    "/deliveries/{delivery_id}", response_model=DeliveryWithAttempts, responses=error_responses(404),
+    "/deliveries/{delivery_id}",
+    response_model=DeliveryWithAttempts,
+    responses=error_responses(404),
     summary="Get a webhook delivery",
 )
 def get_delivery(delivery_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
@@ -119,7 +136,9 @@ def get_delivery(delivery_id: uuid.UUID, session: SessionDep, tenant_id: TenantD
 
 
 @router.post(
-    "/deliveries/{delivery_id}/retry", response_model=DeliveryOut, status_code=202,
+    "/deliveries/{delivery_id}/retry",
+    response_model=DeliveryOut,
+    status_code=202,
     responses=error_responses(404, 409),
     summary="Retry a webhook delivery",
 )

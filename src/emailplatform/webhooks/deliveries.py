@@ -77,7 +77,9 @@ def retry_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUI
         if endpoint is None:
             raise Conflict("the endpoint of this delivery was deleted", field="delivery_id")
         if not endpoint.enabled:
-            raise Conflict(f"the endpoint is disabled ({endpoint.disabled_reason}); enable it first", field="delivery_id")
+            raise Conflict(
+                f"the endpoint is disabled ({endpoint.disabled_reason}); enable it first", field="delivery_id"
+            )
     now = utcnow()
     reopened = session.execute(  # conditional: of two retries at once, one reopens it and the other is refused
         update(Deliveries)
@@ -92,7 +94,9 @@ def retry_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUI
 
 
 def _tenant_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:
-    return get_for_tenant(session, WebhookDelivery, delivery_id, tenant_id, field="delivery_id", what="webhook delivery")
+    return get_for_tenant(
+        session, WebhookDelivery, delivery_id, tenant_id, field="delivery_id", what="webhook delivery"
+    )
 
 
 def _attempts_of(session: Session, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[WebhookAttempt]]:
@@ -105,7 +109,12 @@ def _attempts_of(session: Session, delivery_ids: list[uuid.UUID]) -> dict[uuid.U
 
 
 def enqueue_attempt(
-    session: Session, delivery_id: uuid.UUID, tenant_id: uuid.UUID, run_at: datetime, *, attempts_made: int,
+    session: Session,
+    delivery_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    run_at: datetime,
+    *,
+    attempts_made: int,
     manual: bool = False,
 ) -> None:
     job_payload = {"delivery_id": str(delivery_id), "attempts_made": attempts_made}
@@ -161,17 +170,22 @@ def plan_attempts(session: Session, jobs: list[tuple[uuid.UUID, int | None]]) ->
     endpoint, callback = WebhookEndpoint, CallbackSecret
     stmt = (
         select(
-            WebhookDelivery.id, WebhookDelivery.tenant_id, WebhookDelivery.status, WebhookDelivery.attempts,
-            WebhookDelivery.url, WebhookDelivery.payload, WebhookDelivery.endpoint_id, WebhookDelivery.callback,
-            endpoint.enabled, endpoint.disabled_reason,
+            WebhookDelivery.id,
+            WebhookDelivery.tenant_id,
+            WebhookDelivery.status,
+            WebhookDelivery.attempts,
+            WebhookDelivery.url,
+            WebhookDelivery.payload,
+            WebhookDelivery.endpoint_id,
+            WebhookDelivery.callback,
+            endpoint.enabled,
+            endpoint.disabled_reason,
             func.coalesce(endpoint.secret, callback.secret).label("secret"),
             func.coalesce(endpoint.previous_secret, callback.previous_secret).label("previous_secret"),
             func.coalesce(endpoint.previous_secret_expires_at, callback.previous_secret_expires_at).label("expires"),
         )
         .outerjoin(endpoint, endpoint.id == WebhookDelivery.endpoint_id)
-        .outerjoin(
-            callback, and_(WebhookDelivery.callback.is_(True), callback.tenant_id == WebhookDelivery.tenant_id)
-        )
+        .outerjoin(callback, and_(WebhookDelivery.callback.is_(True), callback.tenant_id == WebhookDelivery.tenant_id))
         .where(WebhookDelivery.id.in_(delivery_ids))
     )
     rows = {row.id: row for row in session.execute(stmt)}
@@ -261,9 +275,15 @@ def _failing_endpoints(session: Session, attempts: list[Attempt]) -> dict[uuid.U
 def _attempt_row(attempt: Attempt, number: int) -> dict:
     outcome = attempt.outcome
     return {
-        "delivery_id": attempt.plan.delivery_id, "tenant_id": attempt.plan.tenant_id, "number": number,
-        "request_url": attempt.plan.url, "request_headers": attempt.headers, "status_code": outcome.status_code,
-        "response_excerpt": outcome.response_excerpt, "latency_ms": outcome.latency_ms, "error": outcome.error,
+        "delivery_id": attempt.plan.delivery_id,
+        "tenant_id": attempt.plan.tenant_id,
+        "number": number,
+        "request_url": attempt.plan.url,
+        "request_headers": attempt.headers,
+        "status_code": outcome.status_code,
+        "response_excerpt": outcome.response_excerpt,
+        "latency_ms": outcome.latency_ms,
+        "error": outcome.error,
         "started_at": attempt.started_at,
     }
 

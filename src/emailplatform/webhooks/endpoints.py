@@ -33,12 +33,20 @@ def check_url(url: str, settings: Settings, field: str = "callback_url") -> None
 
 
 def create_endpoint(
-    session: Session, settings: Settings, tenant_id: uuid.UUID, url: str, event_types: list[str], description: str | None
+    session: Session,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    url: str,
+    event_types: list[str],
+    description: str | None,
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret, returned here and never again."""
     check_url(url, settings, field="url")
     endpoint = WebhookEndpoint(
-        tenant_id=tenant_id, url=url, event_types=_checked_event_types(event_types), description=description,
+        tenant_id=tenant_id,
+        url=url,
+        event_types=_checked_event_types(event_types),
+        description=description,
         secret=signing.new_secret(),
     )
     session.add(endpoint)
@@ -52,7 +60,9 @@ def list_endpoints(session: Session, tenant_id: uuid.UUID) -> list[WebhookEndpoi
 
 
 def get_endpoint(session: Session, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    return get_for_tenant(session, WebhookEndpoint, endpoint_id, tenant_id, field="endpoint_id", what="webhook endpoint")
+    return get_for_tenant(
+        session, WebhookEndpoint, endpoint_id, tenant_id, field="endpoint_id", what="webhook endpoint"
+    )
 
 
 def update_endpoint(
@@ -69,7 +79,12 @@ def update_endpoint(
     if "description" in changes:
         endpoint.description = changes["description"]
     if changes.get("enabled") is True and not endpoint.enabled:
-        endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at, endpoint.failing_since = True, None, None, None
+        endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at, endpoint.failing_since = (
+            True,
+            None,
+            None,
+            None,
+        )
     elif changes.get("enabled") is False and endpoint.enabled:
         disable(endpoint, "disabled by the tenant")
     session.flush()
@@ -90,7 +105,9 @@ def delete_endpoint(session: Session, tenant_id: uuid.UUID, endpoint_id: uuid.UU
     session.flush()
 
 
-def rotate_endpoint_secret(session: Session, tenant_id: uuid.UUID, endpoint_id: uuid.UUID) -> tuple[WebhookEndpoint, str]:
+def rotate_endpoint_secret(
+    session: Session, tenant_id: uuid.UUID, endpoint_id: uuid.UUID
+) -> tuple[WebhookEndpoint, str]:
     """A new secret, returned here and never again; the old one keeps signing beside it for 24 hours."""
     endpoint = get_endpoint(session, tenant_id, endpoint_id)
     return endpoint, _rotate(endpoint)

@@ -9,7 +9,12 @@ from sqlalchemy.orm import Session
 
 from emailplatform.models import Transaction, TransactionKind, WebhookDelivery, utcnow
 from emailplatform.webhooks.deliveries import enqueue_attempt, iso
-from emailplatform.webhooks.endpoints import EVENT_TYPES, TRANSACTION_STATUS_CHANGED, callback_secret, subscribed_endpoints
+from emailplatform.webhooks.endpoints import (
+    EVENT_TYPES,
+    TRANSACTION_STATUS_CHANGED,
+    callback_secret,
+    subscribed_endpoints,
+)
 
 
 def transaction_status_changed(session: Session, transaction: Transaction, summary: dict) -> None:
@@ -49,7 +54,9 @@ def message_events(session: Session, tenant_id: uuid.UUID, event_type: str, payl
     for payload in payloads:
         transaction_id = payload.get("transaction_id")
         body = {"type": event_type, "timestamp": timestamp} | payload | labels.get(str(transaction_id), {})
-        _deliver(session, tenant_id, event_type, body, endpoints, uuid.UUID(str(transaction_id)) if transaction_id else None)
+        _deliver(
+            session, tenant_id, event_type, body, endpoints, uuid.UUID(str(transaction_id)) if transaction_id else None
+        )
 
 
 def _labels_of(session: Session, transaction_ids: set) -> dict[str, dict]:
@@ -78,8 +85,15 @@ def _deliver(
 ) -> None:
     deliveries = [
         WebhookDelivery(
-            id=uuid.uuid4(), tenant_id=tenant_id, endpoint_id=endpoint_id, callback=endpoint_id is None,
-            transaction_id=transaction_id, url=url, event_type=event_type, payload=payload, next_attempt_at=utcnow(),
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            endpoint_id=endpoint_id,
+            callback=endpoint_id is None,
+            transaction_id=transaction_id,
+            url=url,
+            event_type=event_type,
+            payload=payload,
+            next_attempt_at=utcnow(),
         )
         for endpoint_id, url in destinations
     ]

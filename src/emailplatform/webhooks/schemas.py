@@ -2,8 +2,8 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic.config import JsonDict
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 EventType = Literal[
     "transaction.status_changed",
@@ -19,36 +19,62 @@ EventType = Literal[
 
 
 ENDPOINT_EXAMPLE: JsonDict = {
-    "id": "0193b7c3-7f5a-7b94-8c3d-6e8f1a4b5d73", "url": "https://hooks.example.com/emailplatform",
-    "description": "CRM sync", "event_types": ["message.delivered", "message.bounced"], "enabled": True,
-    "disabled_reason": None, "disabled_at": None, "failing_since": None, "previous_secret_expires_at": None,
-    "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-01T09:00:00Z",
+    "id": "0193b7c3-7f5a-7b94-8c3d-6e8f1a4b5d73",
+    "url": "https://hooks.example.com/emailplatform",
+    "description": "CRM sync",
+    "event_types": ["message.delivered", "message.bounced"],
+    "enabled": True,
+    "disabled_reason": None,
+    "disabled_at": None,
+    "failing_since": None,
+    "previous_secret_expires_at": None,
+    "created_at": "2026-12-01T09:00:00Z",
+    "updated_at": "2026-12-01T09:00:00Z",
 }
 ATTEMPT_EXAMPLE: JsonDict = {
-    "number": 1, "started_at": "2026-12-01T09:00:06Z", "request_url": "https://hooks.example.com/emailplatform",
+    "number": 1,
+    "started_at": "2026-12-01T09:00:06Z",
+    "request_url": "https://hooks.example.com/emailplatform",
     "request_headers": {"webhook-id": "0193b7c4-8a6b-7ca5-9d4e-7f9a2b5c6e84", "webhook-timestamp": "1796029206"},
-    "status_code": 200, "response_excerpt": "ok", "latency_ms": 84.2, "error": None,
+    "status_code": 200,
+    "response_excerpt": "ok",
+    "latency_ms": 84.2,
+    "error": None,
 }
 DELIVERY_EXAMPLE: JsonDict = {
-    "id": "0193b7c4-8a6b-7ca5-9d4e-7f9a2b5c6e84", "endpoint_id": "0193b7c3-7f5a-7b94-8c3d-6e8f1a4b5d73",
-    "callback": False, "transaction_id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10",
-    "url": "https://hooks.example.com/emailplatform", "event_type": "message.delivered",
+    "id": "0193b7c4-8a6b-7ca5-9d4e-7f9a2b5c6e84",
+    "endpoint_id": "0193b7c3-7f5a-7b94-8c3d-6e8f1a4b5d73",
+    "callback": False,
+    "transaction_id": "0193b7b1-0e6f-7c3a-8b1d-5f2a9c4e7d10",
+    "url": "https://hooks.example.com/emailplatform",
+    "event_type": "message.delivered",
     "payload": {
-        "type": "message.delivered", "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b",
+        "type": "message.delivered",
+        "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b",
         "recipient": "ada@example.com",
     },
-    "status": "succeeded", "attempts": 1, "next_attempt_at": None, "last_status_code": 200, "last_error": None,
-    "created_at": "2026-12-01T09:00:06Z", "finished_at": "2026-12-01T09:00:06Z",
+    "status": "succeeded",
+    "attempts": 1,
+    "next_attempt_at": None,
+    "last_status_code": 200,
+    "last_error": None,
+    "created_at": "2026-12-01T09:00:06Z",
+    "finished_at": "2026-12-01T09:00:06Z",
 }
 
 
 class EndpointCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{
-            "url": "https://hooks.example.com/emailplatform", "event_types": ["message.delivered", "message.bounced"],
-            "description": "CRM sync",
-        }],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://hooks.example.com/emailplatform",
+                    "event_types": ["message.delivered", "message.bounced"],
+                    "description": "CRM sync",
+                }
+            ],
+        }
+    )
 
     url: str = Field(max_length=2000, description="http(s) URL; its host must resolve to public addresses.")
     event_types: list[EventType] = Field(min_length=1)
@@ -65,9 +91,7 @@ class EndpointUpdate(BaseModel):
 
 
 class EndpointOut(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True, json_schema_extra={"examples": [ENDPOINT_EXAMPLE]}
-    )
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [ENDPOINT_EXAMPLE]})
 
     id: uuid.UUID
     url: str
@@ -85,28 +109,33 @@ class EndpointOut(BaseModel):
 
 
 class EndpointWithSecret(EndpointOut):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [ENDPOINT_EXAMPLE | {"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [ENDPOINT_EXAMPLE | {"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}],
+        }
+    )
 
     secret: str = Field(description="The `whsec_` signing secret: shown this once, never again.")
 
 
 class CallbackSecretOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{
-            "secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "previous_secret_expires_at": "2026-12-02T09:00:00Z",
-        }],
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+                    "previous_secret_expires_at": "2026-12-02T09:00:00Z",
+                }
+            ],
+        }
+    )
 
     secret: str = Field(description="The `whsec_` secret signing campaign callbacks: shown this once, never again.")
     previous_secret_expires_at: datetime | None
 
 
 class AttemptOut(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True, json_schema_extra={"examples": [ATTEMPT_EXAMPLE]}
-    )
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [ATTEMPT_EXAMPLE]})
 
     number: int
     started_at: datetime
@@ -119,9 +148,7 @@ class AttemptOut(BaseModel):
 
 
 class DeliveryOut(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True, json_schema_extra={"examples": [DELIVERY_EXAMPLE]}
-    )
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [DELIVERY_EXAMPLE]})
 
     id: uuid.UUID = Field(description="The webhook-id header of every attempt.")
     endpoint_id: uuid.UUID | None = Field(description="The endpoint; none for a callback or a deleted endpoint.")

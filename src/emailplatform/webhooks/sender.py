@@ -6,7 +6,7 @@ import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import aiohttp
@@ -146,7 +146,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     if value.isascii() and value.isdigit():  # "²".isdigit() too
         return float(value)
     try:
-        return max((parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds(), 0.0)
+        return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
     except (TypeError, ValueError):
         return None
 

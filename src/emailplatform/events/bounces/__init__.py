@@ -29,8 +29,16 @@ from emailplatform.events.bounces.verp import (
 )
 
 __all__ = [
-    "HARD_REASONS", "REASONS", "BounceReport", "BouncedRecipient", "Classification", "classify_reply",
-    "message_id_from_address", "parse", "returned_message_id", "verp_local_part",
+    "HARD_REASONS",
+    "REASONS",
+    "BounceReport",
+    "BouncedRecipient",
+    "Classification",
+    "classify_reply",
+    "message_id_from_address",
+    "parse",
+    "returned_message_id",
+    "verp_local_part",
 ]
 log = structlog.get_logger("emailplatform.bounces")
 # A DSN is a bounce when a recipient failed, else a delay when one is delayed, else a delivery notice.
@@ -42,8 +50,10 @@ def parse(raw: bytes, *, envelope_recipient: str | None = None) -> BounceReport:
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     returned = returned_message_id(raw)
     found = partial(
-        BounceReport, message_id=verp_message_id(msg, envelope_recipient) or returned,
-        returned_message_id=returned, fingerprint=_fingerprint(msg, raw),
+        BounceReport,
+        message_id=verp_message_id(msg, envelope_recipient) or returned,
+        returned_message_id=returned,
+        fingerprint=_fingerprint(msg, raw),
     )
     try:
         return _read(msg, found)
@@ -54,8 +64,11 @@ def parse(raw: bytes, *, envelope_recipient: str | None = None) -> BounceReport:
 
 def _read(msg: Message, found: partial) -> BounceReport:
     return (
-        _feedback(msg, found) or _status_notification(msg, found) or _machine_reply(msg, found)
-        or _human_text_bounce(msg, found) or found("not_a_bounce")
+        _feedback(msg, found)
+        or _status_notification(msg, found)
+        or _machine_reply(msg, found)
+        or _human_text_bounce(msg, found)
+        or found("not_a_bounce")
     )
 
 
@@ -65,9 +78,18 @@ def _feedback(msg: Message, found: partial) -> BounceReport | None:
         return None
     fields, recipients = report
     feedback_type = fields.get("feedback-type", "abuse").strip().lower()
-    named = [BouncedRecipient(email=a, action="complained", status=None, smtp_code=None,
-                              diagnostic=fields.get("user-agent", ""), reason="feedback", hard=False)
-             for a in recipients]
+    named = [
+        BouncedRecipient(
+            email=a,
+            action="complained",
+            status=None,
+            smtp_code=None,
+            diagnostic=fields.get("user-agent", ""),
+            reason="feedback",
+            hard=False,
+        )
+        for a in recipients
+    ]
     return found("feedback", named, format="arf", feedback_type=feedback_type)
 
 
@@ -132,4 +154,3 @@ def _fingerprint(msg: Message, raw: bytes) -> str:
     own_id = str(msg.get("Message-ID", "")).strip()
     basis = own_id.encode("utf-8", "replace") if own_id else body(raw) or raw
     return hashlib.sha256(basis).hexdigest()[:32]
-

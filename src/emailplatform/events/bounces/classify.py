@@ -20,22 +20,53 @@ MAX_DIAGNOSTIC = 500
 
 # RFC 3463 / RFC 7372 codes that blame the sender or its message, whatever the words.
 SENDER_CODES = {
-    "7.7": "securityerror", "7.8": "securityerror", "7.10": "securityerror",
-    "7.11": "securityerror", "7.14": "securityerror", "7.20": "securityerror", "7.21": "securityerror",
-    "7.22": "securityerror", "7.23": "securityerror", "7.24": "securityerror", "7.25": "securityerror",
-    "7.26": "securityerror", "7.27": "rejected", "7.28": "ratelimited", "7.29": "securityerror",
-    "7.30": "securityerror", "1.7": "rejected", "1.8": "rejected",
+    "7.7": "securityerror",
+    "7.8": "securityerror",
+    "7.10": "securityerror",
+    "7.11": "securityerror",
+    "7.14": "securityerror",
+    "7.20": "securityerror",
+    "7.21": "securityerror",
+    "7.22": "securityerror",
+    "7.23": "securityerror",
+    "7.24": "securityerror",
+    "7.25": "securityerror",
+    "7.26": "securityerror",
+    "7.27": "rejected",
+    "7.28": "ratelimited",
+    "7.29": "securityerror",
+    "7.30": "securityerror",
+    "1.7": "rejected",
+    "1.8": "rejected",
 }
 # The codes specific enough to decide once nothing blames the sender: "subject.detail" -> reason.
 RECIPIENT_CODES = {
-    "1.1": "userunknown", "1.2": "hostunknown", "1.3": "userunknown", "1.6": "hasmoved",
-    "2.1": "suspend", "2.2": "mailboxfull", "2.3": "mesgtoobig", "3.1": "systemfull", "3.4": "mesgtoobig",
-    "4.4": "hostunknown", "4.7": "expired", "5.3": "exceedlimit", "7.13": "suspend", "7.16": "mesgtoobig",
-    "7.17": "hasmoved", "7.18": "hasmoved",
+    "1.1": "userunknown",
+    "1.2": "hostunknown",
+    "1.3": "userunknown",
+    "1.6": "hasmoved",
+    "2.1": "suspend",
+    "2.2": "mailboxfull",
+    "2.3": "mesgtoobig",
+    "3.1": "systemfull",
+    "3.4": "mesgtoobig",
+    "4.4": "hostunknown",
+    "4.7": "expired",
+    "5.3": "exceedlimit",
+    "7.13": "suspend",
+    "7.16": "mesgtoobig",
+    "7.17": "hasmoved",
+    "7.18": "hasmoved",
 }
 # When nothing else says more: the code's subject.
-SUBJECT_FALLBACK = {"2": "mailboxfull", "3": "systemerror", "4": "networkerror", "5": "syntaxerror",
-                    "6": "contenterror", "7": "policyviolation"}
+SUBJECT_FALLBACK = {
+    "2": "mailboxfull",
+    "3": "systemerror",
+    "4": "networkerror",
+    "5": "syntaxerror",
+    "6": "contenterror",
+    "7": "policyviolation",
+}
 
 
 def classify_reply(smtp_code: int | None, text: str, *, permanent: bool | None = None) -> Classification:
@@ -44,8 +75,9 @@ def classify_reply(smtp_code: int | None, text: str, *, permanent: bool | None =
     return classify(status_in(diagnostic), smtp_code or code_in(diagnostic), diagnostic, permanent=permanent)
 
 
-def classify(status: str | None, smtp_code: int | None, diagnostic: str, *, permanent: bool | None = None,
-             given_up: bool = False) -> Classification:
+def classify(
+    status: str | None, smtp_code: int | None, diagnostic: str, *, permanent: bool | None = None, given_up: bool = False
+) -> Classification:
     """`permanent`: what the report says when neither code does (a DSN's failed action, qmail's
     "permanent error"); a 4 in either code always makes it temporary. `given_up`: the sender's MTA
     stopped retrying a temporary failure, which is an expiry unless the words say more."""
@@ -53,8 +85,9 @@ def classify(status: str | None, smtp_code: int | None, diagnostic: str, *, perm
     said_permanent = (status or "").startswith("5") or str(smtp_code or "").startswith("5")
     final = not temporary and (said_permanent or bool(permanent))
     reason = _reason(status, diagnostic, final, given_up and temporary)
-    return Classification(status=status, smtp_code=smtp_code, diagnostic=diagnostic, reason=reason,
-                          hard=is_hard(reason, final))
+    return Classification(
+        status=status, smtp_code=smtp_code, diagnostic=diagnostic, reason=reason, hard=is_hard(reason, final)
+    )
 
 
 def _reason(status: str | None, diagnostic: str, permanent: bool, expired: bool) -> str:
@@ -80,7 +113,7 @@ def clean(text: str) -> str:
     if not prefix:
         return one_line[:MAX_DIAGNOSTIC]
     codes = " ".join(code for code in prefix.groups() if code)
-    rest = CONTINUATION.sub(" ", " " + one_line[prefix.end():]).strip()
+    rest = CONTINUATION.sub(" ", " " + one_line[prefix.end() :]).strip()
     return f"{codes} {rest}".strip()[:MAX_DIAGNOSTIC]
 
 

@@ -66,10 +66,18 @@ def recipient(block: dict[str, str], *, human_reply: str = "") -> BouncedRecipie
     status = status_in(block.get("status", "")) or status_in(diagnostic)
     kind = action(block)
     if kind in ("delivered", "relayed", "expanded"):
-        return BouncedRecipient(email=address.lower(), action=kind, status=status, smtp_code=code_in(diagnostic),
-                                diagnostic=diagnostic, reason="delivered", hard=False)
-    classified = classify(status, code_in(diagnostic), diagnostic, permanent=kind == "failed",
-                          given_up=kind == "failed")
+        return BouncedRecipient(
+            email=address.lower(),
+            action=kind,
+            status=status,
+            smtp_code=code_in(diagnostic),
+            diagnostic=diagnostic,
+            reason="delivered",
+            hard=False,
+        )
+    classified = classify(
+        status, code_in(diagnostic), diagnostic, permanent=kind == "failed", given_up=kind == "failed"
+    )
     return BouncedRecipient(email=address.lower(), action=kind or "failed", **classified.details())
 
 

@@ -19,8 +19,11 @@ class Classification:
 
     def details(self) -> dict:
         return {
-            "hard": self.hard, "status": self.status, "smtp_code": self.smtp_code,
-            "diagnostic": self.diagnostic, "reason": self.reason,
+            "hard": self.hard,
+            "status": self.status,
+            "smtp_code": self.smtp_code,
+            "diagnostic": self.diagnostic,
+            "reason": self.reason,
         }
 
 
@@ -49,9 +52,12 @@ class BounceReport:
 
     def to_dict(self) -> dict:
         return {
-            "is_bounce": self.is_bounce, "kind": self.kind, "format": self.format,
+            "is_bounce": self.is_bounce,
+            "kind": self.kind,
+            "format": self.format,
             "is_auto_reply": self.kind in ("auto_reply", "challenge_response"),
-            "is_feedback_report": self.kind == "feedback", "is_delivery_notice": self.kind in ("delivery", "delay"),
+            "is_feedback_report": self.kind == "feedback",
+            "is_delivery_notice": self.kind in ("delivery", "delay"),
             "feedback_type": self.feedback_type,
             "message_id": str(self.message_id) if self.message_id else None,
             "recipients": [r.to_dict() for r in self.recipients],

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
-from emailplatform.events.bounces.text import EMAIL, addresses_in, decoded_subject, payload_bytes, payload_text, sub_messages
+from emailplatform.events.bounces.text import (
+    EMAIL,
+    addresses_in,
+    decoded_subject,
+    payload_bytes,
+    payload_text,
+    sub_messages,
+)
 
 # Format name -> what marks it (subject, sender or text).
 SIGNATURES = [
@@ -21,18 +28,29 @@ SIGNATURES = [
     ("yahoo", r"unable to deliver your message to the following address|yahoo(inc)?\.com|yahoo! mail"),
     ("aol", r"aol\.com|america online"),
     ("gmail", r"google tried to deliver|gmail\.com|mail delivery subsystem"),
-    ("exchange", r"delivery has failed to these recipients|did not reach (some or all of )?the intended recipients"
-                 r"|microsoft exchange|remote server returned|outlook\.com|diagnostic information for administrators"),
+    (
+        "exchange",
+        r"delivery has failed to these recipients|did not reach (some or all of )?the intended recipients"
+        r"|microsoft exchange|remote server returned|outlook\.com|diagnostic information for administrators",
+    ),
     ("domino", r"was not delivered to:|lotus|domino"),
     ("exim", r"created automatically by mail delivery software|exim"),
     ("sendmail", r"transcript of session follows|permanent fatal errors|sendmail"),
     ("postfix", r"this is the mail system at host|postfix"),
     ("courier", r"courier mail server"),
-    ("amazon_ses", r"amazonses|amazon ses"), ("amazon_workmail", r"workmail"),
-    ("sendgrid", r"sendgrid"), ("mailgun", r"mailgun"), ("mdaemon", r"mdaemon"), ("groupwise", r"groupwise"),
-    ("imail", r"\bimail\b"), ("zimbra", r"zimbra"), ("kerio", r"kerio"), ("mirapoint", r"mirapoint"),
+    ("amazon_ses", r"amazonses|amazon ses"),
+    ("amazon_workmail", r"workmail"),
+    ("sendgrid", r"sendgrid"),
+    ("mailgun", r"mailgun"),
+    ("mdaemon", r"mdaemon"),
+    ("groupwise", r"groupwise"),
+    ("imail", r"\bimail\b"),
+    ("zimbra", r"zimbra"),
+    ("kerio", r"kerio"),
+    ("mirapoint", r"mirapoint"),
     ("messagingserver", r"this report relates to a message you sent|messaging server|iplanet"),
-    ("japanese", r"[\u3040-\u30ff]"), ("chinese", r"[\u4e00-\u9fff]"),
+    ("japanese", r"[\u3040-\u30ff]"),
+    ("chinese", r"[\u4e00-\u9fff]"),
 ]
 DELAY = re.compile(
     r"warning message only|will (continue to try|retry|try again|keep trying)|still (be )?trying|not yet been delivered"
@@ -98,8 +116,10 @@ def failures(msg: Message, text: str) -> list[Failure]:
         candidates.setdefault(address, [])
     if not candidates:
         candidates = {a: [] for a in returned_recipients(msg) if a not in ignored}
-    return [Failure(address, _reply(lines, mentions, text, address, single=len(candidates) == 1))
-            for address, mentions in candidates.items()]
+    return [
+        Failure(address, _reply(lines, mentions, text, address, single=len(candidates) == 1))
+        for address, mentions in candidates.items()
+    ]
 
 
 def _recipient_lines(lines: list[str], ignored: set[str]) -> dict[str, list[int]]:
@@ -131,7 +151,7 @@ def _window(lines: list[str], start: int) -> str:
     or the next recipient line."""
     first = EMAIL.sub("", lines[start], count=1).strip(" \t<>:\"'()[]-*•.")
     taken = [first] if first else []
-    for line in lines[start + 1:start + MAX_REPLY_LINES]:
+    for line in lines[start + 1 : start + MAX_REPLY_LINES]:
         stripped = line.strip()
         if not stripped and taken:
             break
@@ -144,10 +164,16 @@ def _window(lines: list[str], start: int) -> str:
 
 def _not_recipients(msg: Message) -> set[str]:
     """Addresses a bounce names that are never the failed recipient: its own, ours, the daemon's."""
-    own = {a.lower() for _, a in getaddresses([str(v) for h in ("From", "To", "Reply-To", "Sender")
-                                                for v in msg.get_all(h, [])])}
-    own |= {a.lower() for _, a in getaddresses([str(v) for h in ("From", "Sender", "Return-Path")
-                                                for v in _returned_headers(msg).get_all(h, [])])}
+    own = {
+        a.lower()
+        for _, a in getaddresses([str(v) for h in ("From", "To", "Reply-To", "Sender") for v in msg.get_all(h, [])])
+    }
+    own |= {
+        a.lower()
+        for _, a in getaddresses(
+            [str(v) for h in ("From", "Sender", "Return-Path") for v in _returned_headers(msg).get_all(h, [])]
+        )
+    }
     return {a for a in own if a} | {"mailer-daemon", "postmaster"}
 
 
@@ -169,5 +195,7 @@ def _returned_headers(msg: Message) -> Message:
             return email.message_from_bytes(payload_bytes(part))
     body = payload_text(msg)
     marker = re.search(r"^(Return-Path|Received|From|Message-ID):", body or "", re.MULTILINE | re.IGNORECASE)
-    quoted = body[marker.start():] if marker and re.search(r"copy of|original|below", body[:marker.start()], re.I) else ""
+    quoted = (
+        body[marker.start() :] if marker and re.search(r"copy of|original|below", body[: marker.start()], re.I) else ""
+    )
     return email.message_from_string(quoted)

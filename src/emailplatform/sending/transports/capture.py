@@ -5,7 +5,7 @@ import asyncio
 import email
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
@@ -108,5 +108,5 @@ def _date(headers: EmailMessage) -> datetime | None:
     except (TypeError, ValueError):
         return None
     if date and not date.tzinfo:  # a date given with no zone ("-0000") is taken as UTC
-        return date.replace(tzinfo=timezone.utc)
+        return date.replace(tzinfo=UTC)
     return date

@@ -21,7 +21,10 @@ from emailplatform.sending.transports.base import OutgoingMessage, SendResult, S
 
 # Refusals of this message, its sender or the account: sending it again will not help.
 REFUSED = {
-    "MessageRejected", "MailFromDomainNotVerifiedException", "AccountSuspendedException", "BadRequestException",
+    "MessageRejected",
+    "MailFromDomainNotVerifiedException",
+    "AccountSuspendedException",
+    "BadRequestException",
     "InvalidParameterValue",
 }
 

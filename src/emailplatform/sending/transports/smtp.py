@@ -188,8 +188,11 @@ async def _international_transaction(smtp: aiosmtplib.SMTP, message: OutgoingMes
     mail_options, rcpt_options = dsn_options(message) if smtp.supports_extension("dsn") else ([], [])
     try:
         _, reply = await smtp.sendmail(
-            message.envelope_from, [message.recipient], message.raw,
-            mail_options=["SMTPUTF8", *mail_options], rcpt_options=rcpt_options,
+            message.envelope_from,
+            [message.recipient],
+            message.raw,
+            mail_options=["SMTPUTF8", *mail_options],
+            rcpt_options=rcpt_options,
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:
         refused = exc.recipients[0]

@@ -22,11 +22,15 @@ PAGE_SIZE = 50
 
 @router.get("/ui/api-keys")
 def api_keys_page(request: Request, session: DbDep, me: Admin):
-    return render(request, "admin/api_keys.html", keys=tenant_service.list_api_keys(session, me.tenant_id), new_key=None)
+    return render(
+        request, "admin/api_keys.html", keys=tenant_service.list_api_keys(session, me.tenant_id), new_key=None
+    )
 
 
 @router.post("/ui/api-keys")
-def create_api_key(request: Request, session: DbDep, me: Admin, name: Annotated[str, Form(min_length=1, max_length=100)]):
+def create_api_key(
+    request: Request, session: DbDep, me: Admin, name: Annotated[str, Form(min_length=1, max_length=100)]
+):
     key, plain = tenant_service.create_api_key(session, me.tenant_id, name)
     keys = tenant_service.list_api_keys(session, me.tenant_id)
     return render(request, "admin/api_keys.html", keys=keys, new_key=(key, plain))
@@ -53,9 +57,12 @@ def outbox_message_page(request: Request, runtime: RuntimeDep, me: Viewer, messa
     if message is None:
         raise NotFound("this message is not in your outbox", field="message_id")
     return render(
-        request, "admin/outbox_message.html", message_id=message_id,
+        request,
+        "admin/outbox_message.html",
+        message_id=message_id,
         headers=[(name, str(value)) for name, value in message.items()],
-        html=outbox.body(message, "html"), text=outbox.body(message, "plain"),
+        html=outbox.body(message, "html"),
+        text=outbox.body(message, "plain"),
     )
 
 
@@ -71,4 +78,3 @@ def jobs_page(request: Request, session: DbDep, me: Viewer, state: str = "dead",
 def retry_job(session: DbDep, me: Editor, job_id: JobId):
     queue.retry_dead(session, job_id, me.tenant_id)
     return RedirectResponse("/ui/jobs?state=dead", status_code=303)
-

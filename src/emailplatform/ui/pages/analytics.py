@@ -7,8 +7,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from emailplatform.analytics import service as analytics
-from emailplatform.errors import Invalid, NotFound
 from emailplatform.deps import get_runtime
+from emailplatform.errors import Invalid, NotFound
 from emailplatform.ui.deps import DbDep, Viewer
 from emailplatform.ui.views import UiRoute, render
 
@@ -23,10 +23,15 @@ def analytics_page(request: Request, session: DbDep, me: Viewer, days: int = 30,
     where = analytics.scope(session, me.tenant_id, days, _campaign_id(campaign))
     recent = analytics.recent_campaigns(session, me.tenant_id, CAMPAIGNS_SHOWN)
     return render(
-        request, "analytics.html", periods=PERIODS, days=days,
+        request,
+        "analytics.html",
+        periods=PERIODS,
+        days=days,
         ov=analytics.overview(session, me.tenant_id, days, transport=get_runtime(request).settings.transport),
-        campaigns=recent, where=where,
-        reasons=analytics.bounce_reasons(session, where), links=analytics.top_links(session, where),
+        campaigns=recent,
+        where=where,
+        reasons=analytics.bounce_reasons(session, where),
+        links=analytics.top_links(session, where),
         domains=analytics.by_recipient_domain(session, where),
         scope_query=f"days={days}" + (f"&campaign={where.campaign.id}" if where.campaign else ""),
     )

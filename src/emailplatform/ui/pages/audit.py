@@ -1,6 +1,6 @@
 """The audit log, for admins: who changed what, newest first, filtered as in the API."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -21,8 +21,13 @@ FILTERS = ("actor", "action", "object_type", "object_id", "since", "until")
 def audit_page(request: Request, session: DbDep, me: Admin, cursor: str | None = None):
     filters = {name: request.query_params.get(name, "").strip()[:320] for name in FILTERS}
     stmt = audit.list_query(
-        me.tenant_id, actor=filters["actor"], action=filters["action"], object_type=filters["object_type"],
-        object_id=filters["object_id"], since=_day(filters["since"], "since"), until=_day(filters["until"], "until"),
+        me.tenant_id,
+        actor=filters["actor"],
+        action=filters["action"],
+        object_type=filters["object_type"],
+        object_id=filters["object_id"],
+        since=_day(filters["since"], "since"),
+        until=_day(filters["until"], "until"),
     )
     rows, next_cursor = paginate(session, stmt, (AuditEntry.id,), cursor=cursor, limit=PAGE_SIZE, descending=True)
     more = urlencode({k: v for k, v in filters.items() if v} | {"cursor": next_cursor}) if next_cursor else None
@@ -34,6 +39,6 @@ def _day(value: str, field: str) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
     except ValueError:
         raise Invalid(f"{field} is not a date (YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM)", field=field) from None

@@ -24,7 +24,9 @@ def root(request: Request):
 
 @router.get("/ui/sign-in")
 def sign_in_page(request: Request, next: str = "/ui/"):
-    return render(request, "sign_in.html", next=_safe_next(next), tenant=user_service.FIRST_TENANT, email="", error=None)
+    return render(
+        request, "sign_in.html", next=_safe_next(next), tenant=user_service.FIRST_TENANT, email="", error=None
+    )
 
 
 @router.post("/ui/sign-in", dependencies=[Depends(deps.check_csrf)])
@@ -42,7 +44,12 @@ def sign_in(
     except AppError as exc:
         session.rollback()
         page = render(
-            request, "sign_in.html", status_code=exc.status_code, next=_safe_next(next), tenant=tenant, email=email,
+            request,
+            "sign_in.html",
+            status_code=exc.status_code,
+            next=_safe_next(next),
+            tenant=tenant,
+            email=email,
             error=exc.message,
         )
         page.headers.update(exc.headers)

@@ -15,8 +15,8 @@ from emailplatform.campaigns import pausing, recipients, splitting
 from emailplatform.campaigns import queries as campaign_queries
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.campaigns.schemas import CampaignCreate
-from emailplatform.deps import RuntimeDep, get_runtime
 from emailplatform.deliverability import service as deliverability
+from emailplatform.deps import RuntimeDep, get_runtime
 from emailplatform.domains import service as domain_service
 from emailplatform.errors import AppError, Invalid
 from emailplatform.models import MessageStatus, Transaction, TransactionStatus
@@ -48,17 +48,21 @@ def new_campaign_page(request: Request, session: DbDep, me: Editor, template_id:
     sender = tenant_service.default_sender(session, me.tenant_id)
     sender = sender or campaign_queries.last_sender(session, me.tenant_id) or ("", "")
     values = {
-        "template_id": str(template_id or ""), "from_email": sender[0], "from_name": sender[1] or "",
-        "name": "", "file_url": "", "filename": "",
-        "send_mode": "now", "send_at_local": "", "time_zone": "",
+        "template_id": str(template_id or ""),
+        "from_email": sender[0],
+        "from_name": sender[1] or "",
+        "name": "",
+        "file_url": "",
+        "filename": "",
+        "send_mode": "now",
+        "send_at_local": "",
+        "time_zone": "",
     }
     return _new_page(request, session, me, values, error=None)
 
 
 @router.post("/ui/campaigns/upload-url")
-def create_upload(
-    session: DbDep, runtime: RuntimeDep, me: Editor, filename: Annotated[str, Form(max_length=255)]
-):
+def create_upload(session: DbDep, runtime: RuntimeDep, me: Editor, filename: Annotated[str, Form(max_length=255)]):
     """Where the browser PUTs the recipients file (with a progress bar), and the file's URL for the campaign."""
     new = storage_service.create_upload(
         session, runtime.storage, runtime.settings, me.tenant_id, "recipients", filename
@@ -68,9 +72,14 @@ def create_upload(
 
 @router.post("/ui/campaigns/check")
 def check_recipients(
-    request: Request, session: ReadDbDep, runtime: RuntimeDep, me: Editor,
-    template_id: Annotated[str, Form()] = "", file_url: Annotated[str, Form()] = "",
-    column_key: Annotated[list[str], Form()] = [], column_value: Annotated[list[str], Form()] = [],
+    request: Request,
+    session: ReadDbDep,
+    runtime: RuntimeDep,
+    me: Editor,
+    template_id: Annotated[str, Form()] = "",
+    file_url: Annotated[str, Form()] = "",
+    column_key: Annotated[list[str], Form()] = [],
+    column_value: Annotated[list[str], Form()] = [],
 ):
     """How the uploaded file is read, its columns matched to the template's placeholders (which the user may
     change), its counts, its first rows and its skipped rows."""
@@ -93,8 +102,14 @@ def check_recipients(
         return render(request, "campaigns/check.html", error=exc.message, report=None, matching=matching, header=header)
     matching = list(report.layout.columns.items())
     return render(
-        request, "campaigns/check.html", error=None, report=report, placeholders=version.placeholders,
-        matching=matching, header=report.header, read_as=recipients.describe(report.layout),
+        request,
+        "campaigns/check.html",
+        error=None,
+        report=report,
+        placeholders=version.placeholders,
+        matching=matching,
+        header=report.header,
+        read_as=recipients.describe(report.layout),
     )
 
 
@@ -135,15 +150,27 @@ def create_campaign(
 
 @router.post("/ui/campaigns/test")
 def send_test(
-    request: Request, session: ReadDbDep, runtime: RuntimeDep, me: Editor,
-    template_id: Annotated[str, Form()] = "", file_url: Annotated[str, Form()] = "",
-    from_email: Annotated[str, Form(max_length=320)] = "", from_name: Annotated[str, Form(max_length=200)] = "",
+    request: Request,
+    session: ReadDbDep,
+    runtime: RuntimeDep,
+    me: Editor,
+    template_id: Annotated[str, Form()] = "",
+    file_url: Annotated[str, Form()] = "",
+    from_email: Annotated[str, Form(max_length=320)] = "",
+    from_name: Annotated[str, Form(max_length=200)] = "",
     test_to: Annotated[str, Form(max_length=4000)] = "",
-    column_key: Annotated[list[str], Form()] = [], column_value: Annotated[list[str], Form()] = [],
+    column_key: Annotated[list[str], Form()] = [],
+    column_value: Annotated[list[str], Form()] = [],
 ):
     """The campaign on the page, sent only to the seed addresses as a test, with the file's first rows."""
-    values = {"template_id": template_id, "file_url": file_url, "from_email": from_email, "from_name": from_name,
-              "name": "", "send_mode": "now"}
+    values = {
+        "template_id": template_id,
+        "file_url": file_url,
+        "from_email": from_email,
+        "from_name": from_name,
+        "name": "",
+        "send_mode": "now",
+    }
     try:
         body = _campaign_body(values, dict(zip(column_key, column_value)))
         seeds = test_sends.parse_seeds(test_to)
@@ -156,14 +183,26 @@ def send_test(
 
 @router.post("/ui/campaigns/deliverability")
 def check_deliverability(
-    request: Request, session: ReadDbDep, runtime: RuntimeDep, me: Editor,
-    template_id: Annotated[str, Form()] = "", file_url: Annotated[str, Form()] = "",
-    from_email: Annotated[str, Form(max_length=320)] = "", from_name: Annotated[str, Form(max_length=200)] = "",
-    column_key: Annotated[list[str], Form()] = [], column_value: Annotated[list[str], Form()] = [],
+    request: Request,
+    session: ReadDbDep,
+    runtime: RuntimeDep,
+    me: Editor,
+    template_id: Annotated[str, Form()] = "",
+    file_url: Annotated[str, Form()] = "",
+    from_email: Annotated[str, Form(max_length=320)] = "",
+    from_name: Annotated[str, Form(max_length=200)] = "",
+    column_key: Annotated[list[str], Form()] = [],
+    column_value: Annotated[list[str], Form()] = [],
 ):
     """The deliverability report of the campaign on the page, as its first recipient would get it."""
-    values = {"template_id": template_id, "file_url": file_url, "from_email": from_email, "from_name": from_name,
-              "name": "", "send_mode": "now"}
+    values = {
+        "template_id": template_id,
+        "file_url": file_url,
+        "from_email": from_email,
+        "from_name": from_name,
+        "name": "",
+        "send_mode": "now",
+    }
     try:
         body = _campaign_body(values, dict(zip(column_key, column_value)))
         report = deliverability.check_new_campaign(session, runtime, me.tenant_id, body)
@@ -177,10 +216,14 @@ def campaign_page(request: Request, session: DbDep, me: Viewer, transaction_id: 
     transaction = campaign_service.get(session, me.tenant_id, transaction_id)
     template = template_service.get(session, me.tenant_id, transaction.template_id)
     return render(
-        request, "campaigns/show.html", campaign=transaction, template=template,
+        request,
+        "campaigns/show.html",
+        campaign=transaction,
+        template=template,
         reschedulable=transaction.send_at is not None and transaction.status in campaign_service.RESCHEDULABLE,
         **_details(session, transaction),
-        **_progress(session, transaction), **_messages(session, transaction, q="", status="", cursor=None),
+        **_progress(session, transaction),
+        **_messages(session, transaction, q="", status="", cursor=None),
     )
 
 
@@ -203,7 +246,12 @@ def campaign_details(request: Request, session: DbDep, me: Viewer, transaction_i
 
 @router.get("/ui/campaigns/{transaction_id}/messages")
 def campaign_messages(
-    request: Request, session: DbDep, me: Viewer, transaction_id: uuid.UUID, q: str = "", status: str = "",
+    request: Request,
+    session: DbDep,
+    me: Viewer,
+    transaction_id: uuid.UUID,
+    q: str = "",
+    status: str = "",
     cursor: str | None = None,
 ):
     transaction = campaign_service.get(session, me.tenant_id, transaction_id)
@@ -232,7 +280,10 @@ def resume_campaign(session: DbDep, me: Editor, transaction_id: uuid.UUID):
 
 @router.post("/ui/campaigns/{transaction_id}/reschedule")
 def reschedule_campaign(
-    session: DbDep, me: Editor, transaction_id: uuid.UUID, send_at_local: Annotated[str, Form(max_length=40)] = "",
+    session: DbDep,
+    me: Editor,
+    transaction_id: uuid.UUID,
+    send_at_local: Annotated[str, Form(max_length=40)] = "",
     time_zone: Annotated[str, Form(max_length=100)] = "",
 ):
     """A scheduled campaign's new send time, in the user's time zone."""
@@ -249,14 +300,23 @@ def message_page(request: Request, session: DbDep, runtime: RuntimeDep, me: View
     render_error: str | None = "the recipient's row data is no longer in storage"
     if data is not None:
         try:
-            rendered, render_error = template_service.preview(
-                session, runtime.settings, me.tenant_id, transaction.template_id, data, transaction.template_version
-            ), None
+            rendered, render_error = (
+                template_service.preview(
+                    session, runtime.settings, me.tenant_id, transaction.template_id, data, transaction.template_version
+                ),
+                None,
+            )
         except AppError as exc:
             render_error = exc.message
     return render(
-        request, "campaigns/message.html", message=message, campaign=transaction, data=data, rendered=rendered,
-        render_error=render_error, history=campaign_queries.message_history(session, message),
+        request,
+        "campaigns/message.html",
+        message=message,
+        campaign=transaction,
+        data=data,
+        rendered=rendered,
+        render_error=render_error,
+        history=campaign_queries.message_history(session, message),
         in_outbox=runtime.settings.transport == "capture" and message.sent_at is not None,
     )
 
@@ -268,14 +328,16 @@ def _campaign_body(values: dict[str, str], columns: dict[str, str]) -> CampaignC
     if values["send_mode"] == "later":
         schedule = {"send_at": _local_time(values["send_at_local"], values["time_zone"])}
     try:
-        return CampaignCreate.model_validate({
-            "template_id": _uuid(values["template_id"], "template_id"),
-            "csv_file_url": values["file_url"],
-            "from": {"email": values["from_email"], "name": values["from_name"] or None},
-            "name": values["name"] or None,
-            "schedule": schedule,
-            "columns": {key: value for key, value in columns.items() if value} or None,
-        })
+        return CampaignCreate.model_validate(
+            {
+                "template_id": _uuid(values["template_id"], "template_id"),
+                "csv_file_url": values["file_url"],
+                "from": {"email": values["from_email"], "name": values["from_name"] or None},
+                "name": values["name"] or None,
+                "schedule": schedule,
+                "columns": {key: value for key, value in columns.items() if value} or None,
+            }
+        )
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -304,8 +366,12 @@ def _uuid(value: str, field: str) -> uuid.UUID:
 def _new_page(request: Request, session, me, values: dict, error: AppError | None):
     templates, _ = template_service.list_templates(session, me.tenant_id, cursor=None, limit=200)
     return render(
-        request, "campaigns/new.html", status_code=error.status_code if error else 200,
-        templates=[t for t in templates if t.latest_version], values=values, error=error,
+        request,
+        "campaigns/new.html",
+        status_code=error.status_code if error else 200,
+        templates=[t for t in templates if t.latest_version],
+        values=values,
+        error=error,
         idempotency_key=values.get("idempotency_key") or str(uuid.uuid4()),
         unverified_allowed=domain_service.unverified_domains_allowed(get_runtime(request).settings),
     )
@@ -316,7 +382,13 @@ def _details(session, transaction: Transaction) -> dict:
     bad_rows, more_bad = campaign_queries.page_of_row_errors(session, transaction, cursor=None, limit=100)
     layout = transaction.recipients_layout
     read_as = recipients.describe(recipients.Layout.from_dict(layout)) if layout else None
-    return {"batches": batches, "more_batches": more_batches, "bad_rows": bad_rows, "more_bad": more_bad, "read_as": read_as}
+    return {
+        "batches": batches,
+        "more_batches": more_batches,
+        "bad_rows": bad_rows,
+        "more_bad": more_bad,
+        "read_as": read_as,
+    }
 
 
 def _progress(session, transaction: Transaction) -> dict:

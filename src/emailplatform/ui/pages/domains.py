@@ -37,8 +37,12 @@ def add_domain(
 
 @router.post("/ui/domains/default-sender")
 def set_default_sender(
-    request: Request, session: DbDep, runtime: RuntimeDep, me: Editor,
-    email: Annotated[str, Form(max_length=320)] = "", name: Annotated[str, Form(max_length=200)] = "",
+    request: Request,
+    session: DbDep,
+    runtime: RuntimeDep,
+    me: Editor,
+    email: Annotated[str, Form(max_length=320)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
 ):
     """The sender of campaigns that name none (an API request without `from`); an empty address removes it."""
     try:
@@ -77,16 +81,32 @@ def delete_domain(session: DbDep, me: Editor, domain_id: uuid.UUID):
 
 
 def _list_page(
-    request: Request, session, runtime, me, *, error=None, typed: str = "", status_code: int = 200,
-    sender_error=None, typed_sender: dict | None = None, sender_saved: bool = False, sender_warning: str | None = None,
+    request: Request,
+    session,
+    runtime,
+    me,
+    *,
+    error=None,
+    typed: str = "",
+    status_code: int = 200,
+    sender_error=None,
+    typed_sender: dict | None = None,
+    sender_saved: bool = False,
+    sender_warning: str | None = None,
 ):
     sender = tenant_service.default_sender(session, me.tenant_id)
     return render(
-        request, "settings/domains.html", status_code=status_code,
+        request,
+        "settings/domains.html",
+        status_code=status_code,
         domains=[(d, idna.decode(d.name)) for d in domain_service.list_domains(session, me.tenant_id)],
-        unverified_allowed=domain_service.unverified_domains_allowed(runtime.settings), error=error, typed=typed,
+        unverified_allowed=domain_service.unverified_domains_allowed(runtime.settings),
+        error=error,
+        typed=typed,
         sender=typed_sender or {"email": sender[0] if sender else "", "name": (sender[1] or "") if sender else ""},
-        sender_error=sender_error, sender_saved=sender_saved, sender_warning=sender_warning,
+        sender_error=sender_error,
+        sender_saved=sender_saved,
+        sender_warning=sender_warning,
     )
 
 
@@ -103,6 +123,11 @@ def _address(email: str) -> str | None:
 def _domain_page(request: Request, runtime, domain, *, checked: bool):
     records = sorted(domain_service.records(domain, runtime.settings), key=lambda record: not record.required)
     return render(
-        request, "settings/domain.html", domain=domain, unicode_name=idna.decode(domain.name), records=records,
-        checked=checked, unverified_allowed=domain_service.unverified_domains_allowed(runtime.settings),
+        request,
+        "settings/domain.html",
+        domain=domain,
+        unicode_name=idna.decode(domain.name),
+        records=records,
+        checked=checked,
+        unverified_allowed=domain_service.unverified_domains_allowed(runtime.settings),
     )

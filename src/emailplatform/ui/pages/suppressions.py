@@ -20,15 +20,25 @@ REASONS = get_args(SuppressionReason)
 
 @router.get("/ui/suppressions")
 def suppressions_page(
-    request: Request, session: DbDep, me: Viewer, q: str = "", reason: str = "", cursor: str | None = None,
-    added: str = "", existed: str = "", removed: str = "",
+    request: Request,
+    session: DbDep,
+    me: Viewer,
+    q: str = "",
+    reason: str = "",
+    cursor: str | None = None,
+    added: str = "",
+    existed: str = "",
+    removed: str = "",
 ):
     return _page(request, session, me, q=q, reason=reason, cursor=cursor, done=_done(added, existed, removed))
 
 
 @router.post("/ui/suppressions")
 def add_suppression(
-    request: Request, session: DbDep, me: Editor, email: Annotated[str, Form(max_length=320)],
+    request: Request,
+    session: DbDep,
+    me: Editor,
+    email: Annotated[str, Form(max_length=320)],
     details: Annotated[str, Form(max_length=1000)] = "",
 ):
     try:
@@ -66,14 +76,32 @@ def _done(added: str, existed: str, removed: str) -> str | None:
 
 
 def _page(
-    request: Request, session, me, *, q: str = "", reason: str = "", cursor: str | None = None,
-    done: str | None = None, error: Invalid | None = None, typed: dict | None = None, status_code: int = 200,
+    request: Request,
+    session,
+    me,
+    *,
+    q: str = "",
+    reason: str = "",
+    cursor: str | None = None,
+    done: str | None = None,
+    error: Invalid | None = None,
+    typed: dict | None = None,
+    status_code: int = 200,
 ):
     reason = reason if reason in REASONS else ""
     rows, next_cursor = suppression.page_of_suppressions(
         session, me.tenant_id, reason=reason or None, search=q.strip() or None, cursor=cursor, limit=PAGE_SIZE
     )
     return render(
-        request, "settings/suppressions.html", status_code=status_code, entries=rows, next_cursor=next_cursor,
-        q=q, reason=reason, reasons=REASONS, done=done, error=error, typed=typed or {"email": "", "details": ""},
+        request,
+        "settings/suppressions.html",
+        status_code=status_code,
+        entries=rows,
+        next_cursor=next_cursor,
+        q=q,
+        reason=reason,
+        reasons=REASONS,
+        done=done,
+        error=error,
+        typed=typed or {"email": "", "details": ""},
     )

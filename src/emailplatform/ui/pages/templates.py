@@ -41,8 +41,13 @@ def new_template_page(request: Request, _me: Editor):
 
 @router.post("/ui/templates/new")
 def create_template(
-    request: Request, session: DbDep, me: Editor, name: Annotated[str, Form(max_length=200)], subject: Subject,
-    html: Html, text: Text = "",
+    request: Request,
+    session: DbDep,
+    me: Editor,
+    name: Annotated[str, Form(max_length=200)],
+    subject: Subject,
+    html: Html,
+    text: Text = "",
 ):
     try:
         version = template_service.create(session, me.tenant_id, name, subject, html, text or None)
@@ -55,7 +60,10 @@ def create_template(
 
 @router.get("/ui/templates/{template_id}")
 def edit_template_page(
-    request: Request, session: DbDep, me: Viewer, template_id: uuid.UUID,
+    request: Request,
+    session: DbDep,
+    me: Viewer,
+    template_id: uuid.UUID,
     version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
     saved: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ):
@@ -63,7 +71,13 @@ def edit_template_page(
     shown = template_service.get_version(session, me.tenant_id, template_id, version)
     draft = {"subject": shown.subject, "html": shown.html, "text": "" if shown.text_is_generated else shown.text}
     return render(
-        request, "templates/edit.html", template=template, shown=shown, draft=draft, error=None, saved=saved,
+        request,
+        "templates/edit.html",
+        template=template,
+        shown=shown,
+        draft=draft,
+        error=None,
+        saved=saved,
         versions=list(reversed(template_service.list_versions(session, template))),
     )
 
@@ -79,8 +93,14 @@ def save_version(
         template = template_service.get(session, me.tenant_id, template_id)
         shown = template_service.get_version(session, me.tenant_id, template_id)
         return render(
-            request, "templates/edit.html", status_code=exc.status_code, template=template, shown=shown,
-            draft={"subject": subject, "html": html, "text": text}, error=exc, saved=None,
+            request,
+            "templates/edit.html",
+            status_code=exc.status_code,
+            template=template,
+            shown=shown,
+            draft={"subject": subject, "html": html, "text": text},
+            error=exc,
+            saved=None,
             versions=list(reversed(template_service.list_versions(session, template))),
         )
     return RedirectResponse(f"/ui/templates/{template_id}?saved={version.version}", status_code=303)
@@ -114,9 +134,15 @@ async def send_test(request: Request, session: ReadDbDep, runtime: RuntimeDep, m
     sender = str(form.get("test_from", "")).strip()
     try:
         results = await run_in_threadpool(
-            test_sends.send_template_test, session, runtime, me.tenant_id, template_id,
-            to=test_sends.parse_seeds(str(form.get("test_to", ""))), data=samples,
-            version=int(version) if version.isdigit() else None, sender=(sender, None) if sender else None,
+            test_sends.send_template_test,
+            session,
+            runtime,
+            me.tenant_id,
+            template_id,
+            to=test_sends.parse_seeds(str(form.get("test_to", ""))),
+            data=samples,
+            version=int(version) if version.isdigit() else None,
+            sender=(sender, None) if sender else None,
         )
     except AppError as exc:
         return render(request, "partials/test_result.html", error=exc, results=[])
@@ -135,8 +161,14 @@ async def check_deliverability(
     sender = str(form.get("test_from", "")).strip()
     try:
         report = await run_in_threadpool(
-            deliverability.check_template, session, runtime, me.tenant_id, template_id, data=samples,
-            version=int(version) if version.isdigit() else None, sender=(sender, None) if sender else None,
+            deliverability.check_template,
+            session,
+            runtime,
+            me.tenant_id,
+            template_id,
+            data=samples,
+            version=int(version) if version.isdigit() else None,
+            sender=(sender, None) if sender else None,
         )
     except AppError as exc:
         return render(request, "partials/deliverability.html", error=exc, report=None)

@@ -65,12 +65,27 @@ def remove_user(request: Request, session: DbDep, me: Admin, user_id: uuid.UUID)
 
 
 def _page(
-    request: Request, session, me, *, invited=None, error=None, row_error=None, done=None, typed=None,
+    request: Request,
+    session,
+    me,
+    *,
+    invited=None,
+    error=None,
+    row_error=None,
+    done=None,
+    typed=None,
     status_code: int = 200,
 ):
     return render(
-        request, "settings/users.html", status_code=status_code, users=user_service.list_users(session, me.tenant_id),
-        roles=ROLE_WORDS, invited=invited, error=error, row_error=row_error, done=done,
+        request,
+        "settings/users.html",
+        status_code=status_code,
+        users=user_service.list_users(session, me.tenant_id),
+        roles=ROLE_WORDS,
+        invited=invited,
+        error=error,
+        row_error=row_error,
+        done=done,
         typed=typed or {"email": "", "role": Role.EDITOR},
         grantable=[r for r in Role if r != Role.OWNER or me.user.role == Role.OWNER],
     )

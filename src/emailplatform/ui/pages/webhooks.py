@@ -31,8 +31,13 @@ def endpoints_page(request: Request, session: DbDep, me: Viewer):
 
 @router.post("/ui/webhooks")
 def create_endpoint(
-    request: Request, session: DbDep, runtime: RuntimeDep, me: Editor, url: Url,
-    event_types: EventTypes = None, description: Description = "",
+    request: Request,
+    session: DbDep,
+    runtime: RuntimeDep,
+    me: Editor,
+    url: Url,
+    event_types: EventTypes = None,
+    description: Description = "",
 ):
     try:
         endpoint, secret = webhook_endpoints.create_endpoint(
@@ -56,9 +61,16 @@ def deliveries_page(
     )
     endpoints = webhook_endpoints.list_endpoints(session, me.tenant_id)
     return render(
-        request, "settings/webhook_deliveries.html", deliveries=deliveries, attempts=attempts,
-        next_cursor=next_cursor, status=status, statuses=list(WebhookDeliveryStatus), endpoints=endpoints,
-        endpoint_id=endpoint_id, filters=urlencode({"status": status, "endpoint": endpoint_id or ""}),
+        request,
+        "settings/webhook_deliveries.html",
+        deliveries=deliveries,
+        attempts=attempts,
+        next_cursor=next_cursor,
+        status=status,
+        statuses=list(WebhookDeliveryStatus),
+        endpoints=endpoints,
+        endpoint_id=endpoint_id,
+        filters=urlencode({"status": status, "endpoint": endpoint_id or ""}),
     )
 
 
@@ -77,8 +89,14 @@ def endpoint_page(request: Request, session: DbDep, me: Viewer, endpoint_id: uui
 
 @router.post("/ui/webhooks/{endpoint_id}")
 def update_endpoint(
-    request: Request, session: DbDep, runtime: RuntimeDep, me: Editor, endpoint_id: uuid.UUID, url: Url,
-    event_types: EventTypes = None, description: Description = "",
+    request: Request,
+    session: DbDep,
+    runtime: RuntimeDep,
+    me: Editor,
+    endpoint_id: uuid.UUID,
+    url: Url,
+    event_types: EventTypes = None,
+    description: Description = "",
 ):
     changes = {"url": url.strip(), "event_types": event_types or [], "description": description.strip() or None}
     try:
@@ -118,27 +136,55 @@ SAVED = {
 
 
 def _list_page(
-    request: Request, session, me, *, new_secret=None, error: Invalid | None = None, typed: dict | None = None,
+    request: Request,
+    session,
+    me,
+    *,
+    new_secret=None,
+    error: Invalid | None = None,
+    typed: dict | None = None,
     status_code: int = 200,
 ):
     return render(
-        request, "settings/webhooks.html", status_code=status_code,
-        endpoints=webhook_endpoints.list_endpoints(session, me.tenant_id), event_types=EVENT_TYPES,
-        new_secret=new_secret, error=error, typed=typed or {"url": "", "event_types": [], "description": ""},
+        request,
+        "settings/webhooks.html",
+        status_code=status_code,
+        endpoints=webhook_endpoints.list_endpoints(session, me.tenant_id),
+        event_types=EVENT_TYPES,
+        new_secret=new_secret,
+        error=error,
+        typed=typed or {"url": "", "event_types": [], "description": ""},
     )
 
 
 def _endpoint_page(
-    request: Request, session, me, endpoint, *, new_secret: str | None = None, done: str | None = None,
-    error: Invalid | None = None, typed: dict | None = None, status_code: int = 200,
+    request: Request,
+    session,
+    me,
+    endpoint,
+    *,
+    new_secret: str | None = None,
+    done: str | None = None,
+    error: Invalid | None = None,
+    typed: dict | None = None,
+    status_code: int = 200,
 ):
     deliveries, attempts, _ = webhook_deliveries.list_deliveries(
         session, me.tenant_id, endpoint_id=endpoint.id, cursor=None, limit=10
     )
     typed = typed or {"url": endpoint.url, "event_types": endpoint.event_types, "description": endpoint.description}
     return render(
-        request, "settings/webhook.html", status_code=status_code, endpoint=endpoint, event_types=EVENT_TYPES,
-        typed=typed, new_secret=new_secret, done=done, error=error, deliveries=deliveries, attempts=attempts,
+        request,
+        "settings/webhook.html",
+        status_code=status_code,
+        endpoint=endpoint,
+        event_types=EVENT_TYPES,
+        typed=typed,
+        new_secret=new_secret,
+        done=done,
+        error=error,
+        deliveries=deliveries,
+        attempts=attempts,
     )
 
 
