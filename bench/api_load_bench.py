@@ -47,7 +47,9 @@ function response(status, headers, body) statuses[status] = (statuses[status] or
 function done(summary, latency, requests)
   local counted = {}
   for _, thread in ipairs(threads) do
-    for status, n in pairs(thread:get("statuses")) do counted[tostring(status)] = (counted[tostring(status)] or 0) + n end
+    for status, n in pairs(thread:get("statuses")) do
+      counted[tostring(status)] = (counted[tostring(status)] or 0) + n
+    end
   end
   local parts = {}
   for status, n in pairs(counted) do parts[#parts + 1] = string.format('"%%s": %%d', status, n) end

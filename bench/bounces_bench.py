@@ -5,8 +5,8 @@ Prints JSON.
     .venv/bin/python -m bench.bounces_bench [--corpus DIR]
 
 For each set: mails, and how many were told apart right (bounce, delay, delivery, feedback, auto-reply,
-challenge-response, none); over the recipients the manifest expects in bounces and delays: found (%), hard/soft agreement (%),
-reason agreement (%); and how many expected-soft recipients were read as hard (the costly mistake: it
+challenge-response, none); over the recipients the manifest expects in bounces and delays: found (%), hard/soft
+agreement (%), reason agreement (%); and how many expected-soft recipients were read as hard (the costly mistake: it
 suppresses a good address). A recipient not found counts as a disagreement on both.
 """
 

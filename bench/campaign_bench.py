@@ -34,7 +34,8 @@ from emailplatform.jobs.worker import run
 
 POSTGRES_URL = os.environ.get("EMAILPLATFORM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 HTML = """<html><body><h1>Hello {{ first_name }},</h1>
-<p>Our autumn offer for {{ company }} in {{ city }} is ready. <a href="https://example.com/offer?c={{ company|urlencode }}">See it</a>.</p>
+<p>Our autumn offer for {{ company }} in {{ city }} is ready.
+<a href="https://example.com/offer?c={{ company|urlencode }}">See it</a>.</p>
 <p>Kind regards,<br>The Example team</p></body></html>"""
 
 

@@ -30,7 +30,10 @@ import httpx
 
 HOST = "127.0.0.1"
 SECRET = "bench-secret"
-HTML = '<html><body><p>Hello {{ first_name }}, <a href="https://example.com/offer?c={{ first_name }}">the offer</a>.</p></body></html>'
+HTML = (
+    '<html><body><p>Hello {{ first_name }}, <a href="https://example.com/offer?c={{ first_name }}">the offer</a>.</p>'
+    "</body></html>"
+)
 FLOOR_PATH = "/floor.gif"
 WRK_SCRIPT = """
 local paths = {}

@@ -1,5 +1,6 @@
-"""Shared fixtures: a fresh PostgreSQL database and a SQLite file per test module (copies of one migrated per run), a real SMTP server on loopback,
-and an API client acting for a tenant of its own (so tests never see each other's objects)."""
+"""Shared fixtures: a fresh PostgreSQL database and a SQLite file per test module (copies of one migrated per run),
+a real SMTP server on loopback, and an API client acting for a tenant of its own (so tests never see each other's
+objects)."""
 
 import asyncio
 import email

@@ -27,7 +27,8 @@ def send_chunked(port: int, path: str, headers: dict, total: int, chunk: int = M
     """POST `total` bytes of a JSON array, chunked, made as it is sent; stops when the server answers. The status,
     the JSON answer and how many bytes were sent."""
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        head += "Transfer-Encoding: chunked\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         sock.sendall((head + "\r\n").encode())
         piece = b"[" + b"1," * (chunk // 2 - 1) + b"1"

@@ -108,11 +108,13 @@ def serve(
     first = ensure_first_user(runtime)
     if first:
         console.print(
-            f"Sign in at {runtime.settings.public_url}/ as workspace 'default', {first[0]}, with the password (shown this once):"
+            f"Sign in at {runtime.settings.public_url}/ as workspace 'default', {first[0]}, with the password (shown "
+            "this once):"
         )
         print(first[1], flush=True)
     console.print(
-        f"emailplatform on {scheme}://{host}:{port} (database: {runtime.db.dialect}, transport: {runtime.settings.transport})"
+        f"emailplatform on {scheme}://{host}:{port} (database: {runtime.db.dialect}, transport: "
+        f"{runtime.settings.transport})"
     )
     listener = None if no_worker else _start_bounce_listener(runtime, start_listener)
     submission_listeners = _start_submission(runtime, start_listeners) if runtime.settings.submission_enabled else []

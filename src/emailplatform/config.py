@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(
         "",
-        description="SQLAlchemy or plain URL of the database (`postgresql://user:pass@host/db`); empty: SQLite in the data dir.",
+        description="SQLAlchemy or plain URL of the database (`postgresql://user:pass@host/db`); empty: SQLite in the "
+        "data dir.",
     )
     db_pool_size: int = Field(
         10, ge=1, le=1000, description="Database connections each process keeps open in its pool."
@@ -41,7 +42,8 @@ class Settings(BaseSettings):
         3.0,
         gt=0,
         le=300,
-        description="How long a request waits for a free connection of a full pool before it answers 503 with Retry-After.",
+        description="How long a request waits for a free connection of a full pool before it answers 503 with "
+        "Retry-After.",
     )
     public_url: str = Field(
         "http://127.0.0.1:8000",
@@ -53,11 +55,14 @@ class Settings(BaseSettings):
     )
     encrypt_at_rest: bool = Field(
         True,
-        description="Encrypt stored files (recipient CSVs, batch files, captured messages) and the database's secrets (DKIM private keys, webhook signing secrets) with envelope encryption under the master keys.",
+        description="Encrypt stored files (recipient CSVs, batch files, captured messages) and the database's secrets "
+        "(DKIM private keys, webhook signing secrets) with envelope encryption under the master keys.",
     )
     master_keys: list[str] = Field(
         default_factory=list,
-        description="Master keys (JSON list of base64 32-byte keys; `emailplatform keys new` makes one): the first encrypts, every one decrypts. Empty: one generated once and kept in the data dir. Set the same list on every machine.",
+        description="Master keys (JSON list of base64 32-byte keys; `emailplatform keys new` makes one): the first "
+        "encrypts, every one decrypts. Empty: one generated once and kept in the data dir. Set the same "
+        "list on every machine.",
     )
     storage_backend: Literal["local", "s3"] = Field(
         "local", description="Where files live: `local` (the data dir) or `s3`."
@@ -69,11 +74,13 @@ class Settings(BaseSettings):
     )
     transport: Literal["capture", "smtp", "ses"] = Field(
         "capture",
-        description="How email leaves: `capture` (kept in storage, listed by the outbox), `smtp` or `ses` (Amazon SES v2).",
+        description="How email leaves: `capture` (kept in storage, listed by the outbox), `smtp` or `ses` (Amazon SES "
+        "v2).",
     )
     smtp_url: str = Field(
         "smtp://127.0.0.1:25",
-        description="`smtp://user:pass@host:port` (STARTTLS when offered; `?starttls=require` to insist) or `smtps://` (implicit TLS).",
+        description="`smtp://user:pass@host:port` (STARTTLS when offered; `?starttls=require` to insist) or "
+        "`smtps://` (implicit TLS).",
     )
     smtp_verify_tls: bool = Field(True, description="Verify the SMTP server's TLS certificate.")
     smtp_ca_file: str = Field(
@@ -84,7 +91,8 @@ class Settings(BaseSettings):
         0,
         ge=0,
         le=10_000,
-        description="Messages a worker process may have handed to the transport and not yet recorded as sent (0: as many as its SMTP connections): at most this many go twice if it is killed.",
+        description="Messages a worker process may have handed to the transport and not yet recorded as sent (0: as "
+        "many as its SMTP connections): at most this many go twice if it is killed.",
     )
     smtp_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one SMTP command.")
     ses_region: str = Field(
@@ -96,21 +104,25 @@ class Settings(BaseSettings):
     ses_endpoint_url: str = Field("", description="SES endpoint for SES-compatible servers; empty: AWS.")
     sns_cert_host_pattern: str = Field(
         r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$",
-        description="Hosts SNS signing certificates and subscription confirmations may come from (a regular expression).",
+        description="Hosts SNS signing certificates and subscription confirmations may come from (a regular "
+        "expression).",
     )
     sns_topic_arns: list[str] = Field(
         default_factory=list,
-        description="The SNS topics (ARNs, JSON list) the SES events endpoint accepts messages of; empty: any topic, with a warning logged.",
+        description="The SNS topics (ARNs, JSON list) the SES events endpoint accepts messages of; empty: any topic, "
+        "with a warning logged.",
     )
     bounce_domain: str = Field(
         "",
-        description="Domain of the VERP return path (`bounces+<id>@domain`); its MX must reach the inbound listener. Empty: the sender's domain.",
+        description="Domain of the VERP return path (`bounces+<id>@domain`); its MX must reach the inbound listener. "
+        "Empty: the sender's domain.",
     )
     inbound_host: str = Field("127.0.0.1", description="Address the inbound SMTP listener (bounces) binds to.")
     inbound_port: int = Field(2525, ge=1, le=65535, description="Port of the inbound SMTP listener.")
     submission_enabled: bool = Field(
         False,
-        description="Run the SMTP submission listener (AUTH with an API key as the password) with `serve`; `emailplatform submission` runs it alone.",
+        description="Run the SMTP submission listener (AUTH with an API key as the password) with `serve`; "
+        "`emailplatform submission` runs it alone.",
     )
     submission_host: str = Field("127.0.0.1", description="Address the SMTP submission listener binds to.")
     submission_port: int = Field(587, ge=0, le=65535, description="Port of SMTP submission with STARTTLS (0: none).")
@@ -124,21 +136,25 @@ class Settings(BaseSettings):
     tracking_url: str = Field("", description="Base URL of open, click and unsubscribe links; empty: the public URL.")
     allow_unverified_domains: bool | None = Field(
         None,
-        description="Send from domains that are not registered and verified. Empty: allowed on the embedded SQLite deployment only.",
+        description="Send from domains that are not registered and verified. Empty: allowed on the embedded SQLite "
+        "deployment only.",
     )
     dns_nameservers: list[str] = Field(
         default_factory=list,
-        description="DNS servers (`host`, `host:port` or `[v6]:port`) that sending-domain verification asks (JSON list); empty: the system's resolvers.",
+        description="DNS servers (`host`, `host:port` or `[v6]:port`) that sending-domain verification asks (JSON "
+        "list); empty: the system's resolvers.",
     )
     dns_timeout_seconds: float = Field(
         5.0,
         gt=0,
         le=60,
-        description="How long one DNS lookup of domain verification may take, retries included: a verify request waits at most this long.",
+        description="How long one DNS lookup of domain verification may take, retries included: a verify request "
+        "waits at most this long.",
     )
     spf_include: str = Field(
         "",
-        description="The domain sending domains include in their SPF record. Empty: `amazonses.com` with the SES transport, else the bounce domain, else the public URL's host.",
+        description="The domain sending domains include in their SPF record. Empty: `amazonses.com` with the SES "
+        "transport, else the bounce domain, else the public URL's host.",
     )
     upload_max_bytes: int = Field(100 * 1024 * 1024, gt=0, description="Largest file a presigned upload accepts.")
     http_header_timeout_seconds: float = Field(
@@ -152,12 +168,14 @@ class Settings(BaseSettings):
     request_max_bytes: int = Field(
         8 * 1024 * 1024,
         ge=64 * 1024,
-        description="Largest request body of every route but presigned uploads (the largest template fits); past it a 413, the rest never read.",
+        description="Largest request body of every route but presigned uploads (the largest template fits); past it a "
+        "413, the rest never read.",
     )
     email_max_bytes: int = Field(
         5 * 1024 * 1024,
         ge=64 * 1024,
-        description="Largest transactional email the API and SMTP submission take: its bodies and attachments (decoded), or the submitted message.",
+        description="Largest transactional email the API and SMTP submission take: its bodies and attachments "
+        "(decoded), or the submitted message.",
     )
     upload_url_ttl_seconds: int = Field(3600, gt=0, description="How long a presigned upload URL stays valid.")
     default_batch_size: int = Field(500, ge=1, le=5000, description="Rows per batch when a campaign names none.")
@@ -196,7 +214,8 @@ class Settings(BaseSettings):
     outcome_window_hours: float = Field(
         72.0,
         gt=0,
-        description="How long a sent message waits for an outcome (delivery notice, bounce, complaint); after it, SENT is final and its batch and campaign can complete.",
+        description="How long a sent message waits for an outcome (delivery notice, bounce, complaint); after it, "
+        "SENT is final and its batch and campaign can complete.",
     )
     render_timeout_ms: int = Field(200, ge=1, description="Longest one template render may take.")
     render_max_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest output of one template render.")
@@ -204,7 +223,8 @@ class Settings(BaseSettings):
     retention_files_days: float = Field(
         30,
         ge=0,
-        description="Days a finished campaign keeps its source recipients file and its batch files (the recipients' placeholder data); 0: for ever.",
+        description="Days a finished campaign keeps its source recipients file and its batch files (the recipients' "
+        "placeholder data); 0: for ever.",
     )
     retention_captured_days: float = Field(
         30,
@@ -219,7 +239,8 @@ class Settings(BaseSettings):
     retention_webhook_logs_days: float = Field(
         30,
         ge=0,
-        description="Days finished webhook deliveries and their attempts (request and response logs) are kept; 0: for ever.",
+        description="Days finished webhook deliveries and their attempts (request and response logs) are kept; 0: for "
+        "ever.",
     )
     retention_audit_days: float = Field(365, ge=0, description="Days audit log entries are kept; 0: for ever.")
     webhook_allowed_hosts: list[str] = Field(
@@ -234,11 +255,13 @@ class Settings(BaseSettings):
         128,
         ge=1,
         le=1000,
-        description="Webhook deliveries one worker process has in flight at once, beside its `worker_concurrency` other jobs.",
+        description="Webhook deliveries one worker process has in flight at once, beside its `worker_concurrency` "
+        "other jobs.",
     )
     spamd_address: str = Field(
         "127.0.0.1:783",
-        description="SpamAssassin's spamd (`host:port`) that the deliverability check asks for a spam score (Debian: `apt-get install spamd`); empty: no spam score.",
+        description="SpamAssassin's spamd (`host:port`) that the deliverability check asks for a spam score (Debian: "
+        "`apt-get install spamd`); empty: no spam score.",
     )
     spamd_timeout_seconds: float = Field(
         20.0, gt=0, le=300, description="Longest the deliverability check waits for spamd's score."
@@ -253,15 +276,18 @@ class Settings(BaseSettings):
         30,
         ge=0,
         le=200,
-        description="Links (and image URLs) of a message the deliverability check asks for; the hosts `webhook_allowed_hosts` allows may be private.",
+        description="Links (and image URLs) of a message the deliverability check asks for; the hosts "
+        "`webhook_allowed_hosts` allows may be private.",
     )
     metrics_token: str = Field(
         "",
-        description="Bearer token that `/metrics` asks for; empty: `/metrics` is open (keep it off the public network).",
+        description="Bearer token that `/metrics` asks for; empty: `/metrics` is open (keep it off the public "
+        "network).",
     )
     redis_url: str = Field(
         "",
-        description="Redis (`redis://host:6379/0`) that keeps the rate limits' counters, shared by every process; empty: each process counts in its own memory.",
+        description="Redis (`redis://host:6379/0`) that keeps the rate limits' counters, shared by every process; "
+        "empty: each process counts in its own memory.",
     )
     redis_key_prefix: str = Field(
         "emailplatform", description="Prefix of the rate limits' keys in Redis, so deployments can share one Redis."
@@ -270,7 +296,8 @@ class Settings(BaseSettings):
         5.0,
         ge=0,
         le=300,
-        description="How long a process trusts an API key it verified without reading it again (0: every request reads it); a key revoked elsewhere works at most this long in other processes.",
+        description="How long a process trusts an API key it verified without reading it again (0: every request "
+        "reads it); a key revoked elsewhere works at most this long in other processes.",
     )
     tls_cert_file: str = Field("", description="PEM certificate (chain) `serve` answers HTTPS with; empty: plain HTTP.")
     tls_key_file: str = Field("", description="The PEM private key of `tls_cert_file`.")
@@ -280,19 +307,23 @@ class Settings(BaseSettings):
     )
     tls_client_certificates: Literal["optional", "required"] = Field(
         "optional",
-        description="With `tls_client_ca_file`: `required` refuses a TLS connection without a valid client certificate; `optional` asks for one.",
+        description="With `tls_client_ca_file`: `required` refuses a TLS connection without a valid client "
+        "certificate; `optional` asks for one.",
     )
     tls_proxy_cert_header: str = Field(
         "",
-        description="Header in which a TLS-terminating proxy passes the client certificate it verified (URL-encoded PEM, as nginx's `$ssl_client_escaped_cert`); empty: none.",
+        description="Header in which a TLS-terminating proxy passes the client certificate it verified (URL-encoded "
+        "PEM, as nginx's `$ssl_client_escaped_cert`); empty: none.",
     )
     tls_trusted_proxies: list[str] = Field(
         default_factory=list,
-        description="Addresses or networks (JSON list) whose `tls_proxy_cert_header` is believed; from any other the header is ignored.",
+        description="Addresses or networks (JSON list) whose `tls_proxy_cert_header` is believed; from any other the "
+        "header is ignored.",
     )
     oidc_issuer: str = Field(
         "",
-        description="The OAuth 2.0 / OpenID Connect issuer whose JWTs the API accepts as bearer tokens beside API keys (its URL, as in the tokens' `iss`); empty: API keys only.",
+        description="The OAuth 2.0 / OpenID Connect issuer whose JWTs the API accepts as bearer tokens beside API "
+        "keys (its URL, as in the tokens' `iss`); empty: API keys only.",
     )
     oidc_audience: str = Field("", description="The audience (`aud`) a token must be for; required with `oidc_issuer`.")
     oidc_tenant_claim: str = Field(
@@ -318,14 +349,16 @@ class Settings(BaseSettings):
     )
     rate_limit_api_key: str = Field(
         "1000/minute",
-        description="Requests one API key may make (a `limits` string: `1000/minute`, `20/second;1000/minute`; empty: no limit); a key's own `rate_limit_per_minute` replaces it.",
+        description="Requests one API key may make (a `limits` string: `1000/minute`, `20/second;1000/minute`; empty: "
+        "no limit); a key's own `rate_limit_per_minute` replaces it.",
     )
     rate_limit_tenant: str = Field(
         "1000/minute", description="Requests all API keys of one tenant may make together (empty: no limit)."
     )
     rate_limit_refused_key: str = Field(
         "60/minute",
-        description="Requests with a missing, unknown or revoked API key one client address may make before 429 replaces 401.",
+        description="Requests with a missing, unknown or revoked API key one client address may make before 429 "
+        "replaces 401.",
     )
     rate_limit_sign_in_account: str = Field(
         "10/minute;100/hour", description="Sign-in attempts to one account (workspace and email) of the web UI."
@@ -335,12 +368,14 @@ class Settings(BaseSettings):
     )
     rate_limit_tracking: str = Field(
         "600/minute",
-        description="Open pixel, click and unsubscribe requests from one client address that are counted; past it opens and clicks are not recorded.",
+        description="Open pixel, click and unsubscribe requests from one client address that are counted; past it "
+        "opens and clicks are not recorded.",
     )
     throttle_tenant_per_second: int = Field(
         0,
         ge=0,
-        description="Messages a second one tenant's campaigns may send, all processes together (0: no limit); `emailplatform tenants throttle` sets a tenant's own.",
+        description="Messages a second one tenant's campaigns may send, all processes together (0: no limit); "
+        "`emailplatform tenants throttle` sets a tenant's own.",
     )
     throttle_tenant_per_day: int = Field(
         0,
@@ -349,13 +384,15 @@ class Settings(BaseSettings):
     )
     throttle_domains: dict[str, DomainThrottle] = Field(
         {},
-        description='Limits per recipient domain, beside or instead of the built-in ones for the large providers (JSON: `{"gmail.com": {"connections": 20, "per_minute": 3000}}`; zeros: no limit).',
+        description="Limits per recipient domain, beside or instead of the built-in ones for the large providers "
+        '(JSON: `{"gmail.com": {"connections": 20, "per_minute": 3000}}`; zeros: no limit).',
     )
     throttle_max_wait_seconds: float = Field(
         2.0,
         ge=0,
         le=60,
-        description="How long a throttled message waits in its worker for its turn; a longer wait puts it back in the queue until then.",
+        description="How long a throttled message waits in its worker for its turn; a longer wait puts it back in the "
+        "queue until then.",
     )
     pause_bounce_rate: float = Field(
         0.05,
@@ -367,12 +404,14 @@ class Settings(BaseSettings):
         0.003,
         gt=0,
         le=1,
-        description="Complained share of a campaign's sent messages that pauses it (Gmail and Yahoo: never reach 0.3%).",
+        description="Complained share of a campaign's sent messages that pauses it (Gmail and Yahoo: never reach "
+        "0.3%).",
     )
     pause_min_sent: int = Field(
         100,
         ge=1,
-        description="Messages a campaign sends (since it was last resumed) before its bounce and complaint rates can pause it.",
+        description="Messages a campaign sends (since it was last resumed) before its bounce and complaint rates can "
+        "pause it.",
     )
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool = Field(False, description="Log as JSON lines instead of readable text.")

@@ -90,7 +90,8 @@ def _run(client: httpx.Client, request: SendRequest, console: Console) -> int:
         },
     )
     console.print(
-        f"Template {template['template_id']} v{template['version']}, placeholders: {', '.join(template['placeholders']) or 'none'}"
+        f"Template {template['template_id']} v{template['version']}, placeholders: "
+        f"{', '.join(template['placeholders']) or 'none'}"
     )
     file_url = _upload(client, request.recipients, console)
     check = _call(
@@ -105,7 +106,8 @@ def _run(client: httpx.Client, request: SendRequest, console: Console) -> int:
     rows = check["total_messages"] + check["invalid_rows"] + check["duplicate_rows"]
     console.print(
         f"{request.recipients.name}: read as {recipients.describe(recipients.Layout.from_dict(check['layout']))};"
-        f" {check['total_messages']} recipients, {check['invalid_rows']} invalid rows, {check['duplicate_rows']} duplicate rows"
+        f" {check['total_messages']} recipients, {check['invalid_rows']} invalid rows, {check['duplicate_rows']} "
+        "duplicate rows"
     )
     body = {
         "template_id": template["template_id"],

@@ -52,7 +52,8 @@ def assert_refused(client, body, status, field, reason_part):
         (b"\n\n", "empty"),
         (
             LATE_BAD_BYTE,
-            "line 2502 cannot be read (byte 80035 of the file, b'\\xeb'); save it from your spreadsheet as \"CSV UTF-8\"",
+            "line 2502 cannot be read (byte 80035 of the file, b'\\xeb'); save it from your spreadsheet as \"CSV "
+            'UTF-8"',
         ),
         (UNCLOSED_QUOTE, "cannot be read as CSV from line 2: field larger than field limit"),
         (LATE_UNCLOSED_QUOTE, "cannot be read as CSV from line 1502: field larger than field limit"),

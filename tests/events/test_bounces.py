@@ -161,7 +161,8 @@ def test_other_addresses_name_no_message(address):
         (554, "5.7.1 <a@example.com>: Relay access denied", "norelaying", False),
         (
             550,
-            "5.7.1 Unfortunately, messages from [198.51.100.10] weren't sent. Part of their network is on our block list (S3150)",
+            "5.7.1 Unfortunately, messages from [198.51.100.10] weren't sent. Part of their network is on our block "
+            "list (S3150)",
             "blocked",
             False,
         ),
@@ -211,7 +212,8 @@ def test_the_cli_prints_what_it_reads_from_each_file_as_json():
             "smtp_code": 550,
             "hard": True,
             "reason": "userunknown",
-            "diagnostic": "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual mailbox table",
+            "diagnostic": "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual "
+            "mailbox table",
         }
     ]
     assert printed[0]["message_id"] == str(OUR_ID)

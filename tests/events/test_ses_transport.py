@@ -224,7 +224,7 @@ def test_a_campaign_goes_out_through_ses(client, runtime, moto, verified_sender)
     result = campaign(client, transaction_id)
     assert result["status"] == "SENT" and result["summary"]["sent"] == 2
     received = moto.sent_by_recipient()
-    for email, first_name, company in rows:
+    for email, first_name, _company in rows:
         raw = received[email]["raw_data"]
         assert f"Hello {first_name}," in raw
     grace = received[rows[1][0]]["raw_data"]

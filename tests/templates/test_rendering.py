@@ -77,7 +77,8 @@ def test_includes_and_lipsum_are_not_available():
     [
         "{{ 'a' * 10**9 }}",
         "{{ [1, 2] * 10**9 }}",
-        "{% set s = 'x' * 100000 %}{{ s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s }}",
+        "{% set s = 'x' * 100000 %}{{ s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + "
+        "s + s }}",
         "{{ '%999999999s' % 1 }}",
         "{{ '{:>999999999}'.format(1) }}",
         "{{ '{:>{w}}'.format(1, w=999999999) }}",

@@ -59,7 +59,8 @@ def sqlite_path(settings: Settings) -> Path:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         raise BackupError(
             "emailplatform backup copies the embedded SQLite database; this deployment runs on "
-            f"{url.get_backend_name()}: back it up with pg_dump or a base backup and WAL archive (see the README, Backups)"
+            f"{url.get_backend_name()}: back it up with pg_dump or a base backup and WAL archive (see the README, "
+            "Backups)"
         )
     return Path(url.database)
 
@@ -91,7 +92,7 @@ def backup(settings: Settings, dest: Path, progress: Progress = Progress()) -> S
                 if (key_file := settings.data_dir / name).exists():
                     archive.add(key_file, name)
             progress.start("files", sum(size for _, _, size in files))
-            for path, name, size in files:
+            for path, name, _size in files:
                 _add_file(archive, path, name, progress)
         os.replace(partial, dest)
         return Summary(copy.stat().st_size, len(files), sum(size for _, _, size in files))

@@ -323,7 +323,7 @@ def match_columns(
     """Which column of the file holds the address ("email") and each placeholder: as `explicit` says, else by
     name (see column_key), the address column also by its usual aliases."""
     needed = needed_columns(placeholders)[1:]
-    for key, column in explicit.items():
+    for key, _column in explicit.items():
         if key != EMAIL_COLUMN and key not in needed:
             known = ", ".join([EMAIL_COLUMN, *needed])
             raise Invalid(f"the template has no placeholder {key!r} (it has: {known})", field=f"{columns_field}.{key}")
@@ -340,7 +340,8 @@ def match_columns(
                 mapping[name] = found
     if missing:
         raise Invalid(
-            f"the template needs columns the file does not have: {', '.join(missing)} (its columns: {', '.join(header)});"
+            f"the template needs columns the file does not have: {', '.join(missing)} (its columns: "
+            f"{', '.join(header)});"
             f" rename them, or say which column fills each in {columns_field}",
             field=field,
         )
@@ -437,7 +438,8 @@ def check_decodes(binary: BinaryIO, encoding: str, field: str) -> None:
         line = _line_of(binary, at, encoding)
         name = _encoding_name(encoding)
         raise Invalid(
-            f"the file is not {name} text: line {line} cannot be read (byte {at} of the file, {exc.object[exc.start : exc.start + 1]!r});"
+            f"the file is not {name} text: line {line} cannot be read (byte {at} of the file, "
+            f"{exc.object[exc.start : exc.start + 1]!r});"
             f" {SAVE_AS}",
             field=field,
         ) from None

@@ -307,7 +307,8 @@ class MessageDetail(MessageOut):
     )
 
     data: dict[str, Any] | None = Field(
-        description="The placeholder data of this recipient's row (a transactional email's `data`); null when its batch "
+        description="The placeholder data of this recipient's row (a transactional email's `data`); null when its "
+        "batch "
         "file is no longer in storage."
     )
     history: list[HistoryEntry]

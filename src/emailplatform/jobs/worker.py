@@ -10,6 +10,7 @@ Jobs run in lanes, each with its own bound of jobs at once: webhook deliveries (
 in one, every other kind (`worker_concurrency`) in the other, so neither kind takes the other's slots."""
 
 import asyncio
+import contextlib
 import math
 import os
 import socket
@@ -301,10 +302,8 @@ class Backoff:
         if not self.seconds:
             log.warning(f"{self.what}; trying again", error=str(exc).splitlines()[0] if str(exc) else repr(exc))
         self.seconds = min(RECONNECT_MAX_SECONDS, self.seconds * 2 or RECONNECT_FIRST_SECONDS)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stop.wait(), self.seconds)
-        except TimeoutError:
-            pass
 
     def over(self) -> None:
         if self.seconds:

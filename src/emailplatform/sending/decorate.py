@@ -41,7 +41,8 @@ def decorate_html(html: str, unsubscribe: str, message_id: uuid.UUID, base_url: 
     tail = "" if unsubscribe in html else _html_footer(unsubscribe)
     if track:
         html = _LINK.sub(_link_rewriter(message_id, base_url, secret), html)
-        tail += f'<img src="{base_url}{tracking.OPEN_PATH}{tracking.open_token(message_id, secret)}.gif" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
+        pixel = f"{base_url}{tracking.OPEN_PATH}{tracking.open_token(message_id, secret)}.gif"
+        tail += f'<img src="{pixel}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
     if not tail:
         return html
     body_end = _last_body_end(html)
@@ -66,10 +67,8 @@ def _last_body_end(html: str) -> int | None:
     start = max(html.rfind("</body"), html.rfind("</BODY"))
     if start != -1 and _BODY_END.match(html, start):
         return start
-    last = None
-    for last in _BODY_END.finditer(html):  # any other spelling, </Body…: rare, one pass
-        pass
-    return last.start() if last else None
+    ends = list(_BODY_END.finditer(html))  # any other spelling, </Body…: rare, one pass
+    return ends[-1].start() if ends else None
 
 
 def _link_rewriter(message_id: uuid.UUID, base_url: str, secret: str):

@@ -163,9 +163,9 @@ def _check_multiply(budget: Budget, left, right) -> None:
 
 
 def _check_power(base, exponent) -> None:
-    if _is_int(base) and _is_int(exponent) and exponent > 0 and abs(base) > 1:
-        if exponent > MAX_INT_BITS or exponent * base.bit_length() > MAX_INT_BITS:
-            raise LimitExceeded(f"the power is a number of more than {MAX_INT_BITS} bits")
+    big = _is_int(base) and _is_int(exponent) and exponent > 0 and abs(base) > 1
+    if big and (exponent > MAX_INT_BITS or exponent * base.bit_length() > MAX_INT_BITS):
+        raise LimitExceeded(f"the power is a number of more than {MAX_INT_BITS} bits")
 
 
 def _is_int(value) -> bool:

@@ -14,6 +14,7 @@ The asyncio parts are made inside the running loop, and made again when a new lo
 """
 
 import asyncio
+import contextlib
 import re
 import ssl
 from dataclasses import dataclass
@@ -219,10 +220,8 @@ def xtext(value: str) -> str:
 
 
 async def _reset(smtp: aiosmtplib.SMTP) -> None:
-    try:
+    with contextlib.suppress(aiosmtplib.SMTPResponseException):
         await smtp.rset()
-    except aiosmtplib.SMTPResponseException:
-        pass
 
 
 def _refusal(code: int, text: str) -> SendResult:
