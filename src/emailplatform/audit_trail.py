@@ -16,6 +16,7 @@ from sqlalchemy import Select, delete, event, or_, select
 from sqlalchemy.orm import Session
 
 from emailplatform.address_hashing import address_hash
+from emailplatform.db import rowcount
 from emailplatform.models import ApiKey, AuditEntry, IdempotencyKey, Job, User
 from emailplatform.scopes import Principal
 
@@ -191,4 +192,4 @@ def list_query(
 
 def prune(session: Session, before: datetime) -> int:
     """Retention, the one way an entry leaves the log."""
-    return session.execute(delete(AuditEntry).where(AuditEntry.occurred_at < before)).rowcount
+    return rowcount(session.execute(delete(AuditEntry).where(AuditEntry.occurred_at < before)))

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, select, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -180,3 +180,8 @@ def get_for_tenant(session: Session, model, object_id, tenant_id, *, field: str,
     if found is None:
         raise NotFound(f"no such {what}", field=field)
     return found
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched (the session answers one with a CursorResult, typed as a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount

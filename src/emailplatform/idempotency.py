@@ -31,6 +31,7 @@ def answer_once(
                 session.flush()
         except IntegrityError:  # the same key arrived at the same moment; its answer is committed now
             stored = _stored_answer(session, tenant_id, key)
+            assert stored is not None, "the other request's answer is committed"
         else:
             record.response = accept()
             return record.response

@@ -164,11 +164,14 @@ def _document_scopes(spec: dict, app: FastAPI) -> None:
     description, and its 403 (in the error shape once _use_error_shape has run)."""
     for context in iter_route_contexts(app.routes):
         route = context.original_route
-        needs = scopes.declared(route.dependencies) if isinstance(route, APIRoute) else None
-        if needs is None or not route.include_in_schema:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
-        scope = needs.scope_for(route.methods)
-        for method in route.methods - {"HEAD"}:
+        needs = scopes.declared(route.dependencies)
+        if needs is None:
+            continue
+        methods = route.methods or set()
+        scope = needs.scope_for(methods)
+        for method in methods - {"HEAD"}:
             operation = spec["paths"][context.path_format][method.lower()]
             operation["security"] = [{name: [scope] for name in requirement} for requirement in operation["security"]]
             operation["description"] = f"{operation.get('description', '')}\n\n**Scope:** `{scope}`.".lstrip()

@@ -5,8 +5,9 @@ A container only: it knows the parts by the protocols below, and is given what m
 emailplatform.assembly, so that every package may take a Runtime while the runtime imports none of them."""
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -21,15 +22,41 @@ from emailplatform.models import ApiKey
 from emailplatform.models.encrypted import use_keys
 
 
+@dataclass(frozen=True)
+class PresignedUpload:
+    url: str
+    expires_at: datetime
+    method: str = "PUT"
+
+
 class Storage(Protocol):
-    """Where files live (emailplatform.storage: local or S3)."""
+    """Where files live (emailplatform.storage: local or S3, maybe encrypted)."""
+
+    receives_uploads: bool  # its presigned upload URLs are this app's own (/uploads/…), not the backend's
 
     def put(self, key: str, data: bytes) -> None: ...
-    def open(self, key: str) -> BinaryIO: ...
-    def size(self, key: str) -> int | None: ...
+
+    def open(self, key: str) -> BinaryIO:
+        """A binary stream of the stored file; raises StoredFileMissing."""
+
+    def size(self, key: str) -> int | None:
+        """The file's size, or None when nothing was stored under `key`."""
+
+    def head(self, key: str, size: int) -> bytes:
+        """The file's first `size` bytes (fewer if it is shorter); raises StoredFileMissing."""
+
     def delete(self, key: str) -> None: ...
-    def url_for(self, key: str) -> str: ...
-    def presigned_upload(self, key: str, *, max_bytes: int, ttl_seconds: int) -> Any: ...
+
+    def keys(self) -> Iterator[str]:
+        """Every stored file's key."""
+
+    def url_for(self, key: str) -> str:
+        """The stable address of a stored file, as a campaign names it (`s3://bucket/key`, `local://files/key`)."""
+
+    def presigned_upload(self, key: str, *, max_bytes: int, ttl_seconds: int) -> PresignedUpload: ...
+
+    def remove_partial(self, older_than: timedelta) -> int:
+        """Remove what writes that never finished left behind, untouched for `older_than`; how many were."""
 
 
 class Transport(Protocol):

@@ -82,7 +82,7 @@ def list_campaigns(
     rows, next_cursor = queries.page_of_campaigns(session, tenant_id, status=status, cursor=cursor, limit=limit)
     urls = queries.file_urls(session, rows)
     return Page(
-        items=[_campaign(session, t, with_summary=False, file_url=urls[t.file_id]) for t in rows],
+        items=[_campaign(session, t, with_summary=False, file_url=urls.get(t.file_id)) for t in rows],
         next_cursor=next_cursor,
     )
 
@@ -231,7 +231,7 @@ def _message(message: Message, transaction: Transaction) -> MessageOut:
 
 def _campaign(session, transaction: Transaction, with_summary: bool = True, file_url: str | None = None) -> Campaign:
     """`file_url`: the campaign's file's, when the caller read it already (a list reads them all at once)."""
-    file_url = file_url or queries.file_urls(session, [transaction])[transaction.file_id]
+    file_url = file_url or queries.file_urls(session, [transaction]).get(transaction.file_id)
     return Campaign(
         transaction_id=transaction.id,
         name=transaction.name,

@@ -41,7 +41,7 @@ def reason_to_pause(counted: dict[str, int], settings: Settings) -> str | None:
 def still_sending(session: Session, settings: Settings, transaction_id: uuid.UUID) -> bool:
     """Whether the campaign goes on sending: it is READY_TO_SEND and its rates are under the thresholds (else
     it is paused, now, with the reason)."""
-    transaction = session.get(Transaction, transaction_id, populate_existing=True)
+    transaction = session.get_one(Transaction, transaction_id, populate_existing=True)
     if transaction.status != TransactionStatus.READY_TO_SEND:
         return False
     reason = reason_to_pause(rates_since_resumed(session, transaction), settings)

@@ -75,7 +75,7 @@ def get_message(session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID) -
     return get_for_tenant(session, Message, message_id, tenant_id, field="message_id", what="message")
 
 
-def file_urls(session: Session, transactions: Iterable[Transaction]) -> dict[uuid.UUID, str]:
+def file_urls(session: Session, transactions: Iterable[Transaction]) -> dict[uuid.UUID | None, str]:
     """The URL of each campaign's recipients file, by file id, read at once."""
     ids = {transaction.file_id for transaction in transactions}
     return dict(session.execute(select(File.id, File.url).where(File.id.in_(ids))).all())
@@ -94,4 +94,4 @@ def last_sender(session: Session, tenant_id: uuid.UUID) -> tuple[str, str | None
 
 def transaction_of(session: Session, message: Message) -> Transaction:
     """The campaign or transactional email a message belongs to."""
-    return session.get(Transaction, message.transaction_id)
+    return session.get_one(Transaction, message.transaction_id)

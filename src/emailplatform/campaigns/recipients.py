@@ -128,7 +128,8 @@ class Layout:
         return {"format": self.format, "encoding": self.encoding, "delimiter": self.delimiter, "columns": self.columns}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Layout":
+    def from_dict(cls, data: dict | None) -> "Layout":
+        assert data is not None, "a campaign keeps how its file is read from its creation on"
         return cls(data["format"], data.get("encoding"), data.get("delimiter"), dict(data["columns"]))
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from emailplatform import idempotency
 from emailplatform.campaigns import recipients, status
 from emailplatform.campaigns.schemas import CampaignCreate
-from emailplatform.db import get_for_tenant
+from emailplatform.db import get_for_tenant, rowcount
 from emailplatform.domains import service as domain_service
 from emailplatform.errors import AppError, Conflict, Invalid, NotFound
 from emailplatform.jobs import queue
@@ -129,7 +129,7 @@ def reschedule(session: Session, tenant_id: uuid.UUID, transaction_id: uuid.UUID
         .values(send_at=send_at, updated_at=utcnow())
     )
     session.refresh(transaction)
-    if moved.rowcount == 0:
+    if rowcount(moved) == 0:
         if transaction.status in RESCHEDULABLE:
             raise Conflict("the campaign was sent right away: it has no send time to move", field="transaction_id")
         raise Conflict(
@@ -182,11 +182,13 @@ def inspect_recipients(
     file_service.uploaded_size(runtime.storage, runtime.settings, file, field=field)
     with runtime.storage.open(file.storage_key) as stream:
         layout = recipients.read_layout(stream, placeholders, columns, field=field)
-    good, invalid, duplicates, first, bad = 0, 0, 0, [], []
+    good, invalid, duplicates = 0, 0, 0
+    first: list[recipients.Row] = []
+    bad: list[recipients.Skipped] = []
     with runtime.storage.open(file.storage_key) as stream:
         _, rows = recipients.read_rows(stream, layout)
         for row in rows:
-            if type(row) is recipients.Row:
+            if isinstance(row, recipients.Row):
                 good += 1
                 if len(first) < sample_rows:
                     first.append(row)

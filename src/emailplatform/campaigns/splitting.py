@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from uuid_utils import uuid7
 
 from emailplatform.campaigns import counts, recipients, status
+from emailplatform.db import rowcount
 from emailplatform.jobs import queue
 from emailplatform.models import (
     Batch,
@@ -133,7 +134,7 @@ class Split:
                     updated_at=utcnow(),
                 )
             )
-            if locked.rowcount == 0:
+            if rowcount(locked) == 0:
                 raise Cancelled()
             if group.batches:
                 session.add_all([batch for batch, _ in group.batches])
@@ -188,7 +189,7 @@ def read_chunk(runtime: Runtime, batch: Batch) -> list[dict[str, str]]:
 def message_data(runtime: Runtime, session: Session, message: Message) -> dict[str, str] | None:
     """The placeholder data of one message; None when its batch's file is no longer in storage."""
     try:
-        return read_chunk(runtime, session.get(Batch, message.batch_id))[message.position]
+        return read_chunk(runtime, session.get_one(Batch, message.batch_id))[message.position]
     except StoredFileMissing:
         return None
 
@@ -207,9 +208,9 @@ def insert_messages(session: Session, transaction: Transaction, batches: list[tu
             for batch, rows in batches
             for position, row in enumerate(rows)
         )
-        with connection.connection.driver_connection.cursor().copy(
-            f"COPY messages ({', '.join(MESSAGE_COLUMNS)}) FROM STDIN"
-        ) as copy:
+        driver = connection.connection.driver_connection
+        assert driver is not None, "a connection checked out of the pool"
+        with driver.cursor().copy(f"COPY messages ({', '.join(MESSAGE_COLUMNS)}) FROM STDIN") as copy:
             copy.write(text)
         return
     bind = _sqlite_binder(connection.dialect)
@@ -250,7 +251,7 @@ def start(runtime: Runtime, transaction_id: uuid.UUID) -> tuple[Transaction, Fil
             session.execute(delete(model).where(model.transaction_id == transaction.id))
         counts.forget(session, transaction.id)
         status.set_status(session, transaction, TransactionStatus.PROCESSING)
-        file = session.get(File, transaction.file_id)
+        file = session.get_one(File, transaction.file_id)
         return transaction, file
 
 
@@ -267,7 +268,7 @@ def split_file(runtime: Runtime, transaction_id: uuid.UUID) -> None:
         split = Split(runtime, transaction, recipients.data_columns(header, layout), status)
         try:
             for row in rows:
-                if type(row) is recipients.Row:
+                if isinstance(row, recipients.Row):
                     split.add(row)
                 else:
                     split.skip(row)
@@ -283,7 +284,8 @@ def split_file(runtime: Runtime, transaction_id: uuid.UUID) -> None:
 
 def finish(runtime: Runtime, transaction_id: uuid.UUID, total: int) -> None:
     with runtime.db.session() as session:
-        transaction = session.get(Transaction, transaction_id, with_for_update=True)  # a reschedule waits, or is read
+        # locked: a reschedule waits for this, or is read by it
+        transaction = session.get_one(Transaction, transaction_id, with_for_update=True)
         if transaction.status != TransactionStatus.PROCESSING:
             return
         transaction.processed_at = utcnow()

@@ -14,6 +14,7 @@ from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import counts
+from emailplatform.db import rowcount
 from emailplatform.jobs import queue
 from emailplatform.models import (
     UNSENT_MESSAGE_STATUSES,
@@ -168,9 +169,13 @@ def move_campaign(
     session: Session, transaction: Transaction, before: TransactionStatus, after: TransactionStatus, reason: str | None
 ) -> bool:
     """`before` → `after` (a pause, a resume), when the campaign still is `before`: whether it moved."""
-    won = session.execute(
-        update(Transaction).where(Transaction.id == transaction.id, Transaction.status == before).values(status=after)
-    ).rowcount
+    won = rowcount(
+        session.execute(
+            update(Transaction)
+            .where(Transaction.id == transaction.id, Transaction.status == before)
+            .values(status=after)
+        )
+    )
     session.refresh(transaction)
     if won:
         set_status(session, transaction, after, reason)
@@ -196,7 +201,7 @@ def cancel(session: Session, transaction: Transaction) -> bool:
         .where(Transaction.id == transaction.id, Transaction.status.in_(CANCELLABLE))
         .values(status=TransactionStatus.CANCELLED)
     )
-    if locked.rowcount == 0:
+    if rowcount(locked) == 0:
         session.refresh(transaction)
         return False
     move(session, Message.transaction_id == transaction.id, WAITING_MESSAGE_STATUSES, MessageStatus.CANCELLED)
@@ -228,8 +233,8 @@ def finish_batch(session: Session, batch: Batch, sent_before: datetime | None = 
         .where(Transaction.id == batch.transaction_id, Transaction.status == TransactionStatus.READY_TO_SEND)
         .values(status=TransactionStatus.SENT)
     )
-    if won.rowcount:
-        transaction = session.get(Transaction, batch.transaction_id)
+    if rowcount(won):
+        transaction = session.get_one(Transaction, batch.transaction_id)
         session.refresh(transaction)
         set_status(session, transaction, TransactionStatus.SENT)
     complete_campaigns(session, [batch.transaction_id])
@@ -282,8 +287,8 @@ def complete_campaigns(session: Session, transaction_ids: Collection[uuid.UUID] 
             .where(Transaction.id == transaction_id, Transaction.status == TransactionStatus.SENT)
             .values(status=TransactionStatus.COMPLETED)
         )
-        if won.rowcount:
-            transaction = session.get(Transaction, transaction_id)
+        if rowcount(won):
+            transaction = session.get_one(Transaction, transaction_id)
             session.refresh(transaction)
             set_status(session, transaction, TransactionStatus.COMPLETED)
 

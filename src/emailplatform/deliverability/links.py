@@ -82,7 +82,7 @@ async def _allowed_address(host: str, port: int, settings: Settings) -> str:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise ssrf.RefusedDestination(f"{host} does not resolve") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if not addresses:
         raise ssrf.RefusedDestination(f"{host} does not resolve")
     if not ssrf.is_allowed_host(host, settings):

@@ -1,4 +1,5 @@
 import uuid
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -6,20 +7,26 @@ from emailplatform.campaigns.schemas import COLUMNS_DESCRIPTION, ColumnName, Sen
 from emailplatform.deliverability.findings import Severity
 from emailplatform.models.template import MAX_VERSION
 
-FINDING_EXAMPLE = {
+FINDING_EXAMPLE: dict[str, Any] = {
     "check": "dmarc",
     "severity": "warning",
     "message": "sender.example.com publishes no DMARC record; Gmail and Yahoo require SPF, DKIM and DMARC of senders "
     "of bulk mail",
     "fix": 'publish a TXT record at _dmarc.sender.example.com: "v=DMARC1; p=none; rua=mailto:dmarc@sender.example.com"',
 }
-RULE_EXAMPLE = {
+RULE_EXAMPLE: dict[str, Any] = {
     "name": "HTML_IMAGE_RATIO_02",
     "score": 0.8,
     "description": "BODY: HTML has a low ratio of text to image area",
 }
-SPAM_EXAMPLE = {"available": True, "score": 1.2, "threshold": 5.0, "error": None, "rules": [RULE_EXAMPLE]}
-REPORT_EXAMPLE = {
+SPAM_EXAMPLE: dict[str, Any] = {
+    "available": True,
+    "score": 1.2,
+    "threshold": 5.0,
+    "error": None,
+    "rules": [RULE_EXAMPLE],
+}
+REPORT_EXAMPLE: dict[str, Any] = {
     "subject": "News for Ada",
     "from": "news@sender.example.com",
     "to": "ada@example.com",

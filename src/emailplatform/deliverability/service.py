@@ -84,7 +84,7 @@ def check_campaign(session: Session, runtime: Runtime, tenant_id: uuid.UUID, tra
     transaction = campaign_service.get(session, tenant_id, transaction_id)
     composer = Composer(session, runtime, tenant_id, test_sends.campaign_draft(session, transaction), test=False)
     layout = recipients.Layout.from_dict(transaction.recipients_layout)
-    return _first_row_report(session, runtime, composer, session.get(File, transaction.file_id), layout)
+    return _first_row_report(session, runtime, composer, session.get_one(File, transaction.file_id), layout)
 
 
 def check_new_campaign(session: Session, runtime: Runtime, tenant_id: uuid.UUID, body) -> Report:
@@ -97,7 +97,7 @@ def check_new_campaign(session: Session, runtime: Runtime, tenant_id: uuid.UUID,
         layout = recipients.read_layout(stream, version.placeholders, body.columns, field="csv_file_url")
     sender = (str(body.sender.email), body.sender.name) if body.sender else None
     sender = sender or test_sends.default_sender(session, tenant_id)
-    draft = Draft(version, *sender, str(body.reply_to) if body.reply_to else None)
+    draft = Draft(version, sender[0], sender[1], str(body.reply_to) if body.reply_to else None)
     composer = Composer(session, runtime, tenant_id, draft, test=False)
     return _first_row_report(session, runtime, composer, file, layout)
 
@@ -158,7 +158,7 @@ async def _spam_score(settings: Settings, raw: bytes) -> SpamScore:
 
 
 def _spam_finding(spam: SpamScore, settings: Settings) -> Finding:
-    if not spam.available:
+    if not spam.available or spam.score is None or spam.threshold is None:
         return Finding(
             "spamassassin",
             Severity.SKIPPED,

@@ -36,7 +36,7 @@ RESERVED_HEADERS = frozenset(
     }
 )
 
-EMAIL_EXAMPLE = {
+EMAIL_EXAMPLE: dict[str, Any] = {
     "from": {"email": "orders@sender.example.com", "name": "Acme Shop"},
     "to": ["ada@example.com"],
     "subject": "Your order 1042 has shipped",
@@ -183,7 +183,7 @@ class EmailsAccepted(BaseModel):
     warnings: list[str]
 
 
-RECIPIENT_EXAMPLE = {
+RECIPIENT_EXAMPLE: dict[str, Any] = {
     "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b",
     "email": "ada@example.com",
     "status": "DELIVERED",

@@ -163,9 +163,9 @@ def _content(session: Session, runtime: Runtime, tenant_id: uuid.UUID, email: Em
             raise Invalid(f"the template cannot be rendered with this data: {exc}", field=f"{prefix}data") from None
         subject, html, text = rendered.subject, None, None
     else:
-        subject = " ".join(email.subject.split())
-        html = email.html or _html_of(email.text)
-        text = email.text or plaintext.text_from_html(email.html)
+        subject = " ".join((email.subject or "").split())  # the request's check: its own content has a subject
+        html = email.html or _html_of(email.text or "")
+        text = email.text or plaintext.text_from_html(email.html or "")
     size = len((html or "").encode()) + len((text or "").encode()) + sum(a.size for a in email.attachments)
     if size > runtime.settings.email_max_bytes:
         raise Invalid(

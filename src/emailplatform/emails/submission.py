@@ -14,6 +14,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses
+from typing import Any
 
 import structlog
 from aiosmtpd.controller import Controller
@@ -166,12 +167,17 @@ def _bodies(message: EmailMessage) -> dict:
     return bodies
 
 
+def _content_of(part: EmailMessage) -> bytes:
+    content = part.get_payload(decode=True)  # a leaf part's decoded bytes (None for an empty one)
+    return content if isinstance(content, bytes) else b""
+
+
 def _attachments(message: EmailMessage) -> list[dict]:
     return [
         {
             "filename": part.get_filename() or "attachment",
             "content_type": part.get_content_type(),
-            "content": base64.b64encode(part.get_payload(decode=True) or b"").decode("ascii"),
+            "content": base64.b64encode(_content_of(part)).decode("ascii"),
         }
         for part in message.iter_attachments()
     ]
@@ -202,7 +208,7 @@ def start_listeners(runtime: Runtime) -> list[Controller]:
     settings = runtime.settings
     context = tls_context(settings)
     handler = SubmissionHandler(runtime)
-    common = {
+    common: dict[str, Any] = {
         "hostname": settings.submission_host,
         "authenticator": handler.authenticate,
         "data_size_limit": settings.email_max_bytes,

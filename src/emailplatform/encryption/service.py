@@ -45,7 +45,7 @@ def rotate(
 ) -> tuple[Rotated, Rotated]:
     """Stored files, then database secrets: what each rotation found."""
     files = Rotated()
-    for key in storage:
+    for key in storage.keys():
         files.add(_rotate_file(storage, keys, key), key)
         advance()
     return files, _rotate_secrets(db, keys)

@@ -120,7 +120,8 @@ def _advance_statuses(session: Session, events: list[NewEvent]) -> set[uuid.UUID
     target: dict[uuid.UUID, MessageStatus] = {}
     for event in events:
         status = EVENT_STATUS.get(event.type)
-        if status and campaign_status.RANK[status] > campaign_status.RANK.get(target.get(event.message_id), -1):
+        reached = target.get(event.message_id)
+        if status and (reached is None or campaign_status.RANK[status] > campaign_status.RANK[reached]):
             target[event.message_id] = status
     return campaign_status.advance(session, target)
 
@@ -134,7 +135,7 @@ def _suppress(session: Session, events: list[NewEvent], messages: dict[uuid.UUID
             suppression.add(session, message.tenant_id, message.email, reason, details=detail, message_id=message.id)
 
 
-def payload(event: NewEvent, message: Message) -> dict:
+def payload(event: NewEvent, message: Message | Row) -> dict:
     """What a webhook subscriber receives of a message event."""
     return {
         "message_id": str(message.id),

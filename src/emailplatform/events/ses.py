@@ -32,7 +32,7 @@ def ses_events(record: dict, dedup_prefix: str) -> list[NewEvent]:
     BadRequest when the record is not an SES event at all."""
     if not isinstance(record, dict) or not isinstance(record.get("mail"), dict):
         raise BadRequest("the SNS Message is not an SES event: it has no mail object", field="Message")
-    kind = record.get("eventType") or record.get("notificationType")
+    kind = str(record.get("eventType") or record.get("notificationType"))
     mapper = MAPPERS.get(kind)
     message_id = _message_id(record["mail"])
     if mapper is None or message_id is None:

@@ -121,6 +121,7 @@ class WorkerProcesses:
                     self._spawn(index, slot)
 
     def _publish(self) -> None:
+        assert self.status_path is not None
         try:
             with tempfile.NamedTemporaryFile("w", dir=self.status_path.parent, delete=False) as tmp:
                 json.dump({"alive": self.alive, "restarts": self.restarts}, tmp)

@@ -9,20 +9,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import cast
 
-from sqlalchemy import ColumnElement, Interval, Update, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Interval, Table, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from emailplatform.db import Database, get_for_tenant
+from emailplatform.db import Database, get_for_tenant, rowcount
 from emailplatform.errors import Conflict
 from emailplatform.models import Job, JobState, utcnow
 from emailplatform.pagination import paginate
 
 BACKOFF_CAP_SECONDS = 3600.0
 
-Jobs = Job.__table__
+Jobs = cast(Table, Job.__table__)
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class ClaimedJob:
     kind: str
     payload: dict
     attempts: int
-    max_attempts: int | None
+    max_attempts: int
     tenant_id: uuid.UUID | None
 
 
@@ -96,14 +97,14 @@ def _claim_statement(kinds: tuple[str, ...], other_kinds: bool, take_over: bool,
     due = and_(Jobs.c.state == JobState.QUEUED, Jobs.c.run_at <= bindparam("now"))
     if take_over:
         due = or_(due, and_(Jobs.c.state == JobState.RUNNING, Jobs.c.locked_until < lease_now))
-    due = select(Jobs.c.id).where(due).order_by(Jobs.c.run_at).limit(bindparam("limit"))
+    due_ids = select(Jobs.c.id).where(due).order_by(Jobs.c.run_at).limit(bindparam("limit"))
     if kinds:
-        due = due.where(Jobs.c.kind.not_in(kinds) if other_kinds else Jobs.c.kind.in_(kinds))
+        due_ids = due_ids.where(Jobs.c.kind.not_in(kinds) if other_kinds else Jobs.c.kind.in_(kinds))
     if postgres:
-        due = due.with_for_update(skip_locked=True)
+        due_ids = due_ids.with_for_update(skip_locked=True)
     return (
         update(Jobs)
-        .where(Jobs.c.id.in_(due.scalar_subquery()))
+        .where(Jobs.c.id.in_(due_ids.scalar_subquery()))
         .values(
             state=JobState.RUNNING,
             attempts=Jobs.c.attempts + 1,
@@ -228,4 +229,4 @@ def move_queued(session: Session, kind: str, tenant_id: uuid.UUID | None, payloa
     stmt = update(Job).where(Job.kind == kind, Job.tenant_id == tenant_id, Job.state == JobState.QUEUED)
     for key, value in payload.items():
         stmt = stmt.where(Job.payload[key].as_string() == value)
-    return session.execute(stmt.values(run_at=run_at).execution_options(synchronize_session=False)).rowcount
+    return rowcount(session.execute(stmt.values(run_at=run_at).execution_options(synchronize_session=False)))

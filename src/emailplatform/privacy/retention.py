@@ -72,7 +72,7 @@ def _purge_campaigns(runtime: Runtime, kind: str, before: datetime) -> int:
         )
     for transaction_id in due:
         with runtime.db.session() as session:
-            PURGES[kind](runtime, session, session.get(Transaction, transaction_id), before)
+            PURGES[kind](runtime, session, session.get_one(Transaction, transaction_id), before)
             session.add(RetentionPurge(transaction_id=transaction_id, kind=kind))
     return len(due)
 
@@ -91,7 +91,7 @@ def _purge_files(runtime: Runtime, session: Session, transaction: Transaction, b
         )
     )
     if not still_needed:
-        runtime.storage.delete(session.get(File, transaction.file_id).storage_key)
+        runtime.storage.delete(session.get_one(File, transaction.file_id).storage_key)
 
 
 def _purge_captured(runtime: Runtime, session: Session, transaction: Transaction, _before: datetime) -> None:

@@ -1,17 +1,18 @@
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EVENT_EXAMPLE = {"type": "opened", "occurred_at": "2026-12-01T09:14:03Z", "details": {}}
-DELIVERY_EXAMPLE = {
+EVENT_EXAMPLE: dict[str, Any] = {"type": "opened", "occurred_at": "2026-12-01T09:14:03Z", "details": {}}
+DELIVERY_EXAMPLE: dict[str, Any] = {
     "event_type": "message.opened",
     "url": "https://hooks.example.com/email",
     "status": "succeeded",
     "created_at": "2026-12-01T09:14:04Z",
     "payload": {"type": "message.opened", "recipient": "ann@example.com"},
 }
-MESSAGE_EXAMPLE = {
+MESSAGE_EXAMPLE: dict[str, Any] = {
     "message_id": "0193b7b1-2c3d-7e4f-9a5b-6c7d8e9f0a1b",
     "transaction_id": "5b1e8f0c-2d3a-4b5c-9d6e-7f8091a2b3c4",
     "campaign_name": "December news",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from emailplatform.address_hashing import PREFIX, address_hash
 from emailplatform.campaigns import splitting
 from emailplatform.campaigns.recipients import Layout
+from emailplatform.db import rowcount
 from emailplatform.errors import Invalid, NotFound
 from emailplatform.models import (
     Batch,
@@ -118,7 +119,7 @@ def export(runtime: Runtime, session: Session, tenant_id: uuid.UUID, email: str)
 
 
 def _exported_message(runtime: Runtime, session: Session, message: Message) -> dict:
-    campaign = session.get(Transaction, message.transaction_id)
+    campaign = session.get_one(Transaction, message.transaction_id)
     events = session.scalars(select(Event).where(Event.message_id == message.id).order_by(Event.id))
     captured = capture.read_captured(runtime.storage, message.tenant_id, message.id)
     return {
@@ -201,7 +202,7 @@ def _erase_captured(runtime: Runtime, message: Message) -> int:
 
 
 def _erase_events(session: Session, message_ids: list[uuid.UUID]) -> int:
-    return session.execute(delete(Event).where(Event.message_id.in_(message_ids))).rowcount if message_ids else 0
+    return rowcount(session.execute(delete(Event).where(Event.message_id.in_(message_ids)))) if message_ids else 0
 
 
 def _redact_batches(runtime: Runtime, session: Session, messages: list[Message]) -> int:
@@ -209,7 +210,7 @@ def _redact_batches(runtime: Runtime, session: Session, messages: list[Message])
     for message in messages:
         positions[message.batch_id].add(message.position)
     for batch_id, rows in positions.items():
-        key = session.get(Batch, batch_id).storage_key
+        key = session.get_one(Batch, batch_id).storage_key
         try:
             with runtime.storage.open(key) as stream:
                 data = stream.read()
@@ -230,7 +231,7 @@ def _redact_sources(runtime: Runtime, session: Session, campaign_ids: set[uuid.U
         if campaign_ids
         else []
     )
-    for key, layout in dict(sources).items():
+    for key, layout in sources:
         try:
             with runtime.storage.open(key) as stream:
                 data = stream.read()

@@ -52,8 +52,10 @@ async def current_principal(
     certificate = None if plain else certificates.presented(request, runtime.settings)
     if certificate is not None:
         return key_principal(await run_in_threadpool(_read_certificate_key, runtime, request, certificate))
-    cached = runtime.api_keys.get(service.hash_key(plain)) if plain else None
-    return key_principal(cached or await run_in_threadpool(_read_key, runtime, request, plain))
+    key = runtime.api_keys.get(service.hash_key(plain)) if plain else None
+    if key is None:
+        key = await run_in_threadpool(_read_key, runtime, request, plain)
+    return key_principal(key)
 
 
 def _read_key(runtime: Runtime, request: Request, plain: str | None) -> ApiKey:
@@ -114,7 +116,7 @@ TenantDep = Annotated[uuid.UUID, Depends(current_tenant_id)]
 class ScopeCheck(scopes.Needs):
     async def __call__(self, request: Request, principal: PrincipalDep) -> None:
         route = request.scope["route"]
-        needed = scopes.declared(route.dependencies).scope_for(route.methods)
+        needed = (scopes.declared(route.dependencies) or self).scope_for(route.methods)
         if not scopes.grants(principal.scopes, needed):
             held = ", ".join(sorted(principal.scopes)) or "none"
             raise Forbidden(

@@ -57,7 +57,7 @@ def find_key(session: Session, certificate: x509.Certificate) -> ApiKey:
     keys = session.scalars(
         select(ApiKey).where(ApiKey.client_certificate.in_(names), ApiKey.revoked_at.is_(None))
     ).all()
-    key = min(keys, key=lambda k: names.index(k.client_certificate), default=None)
+    key = min(keys, key=lambda k: names.index(k.client_certificate or ""), default=None)
     if key is None:
         raise Unauthorized(
             f"the client certificate ({certificate.subject.rfc4514_string()}) acts as no API key of this deployment",

@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -21,7 +21,7 @@ Rows = Annotated[
         "data the seeds get, the first seed the first row, and so on round; default: the first good rows.",
     ),
 ]
-RESULT_EXAMPLE = {
+RESULT_EXAMPLE: dict[str, Any] = {
     "to": "me@sender.example.com",
     "row_number": 2,
     "message_id": "0193b7aa-6e4f-7a73-9b2c-5d7e0f3a4c62",

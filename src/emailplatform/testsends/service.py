@@ -28,7 +28,7 @@ from emailplatform.testsends.compose import Composed, Composer, Draft
 log = structlog.get_logger("emailplatform.testsends")
 MAX_SEEDS = 10
 MAX_ROWS = 10
-SUPPRESSED = SendResult("suppressed", "not sent: the address is on the suppression list")
+SUPPRESSED = ("suppressed", "not sent: the address is on the suppression list")  # a seed result's status, response
 BEFORE_RELEASE = {TransactionStatus.ACCEPT, TransactionStatus.PROCESSING, TransactionStatus.SCHEDULED}
 
 
@@ -88,7 +88,7 @@ def send_campaign_test(
         )
     seeds = _seeds(to)
     draft = campaign_draft(session, transaction)
-    file = session.get(File, transaction.file_id)
+    file = session.get_one(File, transaction.file_id)
     layout = recipients.Layout.from_dict(transaction.recipients_layout)
     samples = sample_rows(runtime, file, layout, rows, count=len(seeds))
     return send(session, runtime, tenant_id, draft, seeds, samples)
@@ -112,12 +112,13 @@ def send_new_campaign_test(
     with runtime.storage.open(file.storage_key) as stream:
         layout = recipients.read_layout(stream, version.placeholders, body.columns, field="csv_file_url")
     sender = (str(body.sender.email), body.sender.name) if body.sender else default_sender(session, tenant_id)
-    draft = Draft(version, *sender, str(body.reply_to) if body.reply_to else None)
+    draft = Draft(version, sender[0], sender[1], str(body.reply_to) if body.reply_to else None)
     samples = sample_rows(runtime, file, layout, rows, count=len(seeds))
     return send(session, runtime, tenant_id, draft, seeds, samples)
 
 
 def campaign_draft(session: Session, transaction: Transaction) -> Draft:
+    assert transaction.template_id is not None, "a campaign has a template"
     version = template_service.get_version(
         session, transaction.tenant_id, transaction.template_id, transaction.template_version
     )
@@ -144,7 +145,7 @@ def sample_rows(
         for row in read:
             if (wanted and row.number not in wanted) or (not wanted and type(row) is not recipients.Row):
                 continue
-            if type(row) is not recipients.Row:
+            if not isinstance(row, recipients.Row):
                 raise Invalid(f"row {row.number} is not sent to: {row.reason}", field="rows")
             data = {name: row.values[index] for name, index in names} | {recipients.EMAIL_COLUMN: row.email}
             found[row.number] = Sample(row.number, data)
@@ -172,18 +173,20 @@ def send(
     answers = asyncio.run(_deliver(runtime, tenant_id, [m for m in composed if m.to not in blocked]))
     results = []
     for (_, sample), message in zip(pairs, composed):
-        answer = SUPPRESSED if message.to in blocked else answers.pop(0)
-        results.append(
-            SeedResult(
-                message.to, sample.row_number, message.message_id, message.subject, answer.status, answer.response
-            )
-        )
+        status: str
+        response: str | None
+        if message.to in blocked:
+            status, response = SUPPRESSED
+        else:
+            answer = answers.pop(0)
+            status, response = answer.status, answer.response
+        results.append(SeedResult(message.to, sample.row_number, message.message_id, message.subject, status, response))
         log.info(
             "test send",
             tenant_id=str(tenant_id),
             to=message.to,
             message_id=str(message.message_id),
-            status=answer.status,
+            status=status,
         )
     return results
 

@@ -8,11 +8,12 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from emailplatform.db import get_for_tenant
+from emailplatform.db import get_for_tenant, rowcount
 from emailplatform.errors import Conflict
 from emailplatform.jobs import queue
 from emailplatform.models import (
@@ -34,7 +35,7 @@ RETRY_SCHEDULE_SECONDS = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 RETRY_JITTER = 0.1
 RETRY_AFTER_CAP_SECONDS = 86400.0
 DISABLE_AFTER_FAILING = timedelta(days=5)
-Deliveries = WebhookDelivery.__table__
+Deliveries = cast(Table, WebhookDelivery.__table__)
 
 
 def list_deliveries(
@@ -86,7 +87,7 @@ def retry_delivery(session: Session, tenant_id: uuid.UUID, delivery_id: uuid.UUI
         .where(Deliveries.c.id == delivery.id, Deliveries.c.status != WebhookDeliveryStatus.PENDING)
         .values(status=WebhookDeliveryStatus.PENDING, next_attempt_at=now, finished_at=None)
     )
-    if reopened.rowcount != 1:
+    if rowcount(reopened) != 1:
         raise Conflict("this delivery is already being sent again", field="delivery_id")
     enqueue_attempt(session, delivery.id, delivery.tenant_id, now, attempts_made=delivery.attempts, manual=True)
     session.refresh(delivery)
@@ -231,7 +232,7 @@ def record_attempts(session: Session, attempts: list[Attempt]) -> None:
             rescheduled.append(changes)
             next_at = changes["next_attempt_at"]
             enqueue_attempt(session, attempt.plan.delivery_id, attempt.plan.tenant_id, next_at, attempts_made=number)
-    session.execute(insert(WebhookAttempt.__table__), logged)
+    session.execute(insert(cast(Table, WebhookAttempt.__table__)), logged)
     for rows in (ended, rescheduled):
         if rows:
             session.execute(update(Deliveries).where(Deliveries.c.id == bindparam("b_id")), rows)
@@ -255,7 +256,7 @@ def _delivery_changes(attempt: Attempt, number: int, endpoint: WebhookEndpoint |
     return changes | {"last_error": error, "next_attempt_at": now + timedelta(seconds=delay)}
 
 
-def _failing_endpoints(session: Session, attempts: list[Attempt]) -> dict[uuid.UUID, WebhookEndpoint]:
+def _failing_endpoints(session: Session, attempts: list[Attempt]) -> dict[uuid.UUID | None, WebhookEndpoint]:
     """The endpoints with a failed attempt among these, loaded to note their health in order; those with only
     successes are healthy again at once, in one statement."""
     failing_ids = {attempt.plan.endpoint_id for attempt in attempts if not attempt.outcome.succeeded} - {None}

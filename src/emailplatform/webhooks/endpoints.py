@@ -134,7 +134,7 @@ def callback_secret(session: Session, tenant_id: uuid.UUID) -> CallbackSecret:
             holder = CallbackSecret(tenant_id=tenant_id, secret=signing.new_secret())
             session.add(holder)
     except IntegrityError:  # another session created it at the same moment
-        holder = session.get(CallbackSecret, tenant_id, populate_existing=True)
+        holder = session.get_one(CallbackSecret, tenant_id, populate_existing=True)
     return holder
 
 

@@ -3,6 +3,7 @@ sent, delivered, bounced, …): one delivery of the event to each destination th
 caller's session."""
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ def transaction_status_changed(session: Session, transaction: Transaction, summa
         "summary": summary,
     } | _labels(transaction.tags, transaction.message_metadata)
     endpoints = subscribed_endpoints(session, transaction.tenant_id, TRANSACTION_STATUS_CHANGED)
-    destinations = [(e.id, e.url) for e in endpoints]
+    destinations: list[tuple[uuid.UUID | None, str]] = [(e.id, e.url) for e in endpoints]
     if transaction.callback_url:
         callback_secret(session, transaction.tenant_id)
         destinations.insert(0, (None, transaction.callback_url))
@@ -80,9 +81,10 @@ def _deliver(
     tenant_id: uuid.UUID,
     event_type: str,
     payload: dict,
-    destinations: list[tuple[uuid.UUID | None, str]],
+    destinations: Sequence[tuple[uuid.UUID | None, str]],
     transaction_id: uuid.UUID | None,
 ) -> None:
+    now = utcnow()
     deliveries = [
         WebhookDelivery(
             id=uuid.uuid4(),
@@ -93,13 +95,13 @@ def _deliver(
             url=url,
             event_type=event_type,
             payload=payload,
-            next_attempt_at=utcnow(),
+            next_attempt_at=now,
         )
         for endpoint_id, url in destinations
     ]
     session.add_all(deliveries)
     for delivery in deliveries:
-        enqueue_attempt(session, delivery.id, tenant_id, delivery.next_attempt_at, attempts_made=0)
+        enqueue_attempt(session, delivery.id, tenant_id, now, attempts_made=0)
 
 
 def has_subscribers(session: Session, tenant_id: uuid.UUID, event_type: str) -> bool:

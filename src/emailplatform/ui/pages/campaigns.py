@@ -214,6 +214,7 @@ def check_deliverability(
 @router.get("/ui/campaigns/{transaction_id}")
 def campaign_page(request: Request, session: DbDep, me: Viewer, transaction_id: uuid.UUID):
     transaction = campaign_service.get(session, me.tenant_id, transaction_id)
+    assert transaction.template_id is not None, "a campaign has a template"
     template = template_service.get(session, me.tenant_id, transaction.template_id)
     return render(
         request,
@@ -295,6 +296,7 @@ def reschedule_campaign(
 def message_page(request: Request, session: DbDep, runtime: RuntimeDep, me: Viewer, message_id: uuid.UUID):
     message = campaign_queries.get_message(session, me.tenant_id, message_id)
     transaction = campaign_service.get(session, me.tenant_id, message.transaction_id)
+    assert transaction.template_id is not None, "a campaign has a template"
     data = splitting.message_data(runtime, session, message)
     rendered = None
     render_error: str | None = "the recipient's row data is no longer in storage"
