@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from emailplatform.emails import submission
+from emailplatform.tenants import service as tenant_service
 from tests.conftest import clean_env, free_port, run_jobs
 
 
@@ -150,6 +151,22 @@ def test_each_refusal_has_its_own_reply(client, tenant, smtp_runtime, smtp_sink,
             smtp.sendmail("app@sender.example.com", ["ada@example.com"], no_body)
         assert bad_message.value.smtp_code == 550 and b"no text/plain or text/html body" in bad_message.value.smtp_error
     assert smtp_sink.received == [] and client.get("/api/v1/emails").json()["items"] == []
+
+
+def test_a_key_that_may_not_send_email_is_refused_at_auth(
+    client, tenant, smtp_runtime, smtp_sink, listening, certificate
+):
+    with smtp_runtime.db.session() as session:
+        _, read_only = tenant_service.create_api_key(session, tenant.tenant_id, "reports", scopes=["read"])
+        _, sender = tenant_service.create_api_key(session, tenant.tenant_id, "app", scopes=["emails:write"])
+    with smtplib.SMTP_SSL("127.0.0.1", listening.submission_tls_port, context=certificate[2], timeout=30) as smtp:
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            smtp.login("apikey", read_only)
+        assert refused.value.smtp_code == 535 and b"needs the emails:write scope" in refused.value.smtp_error
+        assert smtp.login("apikey", sender)[0] == 235
+        smtp.send_message(message(From="app@sender.example.com", To="ada@example.com"))
+    run_jobs(smtp_runtime)
+    assert [mail.rcpt_tos for mail in smtp_sink.received] == [["ada@example.com"]]
 
 
 def test_a_suppressed_recipient_is_accepted_and_suppressed_in_the_pipeline(

@@ -21,6 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import ValidationError
 
+from emailplatform import scopes
 from emailplatform.config import Settings
 from emailplatform.domains import service as domain_service
 from emailplatform.emails import service
@@ -31,6 +32,8 @@ from emailplatform.runtime import Runtime
 from emailplatform.tenants import service as tenant_service
 
 log = structlog.get_logger("emailplatform.submission")
+SUBMISSION_SCOPE = "emails:write"  # what POST /api/v1/emails needs: submission is the same send
+NOT_SENDING_KEY = f"535 5.7.8 This API key may not send email: it needs the {SUBMISSION_SCOPE} scope (or send, or full)"
 CARRIED_HEADERS = ("in-reply-to", "references", "auto-submitted", "precedence")  # and every X- header
 
 
@@ -56,6 +59,9 @@ class SubmissionHandler:
         except Unauthorized:
             log.info("submission refused: bad API key", peer=str(session.peer))
             return AuthResult(success=False, handled=False)  # 535 5.7.8
+        if not scopes.grants(frozenset(key.scopes), SUBMISSION_SCOPE):
+            log.info("submission refused: the key may not send email", peer=str(session.peer), key=key.prefix)
+            return AuthResult(success=False, handled=False, message=NOT_SENDING_KEY)
         return AuthResult(success=True, auth_data=key.tenant_id)
 
     def _key(self, plain: str) -> ApiKey:
