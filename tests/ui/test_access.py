@@ -153,3 +153,30 @@ def test_campaigns_export_is_safe_in_a_spreadsheet(ui_client, client, runtime, t
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert rows[0]["name"] == '\'=HYPERLINK("http://evil")'
     assert rows[0]["recipients"] == "0"
+
+
+def test_an_admin_gives_a_new_key_its_scopes_and_a_client_certificate(ui_client, client, runtime, tenant):
+    token = sign_in(ui_client, make_user(runtime, tenant, "admin"))
+    form = {
+        "name": "reports",
+        "scopes": ["campaigns:read", "analytics:read"],
+        "client_certificate": "CN=reports,O=Acme",
+    }
+    created = ui_client.post("/ui/api-keys", data=form | {"csrf_token": token})
+    assert created.status_code == 200 and "<code>analytics:read</code>, <code>campaigns:read</code>" in created.text
+    assert "CN=reports,O=Acme" in created.text
+    plain = new_key_of(created.text)
+    reads = client.get("/api/v1/email/campaigns", headers={"X-API-Key": plain})
+    writes = client.post("/api/v1/templates", headers={"X-API-Key": plain}, json={"name": "T", "subject": "S"})
+    assert reads.status_code == 200 and writes.status_code == 403
+    refused = ui_client.post("/ui/api-keys", data={"name": "x", "scopes": ["campaigns:own"], "csrf_token": token})
+    assert refused.status_code == 422 and "no such scope: campaigns:own" in refused.text
+    with runtime.db.session() as session:
+        from emailplatform.tenants import service as tenant_service
+
+        assert [k.name for k in tenant_service.list_api_keys(session, tenant.tenant_id) if k.name == "x"] == []
+
+
+def new_key_of(html: str) -> str:
+    """The new key the page shows once."""
+    return html.split('id="new-key" class="key" value="', 1)[1].split('"', 1)[0]

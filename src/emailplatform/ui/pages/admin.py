@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
+from emailplatform import scopes as scope_names
 from emailplatform.deps import RuntimeDep
 from emailplatform.errors import NotFound
 from emailplatform.jobs import queue
@@ -18,22 +19,39 @@ from emailplatform.ui.views import UiRoute, render
 
 router = APIRouter(route_class=UiRoute)
 PAGE_SIZE = 50
+WHOLE_SCOPES = (
+    (scope_names.FULL, "everything"),
+    (scope_names.SEND, "what sending takes: campaigns, emails, reading templates, uploading files"),
+    (scope_names.READ, "every read, no change"),
+)
 
 
 @router.get("/ui/api-keys")
 def api_keys_page(request: Request, session: DbDep, me: Admin):
-    return render(
-        request, "admin/api_keys.html", keys=tenant_service.list_api_keys(session, me.tenant_id), new_key=None
-    )
+    return _api_keys(request, session, me.tenant_id, new_key=None)
 
 
 @router.post("/ui/api-keys")
 def create_api_key(
-    request: Request, session: DbDep, me: Admin, name: Annotated[str, Form(min_length=1, max_length=100)]
+    request: Request,
+    session: DbDep,
+    me: Admin,
+    name: Annotated[str, Form(min_length=1, max_length=100)],
+    scopes: Annotated[list[str], Form()] = [],
+    client_certificate: Annotated[str, Form(max_length=500)] = "",
 ):
-    key, plain = tenant_service.create_api_key(session, me.tenant_id, name)
-    keys = tenant_service.list_api_keys(session, me.tenant_id)
-    return render(request, "admin/api_keys.html", keys=keys, new_key=(key, plain))
+    """A new key with the scopes ticked (none ticked: full), bound to a client certificate if one is named."""
+    key, plain = tenant_service.create_api_key(
+        session, me.tenant_id, name, scopes=scopes, client_certificate=client_certificate.strip() or None
+    )
+    return _api_keys(request, session, me.tenant_id, new_key=(key, plain))
+
+
+def _api_keys(request: Request, session, tenant_id: uuid.UUID, new_key):
+    keys = tenant_service.list_api_keys(session, tenant_id)
+    return render(
+        request, "admin/api_keys.html", keys=keys, new_key=new_key, whole_scopes=WHOLE_SCOPES, areas=scope_names.AREAS
+    )
 
 
 @router.post("/ui/api-keys/{key_id}/revoke")
