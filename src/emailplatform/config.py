@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         "encrypts, every one decrypts. Empty: one generated once and kept in the data dir. Set the same "
         "list on every machine.",
     )
+    kms_key_id: str = Field(
+        "",
+        description="AWS KMS key (id, ARN or alias/…) that wraps the data keys instead of the master keys; the master "
+        "keys still unwrap what they wrapped before, until `emailplatform keys rotate`. Empty: the master keys.",
+    )
+    kms_region: str = Field("us-east-1", description="AWS region of the KMS key.")
+    kms_endpoint_url: str = Field("", description="KMS endpoint for KMS-compatible servers; empty: AWS.")
     storage_backend: Literal["local", "s3"] = Field(
         "local", description="Where files live: `local` (the data dir) or `s3`."
     )

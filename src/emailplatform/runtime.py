@@ -15,7 +15,8 @@ from typing import Any, BinaryIO, Protocol
 from sqlalchemy.orm import Session
 
 from emailplatform.config import Settings
-from emailplatform.crypto.envelope import KeyWrapper
+from emailplatform.crypto.envelope import Keyring, KeyWrapper
+from emailplatform.crypto.kms import KmsKeys
 from emailplatform.crypto.master_keys import MasterKeys, new_key_text
 from emailplatform.db import Database, create_database
 from emailplatform.models import ApiKey
@@ -111,10 +112,14 @@ class Runtime:
         return self.settings.secret_key or _kept_in_file(self.settings.data_dir / "secret_key", secrets.token_urlsafe)
 
     @cached_property
-    def master_keys(self) -> MasterKeys | None:
-        """What encrypts stored files and secrets; None when encryption at rest is turned off."""
+    def master_keys(self) -> Keyring | None:
+        """What encrypts stored files and secrets (the master keys, or a KMS key); None when encryption at rest is
+        turned off."""
         if not self.settings.encrypt_at_rest:
             return None
+        if self.settings.kms_key_id:
+            local = MasterKeys.from_text(self.settings.master_keys) if self.settings.master_keys else None
+            return KmsKeys.from_settings(self.settings, local)
         texts = self.settings.master_keys or [_kept_in_file(self.settings.data_dir / "master_key", new_key_text)]
         return MasterKeys.from_text(texts)
 

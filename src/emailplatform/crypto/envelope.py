@@ -39,6 +39,13 @@ class KeyWrapper(Protocol):
     def unwrap(self, key_id: bytes, wrapped: bytes) -> bytes: ...
 
 
+class Keyring(KeyWrapper, Protocol):
+    """The master keys of a deployment (crypto.master_keys, or crypto.kms): which wraps, which still unwrap."""
+
+    def is_current(self, key_id: bytes) -> bool: ...
+    def opens(self, key_id: bytes) -> bool: ...
+
+
 HEADER_PREFIX = len(MAGIC) + _FIXED.size  # what tells the header's size
 
 

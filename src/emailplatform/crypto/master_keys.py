@@ -48,6 +48,9 @@ class MasterKeys:
     def is_current(self, wrapped_by: bytes) -> bool:
         return wrapped_by == self.current
 
+    def opens(self, wrapped_by: bytes) -> bool:
+        return wrapped_by in self.keys
+
 
 def new_key_text() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)).decode()

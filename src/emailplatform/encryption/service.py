@@ -11,7 +11,7 @@ from sqlalchemy import Text, select, type_coerce, update
 
 from emailplatform.crypto import envelope
 from emailplatform.crypto.envelope import Unreadable
-from emailplatform.crypto.master_keys import MasterKeys
+from emailplatform.crypto.envelope import Keyring
 from emailplatform.db import Database
 from emailplatform.models import CallbackSecret, SendingDomain, WebhookEndpoint
 from emailplatform.models.encrypted import sealed_with, unseal
@@ -41,7 +41,7 @@ class Rotated:
 
 
 def rotate(
-    db: Database, storage: EncryptedStorage, keys: MasterKeys, advance: Callable[[], None]
+    db: Database, storage: EncryptedStorage, keys: Keyring, advance: Callable[[], None]
 ) -> tuple[Rotated, Rotated]:
     """Stored files, then database secrets: what each rotation found."""
     files = Rotated()
@@ -51,7 +51,7 @@ def rotate(
     return files, _rotate_secrets(db, keys)
 
 
-def _rotate_file(storage: EncryptedStorage, keys: MasterKeys, key: str) -> str:
+def _rotate_file(storage: EncryptedStorage, keys: Keyring, key: str) -> str:
     with storage.backend.open(key) as raw:
         wrapped_by = envelope.sealed_with(raw)
         if wrapped_by is None:
@@ -67,7 +67,7 @@ def _rotate_file(storage: EncryptedStorage, keys: MasterKeys, key: str) -> str:
         return "rewrapped"
 
 
-def _rotate_secrets(db: Database, keys: MasterKeys) -> Rotated:
+def _rotate_secrets(db: Database, keys: Keyring) -> Rotated:
     done = Rotated()
     with db.session() as session:
         for model, key, column in ENCRYPTED_COLUMNS:
@@ -81,10 +81,10 @@ def _rotate_secrets(db: Database, keys: MasterKeys) -> Rotated:
     return done
 
 
-def _outcome(value: str, keys: MasterKeys) -> str:
+def _outcome(value: str, keys: Keyring) -> str:
     wrapped_by = sealed_with(value)
     if wrapped_by is None:
         return "encrypted"
     if keys.is_current(wrapped_by):
         return "current"
-    return "rewrapped" if wrapped_by in keys.keys else "unreadable"
+    return "rewrapped" if keys.opens(wrapped_by) else "unreadable"
