@@ -1,11 +1,12 @@
 """Campaigns: the list, a new one (template, CSV upload and check, sender, time), and one campaign as it sends."""
 
 import uuid
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -148,33 +149,48 @@ def create_campaign(
     return RedirectResponse(f"/ui/campaigns/{accepted['transaction_id']}", status_code=303)
 
 
+@dataclass(frozen=True)
+class DraftForm:
+    """The new-campaign page's fields that a test send and a deliverability check read."""
+
+    template_id: str
+    file_url: str
+    from_email: str
+    from_name: str
+    columns: dict[str, str]
+
+    def body(self) -> CampaignCreate:
+        values = asdict(self) | {"name": "", "send_mode": "now"}
+        return _campaign_body(values, self.columns)
+
+
+def draft_form(
+    template_id: Annotated[str, Form()] = "",
+    file_url: Annotated[str, Form()] = "",
+    from_email: Annotated[str, Form(max_length=320)] = "",
+    from_name: Annotated[str, Form(max_length=200)] = "",
+    column_key: Annotated[list[str], Form()] = [],
+    column_value: Annotated[list[str], Form()] = [],
+) -> DraftForm:
+    return DraftForm(template_id, file_url, from_email, from_name, dict(zip(column_key, column_value)))
+
+
+DraftFormDep = Annotated[DraftForm, Depends(draft_form)]
+
+
 @router.post("/ui/campaigns/test")
 def send_test(
     request: Request,
     session: ReadDbDep,
     runtime: RuntimeDep,
     me: Editor,
-    template_id: Annotated[str, Form()] = "",
-    file_url: Annotated[str, Form()] = "",
-    from_email: Annotated[str, Form(max_length=320)] = "",
-    from_name: Annotated[str, Form(max_length=200)] = "",
+    draft: DraftFormDep,
     test_to: Annotated[str, Form(max_length=4000)] = "",
-    column_key: Annotated[list[str], Form()] = [],
-    column_value: Annotated[list[str], Form()] = [],
 ):
     """The campaign on the page, sent only to the seed addresses as a test, with the file's first rows."""
-    values = {
-        "template_id": template_id,
-        "file_url": file_url,
-        "from_email": from_email,
-        "from_name": from_name,
-        "name": "",
-        "send_mode": "now",
-    }
     try:
-        body = _campaign_body(values, dict(zip(column_key, column_value)))
         seeds = test_sends.parse_seeds(test_to)
-        results = test_sends.send_new_campaign_test(session, runtime, me.tenant_id, body, to=seeds)
+        results = test_sends.send_new_campaign_test(session, runtime, me.tenant_id, draft.body(), to=seeds)
     except AppError as exc:
         return render(request, "partials/test_result.html", error=exc, results=[])
     captured = runtime.settings.transport == "capture"
@@ -182,30 +198,10 @@ def send_test(
 
 
 @router.post("/ui/campaigns/deliverability")
-def check_deliverability(
-    request: Request,
-    session: ReadDbDep,
-    runtime: RuntimeDep,
-    me: Editor,
-    template_id: Annotated[str, Form()] = "",
-    file_url: Annotated[str, Form()] = "",
-    from_email: Annotated[str, Form(max_length=320)] = "",
-    from_name: Annotated[str, Form(max_length=200)] = "",
-    column_key: Annotated[list[str], Form()] = [],
-    column_value: Annotated[list[str], Form()] = [],
-):
+def check_deliverability(request: Request, session: ReadDbDep, runtime: RuntimeDep, me: Editor, draft: DraftFormDep):
     """The deliverability report of the campaign on the page, as its first recipient would get it."""
-    values = {
-        "template_id": template_id,
-        "file_url": file_url,
-        "from_email": from_email,
-        "from_name": from_name,
-        "name": "",
-        "send_mode": "now",
-    }
     try:
-        body = _campaign_body(values, dict(zip(column_key, column_value)))
-        report = deliverability.check_new_campaign(session, runtime, me.tenant_id, body)
+        report = deliverability.check_new_campaign(session, runtime, me.tenant_id, draft.body())
     except AppError as exc:
         return render(request, "partials/deliverability.html", error=exc, report=None)
     return render(request, "partials/deliverability.html", error=None, report=report)
