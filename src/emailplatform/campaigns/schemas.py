@@ -86,7 +86,25 @@ class Schedule(BaseModel):
     send_at: AwareDatetime = Field(description="When to send, with a time zone, e.g. 2026-12-01T09:00:00+01:00.")
 
 
-class CampaignCreate(BaseModel):
+class CampaignDraft(BaseModel):
+    """A campaign before it is created: its template, recipients file, sender and columns (what a test send and
+    the deliverability check read, and what a campaign request starts with)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    template_id: uuid.UUID
+    template_version: int | None = Field(
+        None, ge=1, le=MAX_VERSION, description="Default: the template's latest version."
+    )
+    csv_file_url: str = Field(min_length=1, max_length=600, description="The file_url of an uploaded recipients file.")
+    sender: Sender | None = Field(
+        None, alias="from", description="Default: the tenant's default sender (PUT /api/v1/tenant)."
+    )
+    reply_to: EmailStr | None = None
+    columns: dict[ColumnName, ColumnName] | None = Field(None, max_length=200, description=COLUMNS_DESCRIPTION)
+
+
+class CampaignCreate(CampaignDraft):
     model_config = ConfigDict(
         populate_by_name=True,
         extra="forbid",
@@ -105,21 +123,11 @@ class CampaignCreate(BaseModel):
         },
     )
 
-    template_id: uuid.UUID
-    template_version: int | None = Field(
-        None, ge=1, le=MAX_VERSION, description="Default: the template's latest version."
-    )
-    csv_file_url: str = Field(min_length=1, max_length=600, description="The file_url of an uploaded recipients CSV.")
-    sender: Sender | None = Field(
-        None, alias="from", description="Default: the tenant's default sender (PUT /api/v1/tenant)."
-    )
-    reply_to: EmailStr | None = None
     callback_url: str | None = Field(None, max_length=2000)
     schedule: Schedule | None = None
     batch_size: int | None = Field(None, ge=1, le=5000)
     tracking: bool = Field(True, description="Count opens and clicks (an open pixel, links through a redirect).")
     name: str | None = Field(None, max_length=200)
-    columns: dict[ColumnName, ColumnName] | None = Field(None, max_length=200, description=COLUMNS_DESCRIPTION)
 
 
 LAYOUT_EXAMPLE: JsonDict = {

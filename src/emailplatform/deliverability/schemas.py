@@ -1,9 +1,8 @@
-import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from emailplatform.campaigns.schemas import COLUMNS_DESCRIPTION, ColumnName, Sender
+from emailplatform.campaigns.schemas import CampaignDraft, Sender
 from emailplatform.deliverability.findings import Severity
 from emailplatform.models.template import MAX_VERSION
 
@@ -57,7 +56,7 @@ class TemplateCheck(BaseModel):
     sender: Sender | None = Field(None, alias="from", description="Default: the tenant's default sender.")
 
 
-class NewCampaignCheck(BaseModel):
+class NewCampaignCheck(CampaignDraft):
     """A campaign not created yet, as the new-campaign page has it."""
 
     model_config = ConfigDict(
@@ -73,13 +72,6 @@ class NewCampaignCheck(BaseModel):
             ]
         },
     )
-
-    template_id: uuid.UUID
-    template_version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Default: the latest version.")
-    csv_file_url: str = Field(min_length=1, max_length=600, description="The file_url of an uploaded recipients file.")
-    sender: Sender | None = Field(None, alias="from", description="Default: the tenant's default sender.")
-    reply_to: EmailStr | None = None
-    columns: dict[ColumnName, ColumnName] | None = Field(None, max_length=200, description=COLUMNS_DESCRIPTION)
 
 
 class RuleOut(BaseModel):

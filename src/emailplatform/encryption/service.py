@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Text, select, type_coerce, update
 
 from emailplatform.crypto import envelope
-from emailplatform.crypto.envelope import Unreadable
-from emailplatform.crypto.envelope import Keyring
+from emailplatform.crypto.envelope import Keyring, Unreadable
 from emailplatform.db import Database
 from emailplatform.models import CallbackSecret, SendingDomain, WebhookEndpoint
 from emailplatform.models.encrypted import sealed_with, unseal

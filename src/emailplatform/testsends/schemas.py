@@ -3,7 +3,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from emailplatform.campaigns.schemas import COLUMNS_DESCRIPTION, ColumnName, Sender
+from emailplatform.campaigns.schemas import CampaignDraft, Sender
 from emailplatform.models.template import MAX_VERSION
 from emailplatform.testsends.service import MAX_ROWS, MAX_SEEDS
 
@@ -70,7 +70,7 @@ class CampaignTest(BaseModel):
     rows: Rows = None
 
 
-class NewCampaignTest(BaseModel):
+class NewCampaignTest(CampaignDraft):
     """A campaign not created yet, as the new-campaign page and `emailplatform send --test-to` have it."""
 
     model_config = ConfigDict(
@@ -88,12 +88,6 @@ class NewCampaignTest(BaseModel):
         },
     )
 
-    template_id: uuid.UUID
-    template_version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Default: the latest version.")
-    csv_file_url: str = Field(min_length=1, max_length=600, description="The file_url of an uploaded recipients file.")
-    sender: Sender | None = Field(None, alias="from", description="Default: the tenant's default sender.")
-    reply_to: EmailStr | None = None
-    columns: dict[ColumnName, ColumnName] | None = Field(None, max_length=200, description=COLUMNS_DESCRIPTION)
     to: Seeds
     rows: Rows = None
 
