@@ -86,6 +86,10 @@ def test_analytics_and_lists_answer_from_the_replica_and_writes_go_to_the_primar
         assert "Summer" in client.get("/ui/campaigns").text
         assert client.get("/ui/analytics").status_code == 200
 
+        replica.stop()  # the replica away: its reads answer 503, the primary's go on
+        assert client.get("/api/v1/analytics/overview").status_code == 503
+        assert campaign(client, second)["status"] in {"SENT", "COMPLETED"}
+
 
 def test_without_a_replica_url_every_read_uses_the_primary(postgres_url, tmp_path):
     runtime = build_runtime(make_settings(postgres_url, tmp_path / "data"))
