@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy or plain URL of the database (`postgresql://user:pass@host/db`); empty: SQLite in the "
         "data dir.",
     )
+    read_database_url: str = Field(
+        "",
+        description="URL of a read-only PostgreSQL streaming replica of `database_url` that the analytics API and the web UI's analytics, dashboard and campaign list pages read from (they may lag the primary by the replica's replay delay); sends, writes and whatever reads its own writes use the primary. Empty: everything uses the primary.",
+    )
     db_pool_size: int = Field(
         10, ge=1, le=1000, description="Database connections each process keeps open in its pool."
     )
@@ -462,17 +466,37 @@ class Settings(BaseSettings):
             raise ValueError("oidc_audience is required with oidc_issuer: a token must be meant for this API")
         return self
 
+    @model_validator(mode="after")
+    def _a_replica_is_of_postgresql(self) -> "Settings":
+        if self.read_database_url and not (
+            _is_postgresql(self.database_url) and _is_postgresql(self.read_database_url)
+        ):
+            raise ValueError("read_database_url is a PostgreSQL replica of a PostgreSQL database_url")
+        return self
+
     @property
     def resolved_database_url(self) -> str:
-        url = self.database_url or f"sqlite:///{(self.data_dir / 'emailplatform.db').resolve()}"
-        for plain in ("postgresql://", "postgres://"):
-            if url.startswith(plain):
-                return "postgresql+psycopg://" + url[len(plain) :]
-        return url
+        return _with_driver(self.database_url or f"sqlite:///{(self.data_dir / 'emailplatform.db').resolve()}")
+
+    @property
+    def resolved_read_database_url(self) -> str:
+        """The replica's URL, or "" when reads go to the primary."""
+        return _with_driver(self.read_database_url) if self.read_database_url else ""
 
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+
+def _is_postgresql(url: str) -> bool:
+    return url.startswith(("postgresql", "postgres://"))
+
+
+def _with_driver(url: str) -> str:
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
 
 
 @lru_cache

@@ -35,6 +35,9 @@ class Database:
     writer: sessionmaker[Session]
     reader: sessionmaker[Session]
     engines: tuple[Engine, ...]
+    # Sessions on the read-only replica, which may lag the primary: for reads that need not see the latest
+    # writes (analytics, lists). The reader's when there is no replica.
+    replica: sessionmaker[Session] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -45,8 +48,9 @@ class Database:
         return self.engines[0].dialect.name
 
     @contextmanager
-    def session(self, write: bool = True) -> Iterator[Session]:
-        session = (self.writer if write else self.reader)()
+    def session(self, write: bool = True, replica: bool = False) -> Iterator[Session]:
+        """replica: a reading session on the replica (when there is one), which may not see the latest writes."""
+        session = self.sessions(write, replica)()
         try:
             yield session
             session.commit()
@@ -55,6 +59,11 @@ class Database:
             raise
         finally:
             session.close()
+
+    def sessions(self, write: bool, replica: bool = False) -> sessionmaker[Session]:
+        if write:
+            return self.writer
+        return self.replica if replica and self.replica is not None else self.reader
 
     def ping(self) -> None:
         """Raises one of UNAVAILABLE unless the database answers."""
@@ -158,18 +167,25 @@ def create_database(settings: Settings) -> Database:
         reader_engine = _sqlite_engine(url, "BEGIN", pool)
         engines: tuple[Engine, ...] = (writer_engine, reader_engine)
     else:
-        writer_engine = reader_engine = create_engine(
-            url,
-            **_pool_options(settings),
-            pool_pre_ping=True,
-            connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
-        )
+        writer_engine = reader_engine = _postgres_engine(url, settings)
         engines = (writer_engine,)
+    replica_url = settings.resolved_read_database_url
+    replica_engine = _postgres_engine(replica_url, settings) if replica_url else None
     return Database(
         url=url,
         writer=sessionmaker(writer_engine, expire_on_commit=False),
         reader=sessionmaker(reader_engine, expire_on_commit=False),
-        engines=engines,
+        engines=engines + ((replica_engine,) if replica_engine is not None else ()),
+        replica=sessionmaker(replica_engine, expire_on_commit=False) if replica_engine is not None else None,
+    )
+
+
+def _postgres_engine(url: str, settings: Settings) -> Engine:
+    return create_engine(
+        url,
+        **_pool_options(settings),
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
     )
 
 

@@ -26,7 +26,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 @asynccontextmanager
-async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
+async def _session(request: Request, write: bool, replica: bool = False) -> AsyncIterator[Session]:
     """A request's session, opened on the event loop (that does no I/O) once the request has a place among the
     process's requests that use the database, and ended in the thread pool.
 
@@ -36,7 +36,7 @@ async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
     ends): nothing moves until the pool's wait times out."""
     db = get_runtime(request).db
     async with _places(get_runtime(request)):
-        session = (db.writer if write else db.reader)()
+        session = db.sessions(write, replica)()
         audit.track(session)
         try:
             yield session
@@ -80,6 +80,13 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
+async def get_replica_session(request: Request) -> AsyncIterator[Session]:
+    """A reading session on the read replica when there is one (else the primary): for reads that may lag the
+    latest writes by the replica's replay delay (analytics). Never for a read that must see its own writes."""
+    async with _session(request, write=False, replica=True) as session:
+        yield session
+
+
 async def _runtime(request: Request) -> Runtime:
     return get_runtime(request)  # async: a dependency this cheap is not worth a trip to the thread pool
 
@@ -88,3 +95,4 @@ RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 # "function" scope: the commit happens before the response is sent, so a 2xx means the change is stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+ReplicaSessionDep = Annotated[Session, Depends(get_replica_session, scope="function")]

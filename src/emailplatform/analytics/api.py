@@ -22,7 +22,7 @@ from emailplatform.analytics.schemas import (
     RatesOut,
     RecipientDomainOut,
 )
-from emailplatform.deps import SessionDep
+from emailplatform.deps import ReplicaSessionDep
 from emailplatform.openapi import Responses, error_responses
 from emailplatform.pagination import Page, paginate_by_offset
 from emailplatform.tenants.auth import TenantDep, needs
@@ -47,7 +47,7 @@ OF_A_CAMPAIGN = CSV_TOO | error_responses(404, descriptions={404: "`transaction_
 @router.get("/overview", response_model=OverviewOut, summary="Counts and rates over a period", responses=CSV_TOO)
 def overview(
     request: Request,
-    session: SessionDep,
+    session: ReplicaSessionDep,
     tenant_id: TenantDep,
     days: Days = 30,
     format: Format = None,
@@ -72,7 +72,7 @@ def overview(
 )
 def campaigns(
     request: Request,
-    session: SessionDep,
+    session: ReplicaSessionDep,
     tenant_id: TenantDep,
     days: Days = 30,
     format: Format = None,
@@ -92,7 +92,7 @@ def campaigns(
 )
 def bounce_reasons(
     request: Request,
-    session: SessionDep,
+    session: ReplicaSessionDep,
     tenant_id: TenantDep,
     days: Days = 30,
     transaction_id: CampaignId = None,
@@ -108,7 +108,7 @@ def bounce_reasons(
 @router.get("/links", response_model=Page[LinkOut], summary="Clicked links", responses=OF_A_CAMPAIGN)
 def links(
     request: Request,
-    session: SessionDep,
+    session: ReplicaSessionDep,
     tenant_id: TenantDep,
     days: Days = 30,
     transaction_id: CampaignId = None,
@@ -126,7 +126,7 @@ def links(
 )
 def domains(
     request: Request,
-    session: SessionDep,
+    session: ReplicaSessionDep,
     tenant_id: TenantDep,
     days: Days = 30,
     transaction_id: CampaignId = None,

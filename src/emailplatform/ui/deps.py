@@ -50,8 +50,17 @@ def ui_read_db(request: Request) -> Iterator[Session]:
         yield session
 
 
+def ui_replica_db(request: Request) -> Iterator[Session]:
+    """A reading session on the read replica when there is one (else the primary), for a page that may show
+    what the replica has replayed so far (analytics, lists); never for a page a form's redirect lands on."""
+    with get_runtime(request).db.session(write=False, replica=True) as session:
+        request.state.db = session
+        yield session
+
+
 DbDep = Annotated[Session, Depends(ui_db, scope="function")]
 ReadDbDep = Annotated[Session, Depends(ui_read_db, scope="function")]
+ReplicaDbDep = Annotated[Session, Depends(ui_replica_db, scope="function")]
 
 
 def _serializer(runtime: Runtime) -> URLSafeTimedSerializer:

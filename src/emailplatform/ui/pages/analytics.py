@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from emailplatform.analytics import service as analytics
 from emailplatform.deps import get_runtime
 from emailplatform.errors import Invalid, NotFound
-from emailplatform.ui.deps import DbDep, Viewer
+from emailplatform.ui.deps import ReplicaDbDep, Viewer
 from emailplatform.ui.views import UiRoute, render
 
 router = APIRouter(route_class=UiRoute)
@@ -18,7 +18,7 @@ CAMPAIGNS_SHOWN = 25
 
 
 @router.get("/ui/analytics")
-def analytics_page(request: Request, session: DbDep, me: Viewer, days: int = 30, campaign: str = ""):
+def analytics_page(request: Request, session: ReplicaDbDep, me: Viewer, days: int = 30, campaign: str = ""):
     days = _period(days)
     where = analytics.scope(session, me.tenant_id, days, _campaign_id(campaign))
     recent = analytics.recent_campaigns(session, me.tenant_id, CAMPAIGNS_SHOWN)
@@ -38,14 +38,14 @@ def analytics_page(request: Request, session: DbDep, me: Viewer, days: int = 30,
 
 
 @router.get("/ui/analytics/campaigns.csv")
-def export_campaigns(session: DbDep, me: Viewer, days: int = 30):
+def export_campaigns(session: ReplicaDbDep, me: Viewer, days: int = 30):
     days = _period(days)
     body = analytics.campaigns_csv(session, me.tenant_id, days)
     return _csv(body, f"campaigns-last-{days}-days.csv")
 
 
 @router.get("/ui/analytics/{kind}.csv")
-def export_breakdown(session: DbDep, me: Viewer, kind: str, days: int = 30, campaign: str = ""):
+def export_breakdown(session: ReplicaDbDep, me: Viewer, kind: str, days: int = 30, campaign: str = ""):
     if kind not in analytics.BREAKDOWNS:
         raise NotFound("there is no such export", field="kind")
     days = _period(days)

@@ -25,7 +25,7 @@ from emailplatform.storage import service as storage_service
 from emailplatform.templates import service as template_service
 from emailplatform.tenants import service as tenant_service
 from emailplatform.testsends import service as test_sends
-from emailplatform.ui.deps import DbDep, Editor, ReadDbDep, Viewer
+from emailplatform.ui.deps import DbDep, Editor, ReadDbDep, ReplicaDbDep, Viewer
 from emailplatform.ui.views import UiRoute, render
 
 router = APIRouter(route_class=UiRoute)
@@ -38,7 +38,7 @@ WAITING = {TransactionStatus.SCHEDULED, TransactionStatus.SENT}
 
 
 @router.get("/ui/campaigns")
-def list_campaigns(request: Request, session: DbDep, me: Viewer, cursor: str | None = None):
+def list_campaigns(request: Request, session: ReplicaDbDep, me: Viewer, cursor: str | None = None):
     rows, next_cursor = campaign_queries.page_of_campaigns(session, me.tenant_id, cursor=cursor, limit=PAGE_SIZE)
     counts = analytics.counts_by_campaign(session, (c.id for c in rows))
     return render(request, "campaigns/list.html", campaigns=[(c, counts[c.id]) for c in rows], next_cursor=next_cursor)
@@ -224,8 +224,10 @@ def campaign_page(request: Request, session: DbDep, me: Viewer, transaction_id: 
     )
 
 
+# The progress polls the replica (when there is one); the details and messages, which a change made on this page
+# asks for again at once, read the primary, as the page does, which a form's redirect lands on.
 @router.get("/ui/campaigns/{transaction_id}/progress")
-def campaign_progress(request: Request, session: DbDep, me: Viewer, transaction_id: uuid.UUID, seen: str = ""):
+def campaign_progress(request: Request, session: ReplicaDbDep, me: Viewer, transaction_id: uuid.UUID, seen: str = ""):
     """The live part of the campaign page; when the status moved on since `seen`, the page's other parts
     (messages, bad rows, batches) are told to refresh too."""
     transaction = campaign_service.get(session, me.tenant_id, transaction_id)
