@@ -31,7 +31,10 @@ class Settings(BaseSettings):
     )
     read_database_url: str = Field(
         "",
-        description="URL of a read-only PostgreSQL streaming replica of `database_url` that the analytics API and the web UI's analytics, dashboard and campaign list pages read from (they may lag the primary by the replica's replay delay); sends, writes and whatever reads its own writes use the primary. Empty: everything uses the primary.",
+        description="URL of a read-only PostgreSQL streaming replica of `database_url` that the analytics API and the "
+        "web UI's analytics, dashboard and campaign list pages read from (they may lag the primary by the "
+        "replica's replay delay); sends, writes and whatever reads its own writes use the primary. Empty: "
+        "everything uses the primary.",
     )
     db_pool_size: int = Field(
         10, ge=1, le=1000, description="Database connections each process keeps open in its pool."
