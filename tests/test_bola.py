@@ -168,3 +168,4 @@ def test_every_exemption_is_a_route_that_exists(sqlite_url, tmp_path):
     routes = set(routes_with_ids(create_app(runtime)))
     runtime.close()
     assert EXEMPT - routes == set() and set(NOT_404) - routes == set()
+    assert set(UI_FORMS) - {path for _, path in routes} == set()
