@@ -65,3 +65,16 @@ def test_malformed_input_never_gets_a_500(client, runtime):
                 failures.append((method, path, query, response.status_code))
     assert failures == [], failures
     assert len({path for _, path, _ in routes(client.app)}) > 50  # every router's routes were tried
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_body_that_is_not_utf8_is_a_400_naming_the_body(client):
+    response = client.post("/api/v1/templates", content=b"\xff\x19", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] | {"message": ""} == {
+        "code": "bad_request",
+        "field": "body",
+        "message": "",
+        "details": None,
+    }
+    assert "UTF-8" in response.json()["error"]["message"]

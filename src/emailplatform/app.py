@@ -149,6 +149,9 @@ def _parity_routers():
     return [tenant, events, users, analytics, audit, recipients]
 
 
+UNREADABLE_BODY = "There was an error parsing the body"
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, exc: AppError):
@@ -163,8 +166,10 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         body = {"code": code, "message": str(exc.detail), "field": None, "details": None}
+        if exc.detail == UNREADABLE_BODY:  # FastAPI's answer to a body that is not UTF-8
+            body |= {"message": "the body cannot be read: it is not JSON in UTF-8", "field": "body"}
         return JSONResponse({"error": body}, status_code=exc.status_code)
 
     async def database_unavailable(request: Request, exc: Exception):

@@ -125,6 +125,7 @@ def new_app(**kwargs) -> FastAPI:
         if spec is None:
             spec = FastAPI.openapi(app)  # which keeps it in app.openapi_schema
             _document_scopes(spec, app)
+            _document_unreadable_bodies(spec)
             _use_error_shape(spec)
             _keep_nulls_in_examples(spec)
         return spec
@@ -157,6 +158,15 @@ def _use_error_shape(spec: dict) -> None:
                             "example": ours["content"]["application/json"]["example"],
                         }
                     }
+
+
+def _document_unreadable_bodies(spec: dict) -> None:
+    """A 400 on each operation that reads a body: one that is not JSON in UTF-8 cannot be read (its content:
+    _use_error_shape)."""
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault("400", {"description": ERRORS[400][0]})
 
 
 def _document_scopes(spec: dict, app: FastAPI) -> None:

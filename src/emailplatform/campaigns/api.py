@@ -54,6 +54,7 @@ def create_campaign(
     summary="Check a recipients file",
     response_model=RecipientsCheck,
     dependencies=[needs("campaigns", "read")],
+    responses=error_responses(404, descriptions={404: "No such template (or version) in this tenant."}),
 )
 def check_recipients(body: RecipientsCheckRequest, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """What a campaign would make of an uploaded file, before it is created: how it is read, its counts, its first
