@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         0,
         ge=0,
         le=10_000,
-        description="Messages a worker process may have handed to the transport and not yet recorded as sent (0: as many as its SMTP connections): at most this many go twice if it is killed.",
+        description="Messages a worker process may have handed to the transport and not yet recorded as sent (0: ten for each of its SMTP connections): at most this many go twice if it is killed; fewer send slower while outcomes are written.",
     )
     smtp_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one SMTP command.")
     ses_region: str = Field(
