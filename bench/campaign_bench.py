@@ -6,7 +6,8 @@
 
 `--sink smtp-sink` sends to Postfix's C sink (/usr/sbin/smtp-sink, apt-get install postfix) instead of the aiosmtpd
 one; `--processes N` sends with `emailplatform worker --processes N` (N processes of `--connections` SMTP
-connections each) against the same database instead of one worker in the benchmark's process.
+connections each) against the same database instead of one worker in the benchmark's process. EMAILPLATFORM_*
+settings set in the benchmark's environment (EMAILPLATFORM_SEND_UNRECORDED_LIMIT…) apply to either.
 
 Prints JSON: rows ingested per second, messages sent per second, end-to-end seconds and peak RSS per database,
 and the floor: a plain aiosmtplib script sending the same number of pre-built messages over the same number of
@@ -136,7 +137,7 @@ def send_with_processes(settings, runtime, transaction_id: uuid.UUID, processes:
     """Split and send with `emailplatform worker --processes N` on the same database, until the campaign is sent."""
     from emailplatform.models import Transaction, TransactionStatus
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAILPLATFORM_")} | {
+    env = os.environ | {  # EMAILPLATFORM_* settings of the benchmark's environment apply, as they do in-process
         "EMAILPLATFORM_DATABASE_URL": settings.database_url,
         "EMAILPLATFORM_DATA_DIR": str(settings.data_dir),
         "EMAILPLATFORM_SECRET_KEY": settings.secret_key,

@@ -1,11 +1,11 @@
 """The record step: outcomes written back as they come, not a claim at a time.
 
-Each message handed to the transport holds one of its worker process's `unrecorded` slots (as many as it has
-SMTP connections) until its outcome is committed: a worker killed in the middle of its batches can send again
-at most that many, whatever it had claimed, however slow the database. One writer a process writes the outcomes
-of all its batches, all that wait at once, as soon as the write before is done (a group commit: the slower the
-database, the more in one write), on a thread, off the event loop; while the database is away the outcomes wait
-and are tried again, and no new message goes out meanwhile.
+Each message handed to the transport holds one of its worker process's `unrecorded` slots (by default one for
+each of its SMTP connections) until its outcome is committed: a worker killed in the middle of its batches can
+send again at most that many, whatever it had claimed, however slow the database. One writer a process writes the
+outcomes of all its batches, all that wait at once, as soon as the write before is done (a group commit: the
+slower the database, the more in one write), on a thread, off the event loop; while the database is away the
+outcomes wait and are tried again, and no new message goes out meanwhile.
 """
 
 import asyncio
@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import status
+from emailplatform.config import Settings
 from emailplatform.db import UNAVAILABLE
 from emailplatform.events import bounces
 from emailplatform.events import service as events_service
@@ -46,6 +47,14 @@ def recorder_for(runtime: Runtime) -> "Recorder":
     return recorder
 
 
+UNRECORDED_PER_CONNECTION = 1  # the default: a killed process sends again at most what its connections had in flight
+
+
+def unrecorded_limit(settings: Settings) -> int:
+    """How many messages a process may have handed to the transport with their outcomes not yet committed."""
+    return settings.send_unrecorded_limit or UNRECORDED_PER_CONNECTION * settings.smtp_connections
+
+
 class Recorder:
     """Takes outcomes as the sends finish and writes them, all that wait at once, as soon as the write before
     is done; gives back the `unrecorded` slot of each one sent once it is written."""
@@ -53,7 +62,7 @@ class Recorder:
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         settings = runtime.settings
-        self.unrecorded = asyncio.Semaphore(settings.send_unrecorded_limit or settings.smtp_connections)
+        self.unrecorded = asyncio.Semaphore(unrecorded_limit(settings))
         self._pending: list[tuple[BatchPlan, Outcome]] = []
         self._unwritten: Counter[uuid.UUID] = Counter()  # outcomes of each batch not yet written
         self._errors: dict[uuid.UUID, BaseException] = {}
