@@ -106,8 +106,8 @@ class Settings(BaseSettings):
         ge=0,
         le=10_000,
         description="Messages a worker process may have handed to the transport and not yet recorded as sent (0: as "
-        "many as its SMTP connections): at most this many go twice if it is killed; more send faster (ten a connection: "
-        "two to five times as fast, measured).",
+        "many as its SMTP connections): at most this many go twice if it is killed; more send faster (ten a "
+        "connection: two to five times as fast, measured).",
     )
     smtp_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one SMTP command.")
     ses_region: str = Field(
