@@ -18,7 +18,7 @@ from emailplatform.templates import service as template_service
 
 @dataclass(frozen=True)
 class Parts:
-    template: rendering.CompiledTemplate | email_content.OwnContent
+    template: rendering.Renderer
     skeleton: MessageSkeleton
     data: list[dict]
     to_header: str | None  # what every copy's To shows (an email's `to`); None: each copy's own recipient
@@ -38,6 +38,7 @@ def parts_of(session: Session, runtime: Runtime, transaction: Transaction, batch
 def _email_parts(session: Session, runtime: Runtime, transaction: Transaction, batch: Batch) -> Parts:
     stored = email_content.read(runtime, batch.storage_key)
     email = stored["email"]
+    template: rendering.Renderer
     if transaction.template_id is None:
         template = email_content.OwnContent(rendering.Rendered(email["subject"], email["html"], email["text"]))
     else:
@@ -53,6 +54,7 @@ def _email_parts(session: Session, runtime: Runtime, transaction: Transaction, b
 
 
 def _template(session: Session, runtime: Runtime, transaction: Transaction) -> rendering.CompiledTemplate:
+    assert transaction.template_id is not None, "a campaign, or an email of a template"
     version = template_service.get_version(
         session, transaction.tenant_id, transaction.template_id, transaction.template_version
     )

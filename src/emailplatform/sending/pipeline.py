@@ -35,7 +35,7 @@ def load_plan(runtime: Runtime, batch_id: uuid.UUID) -> BatchPlan | None:
     with runtime.db.session() as session:
         batch = session.get(Batch, batch_id)
         transaction = session.get(Transaction, batch.transaction_id) if batch else None
-        if transaction is None or transaction.status != TransactionStatus.READY_TO_SEND:
+        if batch is None or transaction is None or transaction.status != TransactionStatus.READY_TO_SEND:
             return None
         status.requeue_orphans(session, batch.id)
         parts = contents.parts_of(session, runtime, transaction, batch)
@@ -102,7 +102,7 @@ def finish(runtime: Runtime, plan: BatchPlan) -> None:
             status.enqueue_send(session, plan.transaction.tenant_id, plan.batch_id, run_at=next_try)
         else:
             window = timedelta(hours=runtime.settings.outcome_window_hours)
-            status.finish_batch(session, session.get(Batch, plan.batch_id), sent_before=utcnow() - window)
+            status.finish_batch(session, session.get_one(Batch, plan.batch_id), sent_before=utcnow() - window)
 
 
 async def send_batch(runtime: Runtime, batch_id: uuid.UUID, throttle: Throttle | None = None) -> None:

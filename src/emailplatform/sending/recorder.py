@@ -26,7 +26,7 @@ from emailplatform.events import service as events_service
 from emailplatform.events.service import NewEvent
 from emailplatform.models import Message, MessageStatus, utcnow
 from emailplatform.runtime import Runtime
-from emailplatform.sending.steps import SUPPRESSED, BatchPlan, Outcome, Stopped
+from emailplatform.sending.steps import SUPPRESSED, BatchPlan, Claimed, Outcome, Stopped
 from emailplatform.sending.throttles import Waiting
 from emailplatform.sending.transports.base import SendResult, SendStatus
 from emailplatform.webhooks import fanout as webhook_fanout
@@ -131,50 +131,63 @@ def record(session: Session, plan: BatchPlan, outcomes: list[Outcome]) -> None:
     if sent:
         moved = status.move(
             session,
-            Message.id.in_([o.message.id for o in sent]),
+            Message.id.in_([message.id for message, _ in sent]),
             [MessageStatus.SENDING],
             MessageStatus.SENT,
             values={"sent_at": now, "attempts": Message.attempts + 1, "last_error": None, "not_before": None},
         )
         if plan.notify_sent and moved:
             moved_ids = {row.id for row in moved}
-            _notify_sent(session, plan, [o for o in sent if o.message.id in moved_ids], now)
+            _notify_sent(session, plan, [message for message, _ in sent if message.id in moved_ids], now)
     if suppressed:
         status.move(
             session,
-            Message.id.in_([o.message.id for o in suppressed]),
+            Message.id.in_([message.id for message, _ in suppressed]),
             [MessageStatus.SENDING],
             MessageStatus.SUPPRESSED,
-            values={"last_error": suppressed[0].result.reason},
+            values={"last_error": suppressed[0][1].reason},
         )
-    events = [_record_unsent(session, plan, outcome, now) for outcome in unsent]
+    events = [_record_unsent(session, plan, message, result, now) for message, result in unsent]
     events += [
-        NewEvent(o.message.id, "delivered", now, {"response": o.result.response}) for o in sent if o.result.delivered
+        NewEvent(message.id, "delivered", now, {"response": result.response})
+        for message, result in sent
+        if result.delivered
     ]
     if events:
         events_service.record_many(session, events)
 
 
-def _by_kind(outcomes: list[Outcome]) -> tuple[list[Outcome], list[Outcome], list[Outcome], list[Outcome]]:
-    """The sent, the suppressed, the throttled, and the rest."""
-    sent, suppressed, throttled, unsent = [], [], [], []
+def _by_kind(
+    outcomes: list[Outcome],
+) -> tuple[
+    list[tuple[Claimed, SendResult]],
+    list[tuple[Claimed, Stopped]],
+    list[tuple[Claimed, Waiting]],
+    list[tuple[Claimed, SendResult | Stopped]],
+]:
+    """The sent, the suppressed, the throttled, and the rest, each with its result."""
+    sent: list[tuple[Claimed, SendResult]] = []
+    suppressed: list[tuple[Claimed, Stopped]] = []
+    throttled: list[tuple[Claimed, Waiting]] = []
+    unsent: list[tuple[Claimed, SendResult | Stopped]] = []
     for outcome in outcomes:
-        result = outcome.result
+        message, result = outcome.message, outcome.result
         if isinstance(result, Waiting):
-            throttled.append(outcome)
-        elif isinstance(result, Stopped):
-            (suppressed if result.step == SUPPRESSED else unsent).append(outcome)
+            throttled.append((message, result))
+        elif isinstance(result, Stopped) and result.step == SUPPRESSED:
+            suppressed.append((message, result))
+        elif isinstance(result, SendResult) and result.status == SendStatus.SENT:
+            sent.append((message, result))
         else:
-            (sent if result.status == SendStatus.SENT else unsent).append(outcome)
+            unsent.append((message, result))
     return sent, suppressed, throttled, unsent
 
 
-def _put_back(session: Session, throttled: list[Outcome]) -> None:
+def _put_back(session: Session, throttled: list[tuple[Claimed, Waiting]]) -> None:
     """Throttled messages wait for their turn, one statement for each wait: no attempt spent, no event."""
     by_wait: dict[Waiting, list[uuid.UUID]] = {}
-    for outcome in throttled:
-        assert isinstance(outcome.result, Waiting)
-        by_wait.setdefault(outcome.result, []).append(outcome.message.id)
+    for message, waiting in throttled:
+        by_wait.setdefault(waiting, []).append(message.id)
     for waiting, ids in by_wait.items():
         status.move(
             session,
@@ -185,14 +198,18 @@ def _put_back(session: Session, throttled: list[Outcome]) -> None:
         )
 
 
-def _record_unsent(session: Session, plan: BatchPlan, outcome: Outcome, now: datetime) -> NewEvent:
+def _record_unsent(
+    session: Session, plan: BatchPlan, message: Claimed, result: SendResult | Stopped, now: datetime
+) -> NewEvent:
     """A message stopped or refused: retried later (deferred), or given up (failed; bounced when the server said
     5xx)."""
-    message, result = outcome.message, outcome.result
     attempts = message.attempts + 1
-    stopped = isinstance(result, Stopped)
-    response = result.reason if stopped else result.response
-    gave_up = stopped or result.status == SendStatus.FAILED or attempts >= plan.settings.send_max_attempts
+    refused = isinstance(result, SendResult) and result.status == SendStatus.FAILED
+    response: str | None
+    if isinstance(result, Stopped):
+        response, gave_up, step = result.reason, True, {"step": result.step}
+    else:
+        response, gave_up, step = result.response, refused or attempts >= plan.settings.send_max_attempts, {}
     values = {"attempts": attempts, "last_error": response}
     if gave_up:
         status.move(
@@ -211,15 +228,15 @@ def _record_unsent(session: Session, plan: BatchPlan, outcome: Outcome, now: dat
             MessageStatus.READY_TO_SEND,
             values=values | {"not_before": now + timedelta(seconds=delay)},
         )
-    smtp_reply = None if stopped or result.status != SendStatus.FAILED else SMTP_PERMANENT.match(response or "")
+    smtp_reply = SMTP_PERMANENT.match(response or "") if refused else None
     if smtp_reply:
-        classified = bounces.classify_reply(int(smtp_reply[1]), response)
+        classified = bounces.classify_reply(int(smtp_reply[1]), response or "")
         return NewEvent(message.id, "bounced", now, classified.details() | {"source": "smtp"})
-    details = {"response": response, "attempt": attempts} | ({"step": result.step} if stopped else {})
+    details = {"response": response, "attempt": attempts} | step
     return NewEvent(message.id, "failed" if gave_up else "deferred", now, details)
 
 
-def _notify_sent(session: Session, plan: BatchPlan, sent: list[Outcome], now: datetime) -> None:
+def _notify_sent(session: Session, plan: BatchPlan, sent: list[Claimed], now: datetime) -> None:
     """message.sent webhooks, for tenants that subscribe to them."""
     webhook_fanout.message_events(
         session,
@@ -227,13 +244,13 @@ def _notify_sent(session: Session, plan: BatchPlan, sent: list[Outcome], now: da
         "sent",
         [
             {
-                "message_id": str(o.message.id),
+                "message_id": str(message.id),
                 "transaction_id": str(plan.transaction.id),
-                "recipient": o.message.email,
+                "recipient": message.email,
                 "event": "sent",
                 "timestamp": now.isoformat(),
                 "details": {},
             }
-            for o in sent
+            for message in sent
         ],
     )

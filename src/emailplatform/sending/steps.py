@@ -55,7 +55,7 @@ class BatchPlan:
 
     batch_id: uuid.UUID
     transaction: Transaction
-    template: rendering.CompiledTemplate
+    template: rendering.Renderer
     skeleton: MessageSkeleton
     data: list[dict[str, str]]  # each message's placeholder data, by position
     signer: DkimSigner | None
@@ -78,6 +78,11 @@ class Draft:
     raw: bytes = b""
     envelope_from: str = ""
 
+    @property
+    def rendered(self) -> rendering.Rendered:
+        assert self.content is not None, "the render step comes before"
+        return self.content
+
 
 def check_suppression(plan: BatchPlan, draft: Draft) -> Draft | Stopped:
     if draft.message.suppressed:
@@ -97,7 +102,7 @@ def render(plan: BatchPlan, draft: Draft) -> Draft | Stopped:
 def track(plan: BatchPlan, draft: Draft) -> Draft:
     """The unsubscribe link (a footer where the template placed none) and, when the campaign tracks, the click
     redirect and the open pixel."""
-    content, url = draft.content, draft.unsubscribe_url
+    content, url = draft.rendered, draft.unsubscribe_url
     html = decorate.decorate_html(
         content.html, url, draft.message.id, plan.tracking_base, plan.secret, plan.transaction.tracking
     )
@@ -106,7 +111,7 @@ def track(plan: BatchPlan, draft: Draft) -> Draft:
 
 def build(plan: BatchPlan, draft: Draft) -> Draft | Stopped:
     """The MIME message, with its List-Unsubscribe headers, and the envelope's return path."""
-    message, content = draft.message, draft.content
+    message, content = draft.message, draft.rendered
     try:
         raw = plan.skeleton.build(
             to=plan.to_header or message.email,
@@ -178,9 +183,10 @@ class Sender:
 async def run(plan: BatchPlan, sender: Sender, message: Claimed) -> Outcome:
     """One message through every step up to record: the transport's answer, or where and why it stopped."""
     token = tracking.unsubscribe_token(message.id, plan.secret)
-    draft: Draft | Stopped = Draft(message, token, tracking.unsubscribe_url(token, plan.tracking_base))
+    draft = Draft(message, token, tracking.unsubscribe_url(token, plan.tracking_base))
     for step in PREPARE:
-        draft = step(plan, draft)
-        if isinstance(draft, Stopped):
-            return Outcome(message, draft)
+        prepared = step(plan, draft)
+        if isinstance(prepared, Stopped):
+            return Outcome(message, prepared)
+        draft = prepared
     return Outcome(message, await sender.send(plan, draft))

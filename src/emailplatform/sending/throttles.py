@@ -179,14 +179,14 @@ class DatabaseStore:
         for window in windows:
             stmt = insert(ThrottleCounter).values(key=window.key, window=window.number(now), count=window.chunk)
             newer = stmt.excluded.window > ThrottleCounter.window  # a new window starts from zero
-            stmt = stmt.on_conflict_do_update(
+            counted = stmt.on_conflict_do_update(
                 index_elements=["key"],
                 set_={
                     "count": case((newer, window.chunk), else_=ThrottleCounter.count + window.chunk),
                     "window": case((newer, stmt.excluded.window), else_=ThrottleCounter.window),
                 },
             ).returning(ThrottleCounter.count)
-            granted.append(_granted(window, session.scalar(stmt)))
+            granted.append(_granted(window, session.scalar(counted)))
             if not granted[-1]:
                 return Taken(full=window)
         return Taken(granted=tuple(granted))

@@ -10,6 +10,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Protocol
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.compiler import CodeGenerator, Frame
@@ -197,6 +198,12 @@ def _parse(part: str, source: str) -> nodes.Template:
 
 
 # --- compiling and rendering ---------------------------------------------------------------------------
+
+
+class Renderer(Protocol):
+    """What makes a message's subject and bodies from its data: a compiled template, or an email's own content."""
+
+    def render(self, data: dict[str, str]) -> Rendered: ...
 
 
 @dataclass(frozen=True)
