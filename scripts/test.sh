@@ -17,4 +17,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "The tests need these Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
   fi
 fi
-exec .venv/bin/python -m pytest "$@"
+# Three xdist workers, each test file whole in one of them (tests/conftest.py groups them; -n 0 runs in one process):
+# most slow tests wait on processes, leases and servers rather than the CPU, so three share two cores well.
+exec .venv/bin/python -m pytest -n 3 --dist loadgroup "$@"

@@ -5,8 +5,10 @@ objects)."""
 import asyncio
 import email
 import email.policy
+import itertools
 import json
 import os
+import random
 import shutil
 import socket
 import threading
@@ -176,10 +178,35 @@ def client(runtime, tenant, api_traffic):
         yield client
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(items):
+    """Under xdist (scripts/test.sh runs `-n 3 --dist loadgroup`) a test file runs whole in one worker, so its
+    module fixtures are built once; a module marked `xdist_group(name)` runs in the worker of that group."""
+    for item in items:
+        if not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+# Loopback ports for the servers the tests start: below Linux's ephemeral range (32768-60999), so no outgoing
+# connection takes one between free_port() and the server's bind, and a block of their own for each xdist worker,
+# so no two workers of a run get the same one. A random start in the block keeps two runs at once apart.
+_PORTS_PER_WORKER = 2000
+_block = 20000 + _PORTS_PER_WORKER * (int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % 6)
+_start = random.Random().randrange(_PORTS_PER_WORKER)
+_ports = itertools.cycle([*range(_block + _start, _block + _PORTS_PER_WORKER), *range(_block, _block + _start)])
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port no one listens on, not handed out again before the worker's other 1,999 are."""
+    for _ in range(_PORTS_PER_WORKER):
+        port = next(_ports)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use, or still in TIME_WAIT
+            return port
+    raise RuntimeError("no free port left in this worker's block")
 
 
 @dataclass

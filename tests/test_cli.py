@@ -157,12 +157,7 @@ def test_serve_creates_the_default_tenant_and_prints_its_key_once(tmp_path):
     try:
         key = server.stdout.readline().strip()
         assert key.startswith("ep_")
-        for _ in range(300):
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/email/campaigns", headers={"X-API-Key": key})
-                break
-            except httpx.ConnectError:
-                time.sleep(0.1)
+        response = _when_it_answers(f"http://127.0.0.1:{port}/api/v1/email/campaigns", key)
         assert response.status_code == 200 and response.json()["items"] == []
     finally:
         server.terminate()
@@ -174,12 +169,21 @@ def test_serve_creates_the_default_tenant_and_prints_its_key_once(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        time.sleep(3)
+    try:  # it answers only once past the step that would print a key
+        assert _when_it_answers(f"http://127.0.0.1:{port}/api/v1/email/campaigns", key).status_code == 200
     finally:
         again.terminate()
         out, _ = again.communicate(timeout=30)
     assert "ep_" not in out
+
+
+def _when_it_answers(url: str, key: str) -> httpx.Response:
+    for _ in range(300):
+        try:
+            return httpx.get(url, headers={"X-API-Key": key})
+        except httpx.ConnectError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answered at {url} within 30 s")
 
 
 def test_serve_on_another_port_links_there_and_runs_without_its_bounce_port(tmp_path):

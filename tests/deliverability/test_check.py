@@ -14,6 +14,8 @@ from tests.helpers import create_campaign, create_template, csv_bytes, upload_fi
 SENDER = {"email": "news@example.com", "name": "Example News"}
 WORDS = " ".join(["Our autumn letter tells you what changed in the product this month and what comes next."] * 6)
 
+pytestmark = pytest.mark.xdist_group("spamd")  # the deliverability tests share one spamd (it starts in seconds)
+
 
 def findings(report: dict) -> dict[str, dict]:
     return {finding["check"]: finding for finding in report["findings"]}

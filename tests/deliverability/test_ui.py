@@ -1,9 +1,13 @@
 """The deliverability report on the new-campaign page and in the template editor, before the send button."""
 
+import pytest
+
 from tests.helpers import create_template, csv_bytes, upload_file
 from tests.ui.conftest import make_user, sign_in, ui_client  # noqa: F401 (a fixture)
 
 WORDS = " ".join(["Our autumn letter tells you what changed in the product this month."] * 8)
+
+pytestmark = pytest.mark.xdist_group("spamd")  # with test_check.py: one spamd for both
 
 
 def test_the_new_campaign_page_shows_the_report_before_sending(
