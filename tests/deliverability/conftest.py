@@ -9,14 +9,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from fastapi.testclient import TestClient
 
-from emailplatform.app import create_app
 from emailplatform.assembly import build_runtime
 from emailplatform.deliverability import spamd
-from tests.conftest import PUBLIC_URL, free_port, make_settings
-from tests.domains.conftest import BOUNCE_DOMAIN, SPF_INCLUDE
-from tests.domains.dns_server import LoopbackDns
+from tests.conftest import free_port
+from tests.domains.conftest import client, dns_server, domain_settings  # noqa: F401 (fixtures)
 
 SPAMD_START_SECONDS = 90
 PROBE = b"From: probe@example.com\r\nTo: probe@example.com\r\nSubject: probe\r\n\r\nIs spamd up?\r\n"
@@ -106,36 +103,17 @@ def pages():
 
 
 @pytest.fixture
-def dns_server():
-    server = LoopbackDns()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def runtime(database_url, tmp_path, dns_server, spamd_address):
-    """DNS questions go to the test's DNS server, spam scores come from the session's spamd, and links on loopback
-    may be checked."""
-    runtime = build_runtime(
-        make_settings(
-            database_url,
-            tmp_path / "data",
-            bounce_domain=BOUNCE_DOMAIN,
-            dns_nameservers=[dns_server.address],
-            spf_include=SPF_INCLUDE,
-            spamd_address=spamd_address,
-            webhook_allowed_hosts=["127.0.0.1"],
-            tracking_url="https://links.platform.test",
-        )
+    """The domains tests' runtime, whose spam scores come from the session's spamd, and links on loopback may be
+    checked."""
+    settings = domain_settings(
+        database_url,
+        tmp_path / "data",
+        dns_server,
+        spamd_address=spamd_address,
+        webhook_allowed_hosts=["127.0.0.1"],
+        tracking_url="https://links.platform.test",
     )
+    runtime = build_runtime(settings)
     yield runtime
     runtime.close()
-
-
-@pytest.fixture
-def client(runtime, tenant, api_traffic):
-    with TestClient(create_app(runtime), base_url=PUBLIC_URL, raise_server_exceptions=False) as client:
-        client.headers["X-API-Key"] = tenant.api_key
-        api_traffic.watch(client)
-        yield client
