@@ -1,15 +1,13 @@
 """`serve --api-workers N`: N API processes answer on one port, beside the worker processes the serve command
 starts once for all of them, and a campaign goes through."""
 
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from tests.conftest import free_port, new_tenant
 from tests.helpers import campaign, create_campaign, create_template, csv_bytes, upload_file
-from tests.jobs.test_worker_processes import _ready, alive, children, process_env, wait_until
+from tests.jobs.test_worker_processes import _ready, alive, children, process_env, serve_two_api_workers, wait_until
 
 
 def answering_processes(port: int) -> set[int]:
@@ -31,23 +29,7 @@ def test_serve_with_two_api_workers_answers_from_two_processes_and_sends_a_campa
         EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}",
         EMAILPLATFORM_INBOUND_PORT=str(free_port()),
     )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emailplatform.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--api-workers",
-            "2",
-            "--processes",
-            "1",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = serve_two_api_workers(port, env)
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": tenant.api_key}, timeout=30)
     try:
         wait_until(lambda: _ready(api), 60, "the server is ready")

@@ -58,6 +58,17 @@ def worker_processes(pid: int, count: int) -> set[int]:
     return wait_until(started, 60, f"{count} worker processes run")
 
 
+def serve_two_api_workers(port: int, env: dict) -> subprocess.Popen:
+    """`emailplatform serve` on `port` with two API processes and one worker process."""
+    command = ["serve", "--port", str(port), "--api-workers", "2", "--processes", "1"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "emailplatform.cli", *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def process_env(runtime, smtp_sink, **extra) -> dict:
     return (
         clean_env(
@@ -201,23 +212,7 @@ def test_serve_with_api_workers_tells_in_every_process_that_a_worker_process_was
         EMAILPLATFORM_PUBLIC_URL=f"http://127.0.0.1:{port}",
         EMAILPLATFORM_INBOUND_PORT=str(free_port()),
     )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emailplatform.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--api-workers",
-            "2",
-            "--processes",
-            "1",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = serve_two_api_workers(port, env)
     try:
         ready = wait_until(
             lambda: every_answer(port, lambda a: a["status_code"] == 200 and a["checks"]["worker"] == "ok"),
