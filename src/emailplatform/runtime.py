@@ -117,11 +117,18 @@ class Runtime:
         turned off."""
         if not self.settings.encrypt_at_rest:
             return None
-        if self.settings.kms_key_id:
-            local = MasterKeys.from_text(self.settings.master_keys) if self.settings.master_keys else None
-            return KmsKeys.from_settings(self.settings, local)
-        texts = self.settings.master_keys or [_kept_in_file(self.settings.data_dir / "master_key", new_key_text)]
-        return MasterKeys.from_text(texts)
+        if self.settings.kms_key_id:  # the master keys, if any, still unwrap what they wrapped before
+            return KmsKeys.from_settings(self.settings, self._own_master_keys(make=False))
+        return self._own_master_keys(make=True)
+
+    def _own_master_keys(self, make: bool) -> MasterKeys | None:
+        """The settings' master keys; else the embedded default's, kept in the data dir (made if `make`)."""
+        if self.settings.master_keys:
+            return MasterKeys.from_text(self.settings.master_keys)
+        path = self.settings.data_dir / "master_key"
+        if make or path.exists():
+            return MasterKeys.from_text([_kept_in_file(path, new_key_text)])
+        return None
 
     @cached_property
     def storage(self) -> Storage:

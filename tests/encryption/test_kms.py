@@ -113,3 +113,26 @@ def test_rotation_moves_what_the_master_key_wrapped_under_kms(own_database_url, 
     assert any("Ada Lovelace" in message for message in outbox_messages(client))
     assert client.get("/api/v1/domains").json()[0]["records"]
     after.close()
+
+
+def test_the_embedded_defaults_own_master_key_still_reads_once_kms_is_set(database_url, tmp_path, kms):
+    data_dir = tmp_path / "data"
+    before = build_runtime(make_settings(database_url, data_dir, master_keys=[]))  # the key made in the data dir
+    client, tenant = send_campaign(before)
+    before.close()
+    assert (data_dir / "master_key").exists()
+    after = build_runtime(kms_settings(database_url, data_dir, kms, master_keys=[]))
+    assert any("Ada Lovelace" in message for message in outbox_messages(client_of(after, tenant)))
+    after.close()
+
+
+def test_while_kms_cannot_be_reached_a_write_that_needs_it_answers_503(database_url, tmp_path, kms):
+    runtime = build_runtime(kms_settings(database_url, tmp_path / "data", kms, master_keys=[]))
+    client, _ = send_campaign(runtime)
+    runtime.master_keys.client = boto3.client(
+        "kms", endpoint_url=f"http://127.0.0.1:{free_port()}", region_name="eu-west-1"
+    )
+    answer = client.post("/api/v1/webhooks/callback-secret/rotate")
+    assert answer.status_code == 503 and answer.json()["error"]["field"] == "kms", answer.text
+    assert answer.headers["Retry-After"] == "5"
+    runtime.close()

@@ -10,13 +10,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from emailplatform.config import Settings
 from emailplatform.crypto.envelope import Unreadable
 from emailplatform.crypto.master_keys import MasterKeys
+from emailplatform.errors import Unavailable
 
 CONTEXT = {"purpose": "emailplatform data key"}  # KMS refuses to decrypt a blob without the same context
 UNWRAPPED_KEPT = 4096  # data keys kept unwrapped in memory: a file read twice asks KMS once
 
 
-class KmsUnavailable(RuntimeError):
-    """KMS did not answer, or refused the configured key."""
+class KmsUnavailable(Unavailable):
+    """KMS did not answer, or refused the configured key: a request that needed it answers 503, a job is retried."""
+
+    def __init__(self, message: str):
+        super().__init__(message, field="kms", headers={"Retry-After": "5"})
 
 
 def kms_key_tag(arn: str) -> bytes:
