@@ -86,6 +86,13 @@ class Schedule(BaseModel):
     send_at: AwareDatetime = Field(description="When to send, with a time zone, e.g. 2026-12-01T09:00:00+01:00.")
 
 
+DRAFT_EXAMPLE: JsonDict = {
+    "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
+    "csv_file_url": "files/0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51/recipients.csv",
+    "from": {"email": "news@sender.example.com", "name": "Acme News"},
+}
+
+
 class CampaignDraft(BaseModel):
     """A campaign before it is created: its template, recipients file, sender and columns (what a test send and
     the deliverability check read, and what a campaign request starts with)."""

@@ -2,7 +2,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from emailplatform.campaigns.schemas import CampaignDraft, Sender
+from emailplatform.campaigns.schemas import DRAFT_EXAMPLE, CampaignDraft, Sender
 from emailplatform.deliverability.findings import Severity
 from emailplatform.models.template import MAX_VERSION
 
@@ -59,19 +59,7 @@ class TemplateCheck(BaseModel):
 class NewCampaignCheck(CampaignDraft):
     """A campaign not created yet, as the new-campaign page has it."""
 
-    model_config = ConfigDict(
-        populate_by_name=True,
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
-                    "csv_file_url": "files/0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51/recipients.csv",
-                    "from": {"email": "news@sender.example.com", "name": "Acme News"},
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [DRAFT_EXAMPLE]})
 
 
 class RuleOut(BaseModel):

@@ -3,7 +3,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from emailplatform.campaigns.schemas import CampaignDraft, Sender
+from emailplatform.campaigns.schemas import DRAFT_EXAMPLE, CampaignDraft, Sender
 from emailplatform.models.template import MAX_VERSION
 from emailplatform.testsends.service import MAX_ROWS, MAX_SEEDS
 
@@ -73,20 +73,7 @@ class CampaignTest(BaseModel):
 class NewCampaignTest(CampaignDraft):
     """A campaign not created yet, as the new-campaign page and `emailplatform send --test-to` have it."""
 
-    model_config = ConfigDict(
-        populate_by_name=True,
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "template_id": "0193b7a8-4c2e-7d51-9f0a-3e5c8b2d1a40",
-                    "csv_file_url": "files/0193b7a9-5d3e-7f62-8a1b-4c6d9e2f3b51/recipients.csv",
-                    "from": {"email": "news@sender.example.com", "name": "Acme News"},
-                    "to": ["me@sender.example.com"],
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [DRAFT_EXAMPLE | {"to": ["me@sender.example.com"]}]})
 
     to: Seeds
     rows: Rows = None
