@@ -3,6 +3,7 @@ next request when the answer came) against a real `emailplatform serve --no-work
 
     .venv/bin/python -m bench.api_load_bench [--databases sqlite,postgresql] [--clients 10,200] [--seconds 10]
                                              [--messages 1000] [--api-workers N] [--output FILE]
+                                             [--routes healthz,status,messages,create_campaign]
 
 Routes: `/healthz` (the floor), a campaign's status (`GET /api/v1/email/campaigns/{id}` of a sent campaign of
 `--messages` recipients), the first page of its messages, and create-campaign (`POST /api/v1/email/campaigns`,
@@ -195,6 +196,8 @@ def run_database(database: str, args) -> dict:
         processes = {httpx.get(f"http://{HOST}:{port}/healthz").json()["process"] for _ in range(50)}
         scripts = {}
         for name, (method, path, body) in routes(prepared).items():
+            if name not in args.routes.split(",") and name != "healthz":
+                continue
             scripts[name] = (workdir / f"{name}.lua", path)
             scripts[name][0].write_text(WRK_SCRIPT % {"method": method, "body": body, "key": prepared["key"]})
         wrk(f"http://{HOST}:{port}/healthz", scripts["healthz"][0], 2, 10)  # warm up
@@ -239,6 +242,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--api-workers", type=int, default=None, help="default: serve's own default")
     parser.add_argument("--output", type=Path, help="write the JSON here too")
+    parser.add_argument("--routes", default="healthz,status,messages,create_campaign", help="which of the routes")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")

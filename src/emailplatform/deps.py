@@ -1,8 +1,8 @@
 """FastAPI dependencies every domain's routes share: the runtime and the one session of a request."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
@@ -13,6 +13,7 @@ from emailplatform import audit_trail as audit
 from emailplatform.runtime import Runtime
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+T = TypeVar("T")
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -30,8 +31,10 @@ async def _session(request: Request, write: bool, replica: bool = False) -> Asyn
     """A request's session, opened on the event loop (that does no I/O) once the request has a place among the
     process's requests that use the database, and ended in the thread pool.
 
-    The places keep those requests to no more than the connections of the pool and the threads of the pool of
-    threads. Without them, under load, every thread would wait for a connection while every connection is held by
+    The places keep those requests to no more than the pool's steady connections and the threads of the pool of
+    threads: the overflow's connections, closed as they come back, stay for what reads outside a place (an API
+    key not in the cache, the audit log, background work), not for every request under load to open and close
+    one. Without them, under load, every thread would wait for a connection while every connection is held by
     a request that waits for a thread to serialize its answer (FastAPI does that in the pool, before the session
     ends): nothing moves until the pool's wait times out."""
     db = get_runtime(request).db
@@ -46,6 +49,20 @@ async def _session(request: Request, write: bool, replica: bool = False) -> Asyn
         await to_thread.run_sync(_end, session, True, request if write else None)
 
 
+async def read(request: Request, reading: Callable[..., T], *args) -> T:
+    """`reading(session, *args)` in a reading session opened, used and ended in one trip to the thread pool, once
+    the request has a place among those using the database: for the hottest reads (a campaign's status), which a
+    SessionDep would send to the pool twice (the route, then the session's end)."""
+    runtime = get_runtime(request)
+    async with _places(runtime):
+        return await to_thread.run_sync(_read, runtime, reading, args)
+
+
+def _read(runtime: Runtime, reading: Callable[..., T], args: tuple) -> T:
+    with runtime.db.session(write=False) as session:
+        return reading(session, *args)
+
+
 PLACES = RunVar[CapacityLimiter]("database_places")
 
 
@@ -55,7 +72,7 @@ def _places(runtime: Runtime) -> CapacityLimiter:
     except LookupError:
         threads = to_thread.current_default_thread_limiter().total_tokens
         settings = runtime.settings
-        PLACES.set(places := CapacityLimiter(min(threads, settings.db_pool_size + settings.db_max_overflow)))
+        PLACES.set(places := CapacityLimiter(min(threads, settings.db_pool_size)))
         return places
 
 

@@ -37,15 +37,16 @@ class Page(BaseModel, Generic[T]):
 
 
 def paginate(session: Session, stmt: Select, keys: tuple, *, cursor: str | None, limit: int, descending: bool = False):
-    """Objects of `stmt` (a select of one entity) ordered by `keys`, which together are unique, after `cursor`;
-    and the cursor of the next page, None on the last."""
+    """Objects of `stmt` (a select of one entity, or rows of a select of columns) ordered by `keys`, which
+    together are unique, after `cursor`; and the cursor of the next page, None on the last."""
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     if cursor:
         values = _decode(cursor, keys)
         stmt = stmt.where(tuple_(*keys) < tuple_(*values) if descending else tuple_(*keys) > tuple_(*values))
     order = [k.desc() for k in keys] if descending else list(keys)
-    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
+    result = session.execute(stmt.order_by(*order).limit(limit + 1))
+    rows = list(result.scalars() if len(stmt.column_descriptions) == 1 else result)
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _encode([getattr(rows[-1], k.key) for k in keys]) if more else None

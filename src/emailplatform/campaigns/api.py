@@ -1,8 +1,9 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import Row
 
 from emailplatform.campaigns import counts, pausing, queries, service, splitting
 from emailplatform.campaigns.schemas import (
@@ -18,7 +19,7 @@ from emailplatform.campaigns.schemas import (
     RowErrorOut,
     Sender,
 )
-from emailplatform.deps import RuntimeDep, SessionDep
+from emailplatform.deps import RuntimeDep, SessionDep, read
 from emailplatform.models import Message, MessageStatus, Transaction, TransactionStatus
 from emailplatform.openapi import error_responses
 from emailplatform.pagination import Page
@@ -95,9 +96,14 @@ def list_campaigns(
     responses=error_responses(404),
     summary="Get a campaign",
 )
-def get_campaign(transaction_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep):
+async def get_campaign(transaction_id: uuid.UUID, request: Request, tenant_id: TenantDep):
     """A campaign with its status and its summary: how many messages are pending, sent, delivered, bounced, opened…"""
-    return _campaign(session, service.get(session, tenant_id, transaction_id))
+    return await read(request, _campaign_status, tenant_id, transaction_id)
+
+
+def _campaign_status(session, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> Campaign:
+    transaction, file_url, by_status = queries.campaign_with_counts(session, tenant_id, transaction_id)
+    return _campaign(session, transaction, file_url=file_url, summary=counts.summary_of(transaction, by_status))
 
 
 @router.post(
@@ -173,7 +179,7 @@ def list_messages(
     """In the file's order; `status` and `q` (the start of the address) search them, as the UI does."""
     transaction = service.get(session, tenant_id, transaction_id)
     rows, next_cursor = queries.search_messages(session, transaction, q=q, status=status, cursor=cursor, limit=limit)
-    return Page(items=[_message(m, transaction) for m in rows], next_cursor=next_cursor)
+    return Page(items=[_listed_message(row, transaction) for row in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -230,9 +236,25 @@ def _message(message: Message, transaction: Transaction) -> MessageOut:
     return MessageOut.model_validate(message).model_copy(update={"scheduled_at": transaction.send_at})
 
 
-def _campaign(session, transaction: Transaction, with_summary: bool = True, file_url: str | None = None) -> Campaign:
-    """`file_url`: the campaign's file's, when the caller read it already (a list reads them all at once)."""
-    file_url = file_url or queries.file_urls(session, [transaction]).get(transaction.file_id)
+def _listed_message(row: Row, transaction: Transaction) -> MessageOut:
+    """A message of a list (a row of queries.LISTED_MESSAGE_COLUMNS)."""
+    return MessageOut.model_validate(
+        {**row._mapping, "transaction_id": transaction.id, "scheduled_at": transaction.send_at}
+    )
+
+
+def _campaign(
+    session,
+    transaction: Transaction,
+    with_summary: bool = True,
+    file_url: str | None = None,
+    summary: dict | None = None,
+) -> Campaign:
+    """`file_url` and `summary`: the campaign's file's URL and its summary, when the caller read them already."""
+    if file_url is None and transaction.file_id is not None:
+        file_url = queries.file_urls(session, [transaction]).get(transaction.file_id)
+    if summary is None and with_summary:
+        summary = counts.summary(session, transaction)
     return Campaign(
         transaction_id=transaction.id,
         name=transaction.name,
@@ -257,5 +279,5 @@ def _campaign(session, transaction: Transaction, with_summary: bool = True, file
         sent_at=transaction.sent_at,
         completed_at=transaction.completed_at,
         cancelled_at=transaction.cancelled_at,
-        summary=counts.summary(session, transaction) if with_summary else None,
+        summary=summary,
     )

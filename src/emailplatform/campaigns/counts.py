@@ -47,7 +47,11 @@ def of_campaign(session: Session, transaction_id: uuid.UUID) -> dict[str, int]:
 def summary(session: Session, transaction: Transaction) -> dict:
     """Message counts by status (the unsent ones together as PENDING), and the cumulative counts a sender reads
     (an opened message was delivered), from the campaign's counts, not its messages."""
-    by_status = of_campaign(session, transaction.id)
+    return summary_of(transaction, of_campaign(session, transaction.id))
+
+
+def summary_of(transaction: Transaction, by_status: dict[str, int]) -> dict:
+    """The summary of a campaign whose counts by status were read already."""
 
     def total(statuses) -> int:
         return sum(by_status.get(s, 0) for s in statuses)
