@@ -147,7 +147,7 @@ def run(database: str, suppressed: int, messages: int, workdir: Path) -> dict:
             )
         started = time.perf_counter()
         with runtime.db.session() as session:
-            erased = privacy.erase(runtime, session, tenant_id, f"m{messages // 2}@example.com")
+            erased = privacy.erase(runtime.storage, session, tenant_id, f"m{messages // 2}@example.com")
         erase_ms = round((time.perf_counter() - started) * 1000, 2)
         runtime.close()
         assert len(found) == SLICE and erased.messages == 1

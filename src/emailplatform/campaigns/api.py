@@ -211,7 +211,7 @@ def get_message(message_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
     transaction = queries.transaction_of(session, message)
     return MessageDetail(
         **_message(message, transaction).model_dump(),
-        data=splitting.message_data(runtime, session, message),
+        data=splitting.message_data(runtime.storage, session, message),
         history=queries.message_history(session, message),
     )
 

@@ -21,7 +21,7 @@ from emailplatform.models import (
     TransactionStatus,
     utcnow,
 )
-from emailplatform.runtime import Runtime
+from emailplatform.runtime import Runtime, Storage
 from emailplatform.storage import service as file_service
 from emailplatform.templates import service as template_service
 from emailplatform.tenants import service as tenant_service
@@ -211,10 +211,10 @@ def check_recipients(session: Session, runtime: Runtime, tenant_id: uuid.UUID, b
     return inspect_recipients(runtime, file, version.placeholders, body.columns, field="csv_file_url")
 
 
-def recipients_header(runtime: Runtime, file: File) -> list[str]:
+def recipients_header(storage: Storage, file: File) -> list[str]:
     """The column names of an uploaded file, for matching them by hand; [] when it cannot be read."""
     try:
-        with runtime.storage.open(file.storage_key) as stream:
+        with storage.open(file.storage_key) as stream:
             return recipients.read_header(stream, field="file").header
     except AppError:
         return []

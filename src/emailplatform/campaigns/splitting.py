@@ -30,7 +30,7 @@ from emailplatform.models import (
     TransactionStatus,
     utcnow,
 )
-from emailplatform.runtime import Runtime
+from emailplatform.runtime import Runtime, Storage
 from emailplatform.storage import StoredFileMissing
 
 GROUP_ROWS = 20_000
@@ -176,9 +176,9 @@ def chunk_csv(columns: list[tuple[str, int]], rows: list[recipients.Row]) -> byt
     return out.getvalue().encode()
 
 
-def read_chunk(runtime: Runtime, batch: Batch) -> list[dict[str, str]]:
+def read_chunk(storage: Storage, batch: Batch) -> list[dict[str, str]]:
     """The placeholder data of each message of a batch, by position (a transactional email's chunk is JSON)."""
-    with runtime.storage.open(batch.storage_key) as stream:
+    with storage.open(batch.storage_key) as stream:
         if batch.storage_key.endswith(".json"):
             return json.load(stream)["rows"]
         reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
@@ -186,10 +186,10 @@ def read_chunk(runtime: Runtime, batch: Batch) -> list[dict[str, str]]:
         return [dict(zip(header, values)) for values in reader]
 
 
-def message_data(runtime: Runtime, session: Session, message: Message) -> dict[str, str] | None:
+def message_data(storage: Storage, session: Session, message: Message) -> dict[str, str] | None:
     """The placeholder data of one message; None when its batch's file is no longer in storage."""
     try:
-        return read_chunk(runtime, session.get_one(Batch, message.batch_id))[message.position]
+        return read_chunk(storage, session.get_one(Batch, message.batch_id))[message.position]
     except StoredFileMissing:
         return None
 

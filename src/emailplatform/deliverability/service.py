@@ -105,7 +105,7 @@ def check_new_campaign(session: Session, runtime: Runtime, tenant_id: uuid.UUID,
 def _first_row_report(
     session: Session, runtime: Runtime, composer: Composer, file: File, layout: recipients.Layout
 ) -> Report:
-    sample = test_sends.sample_rows(runtime, file, layout, None, count=1)[0]
+    sample = test_sends.sample_rows(runtime.storage, file, layout, None, count=1)[0]
     message = composer.compose(sample.data[recipients.EMAIL_COLUMN], sample.data, "rows")
     session.rollback()  # spamd, DNS and the links' servers may take seconds: no connection is held meanwhile
     return inspect(runtime.settings, message, sample.row_number)

@@ -7,7 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from emailplatform.runtime import Runtime
+from emailplatform.runtime import Storage
 from emailplatform.templates import rendering
 
 
@@ -15,13 +15,13 @@ def chunk_key(tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> str:
     return f"tenants/{tenant_id}/emails/{transaction_id}.json"
 
 
-def store(runtime: Runtime, key: str, content: dict, recipients: int, data: dict) -> None:
+def store(storage: Storage, key: str, content: dict, recipients: int, data: dict) -> None:
     """`content`: subject, html, text (None with a template), to, cc, headers, attachments (content in base64)."""
-    runtime.storage.put(key, json.dumps({"rows": [data] * recipients, "email": content}).encode())
+    storage.put(key, json.dumps({"rows": [data] * recipients, "email": content}).encode())
 
 
-def read(runtime: Runtime, key: str) -> dict:
-    with runtime.storage.open(key) as stream:
+def read(storage: Storage, key: str) -> dict:
+    with storage.open(key) as stream:
         return json.load(stream)
 
 

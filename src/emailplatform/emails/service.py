@@ -92,7 +92,7 @@ def _accept(
         message_metadata=email.metadata or None,
     )
     key = content.chunk_key(tenant_id, transaction.id)
-    content.store(runtime, key, stored, len(recipients), email.data)
+    content.store(runtime.storage, key, stored, len(recipients), email.data)
     batch = Batch(
         id=uuid.uuid4(),
         tenant_id=tenant_id,

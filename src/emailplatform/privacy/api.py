@@ -28,7 +28,7 @@ EmailPath = Annotated[str, Path(max_length=320, description="The recipient's add
 def export_recipient(email: EmailPath, session: SessionDep, runtime: RuntimeDep, tenant_id: TenantDep):
     """Everything this tenant keeps about the address: each message with its placeholder data, events, webhook
     deliveries and captured copy; its suppression; skipped rows that named it. 404 when nothing is kept."""
-    return service.export(runtime, session, tenant_id, email)
+    return service.export(runtime.storage, session, tenant_id, email)
 
 
 @router.delete("/{email}", summary="Erase a recipient", response_model=RecipientErased)
@@ -37,6 +37,6 @@ def erase_recipient(email: EmailPath, request: Request, session: SessionDep, run
     rows in the stored recipients and batch files; keep its messages (the campaigns' counts) and its suppression
     only under the address's hash, so it stays suppressed. Recorded in the audit log (under the hash). Erasing
     again is harmless."""
-    erased = service.erase(runtime, session, tenant_id, email)
+    erased = service.erase(runtime.storage, session, tenant_id, email)
     request.state.audit_details = {"erased": erased.as_dict()}
     return RecipientErased(**erased.as_dict())

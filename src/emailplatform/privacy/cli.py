@@ -33,7 +33,7 @@ def export(email: str, tenant: TenantOption):
     try:
         with runtime.db.session(write=False) as session:
             found = tenant_service.get_tenant_by_name(session, tenant)
-            data = RecipientExport.model_validate(service.export(runtime, session, found.id, email))
+            data = RecipientExport.model_validate(service.export(runtime.storage, session, found.id, email))
     except AppError as exc:
         console.print(f"[red]{exc.message}[/]")
         raise typer.Exit(1) from None
@@ -50,7 +50,7 @@ def erase(email: str, tenant: TenantOption):
     try:
         with runtime.db.session() as session:
             found = tenant_service.get_tenant_by_name(session, tenant)
-            erased = service.erase(runtime, session, found.id, email)
+            erased = service.erase(runtime.storage, session, found.id, email)
             audit.record(
                 session,
                 audit.cli_actor(found.id),

@@ -35,7 +35,7 @@ from emailplatform.models import (
     utcnow,
 )
 from emailplatform.privacy import files
-from emailplatform.runtime import Runtime
+from emailplatform.runtime import Storage
 from emailplatform.sending.transports import capture
 from emailplatform.storage import StoredFileMissing
 from emailplatform.suppressions import service as suppression
@@ -96,7 +96,7 @@ def _deliveries_of(session: Session, message: Message) -> list[WebhookDelivery]:
     )
 
 
-def export(runtime: Runtime, session: Session, tenant_id: uuid.UUID, email: str) -> dict:
+def export(storage: Storage, session: Session, tenant_id: uuid.UUID, email: str) -> dict:
     """Everything the tenant keeps about the address, as plain JSON values."""
     address = checked_address(email)
     messages = _messages(session, tenant_id, address)
@@ -111,17 +111,17 @@ def export(runtime: Runtime, session: Session, tenant_id: uuid.UUID, email: str)
     return {
         "email": address,
         "suppression": entry and {"reason": entry.reason, "details": entry.details, "created_at": entry.created_at},
-        "messages": [_exported_message(runtime, session, message) for message in messages],
+        "messages": [_exported_message(storage, session, message) for message in messages],
         "skipped_rows": [
             {"transaction_id": e.transaction_id, "row_number": e.row_number, "reason": e.reason} for e in skipped
         ],
     }
 
 
-def _exported_message(runtime: Runtime, session: Session, message: Message) -> dict:
+def _exported_message(storage: Storage, session: Session, message: Message) -> dict:
     campaign = session.get_one(Transaction, message.transaction_id)
     events = session.scalars(select(Event).where(Event.message_id == message.id).order_by(Event.id))
-    captured = capture.read_captured(runtime.storage, message.tenant_id, message.id)
+    captured = capture.read_captured(storage, message.tenant_id, message.id)
     return {
         "message_id": message.id,
         "transaction_id": message.transaction_id,
@@ -132,7 +132,7 @@ def _exported_message(runtime: Runtime, session: Session, message: Message) -> d
         "created_at": message.created_at,
         "sent_at": message.sent_at,
         "delivered_at": message.delivered_at,
-        "data": splitting.message_data(runtime, session, message),
+        "data": splitting.message_data(storage, session, message),
         "events": [{"type": e.type, "occurred_at": e.occurred_at, "details": e.details} for e in events],
         "webhook_deliveries": [
             {
@@ -148,7 +148,7 @@ def _exported_message(runtime: Runtime, session: Session, message: Message) -> d
     }
 
 
-def erase(runtime: Runtime, session: Session, tenant_id: uuid.UUID, email: str) -> Erased:
+def erase(storage: Storage, session: Session, tenant_id: uuid.UUID, email: str) -> Erased:
     """Erase the address from the tenant's data (see the module's docstring); what was removed, counted."""
     address = checked_address(email)
     hashed = address_hash(tenant_id, address)
@@ -157,11 +157,11 @@ def erase(runtime: Runtime, session: Session, tenant_id: uuid.UUID, email: str) 
     erased = Erased(messages=len(messages), row_errors=len(row_errors))
     for message in messages:
         erased.webhook_deliveries += _erase_deliveries(session, message)
-        erased.captured_messages += _erase_captured(runtime, message)
+        erased.captured_messages += _erase_captured(storage, message)
     erased.events = _erase_events(session, [m.id for m in messages])
-    erased.batch_rows = _redact_batches(runtime, session, messages)
+    erased.batch_rows = _redact_batches(storage, session, messages)
     campaigns = {m.transaction_id for m in messages} | {e.transaction_id for e in row_errors}
-    erased.source_file_rows = _redact_sources(runtime, session, campaigns, address)
+    erased.source_file_rows = _redact_sources(storage, session, campaigns, address)
     for row_error in row_errors:
         session.delete(row_error)
     _pseudonymise_messages(session, messages, address, hashed)
@@ -193,11 +193,11 @@ def _erase_deliveries(session: Session, message: Message) -> int:
     return len(ids)
 
 
-def _erase_captured(runtime: Runtime, message: Message) -> int:
+def _erase_captured(storage: Storage, message: Message) -> int:
     key = capture.outbox_key(message.tenant_id, message.id)
-    if runtime.storage.size(key) is None:
+    if storage.size(key) is None:
         return 0
-    runtime.storage.delete(key)
+    storage.delete(key)
     return 1
 
 
@@ -205,22 +205,22 @@ def _erase_events(session: Session, message_ids: list[uuid.UUID]) -> int:
     return rowcount(session.execute(delete(Event).where(Event.message_id.in_(message_ids)))) if message_ids else 0
 
 
-def _redact_batches(runtime: Runtime, session: Session, messages: list[Message]) -> int:
+def _redact_batches(storage: Storage, session: Session, messages: list[Message]) -> int:
     positions: dict[uuid.UUID, set[int]] = defaultdict(set)
     for message in messages:
         positions[message.batch_id].add(message.position)
     for batch_id, rows in positions.items():
         key = session.get_one(Batch, batch_id).storage_key
         try:
-            with runtime.storage.open(key) as stream:
+            with storage.open(key) as stream:
                 data = stream.read()
         except StoredFileMissing:  # retention removed it already
             continue
-        runtime.storage.put(key, files.redact_positions(data, rows))
+        storage.put(key, files.redact_positions(data, rows))
     return sum(len(rows) for rows in positions.values())
 
 
-def _redact_sources(runtime: Runtime, session: Session, campaign_ids: set[uuid.UUID], address: str) -> int:
+def _redact_sources(storage: Storage, session: Session, campaign_ids: set[uuid.UUID], address: str) -> int:
     redacted = 0
     sources = (
         session.execute(
@@ -233,13 +233,13 @@ def _redact_sources(runtime: Runtime, session: Session, campaign_ids: set[uuid.U
     )
     for key, layout in sources:
         try:
-            with runtime.storage.open(key) as stream:
+            with storage.open(key) as stream:
                 data = stream.read()
         except StoredFileMissing:
             continue
         data, rows = files.redact_recipients_file(data, Layout.from_dict(layout) if layout else None, address)
         if rows:
-            runtime.storage.put(key, data)
+            storage.put(key, data)
             redacted += rows
     return redacted
 

@@ -30,13 +30,13 @@ def parts_of(session: Session, runtime: Runtime, transaction: Transaction, batch
     return Parts(
         _template(session, runtime, transaction),
         MessageSkeleton(transaction.from_email, transaction.from_name, transaction.reply_to),
-        splitting.read_chunk(runtime, batch),
+        splitting.read_chunk(runtime.storage, batch),
         to_header=None,
     )
 
 
 def _email_parts(session: Session, runtime: Runtime, transaction: Transaction, batch: Batch) -> Parts:
-    stored = email_content.read(runtime, batch.storage_key)
+    stored = email_content.read(runtime.storage, batch.storage_key)
     email = stored["email"]
     template: rendering.Renderer
     if transaction.template_id is None:

@@ -17,7 +17,7 @@ from emailplatform.campaigns import recipients
 from emailplatform.campaigns import service as campaign_service
 from emailplatform.errors import Conflict, Invalid
 from emailplatform.models import File, Transaction, TransactionStatus
-from emailplatform.runtime import Runtime
+from emailplatform.runtime import Runtime, Storage
 from emailplatform.sending.transports import OutgoingMessage, SendResult, SendStatus, create_transport
 from emailplatform.storage import service as file_service
 from emailplatform.suppressions import service as suppression
@@ -90,7 +90,7 @@ def send_campaign_test(
     draft = campaign_draft(session, transaction)
     file = session.get_one(File, transaction.file_id)
     layout = recipients.Layout.from_dict(transaction.recipients_layout)
-    samples = sample_rows(runtime, file, layout, rows, count=len(seeds))
+    samples = sample_rows(runtime.storage, file, layout, rows, count=len(seeds))
     return send(session, runtime, tenant_id, draft, seeds, samples)
 
 
@@ -113,7 +113,7 @@ def send_new_campaign_test(
         layout = recipients.read_layout(stream, version.placeholders, body.columns, field="csv_file_url")
     sender = (str(body.sender.email), body.sender.name) if body.sender else default_sender(session, tenant_id)
     draft = Draft(version, sender[0], sender[1], str(body.reply_to) if body.reply_to else None)
-    samples = sample_rows(runtime, file, layout, rows, count=len(seeds))
+    samples = sample_rows(runtime.storage, file, layout, rows, count=len(seeds))
     return send(session, runtime, tenant_id, draft, seeds, samples)
 
 
@@ -133,13 +133,13 @@ def default_sender(session: Session, tenant_id: uuid.UUID) -> tuple[str, str | N
 
 
 def sample_rows(
-    runtime: Runtime, file: File, layout: recipients.Layout, rows: list[int] | None, count: int
+    storage: Storage, file: File, layout: recipients.Layout, rows: list[int] | None, count: int
 ) -> list[Sample]:
     """The data of the rows numbered `rows` (all must be good rows), or of the first `count` good rows, under the
     names a campaign's messages have it."""
     wanted = set(rows or [])
     found: dict[int, Sample] = {}
-    with runtime.storage.open(file.storage_key) as stream:
+    with storage.open(file.storage_key) as stream:
         header, read = recipients.read_rows(stream, layout)
         names = recipients.data_columns(header, layout)
         for row in read:

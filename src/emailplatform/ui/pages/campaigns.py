@@ -97,7 +97,7 @@ def check_recipients(
     except AppError as exc:
         matching, header = [], []
         if version is not None and file is not None:
-            header = campaign_service.recipients_header(runtime, file)
+            header = campaign_service.recipients_header(runtime.storage, file)
             picked = dict(zip(column_key, column_value))
             matching = [(key, picked.get(key, "")) for key in recipients.needed_columns(version.placeholders)]
         return render(request, "campaigns/check.html", error=exc.message, report=None, matching=matching, header=header)
@@ -295,7 +295,7 @@ def message_page(request: Request, session: DbDep, runtime: RuntimeDep, me: View
     message = campaign_queries.get_message(session, me.tenant_id, message_id)
     transaction = campaign_service.get(session, me.tenant_id, message.transaction_id)
     assert transaction.template_id is not None, "a campaign has a template"
-    data = splitting.message_data(runtime, session, message)
+    data = splitting.message_data(runtime.storage, session, message)
     rendered = None
     render_error: str | None = "the recipient's row data is no longer in storage"
     if data is not None:
