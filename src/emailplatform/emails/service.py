@@ -9,7 +9,6 @@ from datetime import datetime
 
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
-from uuid_utils import uuid7
 
 from emailplatform import idempotency
 from emailplatform.campaigns import queries as campaign_queries
@@ -30,6 +29,7 @@ from emailplatform.models import (
     TransactionStatus,
     utcnow,
 )
+from emailplatform.models.base import time_ordered_id
 from emailplatform.pagination import paginate
 from emailplatform.runtime import Runtime
 from emailplatform.templates import plaintext, rendering
@@ -193,7 +193,7 @@ def _messages(transaction: Transaction, batch: Batch, recipients: list[str], sta
     now = utcnow()
     return [
         Message(
-            id=uuid.UUID(str(uuid7())),
+            id=time_ordered_id(),
             tenant_id=transaction.tenant_id,
             transaction_id=transaction.id,
             batch_id=batch.id,

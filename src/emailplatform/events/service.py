@@ -94,7 +94,7 @@ def _insert_new(session: Session, events: list[NewEvent], messages: dict[uuid.UU
             inserted = session.execute(
                 dialect_insert(Event)
                 .values(**_row(event, messages[event.message_id]))
-                .on_conflict_do_nothing(index_elements=["dedup_key"])
+                .on_conflict_do_nothing(index_elements=["dedup_key", "message_id"])
                 .returning(Event.id)
             ).first()
             if not inserted:

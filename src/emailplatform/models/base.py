@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+from uuid_utils import uuid7
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -46,6 +47,11 @@ class UTCDateTime(TypeDecorator):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: Uuid(), dict: JSON(), list: JSON()}
+
+
+def time_ordered_id() -> uuid.UUID:
+    """A UUIDv7: its first 48 bits are the time it was made, in milliseconds."""
+    return uuid.UUID(str(uuid7()))
 
 
 class UUIDPrimaryKey:

@@ -5,7 +5,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from emailplatform.models.base import Base, BigId, Timestamps, UUIDPrimaryKey, utcnow
+from emailplatform.models.base import Base, BigId, Timestamps, UUIDPrimaryKey, time_ordered_id, utcnow
 
 
 class TransactionStatus(StrEnum):
@@ -108,7 +108,8 @@ class Message(UUIDPrimaryKey, Base):
     No foreign keys here: their per-row checks halve the rate of the bulk insert, and the split, which
     writes these rows together with their batch and campaign, is the only writer. Ids are time-ordered
     (UUIDv7) and made in the file's order, so listing by id lists in the file's order without an index of
-    its own: every index here is written twice more per message as its status changes."""
+    its own: every index here is written twice more per message as its status changes. On PostgreSQL the
+    table is partitioned by month of its ids (partitions.py)."""
 
     __tablename__ = "messages"
     __table_args__ = (
@@ -116,6 +117,7 @@ class Message(UUIDPrimaryKey, Base):
         Index(None, "batch_id", "status"),
     )
 
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=time_ordered_id)
     tenant_id: Mapped[uuid.UUID]
     transaction_id: Mapped[uuid.UUID]
     batch_id: Mapped[uuid.UUID]

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from emailplatform.models.base import Base, BigId, utcnow
@@ -11,7 +11,13 @@ class Event(Base):
     """Something that happened to a message: append-only, the source of history and analytics."""
 
     __tablename__ = "events"
-    __table_args__ = (Index(None, "message_id", "occurred_at"), Index(None, "transaction_id", "type"))
+    __table_args__ = (
+        Index(None, "message_id", "occurred_at"),
+        Index(None, "transaction_id", "type"),
+        # The same notification twice is one event. With the message: every key names its message already, and on
+        # PostgreSQL (partitions.py) a unique key must hold the partition's.
+        UniqueConstraint("dedup_key", "message_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
@@ -20,4 +26,4 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(30))
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     details: Mapped[dict] = mapped_column(default=dict)
-    dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)  # the same notification twice is one event
+    dedup_key: Mapped[str | None] = mapped_column(String(200))

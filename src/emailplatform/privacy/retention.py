@@ -1,15 +1,18 @@
 """Retention: what a tenant's finished campaigns keep, and for how long (the `retention_*` settings; 0 keeps for
 ever). A campaign is finished once COMPLETED, CANCELLED or FAILED; its age is counted from then. Source files
 and batch files, captured messages and events go a campaign at a time (RetentionPurge remembers which are done,
-so a run never scans what an earlier one removed); webhook delivery logs and audit entries go by their own age."""
+so a run never scans what an earlier one removed); webhook delivery logs and audit entries go by their own age.
+On PostgreSQL a month of events goes whole, a partition dropped, once every campaign with messages in that month
+is due (partitions.py), and each run makes the months ahead."""
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy import and_, column, delete, exists, func, select, table
 from sqlalchemy.orm import Session
 
 from emailplatform import audit_trail as audit
+from emailplatform import partitions
 from emailplatform.config import Settings
 from emailplatform.models import (
     Batch,
@@ -49,6 +52,10 @@ def apply(runtime: Runtime, now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     settings = runtime.settings
     done = {}
+    with runtime.db.session() as session:
+        partitions.make_months(session.connection(), now)
+        days = settings.retention_events_days
+        done["event_months"] = _drop_event_months(session, now - timedelta(days=days)) if days else 0
     for kind, days in _days(settings).items():
         done[kind] = _purge_campaigns(runtime, kind, now - timedelta(days=days)) if days else 0
     with runtime.db.session() as session:
@@ -120,6 +127,37 @@ def _purge_events(_runtime: Runtime, session: Session, transaction: Transaction,
 
 
 PURGES = {"files": _purge_files, "captured": _purge_captured, "events": _purge_events}
+
+
+def _drop_event_months(session: Session, before: datetime) -> int:
+    """Each month of events (on PostgreSQL) whose campaigns are all due, or done, dropped whole: how many."""
+    connection = session.connection()
+    if not partitions.is_partitioned(connection):
+        return 0
+    with_messages = set(partitions.months(connection, "messages"))
+    dropped = 0
+    for month in partitions.months(connection, "events"):
+        if not partitions.ended_before(month, before):  # a campaign with messages in it cannot be due yet
+            break
+        if month in with_messages and not _events_kept(session, month, before):
+            dropped += partitions.drop(connection, "events", month)
+    return dropped
+
+
+def _events_kept(session: Session, month, before: datetime) -> bool:
+    """Whether a campaign with messages in the month keeps its events still."""
+    messages = table(partitions.name_of("messages", month), column("transaction_id"))
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    exists().where(messages.c.transaction_id == Transaction.id),
+                    ~exists().where(RetentionPurge.transaction_id == Transaction.id, RetentionPurge.kind == "events"),
+                    ~and_(Transaction.status.in_(FINISHED), _ended() < before),
+                )
+            )
+        )
+    )
 
 
 def _purge_deliveries(session: Session, before: datetime) -> int:

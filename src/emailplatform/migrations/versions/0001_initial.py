@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-02 06:54:21.667862
+Create Date: 2026-12-03 09:24:03.825662
 """
 from alembic import op
 import sqlalchemy as sa
@@ -31,6 +31,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('transaction_id', 'status', name=op.f('pk_message_counts'))
     )
     op.create_table('messages',
+    sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('transaction_id', sa.Uuid(), nullable=False),
     sa.Column('batch_id', sa.Uuid(), nullable=False),
@@ -45,7 +46,6 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('id', sa.Uuid(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_messages'))
     )
     with op.batch_alter_table('messages', schema=None) as batch_op:
@@ -361,7 +361,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_events_tenant_id_tenants')),
     sa.ForeignKeyConstraint(['transaction_id'], ['transactions.id'], name=op.f('fk_events_transaction_id_transactions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events')),
-    sa.UniqueConstraint('dedup_key', name=op.f('uq_events_dedup_key'))
+    sa.UniqueConstraint('dedup_key', 'message_id', name=op.f('uq_events_dedup_key_message_id'))
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_events_message_id_occurred_at'), ['message_id', 'occurred_at'], unique=False)
