@@ -2,6 +2,7 @@
 Every write that moves a message's status (campaigns/status.py) reports the move here, in its own transaction,
 so the counts always add up to the messages; analytics reads them instead of grouping millions of messages."""
 
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -133,8 +134,13 @@ def _upsert(session: Session, model, key: tuple[str, ...], deltas: Counter) -> N
     rows = [dict(zip(key, values)) | {"count": delta} for values, delta in sorted(deltas.items()) if delta]
     if not rows:
         return
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    table = model.__table__  # a Core statement: the ORM's bulk insert costs more than the upsert itself
-    stmt = dialect_insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={"count": table.c.count + stmt.excluded.count})
-    session.execute(stmt, rows)
+    session.execute(_upsert_statement(session.get_bind().dialect.name, model, key), rows)
+
+
+@functools.cache
+def _upsert_statement(dialect: str, model, key: tuple[str, ...]):
+    """Built once: a Core statement (the ORM's bulk insert costs more than the upsert itself), whose building
+    costs as much again as running it."""
+    table = model.__table__
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return stmt.on_conflict_do_update(index_elements=list(key), set_={"count": table.c.count + stmt.excluded.count})
