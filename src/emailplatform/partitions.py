@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 log = structlog.get_logger("emailplatform.partitions")
 
 MONTHS_AHEAD = 2
-PARTITIONED = {"messages": "id", "events": "message_id"}  # table: the id it is partitioned by
+PARTITIONED = ("messages", "events")  # by their id, and by their message's id
 LOCK_TIMEOUT = "2s"  # a month not made because the table is busy is made on the next run
 MONTH_NAME = re.compile(r"^(messages|events)_(\d{4})_(\d{2})$")
 PARTITIONS_OF = text(

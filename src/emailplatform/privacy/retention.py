@@ -6,7 +6,7 @@ On PostgreSQL a month of events goes whole, a partition dropped, once every camp
 is due (partitions.py), and each run makes the months ahead."""
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, column, delete, exists, func, select, table
 from sqlalchemy.orm import Session
@@ -144,7 +144,7 @@ def _drop_event_months(session: Session, before: datetime) -> int:
     return dropped
 
 
-def _events_kept(session: Session, month, before: datetime) -> bool:
+def _events_kept(session: Session, month: date, before: datetime) -> bool:
     """Whether a campaign with messages in the month keeps its events still."""
     messages = table(partitions.name_of("messages", month), column("transaction_id"))
     return bool(
