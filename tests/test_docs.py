@@ -16,6 +16,9 @@ from tests.ui.test_browser import CHROMIUM, CHROMIUM_ARGS
 URL_IN_HTML = re.compile(r"""https?://[^\s"'<>)]+""")
 
 
+SPEC_SECONDS = 60  # the first request builds the whole spec: seconds on a busy machine, past httpx's default 5
+
+
 @pytest.fixture
 def live_url(sqlite_url, tmp_path):
     port = free_port()
@@ -52,7 +55,7 @@ def test_the_docs_page_names_no_other_host(live_url):
 
 
 def test_swagger_ui_renders_every_operation_offline_with_an_authorize_button(live_url, browser):
-    spec = httpx.get(f"{live_url}/openapi.json").json()
+    spec = httpx.get(f"{live_url}/openapi.json", timeout=SPEC_SECONDS).json()
     operations = sum(1 for item in spec["paths"].values() for method in item if method != "parameters")
     page, requested = open_watched(browser, f"{live_url}/docs")
 
