@@ -66,10 +66,17 @@ def test_a_busy_pool_answers_503_with_retry_after_in_the_error_shape(deployment)
 def test_more_requests_than_threads_on_a_small_pool_all_answer(database_url, tmp_path):
     """More requests at once than the thread pool has threads (40), on a pool of one connection: each waits its
     turn; none times out waiting for the connection (which a thread waiting for it while the request holding it
-    waits for a thread to serialize its answer would do)."""
-    runtime = build_runtime(
-        make_settings(database_url, tmp_path / "data", db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=2)
+    waits for a thread to serialize its answer would do). The key stays cached all the run: a key read outside the
+    requests' places needs a connection of the overflow, which this pool has none of."""
+    settings = make_settings(
+        database_url,
+        tmp_path / "data",
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_pool_timeout_seconds=2,
+        api_key_cache_seconds=300,
     )
+    runtime = build_runtime(settings)
     tenant = new_tenant(runtime)
     port = free_port()
     try:
