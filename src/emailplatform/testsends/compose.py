@@ -6,12 +6,12 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
-from uuid_utils import uuid7
 
 from emailplatform.domains import service as domain_service
 from emailplatform.errors import Invalid
 from emailplatform.events import tracking
 from emailplatform.models import TemplateVersion
+from emailplatform.models.base import time_ordered_id
 from emailplatform.runtime import Runtime
 from emailplatform.sending import decorate
 from emailplatform.sending.mime import MessageSkeleton, make_message_id
@@ -56,7 +56,7 @@ class Composer:
 
     def compose(self, to: str, data: dict[str, str], data_field: str = "data") -> Composed:
         """`to`'s message with `data`; Invalid, naming `data_field`, when it cannot be rendered or built."""
-        message_id = uuid.UUID(str(uuid7()))
+        message_id = time_ordered_id()
         token = tracking.unsubscribe_token(message_id, self.runtime.secret_key)
         unsubscribe = tracking.unsubscribe_url(token, self.base_url)
         try:
