@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event, select, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, select, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +27,13 @@ from emailplatform.errors import NotFound
 # for now, not the request or job wrong. (SQLite's "database is locked" is an OperationalError too, as transient.)
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
+# What a status or count write runs on: a session, or a bare connection (the recorder's, whose many small writes
+# a second would spend as much again in the session's own work).
+Writes = Session | Connection
+
+
+def dialect_of(writes: Writes) -> str:
+    return (writes.get_bind() if isinstance(writes, Session) else writes).dialect.name
 
 
 @dataclass
@@ -59,6 +66,10 @@ class Database:
             raise
         finally:
             session.close()
+
+    @property
+    def writer_engine(self) -> Engine:
+        return cast(Engine, self.writer.kw["bind"])
 
     def sessions(self, write: bool, replica: bool = False) -> sessionmaker[Session]:
         if write:

@@ -7,11 +7,12 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Integer, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from emailplatform.db import Writes, dialect_of
 from emailplatform.models import UNSENT_MESSAGE_STATUSES, DomainMessageCount, MessageCount, MessageStatus, Transaction
 
 PENDING = "PENDING"  # every unsent status, counted together
@@ -73,14 +74,14 @@ def summary_of(transaction: Transaction, by_status: dict[str, int]) -> dict:
     }
 
 
-def record_moves(session: Session, moves: Iterable[Move]) -> None:
+def record_moves(session: Writes, moves: Iterable[Move]) -> None:
     """Count messages that were created or changed status, in the caller's transaction."""
     moved = Counter((transaction_id, domain_of(email), before, after) for transaction_id, email, before, after in moves)
     _add(session, _deltas(moved))
 
 
 def record_move(
-    session: Session, transaction_id: uuid.UUID, emails: Iterable[str], before: str | None, after: str
+    session: Writes, transaction_id: uuid.UUID, emails: Iterable[str], before: str | None, after: str
 ) -> None:
     """`record_moves` for messages of one campaign that all moved from one status to another (the split's
     millions of new messages among them)."""
@@ -107,34 +108,37 @@ def forget(session: Session, transaction_id: uuid.UUID) -> None:
         session.execute(delete(model).where(model.transaction_id == transaction_id))
 
 
-def _add(session: Session, deltas: Counter) -> None:
+def _add(session: Writes, deltas: Counter) -> None:
     by_campaign: Counter[tuple[uuid.UUID, str]] = Counter()
     for (transaction_id, _, status), delta in deltas.items():
         by_campaign[transaction_id, status] += delta
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         _lock_campaigns(session, sorted({transaction_id for transaction_id, _ in by_campaign}))
     _upsert(session, MessageCount, ("transaction_id", "status"), by_campaign)
     _upsert(session, DomainMessageCount, ("transaction_id", "domain", "status"), deltas)
 
 
-def _lock_campaigns(session: Session, transaction_ids: list[uuid.UUID]) -> None:
+def _lock_campaigns(session: Writes, transaction_ids: list[uuid.UUID]) -> None:
     """A transaction may write counts more than once (a slice's claim, then its outcomes), each time in key order
     but not in one order overall; holding its campaigns' lock until commit keeps two writers from a cycle. On
     SQLite one writer at a time needs none."""
     for transaction_id in transaction_ids:
-        session.execute(select(func.pg_advisory_xact_lock(COUNTS_LOCK_CLASS, _lock_key(transaction_id))))
+        session.execute(LOCK_CAMPAIGN, {"key": _lock_key(transaction_id)})
+
+
+LOCK_CAMPAIGN = select(func.pg_advisory_xact_lock(COUNTS_LOCK_CLASS, bindparam("key", type_=Integer)))
 
 
 def _lock_key(transaction_id: uuid.UUID) -> int:
     return (transaction_id.int & 0xFFFF_FFFF) - 0x8000_0000  # a 32-bit signed key; a shared key only serialises
 
 
-def _upsert(session: Session, model, key: tuple[str, ...], deltas: Counter) -> None:
+def _upsert(session: Writes, model, key: tuple[str, ...], deltas: Counter) -> None:
     # One statement, rows in key order: concurrent writers lock the same rows in the same order, never in a cycle.
     rows = [dict(zip(key, values)) | {"count": delta} for values, delta in sorted(deltas.items()) if delta]
     if not rows:
         return
-    session.execute(_upsert_statement(session.get_bind().dialect.name, model, key), rows)
+    session.execute(_upsert_statement(dialect_of(session), model, key), rows)
 
 
 @functools.cache

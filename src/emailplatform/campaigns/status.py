@@ -5,17 +5,18 @@ statement returned, in the same transaction: the counts can never drift from the
 are released, closed and completed here too, so "where does a campaign complete?" has one answer.
 """
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import counts
-from emailplatform.db import rowcount
+from emailplatform.db import Writes, rowcount
 from emailplatform.jobs import queue
 from emailplatform.models import (
     UNSENT_MESSAGE_STATUSES,
@@ -95,6 +96,46 @@ def move(
         counts.record_moves(session, ((row.transaction_id, row.email, statuses[0], after) for row in rows))
         moved += rows
     return moved
+
+
+def move_ids(
+    session: Writes,
+    ids: Collection[uuid.UUID],
+    before: MessageStatus,
+    after: MessageStatus,
+    values: dict | None = None,
+    *,
+    count_attempt: bool = False,
+) -> list[Row]:
+    """`move` for messages named by id, all from one status (the recorder's outcomes, many small writes a second),
+    with `values` plain values and `count_attempt` adding one to each message's attempts: the statement is built
+    once for each shape, not for each call. The moved rows (id, transaction_id, email)."""
+    if not ids:
+        return []
+    values = values or {}
+    statement = _move_ids_statement(before, after, tuple(sorted(values)), count_attempt)
+    rows = session.execute(statement, {"ids": list(ids), "moved_at": utcnow(), **values}).all()
+    counts.record_moves(session, ((row.transaction_id, row.email, before, after) for row in rows))
+    return list(rows)
+
+
+@functools.cache
+def _move_ids_statement(before: MessageStatus, after: MessageStatus, names: tuple[str, ...], count_attempt: bool):
+    columns = MESSAGES.c
+    matching = and_(columns.id.in_(bindparam("ids", expanding=True)), columns.status == before)
+    chosen = select(columns.id).where(matching).order_by(columns.id).with_for_update().scalar_subquery()
+    values: dict[str, Any] = {name: bindparam(name) for name in names} | {
+        "status": after,
+        "updated_at": bindparam("moved_at"),
+    }
+    if count_attempt:
+        values["attempts"] = columns.attempts + 1
+    return (
+        update(MESSAGES)
+        .where(columns.id.in_(chosen), matching)
+        .values(values)
+        .returning(columns.id, columns.transaction_id, columns.email)
+    )
 
 
 def _by_counted_status(statuses: Iterable[MessageStatus]) -> list[list[MessageStatus]]:

@@ -13,9 +13,11 @@ import re
 import uuid
 import weakref
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from emailplatform.campaigns import status
@@ -24,7 +26,7 @@ from emailplatform.db import UNAVAILABLE
 from emailplatform.events import bounces
 from emailplatform.events import service as events_service
 from emailplatform.events.service import NewEvent
-from emailplatform.models import Message, MessageStatus, utcnow
+from emailplatform.models import MessageStatus, utcnow
 from emailplatform.runtime import Runtime
 from emailplatform.sending.steps import SUPPRESSED, BatchPlan, Claimed, Outcome, Stopped
 from emailplatform.sending.throttles import Waiting
@@ -68,6 +70,10 @@ class Recorder:
         self._errors: dict[uuid.UUID, BaseException] = {}
         self._written = asyncio.Condition()
         self._task: asyncio.Task | None = None
+        # One writer thread, which holds its database connection while outcomes keep coming (no pool checkout and
+        # ping a write) and lets it go when they stop.
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="recorder")
+        self._connection: Connection | None = None
 
     def add(self, plan: BatchPlan, outcome: Outcome) -> None:
         self._pending.append((plan, outcome))
@@ -96,12 +102,13 @@ class Recorder:
             async with self._written:
                 self._unwritten.subtract(plan.batch_id for plan, _ in group)
                 self._written.notify_all()
+        self._thread.submit(self._let_go)
 
     async def _write(self, group: list[tuple[BatchPlan, Outcome]]) -> None:
         pause = RETRY_FIRST_SECONDS
         while True:
             try:
-                return await asyncio.to_thread(self._write_group, group)
+                return await asyncio.get_running_loop().run_in_executor(self._thread, self._write_group, group)
             except UNAVAILABLE as exc:
                 log.warning("outcomes not recorded yet: the database is unavailable", error=str(exc))
                 await asyncio.sleep(pause)
@@ -111,9 +118,21 @@ class Recorder:
         by_batch: dict[uuid.UUID, tuple[BatchPlan, list[Outcome]]] = {}
         for plan, outcome in group:
             by_batch.setdefault(plan.batch_id, (plan, []))[1].append(outcome)
-        with self.runtime.db.session() as session:
-            for plan, outcomes in by_batch.values():
-                record(session, plan, outcomes)
+        if self._connection is None:
+            self._connection = self.runtime.db.writer_engine.connect()
+        try:
+            with self._connection.begin():
+                for plan, outcomes in by_batch.values():
+                    record(self._connection, plan, outcomes)
+        except UNAVAILABLE:
+            self._connection.invalidate()
+            self._let_go()
+            raise
+
+    def _let_go(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def _give_back(self, group: list[tuple[BatchPlan, Outcome]]) -> None:
         for _, outcome in group:
@@ -121,40 +140,46 @@ class Recorder:
                 self.unrecorded.release()
 
 
-def record(session: Session, plan: BatchPlan, outcomes: list[Outcome]) -> None:
+def record(connection: Connection, plan: BatchPlan, outcomes: list[Outcome]) -> None:
     """Write outcomes back: one statement for all that were sent and one for the suppressed, one row each for the
     rest, whose events (deferred, failed, or bounced for a 5xx reply) go through the events service like any
-    other, as does the delivery of those whose transport's acceptance was their delivery."""
+    other, as does the delivery of those whose transport's acceptance was their delivery. The sent and the
+    suppressed, nearly all of them, are written on the bare connection; the rest in a session on it."""
     now = utcnow()
     sent, suppressed, throttled, unsent = _by_kind(outcomes)
-    _put_back(session, throttled)
-    if sent:
-        moved = status.move(
-            session,
-            Message.id.in_([message.id for message, _ in sent]),
-            [MessageStatus.SENDING],
-            MessageStatus.SENT,
-            values={"sent_at": now, "attempts": Message.attempts + 1, "last_error": None, "not_before": None},
-        )
-        if plan.notify_sent and moved:
-            moved_ids = {row.id for row in moved}
-            _notify_sent(session, plan, [message for message, _ in sent if message.id in moved_ids], now)
+    _put_back(connection, throttled)
+    moved = status.move_ids(
+        connection,
+        [message.id for message, _ in sent],
+        MessageStatus.SENDING,
+        MessageStatus.SENT,
+        {"sent_at": now, "last_error": None, "not_before": None},
+        count_attempt=True,
+    )
     if suppressed:
-        status.move(
-            session,
-            Message.id.in_([message.id for message, _ in suppressed]),
-            [MessageStatus.SENDING],
+        status.move_ids(
+            connection,
+            [message.id for message, _ in suppressed],
+            MessageStatus.SENDING,
             MessageStatus.SUPPRESSED,
-            values={"last_error": suppressed[0][1].reason},
+            {"last_error": suppressed[0][1].reason},
         )
-    events = [_record_unsent(session, plan, message, result, now) for message, result in unsent]
-    events += [
+    delivered = [
         NewEvent(message.id, "delivered", now, {"response": result.response})
         for message, result in sent
         if result.delivered
     ]
-    if events:
-        events_service.record_many(session, events)
+    notify = plan.notify_sent and moved
+    if not (unsent or delivered or notify):
+        return
+    with Session(bind=connection) as session:  # in the connection's transaction, which the caller commits
+        if notify:
+            moved_ids = {row.id for row in moved}
+            _notify_sent(session, plan, [message for message, _ in sent if message.id in moved_ids], now)
+        events = [_record_unsent(session, plan, message, result, now) for message, result in unsent] + delivered
+        if events:
+            events_service.record_many(session, events)
+        session.flush()
 
 
 def _by_kind(
@@ -183,18 +208,18 @@ def _by_kind(
     return sent, suppressed, throttled, unsent
 
 
-def _put_back(session: Session, throttled: list[tuple[Claimed, Waiting]]) -> None:
+def _put_back(connection: Connection, throttled: list[tuple[Claimed, Waiting]]) -> None:
     """Throttled messages wait for their turn, one statement for each wait: no attempt spent, no event."""
     by_wait: dict[Waiting, list[uuid.UUID]] = {}
     for message, waiting in throttled:
         by_wait.setdefault(waiting, []).append(message.id)
     for waiting, ids in by_wait.items():
-        status.move(
-            session,
-            Message.id.in_(ids),
-            [MessageStatus.SENDING],
+        status.move_ids(
+            connection,
+            ids,
+            MessageStatus.SENDING,
             MessageStatus.READY_TO_SEND,
-            values={"not_before": waiting.until, "last_error": waiting.reason},
+            {"not_before": waiting.until, "last_error": waiting.reason},
         )
 
 
@@ -212,21 +237,14 @@ def _record_unsent(
         response, gave_up, step = result.response, refused or attempts >= plan.settings.send_max_attempts, {}
     values = {"attempts": attempts, "last_error": response}
     if gave_up:
-        status.move(
-            session,
-            Message.id == message.id,
-            [MessageStatus.SENDING],
-            MessageStatus.FAILED,
-            values=values | {"not_before": None},
+        status.move_ids(
+            session, [message.id], MessageStatus.SENDING, MessageStatus.FAILED, values | {"not_before": None}
         )
     else:
         delay = plan.settings.send_retry_base_seconds * 2 ** (attempts - 1)
-        status.move(
-            session,
-            Message.id == message.id,
-            [MessageStatus.SENDING],
-            MessageStatus.READY_TO_SEND,
-            values=values | {"not_before": now + timedelta(seconds=delay)},
+        retry_at = now + timedelta(seconds=delay)
+        status.move_ids(
+            session, [message.id], MessageStatus.SENDING, MessageStatus.READY_TO_SEND, values | {"not_before": retry_at}
         )
     smtp_reply = SMTP_PERMANENT.match(response or "") if refused else None
     if smtp_reply:
