@@ -74,19 +74,19 @@ def summary_of(transaction: Transaction, by_status: dict[str, int]) -> dict:
     }
 
 
-def record_moves(session: Writes, moves: Iterable[Move]) -> None:
+def record_moves(writes: Writes, moves: Iterable[Move]) -> None:
     """Count messages that were created or changed status, in the caller's transaction."""
     moved = Counter((transaction_id, domain_of(email), before, after) for transaction_id, email, before, after in moves)
-    _add(session, _deltas(moved))
+    _add(writes, _deltas(moved))
 
 
 def record_move(
-    session: Writes, transaction_id: uuid.UUID, emails: Iterable[str], before: str | None, after: str
+    writes: Writes, transaction_id: uuid.UUID, emails: Iterable[str], before: str | None, after: str
 ) -> None:
     """`record_moves` for messages of one campaign that all moved from one status to another (the split's
     millions of new messages among them)."""
     by_domain = Counter(map(domain_of, emails))
-    _add(session, _deltas(Counter({(transaction_id, domain, before, after): n for domain, n in by_domain.items()})))
+    _add(writes, _deltas(Counter({(transaction_id, domain, before, after): n for domain, n in by_domain.items()})))
 
 
 def _deltas(moved: Counter) -> Counter:
@@ -108,22 +108,22 @@ def forget(session: Session, transaction_id: uuid.UUID) -> None:
         session.execute(delete(model).where(model.transaction_id == transaction_id))
 
 
-def _add(session: Writes, deltas: Counter) -> None:
+def _add(writes: Writes, deltas: Counter) -> None:
     by_campaign: Counter[tuple[uuid.UUID, str]] = Counter()
     for (transaction_id, _, status), delta in deltas.items():
         by_campaign[transaction_id, status] += delta
-    if dialect_of(session) == "postgresql":
-        _lock_campaigns(session, sorted({transaction_id for transaction_id, _ in by_campaign}))
-    _upsert(session, MessageCount, ("transaction_id", "status"), by_campaign)
-    _upsert(session, DomainMessageCount, ("transaction_id", "domain", "status"), deltas)
+    if dialect_of(writes) == "postgresql":
+        _lock_campaigns(writes, sorted({transaction_id for transaction_id, _ in by_campaign}))
+    _upsert(writes, MessageCount, ("transaction_id", "status"), by_campaign)
+    _upsert(writes, DomainMessageCount, ("transaction_id", "domain", "status"), deltas)
 
 
-def _lock_campaigns(session: Writes, transaction_ids: list[uuid.UUID]) -> None:
+def _lock_campaigns(writes: Writes, transaction_ids: list[uuid.UUID]) -> None:
     """A transaction may write counts more than once (a slice's claim, then its outcomes), each time in key order
     but not in one order overall; holding its campaigns' lock until commit keeps two writers from a cycle. On
     SQLite one writer at a time needs none."""
     for transaction_id in transaction_ids:
-        session.execute(LOCK_CAMPAIGN, {"key": _lock_key(transaction_id)})
+        writes.execute(LOCK_CAMPAIGN, {"key": _lock_key(transaction_id)})
 
 
 LOCK_CAMPAIGN = select(func.pg_advisory_xact_lock(COUNTS_LOCK_CLASS, bindparam("key", type_=Integer)))
@@ -133,12 +133,12 @@ def _lock_key(transaction_id: uuid.UUID) -> int:
     return (transaction_id.int & 0xFFFF_FFFF) - 0x8000_0000  # a 32-bit signed key; a shared key only serialises
 
 
-def _upsert(session: Writes, model, key: tuple[str, ...], deltas: Counter) -> None:
+def _upsert(writes: Writes, model, key: tuple[str, ...], deltas: Counter) -> None:
     # One statement, rows in key order: concurrent writers lock the same rows in the same order, never in a cycle.
     rows = [dict(zip(key, values)) | {"count": delta} for values, delta in sorted(deltas.items()) if delta]
     if not rows:
         return
-    session.execute(_upsert_statement(dialect_of(session), model, key), rows)
+    writes.execute(_upsert_statement(dialect_of(writes), model, key), rows)
 
 
 @functools.cache

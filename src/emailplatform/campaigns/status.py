@@ -99,7 +99,7 @@ def move(
 
 
 def move_ids(
-    session: Writes,
+    writes: Writes,
     ids: Collection[uuid.UUID],
     before: MessageStatus,
     after: MessageStatus,
@@ -114,8 +114,8 @@ def move_ids(
         return []
     values = values or {}
     statement = _move_ids_statement(before, after, tuple(sorted(values)), count_attempt)
-    rows = session.execute(statement, {"ids": list(ids), "moved_at": utcnow(), **values}).all()
-    counts.record_moves(session, ((row.transaction_id, row.email, before, after) for row in rows))
+    rows = writes.execute(statement, {"ids": list(ids), "moved_at": utcnow(), **values}).all()
+    counts.record_moves(writes, ((row.transaction_id, row.email, before, after) for row in rows))
     return list(rows)
 
 

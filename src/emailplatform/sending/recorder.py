@@ -124,8 +124,9 @@ class Recorder:
             with self._connection.begin():
                 for plan, outcomes in by_batch.values():
                     record(self._connection, plan, outcomes)
-        except UNAVAILABLE:
-            self._connection.invalidate()
+        except BaseException as exc:  # the next write starts on a connection of its own
+            if isinstance(exc, UNAVAILABLE):
+                self._connection.invalidate()
             self._let_go()
             raise
 
