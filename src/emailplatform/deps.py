@@ -50,16 +50,16 @@ async def _session(request: Request, write: bool, replica: bool = False) -> Asyn
 
 
 async def read(request: Request, reading: Callable[..., T], *args) -> T:
-    """`reading(session, *args)` in a reading session opened, used and ended in one trip to the thread pool, once
-    the request has a place among those using the database: for the hottest reads (a campaign's status), which a
-    SessionDep would send to the pool twice (the route, then the session's end)."""
+    """`reading(session, *args)` in a quick reading session (`Database.quick_read`) opened, used and ended in one
+    trip to the thread pool, once the request has a place among those using the database: for the hottest reads
+    (a campaign's status), which a SessionDep would send to the pool twice (the route, then the session's end)."""
     runtime = get_runtime(request)
     async with _places(runtime):
         return await to_thread.run_sync(_read, runtime, reading, args)
 
 
 def _read(runtime: Runtime, reading: Callable[..., T], args: tuple) -> T:
-    with runtime.db.session(write=False) as session:
+    with runtime.db.quick_read() as session:
         return reading(session, *args)
 
 
