@@ -91,18 +91,20 @@ class Recorder:
             raise error
 
     async def _write_while_pending(self) -> None:
-        while self._pending:
-            group, self._pending = self._pending, []
-            try:
-                await self._write(group)
-            except Exception as exc:  # the batches' jobs fail with it; their messages go again on the next run
-                self._errors.update((plan.batch_id, exc) for plan, _ in group)
-            finally:
-                self._give_back(group)
-            async with self._written:
-                self._unwritten.subtract(plan.batch_id for plan, _ in group)
-                self._written.notify_all()
-        self._thread.submit(self._let_go)
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                try:
+                    await self._write(group)
+                except Exception as exc:  # the batches' jobs fail with it; their messages go again on the next run
+                    self._errors.update((plan.batch_id, exc) for plan, _ in group)
+                finally:
+                    self._give_back(group)
+                async with self._written:
+                    self._unwritten.subtract(plan.batch_id for plan, _ in group)
+                    self._written.notify_all()
+        finally:  # after the last write, cancelled or not
+            self._thread.submit(self._let_go)
 
     async def _write(self, group: list[tuple[BatchPlan, Outcome]]) -> None:
         pause = RETRY_FIRST_SECONDS
