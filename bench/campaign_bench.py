@@ -55,15 +55,11 @@ def run_one(
     database: str, csv_path: Path, smtp_url: str, connections: int, ingest_only: bool, processes: int = 0
 ) -> dict:
     """One campaign, in this process, through the API and a worker, as a user's deployment would run it."""
-    from fastapi.testclient import TestClient
-
-    from emailplatform.app import create_app
     from emailplatform.assembly import build_runtime
     from emailplatform.config import Settings
     from emailplatform.logs import configure_logging
     from emailplatform.migrations import upgrade
     from emailplatform.models import Transaction
-    from emailplatform.tenants import service as tenant_service
 
     workdir = Path(tempfile.mkdtemp(prefix="ep-bench-"))
     url, drop = fresh_database(database, workdir)
@@ -82,24 +78,10 @@ def run_one(
     upgrade(settings.resolved_database_url)
     runtime = build_runtime(settings)
     try:
-        with runtime.db.session() as session:
-            tenant = tenant_service.create_tenant(session, "bench")
-            _, key = tenant_service.create_api_key(session, tenant.id)
-        client = TestClient(create_app(runtime), base_url="http://bench", headers={"X-API-Key": key})
-        template = client.post(
-            "/api/v1/templates", json={"name": "bench", "subject": "Offer for {{ company }}", "html": HTML}
-        ).json()
-        upload = client.post("/api/v1/files/upload-url", json={"filename": "bench.csv"}).json()
-        client.put(upload["upload_url"], content=csv_path.read_bytes())
+        client = api_client(runtime)
+        campaign = campaign_request(client, csv_path)
         started = time.perf_counter()
-        response = client.post(
-            "/api/v1/email/campaigns",
-            json={
-                "template_id": template["template_id"],
-                "csv_file_url": upload["file_url"],
-                "from": {"email": "news@example.com"},
-            },
-        )
+        response = client.post("/api/v1/email/campaigns", json=campaign)
         assert response.status_code == 202, response.text
         accepted = response.json()
         if ingest_only:
@@ -131,6 +113,39 @@ def run_one(
     finally:
         runtime.close()
         drop()
+
+
+def new_api_key(runtime) -> str:
+    """The API key of a new tenant, "bench"."""
+    from emailplatform.tenants import service as tenant_service
+
+    with runtime.db.session() as session:
+        tenant = tenant_service.create_tenant(session, "bench")
+        _, key = tenant_service.create_api_key(session, tenant.id)
+    return key
+
+
+def api_client(runtime):
+    """A client of the runtime's API, in process, with a new tenant's key."""
+    from fastapi.testclient import TestClient
+
+    from emailplatform.app import create_app
+
+    return TestClient(create_app(runtime), base_url="http://bench", headers={"X-API-Key": new_api_key(runtime)})
+
+
+def campaign_request(client, csv_path: Path) -> dict:
+    """The body of a create-campaign request: the benchmark's template and `csv_path` uploaded."""
+    template = client.post(
+        "/api/v1/templates", json={"name": "bench", "subject": "Offer for {{ company }}", "html": HTML}
+    ).json()
+    upload = client.post("/api/v1/files/upload-url", json={"filename": "bench.csv"}).json()
+    client.put(upload["upload_url"], content=csv_path.read_bytes())
+    return {
+        "template_id": template["template_id"],
+        "csv_file_url": upload["file_url"],
+        "from": {"email": "news@example.com"},
+    }
 
 
 def send_with_processes(settings, runtime, transaction_id: uuid.UUID, processes: int) -> None:

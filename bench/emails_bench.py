@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.campaign_bench import floor, free_port, fresh_database, run_one, wait_for_port, write_csv
+from bench.campaign_bench import floor, free_port, fresh_database, new_api_key, run_one, wait_for_port, write_csv
 
 HTML = '<p>Hello Ada, <a href="https://shop.example.com/orders/1042">your order 1042</a> has shipped.</p>'
 
@@ -36,7 +36,6 @@ def stream(database: str, smtp_url: str, emails: int, clients: int, connections:
     from emailplatform.logs import configure_logging
     from emailplatform.migrations import upgrade
     from emailplatform.models import Message, MessageStatus
-    from emailplatform.tenants import service as tenant_service
 
     workdir = Path(tempfile.mkdtemp(prefix="ep-bench-emails-"))
     url, drop = fresh_database(database, workdir)
@@ -58,9 +57,7 @@ def stream(database: str, smtp_url: str, emails: int, clients: int, connections:
     upgrade(settings.resolved_database_url)
     runtime = build_runtime(settings)
     try:
-        with runtime.db.session() as session:
-            tenant = tenant_service.create_tenant(session, "bench")
-            _, key = tenant_service.create_api_key(session, tenant.id)
+        key = new_api_key(runtime)
         latencies: list[float] = []
         lock = threading.Lock()
         app = create_app(runtime, with_worker=True)

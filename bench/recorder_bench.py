@@ -16,14 +16,12 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.campaign_bench import HTML, fresh_database, write_csv
+from bench.campaign_bench import api_client, campaign_request, fresh_database, write_csv
 
 
 def run_one(database: str, messages: int, group: int) -> dict:
-    from fastapi.testclient import TestClient
     from sqlalchemy import select
 
-    from emailplatform.app import create_app
     from emailplatform.assembly import build_runtime
     from emailplatform.campaigns import splitting, status
     from emailplatform.config import Settings
@@ -33,7 +31,6 @@ def run_one(database: str, messages: int, group: int) -> dict:
     from emailplatform.sending import recorder
     from emailplatform.sending.steps import Claimed, Outcome
     from emailplatform.sending.transports.base import SendResult, SendStatus
-    from emailplatform.tenants import service as tenant_service
 
     workdir = Path(tempfile.mkdtemp(prefix="ep-bench-"))
     csv_path = workdir / "recipients.csv"
@@ -51,21 +48,8 @@ def run_one(database: str, messages: int, group: int) -> dict:
     upgrade(settings.resolved_database_url)
     runtime = build_runtime(settings)
     try:
-        with runtime.db.session() as session:
-            tenant = tenant_service.create_tenant(session, "bench")
-            _, key = tenant_service.create_api_key(session, tenant.id)
-        client = TestClient(create_app(runtime), base_url="http://bench", headers={"X-API-Key": key})
-        template = client.post("/api/v1/templates", json={"name": "b", "subject": "Offer", "html": HTML}).json()
-        upload = client.post("/api/v1/files/upload-url", json={"filename": "bench.csv"}).json()
-        client.put(upload["upload_url"], content=csv_path.read_bytes())
-        created = client.post(
-            "/api/v1/email/campaigns",
-            json={
-                "template_id": template["template_id"],
-                "csv_file_url": upload["file_url"],
-                "from": {"email": "n@x.com"},
-            },
-        )
+        client = api_client(runtime)
+        created = client.post("/api/v1/email/campaigns", json=campaign_request(client, csv_path))
         assert created.status_code == 202, created.text
         transaction_id = uuid.UUID(created.json()["transaction_id"])
         splitting.split_file(runtime, transaction_id)
