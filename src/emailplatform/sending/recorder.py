@@ -1,6 +1,6 @@
 """The record step: outcomes written back as they come, not a claim at a time.
 
-Each message handed to the transport holds one of its worker process's `unrecorded` slots (by default one for
+Each message handed over by the transport holds one of its worker process's `unrecorded` slots (by default one for
 each of its SMTP connections) until its outcome is committed: a worker killed in the middle of its batches can
 send again at most that many, whatever it had claimed, however slow the database. One writer a process writes the
 outcomes of all its batches, all that wait at once, as soon as the write before is done (a group commit: the
@@ -139,7 +139,7 @@ class Recorder:
 
     def _give_back(self, group: list[tuple[BatchPlan, Outcome]]) -> None:
         for _, outcome in group:
-            if isinstance(outcome.result, SendResult):  # it went through the transport, holding a slot
+            if outcome.unrecorded:
                 self.unrecorded.release()
 
 

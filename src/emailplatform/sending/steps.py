@@ -47,6 +47,7 @@ class Stopped:
 class Outcome:
     message: Claimed
     result: SendResult | Stopped | Waiting  # Waiting: throttled, back in the queue until then
+    unrecorded: bool = False  # it holds one of the process's unrecorded slots, which the recorder gives back
 
 
 @dataclass
@@ -151,17 +152,17 @@ class Unthrottled:
 
 
 class Sender:
-    """The throttle and send steps: through the throttle, then, once one of the process's `unrecorded` slots is
-    free, to the transport. The slot is the recorder's to give back, when the outcome is committed: a process
-    never has more messages handed to the transport and not yet recorded than it has slots, so a crash can send
-    again at most that many."""
+    """The throttle and send steps: through the throttle, then to the transport, which hands the message over once
+    one of the process's `unrecorded` slots is free (SMTP's envelope goes ahead meanwhile). The slot is the
+    recorder's to give back, when the outcome is committed: a process never has more messages handed over and not
+    yet recorded than it has slots, so a crash can send again at most that many."""
 
     def __init__(self, transport: Transport, unrecorded: asyncio.Semaphore, throttle: Throttle | None = None):
         self.transport = transport
         self.unrecorded = unrecorded
         self.throttle = throttle or Unthrottled()
 
-    async def send(self, plan: BatchPlan, draft: Draft) -> SendResult | Waiting:
+    async def send(self, plan: BatchPlan, draft: Draft) -> Outcome:
         outgoing = OutgoingMessage(
             tenant_id=plan.transaction.tenant_id,
             message_id=draft.message.id,
@@ -171,13 +172,32 @@ class Sender:
         )
         async with self.throttle.hold(outgoing) as waiting:
             if waiting is not None:
-                return waiting
-            await self.unrecorded.acquire()
+                return Outcome(draft.message, waiting)
+            slot = _Slot(self.unrecorded)
             try:
-                return await self.transport.send(outgoing)
+                result = await self.transport.send(outgoing, slot.take)
             except BaseException:
-                self.unrecorded.release()
+                slot.give_back()
                 raise
+            return Outcome(draft.message, result, unrecorded=slot.taken)
+
+
+class _Slot:
+    """One unrecorded slot, taken at the handover (a retry hands over again, on the slot already taken)."""
+
+    def __init__(self, slots: asyncio.Semaphore):
+        self.slots = slots
+        self.taken = False
+
+    async def take(self) -> None:
+        if not self.taken:
+            await self.slots.acquire()
+            self.taken = True
+
+    def give_back(self) -> None:
+        if self.taken:
+            self.slots.release()
+            self.taken = False
 
 
 async def run(plan: BatchPlan, sender: Sender, message: Claimed) -> Outcome:
@@ -189,4 +209,4 @@ async def run(plan: BatchPlan, sender: Sender, message: Claimed) -> Outcome:
         if isinstance(prepared, Stopped):
             return Outcome(message, prepared)
         draft = prepared
-    return Outcome(message, await sender.send(plan, draft))
+    return await sender.send(plan, draft)

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 
-from emailplatform.sending.transports.base import OutgoingMessage, SendResult, SendStatus
+from emailplatform.sending.transports.base import Handover, OutgoingMessage, SendResult, SendStatus, at_once
 from emailplatform.storage import Storage, StoredFileMissing
 from emailplatform.storage.local import LocalStorage
 
@@ -28,8 +28,9 @@ class CaptureTransport:
         # a local write (~0.25 ms) costs twice as much through a thread; a network store must not block the loop
         self.put_in_thread = not isinstance(storage, LocalStorage)
 
-    async def send(self, message: OutgoingMessage) -> SendResult:
+    async def send(self, message: OutgoingMessage, handover: Handover = at_once) -> SendResult:
         key = outbox_key(message.tenant_id, message.message_id)
+        await handover()
         try:
             if self.put_in_thread:
                 await asyncio.to_thread(self.storage.put, key, message.raw)

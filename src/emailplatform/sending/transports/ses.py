@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from emailplatform.config import Settings
 from emailplatform.events.schemas import MESSAGE_ID_TAG
-from emailplatform.sending.transports.base import OutgoingMessage, SendResult, SendStatus
+from emailplatform.sending.transports.base import Handover, OutgoingMessage, SendResult, SendStatus, at_once
 
 # Refusals of this message, its sender or the account: sending it again will not help.
 REFUSED = {
@@ -48,8 +48,9 @@ class SesTransport:
         )
         return cls(client, configuration_set=settings.ses_configuration_set, concurrency=settings.smtp_connections)
 
-    async def send(self, message: OutgoingMessage) -> SendResult:
+    async def send(self, message: OutgoingMessage, handover: Handover = at_once) -> SendResult:
         loop = asyncio.get_running_loop()
+        await handover()
         return await loop.run_in_executor(self.executor, self._send_blocking, message)
 
     async def close(self) -> None:

@@ -24,7 +24,7 @@ import aiosmtplib
 import structlog
 
 from emailplatform.config import Settings
-from emailplatform.sending.transports.base import OutgoingMessage, SendResult, SendStatus
+from emailplatform.sending.transports.base import Handover, OutgoingMessage, SendResult, SendStatus, at_once
 
 log = structlog.get_logger("emailplatform.smtp")
 
@@ -93,7 +93,7 @@ class SmtpTransport:
             context=tls_context(settings.smtp_verify_tls, settings.smtp_ca_file),
         )
 
-    async def send(self, message: OutgoingMessage) -> SendResult:
+    async def send(self, message: OutgoingMessage, handover: Handover = at_once) -> SendResult:
         async with self._slots_of_running_loop():
             lost: BaseException | None = None
             for attempt in (1, 2):
@@ -102,7 +102,7 @@ class SmtpTransport:
                 except (aiosmtplib.SMTPException, OSError) as exc:
                     return SendResult(SendStatus.RETRY, response=f"cannot connect to {self.server}: {_reason(exc)}")
                 try:
-                    result = await _transaction(smtp, message)
+                    result = await _transaction(smtp, message, handover)
                 except aiosmtplib.SMTPTimeoutError as exc:
                     smtp.close()
                     return SendResult(SendStatus.RETRY, response=f"{self.server} did not answer: {_reason(exc)}")
@@ -160,10 +160,12 @@ class SmtpTransport:
             self._idle.append(smtp)
 
 
-async def _transaction(smtp: aiosmtplib.SMTP, message: OutgoingMessage) -> SendResult:
-    """One MAIL/RCPT/DATA; a refused one is reset (RSET). Plain ASCII envelopes, nearly all of them, skip
-    aiosmtplib's address parsing (a tenth of a message's cost): our addresses were validated long before."""
+async def _transaction(smtp: aiosmtplib.SMTP, message: OutgoingMessage, handover: Handover) -> SendResult:
+    """One MAIL/RCPT/DATA, the handover awaited before DATA; a refused one is reset (RSET). Plain ASCII envelopes,
+    nearly all of them, skip aiosmtplib's address parsing (a tenth of a message's cost): our addresses were
+    validated long before."""
     if not (message.envelope_from.isascii() and message.recipient.isascii()):
+        await handover()
         return await _international_transaction(smtp, message)
     if smtp.is_ehlo_or_helo_needed:
         await smtp.ehlo()
@@ -177,6 +179,7 @@ async def _transaction(smtp: aiosmtplib.SMTP, message: OutgoingMessage) -> SendR
             if response.code not in accepted:
                 await _reset(smtp)
                 return _refusal(response.code, response.message)
+        await handover()
         response = await smtp.data(message.raw)
     except aiosmtplib.SMTPResponseException as exc:
         await _reset(smtp)
