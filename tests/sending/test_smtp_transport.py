@@ -355,3 +355,51 @@ def test_a_server_that_does_not_offer_dsn_is_sent_no_dsn_option(start_sink):
     results = send_through(smtp_transport(sink.url), [message("bob@example.org"), message("zoë@example.org")])
     assert {r.status for r in results} == {SendStatus.SENT}
     assert sorted(sink.options) == [([], []), (["SMTPUTF8"], [])]
+
+
+class EnvelopeSink(CountingSink):
+    """The shared sink, also keeping the recipients whose RCPT it accepted."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.accepted: list[str] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+        if reply.startswith("250"):
+            self.accepted.append(address)
+        return reply
+
+
+def test_the_envelope_goes_ahead_and_the_message_waits_for_its_handover(start_sink):
+    """The sender's slot is awaited after RCPT and before DATA: until it is given, the server has the envelope
+    and no message; a recipient refused at RCPT never waits for one."""
+    sink = start_sink(EnvelopeSink(port=free_port(), replies={"gone@example.org": "550 5.1.1 no such user"}))
+    transport = smtp_transport(sink.url, smtp_connections=1)
+    handed_over: list[str] = []
+
+    async def main():
+        given = asyncio.Event()
+
+        async def handover():
+            handed_over.append(f"{len(sink.accepted)} accepted, {len(sink.received)} received")
+            await given.wait()
+
+        sending = asyncio.create_task(transport.send(message("bob@example.org"), handover))
+        for _ in range(500):  # up to 5 s for the transport to reach the handover
+            if handed_over:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        waiting = (sink.accepted.copy(), len(sink.received))
+        given.set()
+        sent = await sending
+        refused = await transport.send(message("gone@example.org"), handover)
+        await transport.close()
+        return waiting, sent, refused
+
+    waiting, sent, refused = asyncio.run(main())
+    assert waiting == (["bob@example.org"], 0)
+    assert sent.status == SendStatus.SENT and len(sink.received) == 1
+    assert refused.status == SendStatus.FAILED and refused.response.startswith("550")
+    assert handed_over == ["1 accepted, 0 received"]
