@@ -357,7 +357,7 @@ def test_a_server_that_does_not_offer_dsn_is_sent_no_dsn_option(start_sink):
     assert sorted(sink.options) == [([], []), (["SMTPUTF8"], [])]
 
 
-class EnvelopeSink(CountingSink):
+class AcceptingSink(CountingSink):
     """The shared sink, also keeping the recipients whose RCPT it accepted."""
 
     def __init__(self, **kwargs):
@@ -374,7 +374,7 @@ class EnvelopeSink(CountingSink):
 def test_the_envelope_goes_ahead_and_the_message_waits_for_its_handover(start_sink):
     """The sender's slot is awaited after RCPT and before DATA: until it is given, the server has the envelope
     and no message; a recipient refused at RCPT never waits for one."""
-    sink = start_sink(EnvelopeSink(port=free_port(), replies={"gone@example.org": "550 5.1.1 no such user"}))
+    sink = start_sink(AcceptingSink(port=free_port(), replies={"gone@example.org": "550 5.1.1 no such user"}))
     transport = smtp_transport(sink.url, smtp_connections=1)
     handed_over: list[str] = []
 
