@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-03 09:24:03.825662
+Create Date: 2026-12-03 14:52:43.702754
 """
 from alembic import op
 import sqlalchemy as sa
@@ -50,6 +50,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_messages_batch_id_status'), ['batch_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_messages_transaction_id_id'), ['transaction_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_transaction_id_status'), ['transaction_id', 'status'], unique=False)
 
     op.create_table('retention_purges',
@@ -508,6 +509,7 @@ def downgrade() -> None:
     op.drop_table('retention_purges')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messages_transaction_id_status'))
+        batch_op.drop_index(batch_op.f('ix_messages_transaction_id_id'))
         batch_op.drop_index(batch_op.f('ix_messages_batch_id_status'))
 
     op.drop_table('messages')

@@ -32,6 +32,7 @@ ALTER TABLE messages RENAME TO messages_unpartitioned;
 ALTER TABLE messages_unpartitioned RENAME CONSTRAINT pk_messages TO pk_messages_unpartitioned;
 ALTER INDEX ix_messages_batch_id_status RENAME TO ix_messages_unpartitioned_batch_id;
 ALTER INDEX ix_messages_transaction_id_status RENAME TO ix_messages_unpartitioned_transaction_id;
+ALTER INDEX ix_messages_transaction_id_id RENAME TO ix_messages_unpartitioned_transaction_id_id;
 """
 
 PARTITIONED = """
@@ -39,6 +40,7 @@ CREATE TABLE messages (LIKE messages_unpartitioned INCLUDING DEFAULTS INCLUDING 
 ALTER TABLE messages ADD CONSTRAINT pk_messages PRIMARY KEY (id);
 CREATE INDEX ix_messages_batch_id_status ON messages (batch_id, status);
 CREATE INDEX ix_messages_transaction_id_status ON messages (transaction_id, status);
+CREATE INDEX ix_messages_transaction_id_id ON messages (transaction_id, id);
 CREATE TABLE messages_default PARTITION OF messages DEFAULT;
 
 CREATE TABLE events (LIKE events_unpartitioned INCLUDING DEFAULTS INCLUDING STORAGE)
