@@ -2,7 +2,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Row
 
 from emailplatform.campaigns import counts, pausing, queries, service, splitting
@@ -167,9 +167,9 @@ def list_batches(
     responses=error_responses(404),
     summary="List a campaign's messages",
 )
-def list_messages(
+async def list_messages(
     transaction_id: uuid.UUID,
-    session: SessionDep,
+    request: Request,
     tenant_id: TenantDep,
     status: MessageStatus | None = None,
     q: Annotated[str, Query(max_length=320, description="Addresses that start with this.")] = "",
@@ -177,6 +177,14 @@ def list_messages(
     cursor: str | None = None,
 ):
     """In the file's order; `status` and `q` (the start of the address) search them, as the UI does."""
+    page = await read(request, _messages_page, tenant_id, transaction_id, status, q, limit, cursor)
+    # the page is already validated: as a Response it is not validated a second time against the response model
+    return Response(page.model_dump_json(), media_type="application/json")
+
+
+def _messages_page(
+    session, tenant_id: uuid.UUID, transaction_id: uuid.UUID, status: str | None, q: str, limit: int, cursor: str | None
+) -> Page[MessageOut]:
     transaction = service.get(session, tenant_id, transaction_id)
     rows, next_cursor = queries.search_messages(session, transaction, q=q, status=status, cursor=cursor, limit=limit)
     return Page(items=[_listed_message(row, transaction) for row in rows], next_cursor=next_cursor)
