@@ -108,13 +108,14 @@ class Message(UUIDPrimaryKey, Base):
     No foreign keys here: their per-row checks halve the rate of the bulk insert, and the split, which
     writes these rows together with their batch and campaign, is the only writer. Ids are time-ordered
     (UUIDv7) and made in the file's order, so listing a campaign's messages by id lists them in the file's
-    order, a page read straight from the (transaction_id, id) index whatever the campaign's size. On PostgreSQL
-    the table is partitioned by month of its ids (partitions.py), and every index here is written again each
-    time a message's status changes (its status is indexed, so no update is HOT)."""
+    order, a page read straight from the (transaction_id, id) index whatever the campaign's size (one status's
+    page from (transaction_id, status, id)). On PostgreSQL the table is partitioned by month of its ids
+    (partitions.py), and every index here is written again each time a message's status changes (its status is
+    indexed, so no update is HOT)."""
 
     __tablename__ = "messages"
     __table_args__ = (
-        Index(None, "transaction_id", "status"),
+        Index(None, "transaction_id", "status", "id"),
         Index(None, "transaction_id", "id"),
         Index(None, "batch_id", "status"),
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-03 14:52:43.702754
+Create Date: 2026-12-03 16:29:28.263217
 """
 from alembic import op
 import sqlalchemy as sa
@@ -51,7 +51,7 @@ def upgrade() -> None:
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_messages_batch_id_status'), ['batch_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_transaction_id_id'), ['transaction_id', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_messages_transaction_id_status'), ['transaction_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_messages_transaction_id_status_id'), ['transaction_id', 'status', 'id'], unique=False)
 
     op.create_table('retention_purges',
     sa.Column('transaction_id', sa.Uuid(), nullable=False),
@@ -508,7 +508,7 @@ def downgrade() -> None:
     op.drop_table('tenants')
     op.drop_table('retention_purges')
     with op.batch_alter_table('messages', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_messages_transaction_id_status'))
+        batch_op.drop_index(batch_op.f('ix_messages_transaction_id_status_id'))
         batch_op.drop_index(batch_op.f('ix_messages_transaction_id_id'))
         batch_op.drop_index(batch_op.f('ix_messages_batch_id_status'))
 

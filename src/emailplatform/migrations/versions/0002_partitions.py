@@ -31,7 +31,7 @@ ALTER INDEX ix_events_transaction_id_type RENAME TO ix_events_unpartitioned_tran
 ALTER TABLE messages RENAME TO messages_unpartitioned;
 ALTER TABLE messages_unpartitioned RENAME CONSTRAINT pk_messages TO pk_messages_unpartitioned;
 ALTER INDEX ix_messages_batch_id_status RENAME TO ix_messages_unpartitioned_batch_id;
-ALTER INDEX ix_messages_transaction_id_status RENAME TO ix_messages_unpartitioned_transaction_id;
+ALTER INDEX ix_messages_transaction_id_status_id RENAME TO ix_messages_unpartitioned_transaction_id;
 ALTER INDEX ix_messages_transaction_id_id RENAME TO ix_messages_unpartitioned_transaction_id_id;
 """
 
@@ -39,7 +39,7 @@ PARTITIONED = """
 CREATE TABLE messages (LIKE messages_unpartitioned INCLUDING DEFAULTS INCLUDING STORAGE) PARTITION BY RANGE (id);
 ALTER TABLE messages ADD CONSTRAINT pk_messages PRIMARY KEY (id);
 CREATE INDEX ix_messages_batch_id_status ON messages (batch_id, status);
-CREATE INDEX ix_messages_transaction_id_status ON messages (transaction_id, status);
+CREATE INDEX ix_messages_transaction_id_status_id ON messages (transaction_id, status, id);
 CREATE INDEX ix_messages_transaction_id_id ON messages (transaction_id, id);
 CREATE TABLE messages_default PARTITION OF messages DEFAULT;
 
