@@ -179,7 +179,7 @@ async def list_messages(
     """In the file's order; `status` and `q` (the start of the address) search them, as the UI does."""
     page = await read(request, _messages_page, tenant_id, transaction_id, status, q, limit, cursor)
     # the page is already validated: as a Response it is not validated a second time against the response model
-    return Response(page.model_dump_json(), media_type="application/json")
+    return Response(page.model_dump_json(by_alias=True), media_type="application/json")
 
 
 def _messages_page(
