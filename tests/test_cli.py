@@ -49,6 +49,36 @@ def test_send_runs_a_whole_campaign_embedded(tmp_path, smtp_sink):
     assert sorted(received) == ["ada@example.com", "grace@example.com"]
     assert received["grace@example.com"][0].message["Subject"] == "Hello Grace"
     assert "invalid rows" in result.stderr
+    assert "EMAILPLATFORM_PUBLIC_URL is not set" in " ".join(result.stderr.split())  # its links die with it
+    assert "duration_ms" not in result.stderr  # the embedded server's request lines stay out of its output
+
+
+def test_send_embedded_links_to_the_public_url_not_to_its_own_port(tmp_path, smtp_sink):
+    (tmp_path / "news.html").write_text("<p>News for {{ name }}</p>")
+    (tmp_path / "people.csv").write_text("email,name\nada@example.com,Ada\n")
+    env = cli_env(
+        tmp_path,
+        "",
+        EMAILPLATFORM_TRANSPORT="smtp",
+        EMAILPLATFORM_SMTP_URL=smtp_sink.url,
+        EMAILPLATFORM_PUBLIC_URL="https://mail.example.com",
+    )
+    args = [
+        "--template",
+        str(tmp_path / "news.html"),
+        "--subject",
+        "News",
+        "--recipients",
+        str(tmp_path / "people.csv"),
+    ]
+
+    result = run_cli(["send", *args, "--from", "team@example.com"], env)
+
+    assert result.returncode == 0, result.stderr
+    assert "EMAILPLATFORM_PUBLIC_URL is not set" not in " ".join(result.stderr.split())
+    message = smtp_sink.by_recipient()["ada@example.com"][0].message
+    assert message["List-Unsubscribe"].startswith("<https://mail.example.com/u/"), message["List-Unsubscribe"]
+    assert "https://mail.example.com/" in message.get_body(("html",)).get_content()
 
 
 def test_send_reads_files_as_spreadsheets_save_them(tmp_path, smtp_sink):

@@ -59,10 +59,14 @@ def main(
     """A self-hostable email platform for B2B senders."""
 
 
-def _runtime() -> Runtime:
+def _runtime(quiet: bool = False) -> Runtime:
+    """The parts, built once a command needs them; `quiet`: warnings and errors only in the log, unless
+    EMAILPLATFORM_LOG_LEVEL says (a command's own output, not the request lines of the server it embeds)."""
     from emailplatform.assembly import build_runtime  # the parts' packages are heavy to import: only when used
 
     settings = get_settings()
+    if quiet and "log_level" not in settings.model_fields_set:
+        settings.log_level = "WARNING"
     configure_logging(settings)
     return build_runtime(settings)
 
@@ -366,7 +370,7 @@ def send(
     if server and api_key:
         code = send_command.run_remote(request, server, api_key, console)
     else:
-        runtime = _runtime()
+        runtime = _runtime(quiet=True)
         _migrate(runtime)
         code = send_command.run_embedded(request, runtime, console)
     raise typer.Exit(code)

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from emailplatform.campaigns import recipients
+from emailplatform.config import Settings
 from emailplatform.runtime import Runtime
 
 FINAL = {"SENT", "COMPLETED", "FAILED", "CANCELLED", "SCHEDULED"}
@@ -53,7 +54,8 @@ def run_embedded(request: SendRequest, runtime: Runtime, console: Console) -> in
     from emailplatform.tenants import service as tenant_service
 
     port = _free_port()
-    runtime.settings.public_url = f"http://127.0.0.1:{port}"
+    _links_outlive_the_command(runtime.settings, console)
+    runtime.settings.public_url = f"http://127.0.0.1:{port}"  # the command's own API, which its uploads go to
     with runtime.db.session() as session:
         tenant_service.ensure_default_tenant(session)
         key, plain = tenant_service.create_api_key(
@@ -211,6 +213,19 @@ def _progress(console: Console) -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     )
+
+
+def _links_outlive_the_command(settings: Settings, console: Console) -> None:
+    """The messages' open, click and unsubscribe links go to the public URL the user set (where their `serve`
+    answers), not to this command's port, which closes when it ends; without one, real mail is warned about."""
+    if not settings.tracking_url and "public_url" in settings.model_fields_set:
+        settings.tracking_url = settings.public_url
+    elif not settings.tracking_url and settings.transport != "capture":
+        console.print(
+            "[yellow]EMAILPLATFORM_PUBLIC_URL is not set: the unsubscribe, open and click links of these messages "
+            "point to this command's own port and stop working when it ends. Set it to where `emailplatform serve` "
+            "answers.[/]"
+        )
 
 
 def _free_port() -> int:
