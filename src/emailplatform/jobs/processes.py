@@ -85,10 +85,11 @@ class WorkerProcesses:
                 process.join()
 
     def _spawn(self, index: int, slot: Slot) -> None:
-        slot.process = self.context.Process(
+        process = self.context.Process(
             target=_child, args=(self.target, os.getpid()), name=f"emailplatform-worker-{index}"
         )
-        slot.process.start()
+        process.start()
+        slot.process = process
         slot.started_at = time.monotonic()
 
     def _watch(self) -> None:
@@ -117,8 +118,8 @@ class WorkerProcesses:
                     )
                 elif now >= slot.restart_at:
                     slot.restart_at = 0.0
-                    self.restarts += 1
                     self._spawn(index, slot)
+                    self.restarts += 1  # once it runs: a reader who sees the count sees the new process alive
 
     def _publish(self) -> None:
         assert self.status_path is not None
