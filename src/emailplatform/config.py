@@ -45,6 +45,14 @@ class Settings(BaseSettings):
         le=1000,
         description="Connections a process may open beyond the pool when it is busy, closed again after use.",
     )
+    db_requests_at_once: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="Requests of one API process that use the database at once (no more than the pool's "
+        "connections); the rest wait their turn. A process runs Python on one core: past a few, requests only wait "
+        "for each other's turn on it. Raise it for a database far away (round trips of milliseconds).",
+    )
     db_pool_timeout_seconds: float = Field(
         3.0,
         gt=0,

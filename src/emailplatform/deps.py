@@ -32,11 +32,12 @@ async def _session(request: Request, write: bool, replica: bool = False) -> Asyn
     process's requests that use the database, and ended in the thread pool.
 
     The places keep those requests to no more than the pool's steady connections and the threads of the pool of
-    threads: the overflow's connections, closed as they come back, stay for what reads outside a place (an API
-    key not in the cache, the audit log, background work), not for every request under load to open and close
-    one. Without them, under load, every thread would wait for a connection while every connection is held by
-    a request that waits for a thread to serialize its answer (FastAPI does that in the pool, before the session
-    ends): nothing moves until the pool's wait times out."""
+    threads, and to `db_requests_at_once` (3): a process runs Python on one core, so past a few, requests at the
+    database only take turns on it, each holding its connection the longer. The overflow's connections, closed as
+    they come back, stay for what reads outside a place (an API key not in the cache, the audit log, background
+    work), not for every request under load to open and close one. Without them, under load, every thread would wait
+    for a connection while every connection is held by a request that waits for a thread to serialize its answer
+    (FastAPI does that in the pool, before the session ends): nothing moves until the pool's wait times out."""
     db = get_runtime(request).db
     async with _places(get_runtime(request)):
         session = db.sessions(write, replica)()
@@ -72,7 +73,7 @@ def _places(runtime: Runtime) -> CapacityLimiter:
     except LookupError:
         threads = to_thread.current_default_thread_limiter().total_tokens
         settings = runtime.settings
-        PLACES.set(places := CapacityLimiter(min(threads, settings.db_pool_size)))
+        PLACES.set(places := CapacityLimiter(min(threads, settings.db_pool_size, settings.db_requests_at_once)))
         return places
 
 
