@@ -48,7 +48,8 @@ def test_send_runs_a_whole_campaign_embedded(tmp_path, smtp_sink):
     received = smtp_sink.by_recipient()
     assert sorted(received) == ["ada@example.com", "grace@example.com"]
     assert received["grace@example.com"][0].message["Subject"] == "Hello Grace"
-    assert "invalid rows" in result.stderr
+    said = " ".join(result.stderr.split())  # as Rich wraps it
+    assert "2 recipients, 1 invalid rows" in said and "row 4: " in said and "'broken'" in said, result.stderr
     assert "EMAILPLATFORM_PUBLIC_URL is not set" in " ".join(result.stderr.split())  # its links die with it
     assert "duration_ms" not in result.stderr  # the embedded server's request lines stay out of its output
 
@@ -132,10 +133,11 @@ def test_send_sends_every_real_world_file_form(tmp_path, smtp_sink):
     template = tmp_path / "offer.html"
     template.write_text(HTML)
     env = cli_env(tmp_path, "", EMAILPLATFORM_TRANSPORT="smtp", EMAILPLATFORM_SMTP_URL=smtp_sink.url)
-    cases = [real for real in REAL_FILES.values() if not real.explicit]  # the command has no --columns
+    cases = list(REAL_FILES.values())
     for number, real in enumerate(cases):
         path = tmp_path / f"{number}-{real.filename}"
         path.write_bytes(real.content)
+        columns = [f"--column={placeholder}={name}" for placeholder, name in (real.explicit or {}).items()]
         result = run_cli(
             [
                 "send",
@@ -147,6 +149,7 @@ def test_send_sends_every_real_world_file_form(tmp_path, smtp_sink):
                 str(path),
                 "--from",
                 "t@example.com",
+                *columns,
             ],
             env,
         )
@@ -161,6 +164,21 @@ def test_send_sends_every_real_world_file_form(tmp_path, smtp_sink):
                 if company.replace("&", "&amp;") in m.message.get_body(("html",)).get_content()
             )
             assert mail["Subject"] == f"Hello {first_name}"
+
+
+def test_send_refuses_a_column_that_is_not_placeholder_equals_column(tmp_path):
+    (tmp_path / "t.html").write_text("<p>Hi {{ first_name }}</p>")
+    (tmp_path / "people.csv").write_text("email,Vorname\nada@example.com,Ada\n")
+    args = ["send", "--template", str(tmp_path / "t.html"), "--subject", "Hi", "--recipients"]
+
+    result = run_cli(
+        [*args, str(tmp_path / "people.csv"), "--from", "t@example.com", "--column", "Vorname"], cli_env(tmp_path, "")
+    )
+
+    assert result.returncode == 2
+    said = " ".join(result.stderr.split())
+    assert "--column" in said and "'Vorname' is not placeholder=column" in said, result.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was set up
 
 
 def test_tenants_and_api_keys(tmp_path, postgres_url):

@@ -348,7 +348,9 @@ def api_keys_create(
 def send(
     template: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="The template's HTML file.")],
     subject: Annotated[str, typer.Option(help="The subject line (placeholders allowed).")],
-    recipients: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="CSV with an 'email' column.")],
+    recipients: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="The recipients: a CSV or .xlsx with an 'email' column.")
+    ],
     sender: Annotated[str, typer.Option("--from", help="From address: 'a@b.com' or 'Name <a@b.com>'.")],
     send_at: Annotated[str | None, typer.Option(help="ISO 8601 time with zone to send at; default now.")] = None,
     server: Annotated[str | None, typer.Option(help="URL of a running server; default: run one embedded.")] = None,
@@ -359,6 +361,13 @@ def send(
             help="Send only a test to this seed address (repeat it, up to 10), with the first rows' data; no campaign.",
         ),
     ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Which of the file's columns fills a placeholder, as placeholder=column: 'first_name=Vorname', "
+            "'email=Work E-Mail' (repeat it); default: the columns of the same names.",
+        ),
+    ] = None,
 ):
     """Send a campaign: upload the template and the CSV, create the campaign, and follow it to the end; with
     --test-to, only a test to those addresses."""
@@ -366,7 +375,8 @@ def send(
 
     if server and not api_key:
         raise typer.BadParameter("--server needs --api-key (or EMAILPLATFORM_API_KEY)", param_hint="--api-key")
-    request = send_command.SendRequest(template, subject, recipients, sender, send_at, test_to or [])
+    columns = _placeholder_columns(column or [])
+    request = send_command.SendRequest(template, subject, recipients, sender, send_at, test_to or [], columns)
     if server and api_key:
         code = send_command.run_remote(request, server, api_key, console)
     else:
@@ -374,6 +384,18 @@ def send(
         _migrate(runtime)
         code = send_command.run_embedded(request, runtime, console)
     raise typer.Exit(code)
+
+
+def _placeholder_columns(pairs: list[str]) -> dict[str, str]:
+    columns = {}
+    for pair in pairs:
+        placeholder, _, name = pair.partition("=")
+        if not placeholder.strip() or not name.strip():
+            raise typer.BadParameter(
+                f"{pair!r} is not placeholder=column, e.g. first_name=Vorname", param_hint="--column"
+            )
+        columns[placeholder.strip()] = name.strip()
+    return columns
 
 
 @app.command()

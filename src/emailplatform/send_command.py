@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -30,6 +31,7 @@ class SendRequest:
     sender: str
     send_at: str | None
     test_to: list[str] = field(default_factory=list)  # seed addresses: a test send only, no campaign
+    columns: dict[str, str] = field(default_factory=dict)  # placeholder (or `email`) -> the file's column
 
 
 class ApiError(Exception):
@@ -100,10 +102,7 @@ def _run(client: httpx.Client, request: SendRequest, console: Console) -> int:
         client,
         "POST",
         "/api/v1/email/campaigns/check",
-        json={
-            "template_id": template["template_id"],
-            "csv_file_url": file_url,
-        },
+        json={"template_id": template["template_id"], "csv_file_url": file_url} | _columns(request),
     )
     rows = check["total_messages"] + check["invalid_rows"] + check["duplicate_rows"]
     console.print(
@@ -111,11 +110,12 @@ def _run(client: httpx.Client, request: SendRequest, console: Console) -> int:
         f" {check['total_messages']} recipients, {check['invalid_rows']} invalid rows, {check['duplicate_rows']} "
         "duplicate rows"
     )
+    _print_bad_rows(check, console)
     body = {
         "template_id": template["template_id"],
         "csv_file_url": file_url,
         "from": {"email": address, "name": name or None},
-    }
+    } | _columns(request)
     if request.test_to:
         return _test_send(client, body, request.test_to, console)
     if request.send_at:
@@ -126,6 +126,19 @@ def _run(client: httpx.Client, request: SendRequest, console: Console) -> int:
     campaign = _follow(client, accepted["transaction_id"], rows, console)
     _print_summary(campaign, console)
     return 0 if campaign["status"] in ("SENT", "COMPLETED", "SCHEDULED") else 1
+
+
+def _columns(request: SendRequest) -> dict:
+    return {"columns": request.columns} if request.columns else {}
+
+
+def _print_bad_rows(check: dict, console: Console) -> None:
+    """The rows the campaign skips, as the check names them (its first ones), so they can be fixed in the file."""
+    for bad in check["bad_rows"]:
+        console.print(f"  row {bad['row_number']}: {escape(bad['reason'])}", highlight=False)
+    more = check["invalid_rows"] + check["duplicate_rows"] - len(check["bad_rows"])
+    if more > 0:
+        console.print(f"  and {more} more skipped rows (the campaign's /errors lists them all)")
 
 
 def _test_send(client: httpx.Client, body: dict, seeds: list[str], console: Console) -> int:
