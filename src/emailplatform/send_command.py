@@ -98,11 +98,12 @@ def _run(client: httpx.Client, request: SendRequest, console: Console) -> int:
         f"{', '.join(template['placeholders']) or 'none'}"
     )
     file_url = _upload(client, request.recipients, console)
+    columns = {"columns": request.columns} if request.columns else {}
     check = _call(
         client,
         "POST",
         "/api/v1/email/campaigns/check",
-        json={"template_id": template["template_id"], "csv_file_url": file_url} | _columns(request),
+        json={"template_id": template["template_id"], "csv_file_url": file_url} | columns,
     )
     rows = check["total_messages"] + check["invalid_rows"] + check["duplicate_rows"]
     console.print(
@@ -115,7 +116,7 @@ def _run(client: httpx.Client, request: SendRequest, console: Console) -> int:
         "template_id": template["template_id"],
         "csv_file_url": file_url,
         "from": {"email": address, "name": name or None},
-    } | _columns(request)
+    } | columns
     if request.test_to:
         return _test_send(client, body, request.test_to, console)
     if request.send_at:
@@ -126,10 +127,6 @@ def _run(client: httpx.Client, request: SendRequest, console: Console) -> int:
     campaign = _follow(client, accepted["transaction_id"], rows, console)
     _print_summary(campaign, console)
     return 0 if campaign["status"] in ("SENT", "COMPLETED", "SCHEDULED") else 1
-
-
-def _columns(request: SendRequest) -> dict:
-    return {"columns": request.columns} if request.columns else {}
 
 
 def _print_bad_rows(check: dict, console: Console) -> None:
